@@ -1,0 +1,111 @@
+from django.contrib.auth import authenticate
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from . import services
+from .selectors import client_ip, user_is_moderator
+
+TokenOutput = inline_serializer("TokenOutput", {"token": serializers.CharField(), "user_id": serializers.IntegerField()})
+
+
+class InvalidCredentials(exceptions.APIException):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "invalid_credentials"
+    default_detail = "Wrong username or password."
+
+
+class UserOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    is_staff = serializers.BooleanField()
+    is_moderator = serializers.SerializerMethodField()
+    date_joined = serializers.DateTimeField()
+
+    def get_is_moderator(self, user) -> bool:
+        return user_is_moderator(user=user)
+
+
+class RegisterApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
+
+    class RegisterInputSerializer(serializers.Serializer):
+        username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+        password = serializers.CharField(write_only=True, trim_whitespace=False)
+        email = serializers.EmailField()
+
+        def validate_username(self, value):
+            if services.User.objects.filter(username__iexact=value).exists():
+                raise serializers.ValidationError("A user with that username already exists.", code="taken")
+            return value
+
+    @extend_schema(
+        request=RegisterInputSerializer,
+        responses={201: TokenOutput},
+        examples=[OpenApiExample("Sign up", value={"username": "ada", "password": "a long passphrase", "email": "ada@example.com"}, request_only=True)],
+        auth=[],
+    )
+    def post(self, request):
+        data = self._validated(request)
+        try:
+            user = services.user_create(**data)
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError({"password": exc.messages}) from None
+        token = services.user_token_get_or_create(user=user)
+        return Response({"token": token, "user_id": user.id}, status=status.HTTP_201_CREATED)
+
+    def _validated(self, request) -> dict:
+        serializer = self.RegisterInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class TokenApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    class TokenInputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        password = serializers.CharField(trim_whitespace=False)
+
+    @extend_schema(request=TokenInputSerializer, responses={200: TokenOutput}, auth=[])
+    def post(self, request):
+        serializer = self.TokenInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        username, password = serializer.validated_data["username"], serializer.validated_data["password"]
+        ip = client_ip(request)
+        wait = services.login_retry_after(username=username, ip=ip)
+        if wait:
+            raise exceptions.Throttled(wait=wait, detail=f"Too many failed logins; try again in {wait} seconds.")
+        user = authenticate(request, username=username, password=password)
+        if user is None:
+            services.login_failure_record(username=username, ip=ip)
+            raise InvalidCredentials()
+        services.login_failures_clear(username=username)
+        return Response({"token": services.user_token_get_or_create(user=user), "user_id": user.id})
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class MeUpdateSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+
+    @extend_schema(responses={200: UserOutput})
+    def get(self, request):
+        return Response(UserOutput(request.user).data)
+
+    @extend_schema(request=MeUpdateSerializer, responses={200: UserOutput})
+    def patch(self, request):
+        serializer = self.MeUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_update(user=request.user, email=serializer.validated_data["email"])
+        return Response(UserOutput(request.user).data)

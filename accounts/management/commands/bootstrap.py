@@ -1,0 +1,32 @@
+import os
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts import services
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD_DEFAULT = "distill-demo-2026"
+
+
+class Command(BaseCommand):
+    help = "Create the moderators group and the demo account (safe to run again)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-demo", action="store_true", help="only the moderators group")
+
+    @transaction.atomic
+    def handle(self, *args, no_demo=False, **options):
+        services.moderators_group_ensure()
+        self.stdout.write("moderators group: ready")
+        if no_demo:
+            return
+        password = os.environ.get("PRSM_DEMO_PASSWORD", DEMO_PASSWORD_DEFAULT)
+        user = get_user_model().objects.filter(username=DEMO_USERNAME).first()
+        if user is None:
+            user = services.user_create(username=DEMO_USERNAME, password=password, email="demo@example.com")
+            self.stdout.write(f"demo user: created ({DEMO_USERNAME} / {password})")
+        else:
+            self.stdout.write(f"demo user: exists ({DEMO_USERNAME})")
+        services.user_token_get_or_create(user=user)

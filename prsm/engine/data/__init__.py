@@ -1,0 +1,3 @@
+from .types import TaskData
+
+__all__ = ["TaskData"]

@@ -1,0 +1,68 @@
+"""Request log lines and the JSON formatter used when ``LOG_FORMAT=json``."""
+
+import json
+import logging
+import time
+from datetime import datetime, timezone
+
+request_log = logging.getLogger("prsm.request")
+
+# Attributes every LogRecord has; anything else was passed through ``extra=`` and is kept.
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "time": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        payload.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps(payload, default=str)
+
+
+class RequestLogMiddleware:
+    """Logs one line per HTTP request: method, path, status, duration and user."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        user = getattr(request, "user", None)
+        username = user.get_username() if user is not None and user.is_authenticated else "-"
+        level = logging.INFO
+        if response.status_code >= 500:  # 503 is a health check saying "down", not a bug
+            level = logging.WARNING if response.status_code == 503 else logging.ERROR
+        request_log.log(
+            level,
+            "%s %s %s %sms user=%s",
+            request.method,
+            request.get_full_path(),
+            response.status_code,
+            duration_ms,
+            username,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+                "user": username,
+            },
+        )
+        return response
+
+
+class OnlyExceptions(logging.Filter):
+    """Keeps Django's own request log for tracebacks; the status lines come from RequestLogMiddleware."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.exc_info is not None

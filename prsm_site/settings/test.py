@@ -1,0 +1,19 @@
+"""Test settings: the real Redis (a database of its own) and the database from DATABASE_URL.
+
+Every run gets its own key namespace, exported so that worker subprocesses started by the
+tests share it.
+"""
+
+import os
+
+os.environ.setdefault("PRSM_NAMESPACE", f"prsm-test-{os.getpid()}")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+from .base import *  # noqa: E402,F403
+
+SECRET_KEY = "test-only-key-not-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
+# Unit tests get a cache of their own per process; Redis-backed behaviour is tested through Redis.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
