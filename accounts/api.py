@@ -84,7 +84,7 @@ class TokenApi(APIView):
         ip = client_ip(request)
         wait = services.login_retry_after(username=username, ip=ip)
         if wait:
-            raise exceptions.Throttled(wait=wait, detail=f"Too many failed logins; try again in {wait} seconds.")
+            raise exceptions.Throttled(wait=wait, detail="Too many failed logins.")
         user = authenticate(request, username=username, password=password)
         if user is None:
             services.login_failure_record(username=username, ip=ip)

@@ -50,24 +50,29 @@ def moderator_add(*, user: User) -> None:
 # --- Login failures: counted per username and per client address, in the cache (Redis in production).
 
 
-def _failure_keys(username: str, ip: str) -> list[str]:
-    return [f"login-fail:user:{username.lower()}", f"login-fail:ip:{ip}"]
+# An address may fail more often than one account: many people can share it (an office, a NAT).
+IP_LIMIT_FACTOR = 4
+
+
+def _failure_limits(username: str, ip: str) -> dict[str, int]:
+    limit = settings.LOGIN_FAILURE_LIMIT
+    return {f"login-fail:user:{username.lower()}": limit, f"login-fail:ip:{ip}": limit * IP_LIMIT_FACTOR}
 
 
 def login_retry_after(*, username: str, ip: str) -> int:
     """Seconds until a login may be tried again; 0 when it may be tried now."""
     now = time.time()
     waits = []
-    for key in _failure_keys(username, ip):
+    for key, limit in _failure_limits(username, ip).items():
         record = cache.get(key)
-        if record and record["count"] >= settings.LOGIN_FAILURE_LIMIT:
+        if record and record["count"] >= limit:
             waits.append(int(record["first"] + settings.LOGIN_FAILURE_WINDOW - now) + 1)
     return max([w for w in waits if w > 0], default=0)
 
 
 def login_failure_record(*, username: str, ip: str) -> None:
     now = time.time()
-    for key in _failure_keys(username, ip):
+    for key in _failure_limits(username, ip):
         record = cache.get(key) or {"count": 0, "first": now}
         record["count"] += 1
         remaining = max(1, int(record["first"] + settings.LOGIN_FAILURE_WINDOW - now))

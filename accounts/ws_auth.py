@@ -5,6 +5,7 @@ from urllib.parse import parse_qs
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+from channels.security.websocket import OriginValidator
 
 
 @database_sync_to_async
@@ -30,3 +31,24 @@ class TokenAuthMiddleware(BaseMiddleware):
 
 def WebsocketAuthStack(inner):  # noqa: N802 - named like Channels' own AuthMiddlewareStack
     return AuthMiddlewareStack(TokenAuthMiddleware(inner))
+
+
+class BrowserOriginValidator(OriginValidator):
+    """Checks the Origin of browser handshakes against ALLOWED_HOSTS.
+
+    Browsers always send Origin on a websocket handshake, so a cross-site page cannot ride on a
+    user's session; a handshake without Origin comes from a program (the SDK, the CLI) that
+    authenticates with its own token, and is let through to the consumer's own checks.
+    """
+
+    def valid_origin(self, parsed_origin) -> bool:
+        return parsed_origin is None or self.validate_origin(parsed_origin)
+
+
+def AllowedHostsBrowserOriginValidator(application):  # noqa: N802 - mirrors Channels' factory name
+    from django.conf import settings
+
+    allowed_hosts = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed_hosts:
+        allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
+    return BrowserOriginValidator(application, allowed_hosts)

@@ -8,15 +8,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prsm_site.settings.base")
 django_http = get_asgi_application()  # sets Django up before anything imports models
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from accounts.ws_auth import WebsocketAuthStack  # noqa: E402
+from accounts.ws_auth import AllowedHostsBrowserOriginValidator, WebsocketAuthStack  # noqa: E402
 
 from .routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_http,
-        "websocket": AllowedHostsOriginValidator(WebsocketAuthStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsBrowserOriginValidator(WebsocketAuthStack(URLRouter(websocket_urlpatterns))),
     }
 )

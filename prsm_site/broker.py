@@ -145,15 +145,18 @@ def _middleware() -> list[Middleware]:
 
 
 def build_broker(url: str) -> dramatiq.Broker:
-    if url.startswith(("amqp://", "amqps://")):
+    if url.startswith(("amqp://", "amqps://")):  # RabbitMQ; queue names are its own
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-        return RabbitmqBroker(url=url, middleware=_middleware())
-    if url.startswith(("redis://", "rediss://", "unix://")):
+        built = RabbitmqBroker(url=url, middleware=_middleware())
+    elif url.startswith(("redis://", "rediss://", "unix://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=url, namespace=f"{settings.PRSM_NAMESPACE}:dramatiq", middleware=_middleware())
-    raise ValueError(f"BROKER_URL must start with redis:// or amqp://, got {url!r}")
+        built = RedisBroker(url=url, namespace=f"{settings.PRSM_NAMESPACE}:dramatiq", middleware=_middleware())
+    else:
+        raise ValueError(f"BROKER_URL must start with redis:// or amqp://, got {url!r}")
+    built.prsm_url = url
+    return built
 
 
 def broker_ping(target: dramatiq.Broker) -> None:
@@ -163,7 +166,7 @@ def broker_ping(target: dramatiq.Broker) -> None:
         return
     import pika
 
-    params = pika.URLParameters(settings.BROKER_URL)
+    params = pika.URLParameters(target.prsm_url)
     params.socket_timeout = 2
     params.blocked_connection_timeout = 2
     pika.BlockingConnection(params).close()

@@ -37,6 +37,8 @@ def _first_error(detail, path: str = "") -> tuple[str, str | None, str | None]:
     """Walk DRF's nested error detail to the first message, its code and the field it names."""
     if isinstance(detail, dict):
         for key, value in detail.items():
+            if isinstance(key, int):  # list items reported by index
+                return _first_error(value, f"{path}[{key}]")
             name = "" if key in ("non_field_errors", "detail") else str(key)
             return _first_error(value, f"{path}.{name}" if path and name else (name or path))
     if isinstance(detail, list) and detail:

@@ -1,0 +1,180 @@
+"""Fixtures shared by every app: real worker and server subprocesses on the test database and Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def subprocess_env(transactional_db) -> dict[str, str]:
+    """Environment for a process that must see this test's database, Redis namespace and settings."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="prsm_site.settings.test",
+        DATABASE_URL=_test_database_url(),
+        PRSM_NAMESPACE=settings.PRSM_NAMESPACE,
+        REDIS_URL=settings.REDIS_URL,
+        BROKER_URL=settings.BROKER_URL,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _stop(process: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 15) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_for(predicate, timeout: float, message: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s: {message}")
+
+
+class WorkerProcess:
+    """A real ``dramatiq`` worker subprocess; ``pids`` are its worker processes (children)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, queues=("default", "training")):
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.process = subprocess.Popen(
+            [str(BIN / "dramatiq"), "prsm_site.worker", "--processes", "1", "--threads", "2", "--queues", *queues],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def live_heartbeats(self) -> list[dict]:
+        from prsm_site.healthz import live_workers
+
+        return live_workers()
+
+    def wait_until_ready(self, timeout: float = 60) -> None:
+        def ready():
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited early:\n{self.log_path.read_text()}")
+            return self.live_heartbeats()
+
+        wait_for(ready, timeout, "worker heartbeat")
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        _stop(self.process, sig)
+        self.log.close()
+
+    def kill_all(self) -> None:
+        """SIGKILL the whole worker: the main process and its worker processes."""
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
+        for pid in [*children, str(self.process.pid)]:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def start_worker(subprocess_env, tmp_path):
+    started: list[WorkerProcess] = []
+
+    def start(**env_overrides) -> WorkerProcess:
+        worker = WorkerProcess({**subprocess_env, **env_overrides}, tmp_path / f"worker-{len(started)}.log")
+        started.append(worker)
+        worker.wait_until_ready()
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_daphne(subprocess_env, tmp_path):
+    """The real ASGI server (HTTP + websockets) on a free local port; yields its base URL."""
+    port = free_port()
+    log_path = tmp_path / "daphne.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(BIN / "daphne"), "--access-log", os.devnull, "-b", "127.0.0.1", "-p", str(port), "prsm_site.asgi:application"],
+            cwd=ROOT,
+            env=subprocess_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+
+        def answers():
+            if process.poll() is not None:
+                raise AssertionError(f"daphne exited early:\n{log_path.read_text()}")
+            try:
+                urllib.request.urlopen(f"{base_url}/api/schema/", timeout=2)
+                return True
+            except OSError:
+                return False
+
+        wait_for(answers, 60, "daphne to answer", interval=0.2)
+        yield base_url
+        _stop(process)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_redis_namespace():
+    """Leave nothing of this run in Redis."""
+    yield
+    from prsm_site.broker import redis_client
+
+    client = redis_client()
+    keys = list(client.scan_iter(match=f"{settings.PRSM_NAMESPACE}:*", count=500))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters and cached values never leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
