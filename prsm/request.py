@@ -1,0 +1,234 @@
+"""``DistillationRequest``: what a person asks for, validated with errors that name the field.
+
+The request is the public, seed-shaped vocabulary (CONTRACT.md); ``to_engine_config`` turns it
+into the engine's ``DistillConfig``. A field the engine cannot honour yet is refused with a
+message saying so, never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+EXPORT_FORMATS = {"pth", "safetensors", "onnx", "onnx-int8", "huggingface", "savedmodel", "tflite"}
+NEEDS_TENSORFLOW = {"savedmodel", "tflite"}
+WEIGHT_TOLERANCE = 1e-6
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|sec|seconds?|milliseconds?)?\s*$", re.IGNORECASE)
+_DURATION_MS = {"us": 1e-3, "µs": 1e-3, "ms": 1.0, "millisecond": 1.0, "milliseconds": 1.0,
+                "s": 1000.0, "sec": 1000.0, "second": 1000.0, "seconds": 1000.0, None: 1.0}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b|bytes?)?\s*$", re.IGNORECASE)
+_SIZE_BYTES = {"b": 1, "byte": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, None: 1}
+
+# Seed fields the engine cannot act on yet, each with the reason a person is told.
+NOT_YET = {
+    "fusion_strategy": "multi-teacher fusion is not available yet; give one teacher_model",
+    "knowledge_alignment": "knowledge alignment between teachers is not available yet",
+    "augmentation_techniques": "data augmentation during distillation is not available yet",
+    "base_model": "continual updates of an existing model are not available yet",
+    "update_strategy": "continual updates of an existing model are not available yet",
+    "preserve_existing_knowledge": "continual updates of an existing model are not available yet",
+    "new_knowledge_domains": "continual updates of an existing model are not available yet",
+    "source_model": "domain adaptation is not available yet; use teacher_model and dataset",
+    "target_domain": "domain adaptation is not available yet; use teacher_model and dataset",
+    "domain_corpus": "domain adaptation is not available yet; use teacher_model and dataset",
+    "adaptation_strategy": "domain adaptation is not available yet",
+    "specialty_requirements": "specialty requirements are not available yet",
+    "marketplace_listing": "marketplace listing is not available yet; deploy the model when the job completes",
+}
+TRAINING_STRATEGIES = {"basic"}
+TARGET_HARDWARE = {"cpu"}
+
+
+def parse_duration_ms(value: Any) -> float:
+    """``"100ms"``, ``"0.5s"``, ``250`` (milliseconds) -> milliseconds."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as '100ms' or '0.5s'")
+    if isinstance(value, (int, float)):
+        milliseconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration; write e.g. '100ms' or '0.5s'")
+        unit = match.group(2).lower() if match.group(2) else None
+        milliseconds = float(match.group(1)) * _DURATION_MS[unit]
+    if milliseconds <= 0:
+        raise ValueError("must be more than 0")
+    return milliseconds
+
+
+def parse_size_bytes(value: Any) -> int:
+    """``"1GB"``, ``"512MiB"``, ``1048576`` (bytes) -> bytes."""
+    if isinstance(value, bool):
+        raise ValueError("must be a size such as '1GB' or '512MB'")
+    if isinstance(value, (int, float)):
+        size = float(value)
+    else:
+        match = _SIZE.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a size; write e.g. '512MB' or '1GB'")
+        unit = match.group(2).lower() if match.group(2) else None
+        size = float(match.group(1)) * _SIZE_BYTES[unit]
+    if size < 1:
+        raise ValueError("must be at least 1 byte")
+    return int(size)
+
+
+class TeacherWeight(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, description="catalog id, uploaded-teacher id, or a local path")
+    weight: float = Field(gt=0, le=1)
+
+
+class DistillationRequest(BaseModel):
+    """A distillation as a person asks for it (see CONTRACT.md for every field)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    teacher_model: str | None = Field(None, min_length=1, description="catalog:NAME, an uploaded-teacher id, or a local path")
+    teacher_models: list[TeacherWeight] | None = Field(None, description="several teachers with weights that sum to 1")
+    dataset: str | None = Field(None, min_length=1, description="uploaded-dataset id, builtin:NAME, or a local path")
+    domain: str = Field("general", max_length=200, description="free text; drives backend auto-selection")
+    target_size: Literal["small", "medium", "large"] = "small"
+    optimization_target: Literal["speed", "accuracy", "efficiency"] = "speed"
+    budget_ftns: int = Field(1000, ge=1, description="the most this job may cost, in whole FTNS")
+    quality_threshold: float = Field(0.85, description="minimum retention (student/teacher accuracy) to deploy or list")
+    target_architecture: Literal["auto", "transformer", "mlp", "cnn"] = "auto"
+    layer_count: int | None = Field(None, ge=1, le=48)
+    attention_heads: int | None = Field(None, ge=1, le=64)
+    hidden_size: int | None = Field(None, ge=1, le=8192)
+    training_strategy: str = "basic"
+    ensemble_teachers: bool = False
+    fusion_strategy: str | None = None
+    knowledge_alignment: str | None = None
+    augmentation_techniques: list[str] = Field(default_factory=list)
+    export_formats: list[str] = Field(default_factory=lambda: ["safetensors", "onnx"])
+    huggingface_hub_push: bool = False
+    max_inference_latency: float | None = Field(None, description="'100ms', '0.5s', or milliseconds")
+    max_memory_usage: int | None = Field(None, description="'1GB', '512MiB', or bytes")
+    target_hardware: str = "cpu"
+    revenue_sharing: float | None = Field(None, ge=0, le=1, description="teacher owners' share of marketplace sales")
+    marketplace_listing: bool = False
+    base_model: str | None = None
+    update_strategy: str | None = None
+    preserve_existing_knowledge: bool | None = None
+    new_knowledge_domains: list[str] | None = None
+    source_model: str | None = None
+    target_domain: str | None = None
+    domain_corpus: str | None = None
+    adaptation_strategy: str | None = None
+    specialty_requirements: list[str] | dict | None = None
+    epochs: int | None = Field(None, ge=1, le=200)
+    seed: int = 0
+
+    @field_validator("max_inference_latency", mode="before")
+    @classmethod
+    def _latency(cls, value):
+        return None if value is None else parse_duration_ms(value)
+
+    @field_validator("max_memory_usage", mode="before")
+    @classmethod
+    def _memory(cls, value):
+        return None if value is None else parse_size_bytes(value)
+
+    @field_validator("quality_threshold")
+    @classmethod
+    def _threshold(cls, value: float) -> float:
+        if not 0 <= value <= 1:
+            raise ValueError(f"must be between 0 and 1 (a retention fraction, e.g. 0.85), got {value}")
+        return value
+
+    @field_validator("teacher_models")
+    @classmethod
+    def _weights(cls, value):
+        if value is not None:
+            if not value:
+                raise ValueError("give at least one teacher")
+            total = sum(teacher.weight for teacher in value)
+            if abs(total - 1) > WEIGHT_TOLERANCE:
+                raise ValueError(f"teacher weights must sum to 1; they sum to {total:g}")
+        return value
+
+    @field_validator("export_formats")
+    @classmethod
+    def _exports(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - EXPORT_FORMATS)
+        if unknown:
+            raise ValueError(f"unknown export format {unknown[0]!r}; choose from {', '.join(sorted(EXPORT_FORMATS))}")
+        tensorflow = sorted(set(value) & NEEDS_TENSORFLOW)
+        if tensorflow:
+            raise ValueError(f"export format {tensorflow[0]!r} needs the TensorFlow backend, which is not available yet")
+        return list(dict.fromkeys(value))
+
+    @field_validator("training_strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        if value not in TRAINING_STRATEGIES:
+            raise ValueError(f"training strategy {value!r} is not available yet; use 'basic' (logit distillation)")
+        return value
+
+    @field_validator("target_hardware")
+    @classmethod
+    def _hardware(cls, value: str) -> str:
+        if value.lower() not in TARGET_HARDWARE:
+            raise ValueError(f"target hardware {value!r} is not available yet; students are designed and measured for 'cpu'")
+        return value.lower()
+
+    @field_validator("huggingface_hub_push")
+    @classmethod
+    def _hub(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("pushing to a model hub is not available: this service runs offline; download the export instead")
+        return value
+
+    @field_validator(*NOT_YET)
+    @classmethod
+    def _not_yet(cls, value, info):
+        if value not in (None, False, [], {}):
+            raise ValueError(NOT_YET[info.field_name])
+        return value
+
+    @field_validator("ensemble_teachers")
+    @classmethod
+    def _ensemble(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("ensembles of several teachers are not available yet; give one teacher_model")
+        return value
+
+    @model_validator(mode="after")
+    def _one_teacher(self) -> DistillationRequest:
+        if self.teacher_model is None and self.teacher_models is None:
+            raise ValueError("teacher_model: required (catalog:NAME, an uploaded-teacher id, or a local path)")
+        if self.teacher_model is not None and self.teacher_models is not None:
+            raise ValueError("teacher_models: give teacher_model or teacher_models, not both")
+        if self.teacher_models is not None and len(self.teacher_models) > 1:
+            raise ValueError("teacher_models: ensembles of several teachers are not available yet; give one teacher")
+        return self
+
+    @property
+    def teacher(self) -> str:
+        """The one teacher reference (a single entry of ``teacher_models`` counts too)."""
+        return self.teacher_model if self.teacher_model is not None else self.teacher_models[0].model
+
+
+def request_errors(exc) -> list[dict]:
+    """A pydantic ``ValidationError`` as ``[{"field", "message"}]``, the field as a path like ``a[0].b``.
+
+    Checks that span fields start their message with ``FIELD: `` to say which field they are about.
+    """
+    errors = []
+    for error in exc.errors():
+        path = ""
+        for part in error["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        message = error["msg"].removeprefix("Value error, ")
+        if not path and (match := re.match(r"^(\w+): (.*)$", message)):
+            path, message = match.groups()
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        errors.append({"field": path or None, "message": message})
+    return errors

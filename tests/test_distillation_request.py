@@ -1,0 +1,88 @@
+"""DistillationRequest: every seed field accepted or refused by name, with its own message."""
+
+import pytest
+from pydantic import ValidationError
+
+from prsm.request import NOT_YET, DistillationRequest, parse_duration_ms, parse_size_bytes, request_errors
+
+
+def _errors(**fields) -> dict[str, str]:
+    with pytest.raises(ValidationError) as caught:
+        DistillationRequest(**fields)
+    return {e["field"]: e["message"] for e in request_errors(caught.value)}
+
+
+def test_the_seed_example_is_a_valid_request():
+    request = DistillationRequest(
+        teacher_model="catalog:sentiment-minilm",
+        domain="sentiment",
+        target_size="small",
+        optimization_target="speed",
+        budget_ftns=1000,
+        quality_threshold=0.85,
+    )
+
+    assert request.teacher == "catalog:sentiment-minilm"
+    assert DistillationRequest.model_validate_json(request.model_dump_json()) == request
+
+
+@pytest.mark.parametrize(
+    ("text", "milliseconds"), [("100ms", 100.0), ("0.5s", 500.0), ("2 seconds", 2000.0), (250, 250.0), ("750us", 0.75)]
+)
+def test_latency_limits_parse_to_milliseconds(text, milliseconds):
+    assert parse_duration_ms(text) == milliseconds
+
+
+@pytest.mark.parametrize(("text", "size"), [("1GB", 10**9), ("512MiB", 512 * 2**20), ("64 kb", 64_000), (2048, 2048)])
+def test_memory_limits_parse_to_bytes(text, size):
+    assert parse_size_bytes(text) == size
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "fragment"),
+    [
+        ({"max_inference_latency": "100 parsecs"}, "max_inference_latency", "is not a duration"),
+        ({"max_inference_latency": "-5ms"}, "max_inference_latency", "is not a duration"),
+        ({"max_memory_usage": "1 GB of RAM"}, "max_memory_usage", "is not a size"),
+        ({"quality_threshold": 1.5}, "quality_threshold", "between 0 and 1"),
+        ({"budget_ftns": "lots"}, "budget_ftns", "valid integer"),
+        ({"budget_ftns": 0}, "budget_ftns", "greater than or equal to 1"),
+        ({"target_size": "huge"}, "target_size", "'small', 'medium' or 'large'"),
+        ({"export_formats": ["gguf"]}, "export_formats", "unknown export format 'gguf'"),
+        ({"export_formats": ["tflite"]}, "export_formats", "needs the TensorFlow backend"),
+        ({"huggingface_hub_push": True}, "huggingface_hub_push", "runs offline"),
+        ({"training_strategy": "adversarial"}, "training_strategy", "not available yet"),
+        ({"target_hardware": "tpu"}, "target_hardware", "not available yet"),
+        ({"colour": "blue"}, "colour", "unknown field"),
+    ],
+)
+def test_each_bad_field_is_named_with_its_own_message(fields, field, fragment):
+    errors = _errors(teacher_model="catalog:digits-mlp", **fields)
+
+    assert field in errors
+    assert fragment in errors[field]
+
+
+def test_teacher_weights_must_sum_to_one():
+    errors = _errors(teacher_models=[{"model": "a", "weight": 0.5}, {"model": "b", "weight": 0.4}])
+
+    assert errors == {"teacher_models": "teacher weights must sum to 1; they sum to 0.9"}
+
+
+def test_a_teacher_is_required_and_only_one_way():
+    assert "teacher_model" in _errors()
+    assert "not both" in _errors(teacher_model="a", teacher_models=[{"model": "a", "weight": 1}])["teacher_models"]
+
+
+def test_a_single_weighted_teacher_is_the_teacher():
+    assert DistillationRequest(teacher_models=[{"model": "catalog:digits-mlp", "weight": 1.0}]).teacher == "catalog:digits-mlp"
+
+
+@pytest.mark.parametrize("field", sorted(NOT_YET))
+def test_every_field_the_engine_cannot_honour_yet_is_refused_not_dropped(field):
+    value = True if field in {"marketplace_listing", "preserve_existing_knowledge"} else ["x"] if field in {
+        "augmentation_techniques", "new_knowledge_domains", "specialty_requirements"} else "something"
+
+    errors = _errors(teacher_model="catalog:digits-mlp", **{field: value})
+
+    assert errors[field] == NOT_YET[field]
