@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2
-export DJANGO_ALLOW_ASYNC_UNSAFE=true   # Playwright's sync API inside pytest-django
 
 redis_state=$(scripts/ensure-redis.sh)
 cleanup() { if [ "$redis_state" = started ]; then scripts/stop-redis.sh; fi; }

@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "prsm_site.settings.prod", **env}
-    full_env.pop("DEBUG", None)
+    for name in ("DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"):  # a test-only switch the deploy check rightly refuses
+        full_env.pop(name, None)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120)
 
 
