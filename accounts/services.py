@@ -10,6 +10,8 @@ from django.core.cache import cache
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from ledger import services as ledger_services
+
 User = get_user_model()
 
 # Permissions moderators get on the apps present; later apps add theirs through this list.
@@ -23,6 +25,7 @@ def user_create(*, username: str, password: str, email: str = "", is_staff: bool
     user.set_password(password)
     user.full_clean()
     user.save()
+    ledger_services.wallet_signup_grant_post(user=user)
     return user
 
 

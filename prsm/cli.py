@@ -1,18 +1,163 @@
-"""The ``prsm`` command line. Exit codes: 0 success, 2 bad input (one line on stderr), 1 failure."""
+"""The ``prsm`` command line. Exit codes: 0 success, 2 bad input (one line on stderr), 1 failure.
+
+``prsm distill`` runs ``prsm.engine.pipeline.run_distillation`` in-process with progress bars;
+``prsm teacher analyze`` prints a teacher's analysis; ``prsm catalog`` manages catalog teachers.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
 import sys
+import traceback
+from pathlib import Path
 
 from . import __version__
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prsm", description="PRSM Distill: distil large models into small ones.")
     parser.add_argument("--version", action="version", version=f"prsm {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_distill(commands)
+    _add_teacher(commands)
+    _add_catalog(commands)
     return parser
+
+
+def _add_distill(commands) -> None:
+    p = commands.add_parser("distill", help="distil a teacher into a smaller student",
+                            description="Distil a teacher into a smaller student; writes exports, report.json and MODEL_CARD.md.")
+    p.add_argument("--teacher", required=True, help="zoo folder, .onnx file, Hugging Face directory, or catalog:NAME")
+    p.add_argument("--data", help="builtin:NAME, a CSV/JSONL file, an image folder or zip")
+    p.add_argument("--task", default="auto", choices=["auto", "text", "image", "tabular"])
+    p.add_argument("--target-size", default="small", choices=["small", "medium", "large"])
+    p.add_argument("--optimization-target", default="speed", choices=["speed", "accuracy", "efficiency"])
+    p.add_argument("--backend", default="auto", choices=["auto", "pytorch", "transformers", "tensorflow"])
+    p.add_argument("--export", help="comma-separated formats (default: all the backend writes), e.g. onnx,pth")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="output folder (default: runs/TEACHER-DATA-SIZE); an existing run there resumes")
+    p.add_argument("--json", action="store_true", help="print the report as the last line on stdout")
+    p.add_argument("--baseline", action="store_true", help="also train the same student on labels alone")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--temperature", type=float, default=4.0)
+    p.add_argument("--alpha", type=float, default=0.7, help="weight of the teacher's soft targets (0..1)")
+    p.add_argument("--transfer", default="logits", help="logits, plus hidden and/or attention for transformers")
+    p.add_argument("--max-latency-ms", type=float, help="max batch-1 CPU latency of the student")
+    p.add_argument("--max-memory-mb", type=float, help="max memory of the student (weights + activations)")
+    p.add_argument("--layers", type=int, help="exact student depth")
+    p.add_argument("--hidden-size", type=int, help="exact student width")
+    p.add_argument("--heads", type=int, help="exact attention heads (transformer students)")
+    p.add_argument("--max-train", type=int, help="cap on training examples (stratified)")
+    p.add_argument("--max-length", type=int, default=128, help="token limit for text")
+    p.add_argument("--quality-threshold", type=float, default=0.85, help="minimum retention for the retention check")
+    p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(handler=_distill)
+
+
+def _add_teacher(commands) -> None:
+    teacher = commands.add_parser("teacher", help="inspect teachers")
+    actions = teacher.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = actions.add_parser("analyze", help="size, speed, accuracy, calibration and structure of a teacher")
+    p.add_argument("ref", help="zoo folder, .onnx file, Hugging Face directory, or catalog:NAME")
+    p.add_argument("--data", help="labelled data to measure quality on (a held-out part is used)")
+    p.add_argument("--json", action="store_true", help="print the analysis as JSON")
+    p.add_argument("--out", help="also write the analysis JSON to this file")
+    p.add_argument("--max-examples", type=int, default=2000, help="examples analysed at most")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=_analyze)
+
+
+def _add_catalog(commands) -> None:
+    try:
+        from .engine.catalog import cli as catalog_cli
+    except ImportError:
+        return
+    catalog_cli.add_parser(commands)
+
+
+def _distill(args) -> int:
+    from .engine.pipeline import DistillConfig, run_distillation
+    from .engine.progress import ConsoleProgress, print_summary
+
+    config = DistillConfig(**_config_fields(args))
+    out = Path(args.out or _default_out(args))
+    progress = ConsoleProgress(to_stderr=args.json)
+    with _stop_on_interrupt(progress), progress:
+        report = run_distillation(config, out, progress)
+    print_summary(report, out, to_stderr=args.json)
+    if args.json:
+        print(json.dumps(report))
+    return EXIT_OK
+
+
+def _config_fields(args) -> dict:
+    fields = {"teacher": args.teacher, "data": args.data, "task": args.task, "target_size": args.target_size,
+              "optimization_target": args.optimization_target, "backend": args.backend, "epochs": args.epochs,
+              "seed": args.seed, "baseline": args.baseline, "batch_size": args.batch_size,
+              "learning_rate": args.learning_rate, "temperature": args.temperature, "alpha": args.alpha,
+              "transfer": [t.strip() for t in args.transfer.split(",") if t.strip()],
+              "max_inference_latency_ms": args.max_latency_ms, "layer_count": args.layers,
+              "hidden_size": args.hidden_size, "attention_heads": args.heads, "max_train_examples": args.max_train,
+              "max_length": args.max_length, "quality_threshold": args.quality_threshold,
+              "checkpoint_every": args.checkpoint_every, "device": args.device}
+    if args.export:
+        fields["exports"] = [f.strip() for f in args.export.split(",") if f.strip()]
+    if args.max_memory_mb is not None:
+        fields["max_memory_bytes"] = int(args.max_memory_mb * 1024 * 1024)
+    return fields
+
+
+def _default_out(args) -> str:
+    def stem(ref: str | None) -> str:
+        return (Path(ref.split(":", 1)[-1]).stem or "data") if ref else "default"
+
+    return os.path.join("runs", f"{stem(args.teacher)}-{stem(args.data)}-{args.target_size}")
+
+
+class _stop_on_interrupt:
+    """The first Ctrl-C asks the run to stop at the next step (after a checkpoint); a second one
+    interrupts at once."""
+
+    def __init__(self, progress) -> None:
+        self.progress = progress
+
+    def __enter__(self):
+        def handler(signum, frame):
+            if self.progress.stop_requested:
+                raise KeyboardInterrupt
+            self.progress.stop_requested = True
+
+        try:
+            self.previous = signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread: leave signals alone
+            self.previous = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _analyze(args) -> int:
+    from .engine.analysis import analyze_teacher
+    from .engine.progress import print_analysis
+
+    analysis = analyze_teacher(args.ref, data=args.data, max_examples=args.max_examples, seed=args.seed)
+    if args.out:
+        Path(args.out).write_text(json.dumps(analysis, indent=2))
+    if args.json:
+        print(json.dumps(analysis))
+    else:
+        print_analysis(analysis)
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,8 +165,35 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 2
-    return 0
+        return EXIT_BAD_INPUT
+    return _run(args)
+
+
+def _run(args) -> int:
+    from pydantic import ValidationError
+
+    from .engine.errors import BadInput, Cancelled
+
+    try:
+        return args.handler(args)
+    except BadInput as error:
+        print(f"prsm: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValidationError as error:
+        first = error.errors()[0]
+        print(f"prsm: error: {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Cancelled as error:
+        print(f"prsm: stopped ({error}); run the same command again to resume", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("prsm: interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as error:  # a failure, not the user's input: one line, the trace on request
+        print(f"prsm: failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}", file=sys.stderr)
+        if os.environ.get("PRSM_DEBUG"):
+            traceback.print_exc()
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -152,7 +152,13 @@ def build_broker(url: str) -> dramatiq.Broker:
     elif url.startswith(("redis://", "rediss://", "unix://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        built = RedisBroker(url=url, namespace=f"{settings.PRSM_NAMESPACE}:dramatiq", middleware=_middleware())
+        built = RedisBroker(
+            url=url,
+            namespace=f"{settings.PRSM_NAMESPACE}:dramatiq",
+            middleware=_middleware(),
+            heartbeat_timeout=settings.DRAMATIQ_REDIS_HEARTBEAT_TIMEOUT_MS,
+            maintenance_chance=settings.DRAMATIQ_REDIS_MAINTENANCE_CHANCE,
+        )
     else:
         raise ValueError(f"BROKER_URL must start with redis:// or amqp://, got {url!r}")
     built.prsm_url = url

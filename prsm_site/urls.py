@@ -6,12 +6,15 @@ from . import errors, healthz, views
 
 api_v1 = [
     path("", include("accounts.api_urls")),
+    path("", include("ledger.api_urls")),
+    path("", include("distillation.api_urls")),
 ]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", healthz.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
+    path("ledger/", include("ledger.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

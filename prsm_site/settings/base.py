@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "channels",
     "prsm_site",
     "accounts",
+    "ledger",
+    "distillation",
 ]
 
 MIDDLEWARE = [
@@ -99,6 +101,13 @@ DRAMATIQ_MIN_BACKOFF_MS = env_int("DRAMATIQ_MIN_BACKOFF_MS", 1_000)
 DRAMATIQ_MAX_BACKOFF_MS = env_int("DRAMATIQ_MAX_BACKOFF_MS", 60_000)
 DRAMATIQ_TIME_LIMIT_MS = env_int("DRAMATIQ_TIME_LIMIT_MS", 10 * 60_000)
 WORKER_HEARTBEAT_TTL = env_int("WORKER_HEARTBEAT_TTL", 15)
+# Redis broker: a worker silent this long is dead and its unacknowledged messages are redelivered;
+# the chance (per million broker commands) that a command also runs that clean-up.
+DRAMATIQ_REDIS_HEARTBEAT_TIMEOUT_MS = env_int("DRAMATIQ_REDIS_HEARTBEAT_TIMEOUT_MS", 15_000)
+DRAMATIQ_REDIS_MAINTENANCE_CHANCE = env_int("DRAMATIQ_REDIS_MAINTENANCE_CHANCE", 10_000)
+# A running job's lease: a worker renews it every few seconds; a dead worker's lease lapses after this.
+DISTILLATION_LEASE_SECONDS = env_int("DISTILLATION_LEASE_SECONDS", 30)
+DISTILLATION_MAX_RUNNING_PER_USER = env_int("DISTILLATION_MAX_RUNNING_PER_USER", 2)
 
 # --- Auth and accounts.
 AUTH_PASSWORD_VALIDATORS = [
@@ -179,3 +188,6 @@ LOGGING = {
     },
 }
 
+# --- Ledger (FTNS). Amounts are kept in units (1 FTNS = 1,000,000 units); these are whole FTNS.
+LEDGER_SIGNUP_GRANT = env_int("LEDGER_SIGNUP_GRANT", 1000)  # granted to every new account; 0 turns it off
+LEDGER_IDEMPOTENCY_TTL = env_int("LEDGER_IDEMPOTENCY_TTL", 24 * 60 * 60)  # seconds a key replays its response

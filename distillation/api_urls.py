@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("distillations/", api.JobListCreateApi.as_view(), name="api-distillations"),
+    path("distillations/estimate/", api.EstimateApi.as_view(), name="api-distillation-estimate"),
+    path("distillations/<uuid:job_id>/", api.JobDetailApi.as_view(), name="api-distillation"),
+    path("distillations/<uuid:job_id>/cancel/", api.JobCancelApi.as_view(), name="api-distillation-cancel"),
+    path("distillations/<uuid:job_id>/deploy/", api.JobDeployApi.as_view(), name="api-distillation-deploy"),
+    path("distillations/<uuid:job_id>/artifacts/", api.JobArtifactsApi.as_view(), name="api-distillation-artifacts"),
+    path("distillations/<uuid:job_id>/artifacts/<str:export_format>/download/", api.ArtifactDownloadApi.as_view(),
+         name="api-distillation-artifact-download"),
+]

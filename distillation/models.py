@@ -1,0 +1,89 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class DistillationJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    job_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="distillation_jobs")
+    request = models.JSONField(help_text="the validated DistillationRequest")
+    engine_config = models.JSONField(help_text="the engine's DistillConfig derived from the request")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0)
+    current_stage = models.CharField(max_length=40, default="queued")
+    backend = models.CharField(max_length=20)
+    backend_reason = models.CharField(max_length=300)
+    estimate = models.JSONField(default=dict)
+    cost_estimate_ftns = models.PositiveIntegerField()
+    priority = models.SmallIntegerField(default=0)
+    report = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    lease_token = models.PositiveIntegerField(default=0, help_text="fencing token: bumped by every worker that takes the job")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    last_seq = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(progress__gte=0, progress__lte=100), name="job_progress_0_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class JobEvent(models.Model):
+    """Append-only: what the job's websocket streamed, replayable from any ``seq``."""
+
+    job = models.ForeignKey(DistillationJob, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=16)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="job_event_seq_unique")]
+
+
+class Artifact(models.Model):
+    job = models.ForeignKey(DistillationJob, on_delete=models.CASCADE, related_name="artifacts")
+    format = models.CharField(max_length=40)
+    path = models.CharField(max_length=500, help_text="relative to MEDIA_ROOT")
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    verified = models.BooleanField(default=False)
+    max_abs_diff = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "format"], name="artifact_format_unique")]
+
+
+class DeployedModel(models.Model):
+    model_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    job = models.OneToOneField(DistillationJob, on_delete=models.PROTECT, related_name="deployment")
+    artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def export_format(self) -> str:
+        return self.artifact.format

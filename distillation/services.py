@@ -1,0 +1,260 @@
+"""Writes for distillation jobs: create (plan, hold, enqueue), lease, events, finish, cancel, deploy."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from fractions import Fraction
+from pathlib import Path
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ledger import pricing, services as ledger
+from ledger.amounts import UNITS_PER_FTNS
+from prsm.request import DistillationRequest
+
+from .models import Artifact, DeployedModel, DistillationJob, JobEvent
+from .planning import VALIDATION_SUITES, engine_config, plan
+
+
+
+class JobError(Exception):
+    status_code = 409
+    code = "conflict"
+
+    def __init__(self, message: str, *, field: str | None = None, extra: dict | None = None):
+        super().__init__(message)
+        self.message, self.field, self.extra = message, field, extra or {}
+
+
+class OverBudget(JobError):
+    status_code = 422
+    code = "over_budget"
+
+
+def job_group(job_id) -> str:
+    return f"job.{job_id}"
+
+
+def job_hold_reference(job: DistillationJob) -> str:
+    return f"job:{job.job_id}"
+
+
+def job_out_dir(job: DistillationJob) -> Path:
+    return Path(settings.MEDIA_ROOT) / "jobs" / str(job.job_id)
+
+
+@transaction.atomic
+def distillation_job_create(*, owner, request: DistillationRequest, priority: int = 0) -> DistillationJob:
+    job_plan = plan(request=request)
+    budget_units = request.budget_ftns * UNITS_PER_FTNS
+    if job_plan.cost.total > budget_units:
+        raise OverBudget(
+            f"The estimate ({job_plan.estimate()['cost_ftns']} FTNS) is over the budget ({request.budget_ftns} FTNS).",
+            field="budget_ftns", extra={"estimate": job_plan.estimate()},
+        )
+    job = DistillationJob(
+        owner=owner, request=request.model_dump(mode="json"), engine_config=engine_config(request=request, job_plan=job_plan),
+        backend=job_plan.backend, backend_reason=job_plan.backend_reason, estimate=job_plan.estimate(),
+        cost_estimate_ftns=-(-job_plan.cost.total // UNITS_PER_FTNS), priority=priority,
+    )
+    job.full_clean()
+    job.save()
+    ledger.hold_place(user=owner, reference=job_hold_reference(job), amount=job_plan.cost.total, budget=budget_units)
+    job_event_append(job=job, type="stage", payload={"stage": "queued", "message": "queued"}, token=None)
+    time_limit_ms = int((job_plan.duration_s * 3 + 600) * 1000)
+    transaction.on_commit(lambda: _enqueue(job.job_id, time_limit_ms))
+    return job
+
+
+def _enqueue(job_id, time_limit_ms: int) -> None:
+    from .tasks import distillation_run
+
+    distillation_run.send_with_options(args=(str(job_id),), time_limit=time_limit_ms)
+
+
+def job_event_append(*, job: DistillationJob, type: str, payload: dict, token: int | None, fields: dict | None = None) -> dict | None:
+    """Store one event (and the job fields it changes) and broadcast it; None when the lease was lost.
+
+    With a ``token`` the write happens only while that worker still holds the job's lease (fencing).
+    """
+    with transaction.atomic():
+        rows = DistillationJob.objects.filter(pk=job.pk)
+        if token is not None:
+            rows = rows.filter(lease_token=token, status=DistillationJob.Status.RUNNING)
+        if not rows.update(last_seq=F("last_seq") + 1, **(fields or {})):
+            return None
+        seq = DistillationJob.objects.values_list("last_seq", flat=True).get(pk=job.pk)
+        current = DistillationJob.objects.values("progress", "current_stage").get(pk=job.pk)
+        message = {"type": type, "job_id": str(job.job_id), "seq": seq, **current, **payload}
+        JobEvent.objects.create(job=job, seq=seq, type=type, payload=message)
+    transaction.on_commit(lambda: _broadcast(job.job_id, message))
+    return message
+
+
+def _broadcast(job_id, message: dict) -> None:
+    async_to_sync(get_channel_layer().group_send)(job_group(job_id), {"type": "job.event", "message": message})
+
+
+def job_lease_acquire(*, job_id) -> tuple[DistillationJob, int] | None:
+    """Take the job for this worker; None when it is finished. Raises LeaseBusy while another worker holds it."""
+    with transaction.atomic():
+        job = DistillationJob.objects.select_for_update().get(job_id=job_id)
+        now = timezone.now()
+        if job.is_finished:
+            return None
+        if job.status == DistillationJob.Status.RUNNING and job.lease_expires_at and job.lease_expires_at > now:
+            raise LeaseBusy(f"job {job_id} is held by another worker until {job.lease_expires_at.isoformat()}")
+        if job.cancel_requested:  # cancelled while queued, or its worker died after the cancel
+            _finish_cancelled(job, used_seconds=_seconds_run(job))
+            return None
+        running = DistillationJob.objects.filter(owner_id=job.owner_id, status=DistillationJob.Status.RUNNING,
+                                                 lease_expires_at__gt=now).exclude(pk=job.pk).count()
+        if running >= settings.DISTILLATION_MAX_RUNNING_PER_USER:
+            raise LeaseBusy(f"the owner of job {job_id} already runs {running} jobs; it waits its turn")
+        job.lease_token += 1
+        job.attempts += 1
+        job.status = DistillationJob.Status.RUNNING
+        job.started_at = job.started_at or now
+        job.lease_expires_at = now + timedelta(seconds=settings.DISTILLATION_LEASE_SECONDS)
+        job.save(update_fields=["lease_token", "attempts", "status", "started_at", "lease_expires_at"])
+        return job, job.lease_token
+
+
+def _seconds_run(job: DistillationJob) -> float:
+    """Time a job ran before its worker went away: from its start to its last event."""
+    last = job.events.order_by("-seq").values_list("created_at", flat=True).first()
+    return max(0.0, (last - job.started_at).total_seconds()) if job.started_at and last else 0.0
+
+
+class LeaseBusy(Exception):
+    """Another worker runs the job; the message is retried later and becomes a no-op once the job ends."""
+
+
+def job_lease_renew(*, job: DistillationJob, token: int) -> bool:
+    """Extend the lease; False when this worker no longer holds it or a cancel was requested."""
+    renewed = DistillationJob.objects.filter(
+        pk=job.pk, lease_token=token, status=DistillationJob.Status.RUNNING, cancel_requested=False
+    ).update(lease_expires_at=timezone.now() + timedelta(seconds=settings.DISTILLATION_LEASE_SECONDS))
+    return bool(renewed)
+
+
+def _measured_cost(report_or_seconds) -> pricing.JobCost:
+    seconds = report_or_seconds
+    if isinstance(report_or_seconds, dict):
+        seconds = sum(stage["seconds"] for stage in report_or_seconds.get("stages", {}).values())
+    hours = Fraction(seconds).limit_denominator(10**6) / 3600
+    return pricing.job_cost(teachers=1, compute_hours=hours, validation_suites=VALIDATION_SUITES)
+
+
+@transaction.atomic
+def job_complete(*, job: DistillationJob, token: int, report: dict) -> bool:
+    job = DistillationJob.objects.select_for_update().get(pk=job.pk)
+    if job.lease_token != token or job.status != DistillationJob.Status.RUNNING:
+        return False
+    root = Path(settings.MEDIA_ROOT)
+    for fmt, export in report.get("exports", {}).items():
+        path = Path(export["path"])
+        path = path if path.is_absolute() else job_out_dir(job) / path
+        Artifact.objects.update_or_create(job=job, format=fmt, defaults={
+            "path": str(path.relative_to(root)), "sha256": export["sha256"], "size_bytes": export["size_bytes"],
+            "verified": bool(export.get("verified")), "max_abs_diff": export.get("max_abs_diff"),
+        })
+    ledger.hold_settle(reference=job_hold_reference(job), cost=_measured_cost(report), teacher_owners=[None])
+    _finish(job, DistillationJob.Status.COMPLETED, report=report)
+    return True
+
+
+@transaction.atomic
+def job_fail(*, job: DistillationJob, token: int | None, message: str, platform_fault: bool, used_seconds: float) -> bool:
+    job = DistillationJob.objects.select_for_update().get(pk=job.pk)
+    if job.is_finished or (token is not None and job.lease_token != token):
+        return False
+    reference = job_hold_reference(job)
+    if platform_fault:
+        ledger.hold_refund(reference=reference)
+    else:
+        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[None])
+    _finish(job, DistillationJob.Status.FAILED, error=message)
+    return True
+
+
+@transaction.atomic
+def job_cancel(*, job: DistillationJob) -> DistillationJob:
+    """Queued jobs end at once; a running job's worker sees the request within seconds and stops."""
+    job = DistillationJob.objects.select_for_update().get(pk=job.pk)
+    if job.is_finished:
+        raise JobError(f"The job is already {job.status}.")
+    job.cancel_requested = True
+    job.save(update_fields=["cancel_requested"])
+    if job.status == DistillationJob.Status.QUEUED:
+        _finish_cancelled(job, used_seconds=0)
+    return job
+
+
+@transaction.atomic
+def job_cancelled(*, job: DistillationJob, token: int, used_seconds: float) -> bool:
+    job = DistillationJob.objects.select_for_update().get(pk=job.pk)
+    if job.is_finished or job.lease_token != token:
+        return False
+    _finish_cancelled(job, used_seconds=used_seconds)
+    return True
+
+
+def _finish_cancelled(job: DistillationJob, *, used_seconds: float) -> None:
+    reference = job_hold_reference(job)
+    if used_seconds:
+        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[None])
+    else:
+        ledger.hold_release(reference=reference)
+    _finish(job, DistillationJob.Status.CANCELLED)
+
+
+def _finish(job: DistillationJob, status: str, *, report: dict | None = None, error: str = "") -> None:
+    fields = {"status": status, "finished_at": timezone.now(), "lease_expires_at": None, "error": error}
+    if status == DistillationJob.Status.COMPLETED:
+        fields.update(progress=100.0, current_stage="completed", report=report)
+    else:
+        fields["current_stage"] = status
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job.save(update_fields=list(fields))
+    payload = {"stage": status, "message": error or status}
+    job_event_append(job=job, type=status, payload=payload, token=None)
+
+
+@transaction.atomic
+def job_deploy(*, job: DistillationJob, export_format: str | None = None) -> DeployedModel:
+    job = DistillationJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != DistillationJob.Status.COMPLETED:
+        raise JobError(f"Only a completed job can be deployed; this one is {job.status}.")
+    if existing := DeployedModel.objects.filter(job=job).first():
+        return existing
+    retention = (job.report or {}).get("retention")
+    threshold = job.request.get("quality_threshold", 0)
+    if retention is None or retention < threshold:
+        raise JobError(f"Retention {retention} is under the job's quality_threshold {threshold}; the model is not deployed.",
+                       field="quality_threshold")
+    artifacts = {a.format: a for a in job.artifacts.all()}
+    wanted = export_format or next((f for f in ("onnx", "safetensors", "huggingface", "pth") if f in artifacts), None)
+    if wanted not in artifacts:
+        raise JobError(f"The job has no {wanted!r} export; it has {', '.join(sorted(artifacts)) or 'none'}.", field="export_format")
+    if not artifacts[wanted].verified:
+        raise JobError(f"The {wanted} export did not pass verification; it cannot be deployed.", field="export_format")
+    deployed = DeployedModel(job=job, artifact=artifacts[wanted])
+    deployed.full_clean()
+    deployed.save()
+    return deployed
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

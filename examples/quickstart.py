@@ -1,0 +1,40 @@
+"""The seed's example, as written. In-process by default; set PRSM_URL and PRSM_TOKEN to use a server.
+
+    python examples/quickstart.py                 # needs `prsm catalog build sentiment-minilm` first
+    PRSM_QUICKSTART_TEACHER=catalog:digits-mlp python examples/quickstart.py   # a faster teacher
+"""
+
+import asyncio
+import os
+
+from prsm.distillation import DistillationOrchestrator, DistillationRequest
+
+
+async def main():
+    request = DistillationRequest(
+        teacher_model=os.environ.get("PRSM_QUICKSTART_TEACHER", "catalog:sentiment-minilm"),
+        domain="sentiment",
+        target_size="small",
+        optimization_target="speed",
+        budget_ftns=1000,
+        quality_threshold=float(os.environ.get("PRSM_QUICKSTART_THRESHOLD", "0.85")),
+        epochs=int(os.environ.get("PRSM_QUICKSTART_EPOCHS", "3")),
+    )
+    orchestrator = DistillationOrchestrator()
+    job = await orchestrator.create_distillation(request)
+    print(f"job {job.job_id} on the {job.backend} backend ({orchestrator.mode})")
+    async for event in orchestrator.stream(job.job_id):
+        if event["type"] in ("stage", "completed", "failed", "cancelled"):
+            print(f"  {event['progress']:5.1f}%  {event['current_stage']}")
+    status = await orchestrator.get_status(job.job_id)
+    print(status.status, status.progress, status.current_stage)
+    if status.status == "completed":
+        print(f"retention {status.report['retention']:.3f}, {status.report['compression_ratio']:.1f}x smaller")
+        model = await orchestrator.deploy_model(job.job_id)
+        print("deployed", model.model_id, model.export_format)
+    else:
+        raise SystemExit(f"the job ended {status.status}: {status.error}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

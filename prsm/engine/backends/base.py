@@ -1,0 +1,68 @@
+"""The interface every backend implements; the pipeline talks to backends only through it.
+
+A backend knows its students: which candidates to try (``candidates``/``measure``), how to build
+one (``build``), how to train it (``fit``), run it (``evaluate``) and write it out (``export``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from ..adapters import predict_logits
+from ..data.types import TaskData
+from ..students.design import Candidate
+from ..training.callbacks import Reporter
+from ..training.loop import LogitObjective, Trainer, TrainData, TrainResult, TrainSettings
+
+
+@dataclass
+class Student:
+    module: nn.Module
+    adapter: object
+    architecture: dict
+    family: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def params(self) -> int:
+        return int(sum(p.numel() for p in self.module.parameters()))
+
+
+class Backend(ABC):
+    name: str = ""
+    tasks: tuple[str, ...] = ()
+    default_exports: tuple[str, ...] = ()
+    formats: tuple[str, ...] = ()
+
+    @abstractmethod
+    def candidates(self, teacher, train: TaskData) -> list[Candidate]: ...
+
+    @abstractmethod
+    def measure(self, candidate: Candidate, teacher, train: TaskData) -> None: ...
+
+    @abstractmethod
+    def build(self, candidate: Candidate, teacher, train: TaskData, seed: int) -> Student: ...
+
+    @abstractmethod
+    def default_settings(self, student: Student, train_rows: int) -> dict:
+        """Learning rate and batch size that suit this family (a config may override them)."""
+
+    def objective(self, student: Student, teacher, settings: TrainSettings, transfer: list[str]) -> nn.Module:
+        return LogitObjective(student.adapter, settings.temperature, settings.alpha)
+
+    def fit(self, student: Student, train: TrainData, validation: TrainData, settings: TrainSettings,
+            objective: nn.Module, checkpoint: Path | None, reporter: Reporter, fingerprint: str = "") -> TrainResult:
+        trainer = Trainer(student.module, student.adapter, objective, settings, checkpoint, reporter, fingerprint)
+        return trainer.fit(train, validation)
+
+    def evaluate(self, student: Student, data: TaskData) -> np.ndarray:
+        return predict_logits(student.module, student.adapter, student.adapter.encode(data))
+
+    @abstractmethod
+    def export(self, student: Student, formats: list[str], folder: Path, root: Path, test: TaskData) -> dict:
+        """Write each format under ``folder``, verify it, and return {format: record}."""

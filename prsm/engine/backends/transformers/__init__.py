@@ -1,0 +1,99 @@
+"""The Transformers backend: text classification students that are smaller transformers of the
+teacher's own architecture, sharing its tokenizer."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...adapters import SequenceAdapter, predict_logits
+from ...data.types import TaskData
+from ...errors import BadInput
+from ...export.onnx import export_onnx, quantize_int8, verify_int8, verify_onnx
+from ...students.design import Candidate
+from ..base import Backend, Student
+from . import students
+from .export import export_huggingface, export_state_dict
+from .objective import TransformerObjective
+
+MIN_STEPS = 300
+
+
+class TransformersBackend(Backend):
+    name = "transformers"
+    tasks = ("text",)
+    formats = ("huggingface", "safetensors", "pth", "onnx", "onnx-int8")
+    default_exports = formats
+
+    def candidates(self, teacher, train: TaskData) -> list[Candidate]:
+        if getattr(teacher, "kind", "") != "huggingface":
+            raise BadInput("a text student needs a Hugging Face teacher (its tokenizer and architecture)")
+        self._length = students.typical_length(teacher.adapter.encode(train.subset(np.arange(min(len(train), 512)))))
+        return students.candidates(teacher, train.classes)
+
+    def measure(self, candidate: Candidate, teacher, train: TaskData) -> None:
+        students.measure(candidate, teacher, getattr(self, "_length", 32))
+
+    def build(self, candidate: Candidate, teacher, train: TaskData, seed: int) -> Student:
+        from transformers import AutoConfig, AutoModelForSequenceClassification
+
+        torch.manual_seed(seed)
+        config = AutoConfig.for_model(**candidate.architecture)
+        module = AutoModelForSequenceClassification.from_config(config)
+        layers = students.chosen_teacher_layers(teacher.config.num_hidden_layers, config.num_hidden_layers)
+        initialised = students.initialise_from_teacher(module, teacher.module, layers)
+        adapter = SequenceAdapter(teacher.tokenizer, teacher.adapter.max_length)
+        return Student(module=module, adapter=adapter, architecture=config.to_dict(), family="transformer",
+                       extra={"initialised_from": initialised, "teacher_hidden": teacher.config.hidden_size})
+
+    def default_settings(self, student: Student, train_rows: int) -> dict:
+        """A student that starts from the teacher's own layers needs a gentle learning rate; a
+        narrower one, with fresh layers, a larger one."""
+        batch = 32
+        same_width = student.module.config.hidden_size == student.extra["teacher_hidden"]
+        epochs = min(30, max(3, math.ceil(MIN_STEPS / math.ceil(train_rows / batch))))
+        return {"learning_rate": 1e-4 if same_width else 5e-4, "batch_size": batch, "epochs": epochs,
+                "patience": max(3, epochs // 4)}
+
+    def objective(self, student: Student, teacher, settings, transfer: list[str]):
+        if "attention" in transfer:
+            for model in (student.module, teacher.module):
+                model.set_attn_implementation("eager")  # sdpa kernels do not return attention maps
+        return TransformerObjective(teacher.module, student.extra["initialised_from"]["teacher_layers"],
+                                    student.module.config.hidden_size, teacher.config.hidden_size, transfer,
+                                    settings.temperature, settings.alpha)
+
+    def export(self, student: Student, formats: list[str], folder: Path, root: Path, test: TaskData) -> dict:
+        unknown = [f for f in formats if f not in self.formats]
+        if unknown:
+            raise BadInput(f"export format {unknown[0]!r} is not available for {self.name} students ({', '.join(self.formats)})")
+        inputs = student.adapter.encode(test.subset(np.arange(min(len(test), 256))))
+        expected = predict_logits(student.module, student.adapter, inputs)
+        records: dict[str, dict] = {}
+        if "huggingface" in formats or "safetensors" in formats:
+            records.update(export_huggingface(student, folder / "huggingface", root, inputs, expected, formats))
+        if "pth" in formats:
+            records["pth"] = export_state_dict(student, folder / "model.pth", root, inputs, expected)
+        if "onnx" in formats or "onnx-int8" in formats:
+            records.update(self._onnx(student, formats, folder, root, inputs, expected, test.labels[: len(expected)]))
+        return records
+
+    def _onnx(self, student, formats, folder, root, inputs, expected, labels) -> dict:
+        example = {name: array[:2, :8] for name, array in inputs.items()}
+        path = export_onnx(student.module, student.adapter, example, folder / "model.onnx",
+                           [student.module.config.id2label[i] for i in range(student.module.config.num_labels)])
+        records = {}
+        if "onnx" in formats:
+            records["onnx"] = verify_onnx(path, inputs, expected, root)
+        if "onnx-int8" in formats:
+            note = quantize_int8(path, folder / "model.int8.onnx")
+            records["onnx-int8"] = verify_int8(folder / "model.int8.onnx", inputs, labels, expected, root, note)
+        if "onnx" not in formats:
+            path.unlink()
+        return records
+
+
+BACKEND = TransformersBackend()

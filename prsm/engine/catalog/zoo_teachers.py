@@ -1,0 +1,65 @@
+"""Catalog teachers from the engine's own zoo: ``digits-mlp`` and ``fashion-cnn``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.builtin import load_builtin
+from ..zoo import FORMAT, build_model, save_zoo_model
+from .packages import installed_version
+from .training import (accuracy, heldout_record, seed_everything, stratified_subset, teacher_split, torch_threads,
+                       train_classifier)
+
+
+def _architecture(kind: str, task: str, classes: list[str], config: dict) -> dict:
+    return {"format": FORMAT, "kind": kind, "task": task, "classes": list(classes), "config": config}
+
+
+def _finish(model: torch.nn.Module, architecture: dict, folder: Path, data, train_rows, test_rows, how,
+            inputs: np.ndarray, training: dict) -> dict:
+    save_zoo_model(model, architecture, folder)
+    return {
+        "params": sum(p.numel() for p in model.parameters()),
+        "accuracy": round(accuracy(model, inputs[test_rows], data.labels[test_rows]), 4),
+        "heldout": heldout_record(test_rows, how),
+        "classes": list(data.classes),
+        "sources": {"torch": installed_version("torch"), "data": data.source},
+        "data_sha256": data.sha256,
+        "training": {**training, "train_rows": int(len(train_rows))},
+    }
+
+
+def build_digits_mlp(folder: Path, quick: bool, progress) -> dict:
+    """An MLP 64-512-256-10 (about 167k parameters) on 80% of digits; mean/std live in the model."""
+    generator = seed_everything()
+    data = load_builtin("digits")
+    train_rows, test_rows, how = teacher_split(data)
+    features = data.features
+    config = {"input_dim": features.shape[1], "hidden": [512, 256], "dropout": 0.1,
+              "mean": features[train_rows].mean(0).tolist(), "std": features[train_rows].std(0).tolist()}
+    architecture = _architecture("mlp", "tabular", data.classes, config)
+    model = build_model(architecture)
+    with torch_threads(1):
+        training = train_classifier(model, features[train_rows], data.labels[train_rows], epochs=10 if quick else 60,
+                                    batch_size=64, lr=1e-3, weight_decay=1e-4, generator=generator, progress=progress)
+    return _finish(model, architecture, folder, data, train_rows, test_rows, how, features, training)
+
+
+def build_fashion_cnn(folder: Path, quick: bool, progress) -> dict:
+    """A CNN of about 1.7M parameters on Fashion-MNIST's 60,000 training images (quick: 6,000 and 2,000 test)."""
+    generator = seed_everything()
+    data = load_builtin("fashion-mnist")
+    train_rows, test_rows, how = teacher_split(data)
+    if quick:
+        train_rows = stratified_subset(train_rows, data.labels, 6000)
+        test_rows = stratified_subset(test_rows, data.labels, 2000)
+        how += " (a stratified 2,000-image subset)"
+    config = {"in_channels": 1, "image_size": [28, 28], "channels": [64, 128], "hidden": 256, "dropout": 0.3}
+    architecture = _architecture("cnn", "image", data.classes, config)
+    model = build_model(architecture)
+    training = train_classifier(model, data.images[train_rows], data.labels[train_rows], epochs=1 if quick else 3,
+                                batch_size=128, lr=2e-3, weight_decay=1e-4, generator=generator, progress=progress)
+    return _finish(model, architecture, folder, data, train_rows, test_rows, how, data.images, training)

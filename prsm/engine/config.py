@@ -1,0 +1,53 @@
+"""The typed configuration of one distillation run; it round-trips through JSON.
+
+``DistillConfig.model_validate_json(config.model_dump_json())`` gives the same config back;
+unknown fields and wrong types are refused with the field's name.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Transfer = Literal["logits", "hidden", "attention"]
+
+
+class DistillConfig(BaseModel):
+    """Everything ``run_distillation`` needs. Defaults suit a CPU and the CLI's defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    teacher: str = Field(description="zoo folder, .onnx file, Hugging Face directory or catalog:NAME")
+    data: str | None = Field(None, description="builtin:NAME, a CSV/JSONL file, an image folder or zip")
+    task: Literal["auto", "text", "image", "tabular"] = "auto"
+    target_size: Literal["small", "medium", "large"] = "small"
+    optimization_target: Literal["speed", "accuracy", "efficiency"] = "speed"
+    backend: Literal["auto", "pytorch", "transformers", "tensorflow"] = "auto"
+    exports: list[str] | None = Field(None, description="formats to write; None: the backend's defaults")
+    epochs: int | None = Field(None, ge=1, le=1000)
+    seed: int = 0
+    batch_size: int | None = Field(None, ge=1)
+    learning_rate: float | None = Field(None, gt=0)
+    temperature: float = Field(4.0, gt=0, description="softmax temperature T of the soft targets")
+    alpha: float = Field(0.7, ge=0, le=1, description="weight of the soft-target term; 1 - alpha on the labels")
+    transfer: list[Transfer] = Field(default_factory=lambda: ["logits"],
+                                     description="what the student learns from: logits, plus hidden states or attention (transformers)")
+    patience: int | None = Field(None, ge=1, description="epochs without validation gain before stopping")
+    checkpoint_every: int = Field(50, ge=1, description="steps between checkpoints")
+    baseline: bool = Field(False, description="also train the same student on labels alone")
+    max_inference_latency_ms: float | None = Field(None, gt=0)
+    max_memory_bytes: int | None = Field(None, gt=0)
+    layer_count: int | None = Field(None, ge=1)
+    hidden_size: int | None = Field(None, ge=1)
+    attention_heads: int | None = Field(None, ge=1)
+    quality_threshold: float = Field(0.85, ge=0, le=1, description="minimum retention for the retention check")
+    max_length: int = Field(128, ge=8, le=4096, description="token limit for text")
+    max_train_examples: int | None = Field(None, ge=10, description="cap on training rows (stratified)")
+    validation_fraction: float = Field(0.15, gt=0, lt=0.5)
+    test_fraction: float = Field(0.15, gt=0, lt=0.5)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    def training_fingerprint(self) -> dict:
+        """The fields that change what training computes (a checkpoint resumes only if they match)."""
+        return self.model_dump(exclude={"exports", "baseline", "quality_threshold", "checkpoint_every", "device"})

@@ -1,0 +1,54 @@
+"""Teacher and student measured the same way: same runtime, same batches, same threads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..adapters import take
+from ..teachers.onnx import ort_session
+from .cost import flops_per_example, latency_ms, peak_memory_bytes
+
+BATCHES = (1, 32)
+
+
+def torch_cost(module, adapter, inputs: dict[str, np.ndarray]) -> dict:
+    """Latency at batch 1 and 32, memory and FLOPs of a torch model in eval mode."""
+    import torch
+
+    module.eval()
+    out = {"runtime": "pytorch"}
+    for batch in BATCHES:
+        tensors = take(inputs, np.arange(batch) % len(next(iter(inputs.values()))))
+
+        def run(tensors=tensors):
+            with torch.inference_mode():
+                return adapter.forward(module, tensors)
+
+        out.update(_latency_fields(latency_ms(run), batch))
+        if batch == 1:
+            out["peak_memory_bytes"] = peak_memory_bytes(module, run)
+            out["flops_per_example"] = flops_per_example(run, 1)
+    return out
+
+
+def onnx_cost(path: Path | None, inputs: dict[str, np.ndarray], run_factory=None) -> dict:
+    """The same measurements in onnxruntime (memory and FLOPs are not observable there)."""
+    session = ort_session(path) if path is not None else None
+    out = {"runtime": "onnxruntime", "peak_memory_bytes": None, "flops_per_example": None}
+    for batch in BATCHES:
+        rows = np.arange(batch) % len(next(iter(inputs.values())))
+        if run_factory is not None:
+            run = run_factory(inputs, batch)
+        else:
+            feed = {i.name: np.ascontiguousarray(inputs[i.name][rows]) for i in session.get_inputs()}
+            run = lambda feed=feed: session.run(None, feed)  # noqa: E731
+        out.update(_latency_fields(latency_ms(run), batch))
+    return out
+
+
+def _latency_fields(measured: dict, batch: int) -> dict:
+    suffix = "" if batch == 1 else f"_batch{batch}"
+    return {f"latency_ms_p50{suffix}": round(measured["p50"], 4), f"latency_ms_p95{suffix}": round(measured["p95"], 4),
+            "threads": measured["threads"]}

@@ -1,0 +1,96 @@
+"""MODEL_CARD.md in Hugging Face model-card form: YAML front matter, then lineage, data, metrics,
+intended use and limitations, all taken from the report."""
+
+from __future__ import annotations
+
+import json
+
+PIPELINE_TAGS = {"text": "text-classification", "image": "image-classification", "tabular": "tabular-classification"}
+
+
+def _q(value) -> str:
+    """A YAML scalar: JSON strings and numbers are valid YAML."""
+    return json.dumps(value)
+
+
+def model_card(report: dict) -> str:
+    return _front_matter(report) + "\n" + _body(report)
+
+
+def _front_matter(report: dict) -> str:
+    student, teacher, task = report["student"], report["teacher"], report["task"]
+    metrics = [("accuracy", student["accuracy"]), ("f1", student.get("f1_macro"))]
+    lines = ["---", "license: other", f"library_name: {_q(report['backend'] if report['backend'] == 'transformers' else 'pytorch')}",
+             f"pipeline_tag: {PIPELINE_TAGS[task]}", "tags:", "  - distillation", "  - knowledge-distillation", "  - prsm",
+             f"base_model: {_q(teacher.get('ref', ''))}", "datasets:", f"  - {_q(report.get('data', {}).get('source', ''))}",
+             "metrics:", "  - accuracy", "  - f1", "model-index:", f"  - name: {_q(report.get('name', 'prsm-student'))}",
+             "    results:", "      - task:", f"          type: {PIPELINE_TAGS[task]}", "        dataset:",
+             f"          name: {_q(report.get('data', {}).get('source', ''))}", f"          type: {_q(report['data_sha256'][:16])}",
+             "          split: test", "        metrics:"]
+    for name, value in metrics:
+        if value is not None:
+            lines += [f"          - type: {name}", f"            value: {round(value, 4)}"]
+    return "\n".join(lines + ["---", ""])
+
+
+def _body(report: dict) -> str:
+    s, t = report["student"], report["teacher"]
+    rows = [("accuracy (test)", t["accuracy"], s["accuracy"]), ("F1, macro", t.get("f1_macro"), s.get("f1_macro")),
+            ("ECE", t.get("ece"), s.get("ece")), ("parameters", t["params"], s["params"]),
+            ("size, bytes", t["size_bytes"], s["size_bytes"]),
+            ("latency p50, ms (batch 1)", t["latency_ms_p50"], s["latency_ms_p50"]),
+            ("latency p95, ms (batch 1)", t["latency_ms_p95"], s["latency_ms_p95"])]
+    table = "\n".join(f"| {name} | {_fmt(a)} | {_fmt(b)} |" for name, a, b in rows)
+    exports = "\n".join(f"- `{fmt}`: `{r['path']}` ({r['size_bytes']:,} bytes, sha256 `{r['sha256'][:16]}…`, "
+                        f"verified: {'yes' if r['verified'] else 'NO'})" for fmt, r in report["exports"].items())
+    checks = "\n".join(f"- {name}: {'passed' if c['passed'] else 'FAILED'} (score {_fmt(c['score'])}, threshold {_fmt(c['threshold'])})"
+                       for name, c in report["checks"].items())
+    return f"""# {report.get('name', 'prsm-student')}
+
+A {report['task']} classifier distilled by PRSM from `{t.get('ref', '')}` ({t.get('kind', '')} teacher).
+
+## Lineage
+
+- Teacher: `{t.get('ref', '')}`, {t['params']:,} parameters.
+- Student: {s['architecture'].get('kind') or s['architecture'].get('model_type', '')}, {s['params']:,} parameters ({report['compression_ratio']:.1f}x fewer).
+- Method: knowledge distillation (Hinton et al., 2015), temperature {report['training']['temperature']}, alpha {report['training']['alpha']}, transfer: {', '.join(report['training']['transfer'])}; seed {report['seed']}.
+- Data: `{report.get('data', {}).get('source', '')}`, sha256 `{report['data_sha256']}`; split train/validation/test {report['data']['split']}.
+
+## Results on the held-out test split
+
+| metric | teacher | student |
+|---|---|---|
+{table}
+
+Retention {report['retention']:.3f}, agreement with the teacher {_fmt(s.get('agreement'))}, speedup {_fmt(report['speedup'])}x
+(latency in {report['latency_runtime']}, {s.get('threads')} threads, on the machine that built the model).
+
+## Checks
+
+{checks}
+
+## Files
+
+{exports}
+
+## Intended use
+
+Classifying {report['task']} inputs like those in the training data into: {', '.join(map(str, report['classes']))}.
+
+## Limitations
+
+- The student learns only what the teacher shows it on this data; it inherits the teacher's errors and biases and is
+  less accurate where the teacher was unsure.
+- Figures come from one held-out split of {report['data']['split']['test']} examples; expect different numbers on other data.
+- Latency was measured on one CPU; other hardware will differ.
+"""
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)

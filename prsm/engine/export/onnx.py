@@ -1,0 +1,152 @@
+"""ONNX export with the dynamo exporter (dynamic batch, and sequence for token inputs), checked
+with ``onnx.checker`` and run in onnxruntime against PyTorch; plus int8 dynamic quantization."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..evaluation.cost import latency_ms
+from ..teachers.onnx import ort_session
+from .files import export_record, within_tolerance
+
+SEQUENCE_INPUTS = {"input_ids", "attention_mask", "token_type_ids"}
+
+
+class LogitsModel(nn.Module):
+    """Positional tensors in, logits out: the signature an exporter and onnxruntime want."""
+
+    def __init__(self, module: nn.Module, adapter, names: list[str]) -> None:
+        super().__init__()
+        self.module, self.adapter, self.names = module, adapter, names
+
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        return self.adapter.forward(self.module, dict(zip(self.names, tensors)))
+
+
+def export_onnx(module: nn.Module, adapter, example: dict[str, np.ndarray], path: Path, labels: list[str]) -> Path:
+    """Write ``path``; the wrapper is put in eval mode first (ENVIRONMENT.md: training mode drifts)."""
+    names = list(example)
+    wrapper = LogitsModel(module, adapter, names).eval()
+    tensors = tuple(torch.from_numpy(np.ascontiguousarray(example[name])) for name in names)
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    sequence = torch.export.Dim("sequence", min=1, max=4096)
+    # one entry for the wrapper's *tensors, holding one dict of dynamic axes per input
+    dynamic = tuple({0: batch, 1: sequence} if name in SEQUENCE_INPUTS else {0: batch} for name in names)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _quiet():
+        program = torch.onnx.export(wrapper, tensors, input_names=names, output_names=["logits"],
+                                    dynamic_shapes=(dynamic,), dynamo=True, verbose=False)
+        program.save(str(path))
+    _set_labels(path, labels)
+    return path
+
+
+def _set_labels(path: Path, labels: list[str]) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "labels", json.dumps(labels)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+
+
+def verify_onnx(path: Path, inputs: dict[str, np.ndarray], expected: np.ndarray, root: Path) -> dict:
+    outputs = run_onnx(path, inputs)
+    ok, diff = within_tolerance(outputs, expected)
+    return export_record(path, root, ok, diff, opset=_opset(path))
+
+
+def run_onnx(path: Path, inputs: dict[str, np.ndarray], batch_size: int = 256) -> np.ndarray:
+    session = ort_session(path)
+    wanted = [i.name for i in session.get_inputs()]
+    rows = len(next(iter(inputs.values())))
+    out = []
+    for start in range(0, rows, batch_size):
+        feed = _trimmed({name: inputs[name][start:start + batch_size] for name in wanted})
+        out.append(session.run(None, feed)[0])
+    return np.concatenate(out).astype(np.float32)
+
+
+def _trimmed(feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if "attention_mask" not in feed:
+        return feed
+    length = max(1, int(feed["attention_mask"].sum(axis=1).max()))
+    return {name: np.ascontiguousarray(array[:, :length]) for name, array in feed.items()}
+
+
+def quantize_int8(source: Path, target: Path) -> str:
+    """Dynamic int8 weights; onnxruntime's pre-processing first (shape inference and fusions).
+
+    Returns a note when pre-processing had to be skipped, so the report says so.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    prepared = target.with_name(target.stem + ".pre.onnx")
+    note = ""
+    try:
+        with _quiet():
+            try:
+                quant_pre_process(str(source), str(prepared))
+            except Exception:  # symbolic shape inference gives up on some dynamic-sequence graphs
+                quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+                note = "pre-processed without symbolic shape inference"
+    except Exception as error:  # pre-processing is an optimisation; quantization works without it
+        prepared, note = source, f"pre-processing skipped: {str(error).splitlines()[0][:120]}"
+    with _quiet():
+        quantize_dynamic(str(prepared), str(target), weight_type=QuantType.QInt8)
+    if prepared != source:
+        prepared.unlink(missing_ok=True)
+    return note
+
+
+def verify_int8(path: Path, inputs: dict[str, np.ndarray], labels: np.ndarray, float_logits: np.ndarray,
+                root: Path, note: str = "") -> dict:
+    """Verified when int8 accuracy stays within 2 points of the float model's on the same rows."""
+    logits = run_onnx(path, inputs)
+    accuracy = float((logits.argmax(1) == labels).mean())
+    float_accuracy = float((float_logits.argmax(1) == labels).mean())
+    session = ort_session(path)
+    feed = _trimmed({i.name: inputs[i.name][:1] for i in session.get_inputs()})
+    latency = latency_ms(lambda: session.run(None, feed))
+    record = export_record(path, root, accuracy >= float_accuracy - 0.02, float(np.abs(logits - float_logits).max()),
+                           accuracy=accuracy, float_accuracy=float_accuracy,
+                           agreement=float((logits.argmax(1) == float_logits.argmax(1)).mean()),
+                           latency_ms_p50=latency["p50"], latency_ms_p95=latency["p95"], threads=latency["threads"])
+    if note:
+        record["note"] = note
+    return record
+
+
+def _opset(path: Path) -> int | None:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next((e.version for e in model.opset_import if e.domain in ("", "ai.onnx")), None)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The exporter and quantizer print pages of progress; keep the CLI's output readable."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._dynamo", "root", "onnxruntime")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)

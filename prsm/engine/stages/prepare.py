@@ -1,0 +1,124 @@
+"""Stages before training: data, teacher, split, teacher evaluation, student design."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..backends import get_backend, select_backend
+from ..data.loaders import load_data as load_data_ref
+from ..data.splits import split_with_test_rows, stratified_split
+from ..errors import BadInput
+from ..evaluation.metrics import quality
+from ..students.design import DesignRequest, choose
+from ..teachers import align_classes
+from ..teachers import load_teacher as load_teacher_ref
+
+
+def load_data(run) -> None:
+    ref = run.config.data or _catalog_default_data(run.config.teacher)
+    run.data = load_data_ref(ref, run.config.task)
+    run.reporter.log(f"{len(run.data)} {run.data.task} examples, {run.data.num_classes} classes from {ref}")
+
+
+def _catalog_default_data(teacher: str) -> str:
+    """A catalog teacher defaults to the data it was built on (CONTRACT); anything else needs data."""
+    if teacher.startswith("catalog:"):
+        try:
+            from ..catalog import default_data
+        except ImportError:
+            default_data = None
+        if default_data is not None:
+            return default_data(teacher)
+    raise BadInput("no data given (--data): a builtin:NAME, a CSV/JSONL file, or an image folder or zip")
+
+
+def load_teacher(run) -> None:
+    run.teacher = load_teacher_ref(run.config.teacher, run.config.max_length)
+    run.teacher.check(run.data)
+    run.data = align_classes(run.data, run.teacher)
+    run.results["teacher_describe"] = run.teacher.describe()
+    name = select_backend(run.config.backend, run.data.task, run.teacher.kind)
+    run.backend = get_backend(name)
+
+
+def split(run) -> None:
+    """Stratified from the seed; but where the teacher was trained on part of this very data (a
+    catalog teacher on its default data), the test split is the teacher's held-out rows, so the
+    teacher's accuracy is not measured on examples it learned."""
+    c = run.config
+    test_rows, why = _fixed_test_rows(run)
+    if test_rows is not None:
+        run.split = split_with_test_rows(run.data, test_rows, c.seed, c.validation_fraction, c.max_train_examples)
+    else:
+        run.split = stratified_split(run.data, c.seed, c.validation_fraction, c.test_fraction, c.max_train_examples)
+    run.results["split_rule"] = why
+    run.reporter.log(f"split {run.split.sizes()} ({why})")
+
+
+def _fixed_test_rows(run) -> tuple[np.ndarray | None, str]:
+    ref, data_ref = run.config.teacher, run.config.data
+    if ref.startswith("catalog:"):
+        from ..catalog import default_data, heldout_indices
+
+        if data_ref is None or data_ref == default_data(ref):
+            return np.asarray(heldout_indices(ref)), f"test = the rows {ref} never trained on"
+    splits = run.data.meta.get("splits") or {}
+    if "test" in splits:
+        return np.arange(*splits["test"]), "test = the data set's official test split"
+    return None, f"stratified, seed {run.config.seed}"
+
+
+def teacher_eval(run) -> None:
+    test = run.split.test
+    logits = run.teacher.logits(test)
+    run.results["teacher_test_logits"] = logits
+    run.results["teacher_quality"] = quality(logits, test.labels, test.num_classes)
+    run.reporter.metric({"teacher_accuracy": run.results["teacher_quality"]["accuracy"]})
+
+
+def design(run) -> None:
+    """Candidates measured on this CPU; the choice is stored so a resumed run keeps it."""
+    from ..pipeline import fingerprint
+
+    path = run.state_dir / "design.json"
+    key = fingerprint(run)
+    saved = json.loads(path.read_text()) if path.is_file() else None
+    if saved is not None and saved.get("fingerprint") == key:
+        run.design = saved["design"]
+    else:
+        run.design = _design(run) | {"fingerprint": key}
+        run.state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"fingerprint": key, "design": run.design}, indent=2))
+    chosen = next(c for c in run.design["candidates"] if c["name"] == run.design["chosen"])
+    run.results["chosen"] = chosen
+    run.reporter.log(f"student {chosen['name']}: {chosen['params']:,} params")
+
+
+def _design(run) -> dict:
+    c = run.config
+    request = DesignRequest(target_size=c.target_size, optimization_target=c.optimization_target,
+                            max_latency_ms=c.max_inference_latency_ms, max_memory_bytes=c.max_memory_bytes,
+                            layer_count=c.layer_count, hidden_size=c.hidden_size, attention_heads=c.attention_heads)
+    candidates = run.backend.candidates(run.teacher, run.split.train)
+    total = max(1, len(candidates))
+    measured = [0]
+
+    def measure(candidate):
+        run.backend.measure(candidate, run.teacher, run.split.train)
+        measured[0] += 1
+        run.reporter.progress(measured[0] / total, message=f"measuring {candidate.name}")
+
+    _, record = choose(candidates, request, int(run.results["teacher_describe"]["params"]), measure)
+    return record
+
+
+def teacher_logits_key(run, part: str) -> str:
+    import hashlib
+
+    rows = getattr(run.split, part)
+    digest = hashlib.sha256(run.teacher.ref.encode() + rows.sha256.encode() + np.ascontiguousarray(rows.labels).tobytes())
+    digest.update(json.dumps([run.config.seed, run.config.validation_fraction, run.config.test_fraction,
+                              run.config.max_train_examples, run.config.max_length, len(rows)]).encode())
+    return digest.hexdigest()

@@ -1,0 +1,82 @@
+"""Stages that train: the teacher-output cache, the distilled student, the labels-only baseline."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..students.design import Candidate
+from ..training.cache import cached_teacher_logits
+from ..training.loop import TrainData, TrainSettings
+from .prepare import teacher_logits_key
+
+
+def _device(run) -> str:
+    if run.config.device != "auto":
+        return run.config.device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _build(run):
+    candidate = Candidate(**run.results["chosen"])
+    return run.backend.build(candidate, run.teacher, run.split.train, run.config.seed)
+
+
+def settings_for(run, student, alpha: float) -> TrainSettings:
+    c = run.config
+    defaults = run.backend.default_settings(student, len(run.split.train))
+    chosen = {"epochs": c.epochs, "batch_size": c.batch_size, "learning_rate": c.learning_rate, "patience": c.patience}
+    values = {k: (v if v is not None else defaults[k]) for k, v in chosen.items()}
+    return TrainSettings(**values, temperature=c.temperature, alpha=alpha, checkpoint_every=c.checkpoint_every,
+                         seed=c.seed, device=_device(run))
+
+
+def cache_teacher(run) -> None:
+    run.student = _build(run)
+    inputs = run.student.adapter.encode(run.split.train)
+    run.results["train_inputs"] = inputs
+    if run.config.alpha > 0:
+        run.results["teacher_train_logits"] = cached_teacher_logits(
+            run.teacher, _teacher_inputs(run, run.split.train, inputs), run.out / "cache",
+            teacher_logits_key(run, "train"), run.reporter)
+
+
+def _teacher_inputs(run, rows, student_inputs):
+    """The teacher's own encoding; a transformer student shares its teacher's tokenizer, so the
+    student's inputs serve (and are computed once)."""
+    if getattr(run.student.adapter, "kind", "") == getattr(run.teacher.adapter, "kind", None) == "sequence" \
+            and run.student.adapter.tokenizer is run.teacher.adapter.tokenizer:
+        return student_inputs
+    return run.teacher.encode(rows)
+
+
+def train(run) -> None:
+    from ..pipeline import fingerprint
+
+    settings = settings_for(run, run.student, run.config.alpha)
+    objective = run.backend.objective(run.student, run.teacher, settings, run.config.transfer)
+    train_data = TrainData(run.results["train_inputs"], run.split.train.labels, run.results.get("teacher_train_logits"))
+    validation = TrainData(run.student.adapter.encode(run.split.validation), run.split.validation.labels)
+    run.results["validation_inputs"] = validation.inputs
+    result = run.backend.fit(run.student, train_data, validation, settings, objective,
+                             run.state_dir / "student.pt", run.reporter, fingerprint(run))
+    run.results["train"] = result
+    run.results["settings"] = dataclasses.asdict(settings)
+
+
+def baseline(run) -> None:
+    """The same student, same seed and schedule, trained on the labels alone (alpha = 0)."""
+    if not run.config.baseline:
+        return
+    from ..pipeline import fingerprint
+
+    student = _build(run)
+    settings = settings_for(run, student, alpha=0.0)
+    objective = run.backend.objective(student, run.teacher, settings, ["logits"])
+    train_data = TrainData(run.results["train_inputs"], run.split.train.labels, None)
+    validation = TrainData(run.results["validation_inputs"], run.split.validation.labels)
+    result = run.backend.fit(student, train_data, validation, settings, objective,
+                             run.state_dir / "baseline.pt", run.reporter, fingerprint(run) + ":baseline")
+    run.results["baseline_student"] = student
+    run.results["baseline_train"] = result

@@ -1,0 +1,71 @@
+"""A Hugging Face ``*ForSequenceClassification`` directory (config, safetensors, tokenizer) as teacher.
+
+Custom code (``auto_map``) and pickled weights are refused: loading must never execute a file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..adapters import SequenceAdapter
+from ..data.types import TaskData
+from ..errors import BadInput
+from .base import Teacher
+
+DEFAULT_MAX_LENGTH = 128
+
+
+def check_hf_dir(folder: Path) -> dict:
+    config_file = folder / "config.json"
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise BadInput(f"{folder.name}: config.json is missing or not JSON") from None
+    if config.get("auto_map"):
+        raise BadInput(f"{folder.name}: needs custom code (auto_map); only built-in architectures are loaded")
+    if not any(folder.glob("*.safetensors")):
+        raise BadInput(f"{folder.name}: no safetensors weights (pickled weights are refused)")
+    if not any("ForSequenceClassification" in name for name in config.get("architectures") or []):
+        raise BadInput(f"{folder.name}: not a sequence-classification model (architectures: {config.get('architectures')})")
+    return config
+
+
+class HuggingFaceTeacher(Teacher):
+    kind = "huggingface"
+    task = "text"
+
+    def __init__(self, ref: str, folder: Path, max_length: int = DEFAULT_MAX_LENGTH) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        super().__init__(ref)
+        self.path = folder
+        check_hf_dir(folder)
+        try:
+            self.module = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True).eval()
+            tokenizer = AutoTokenizer.from_pretrained(folder)
+        except (OSError, ValueError, KeyError) as error:
+            raise BadInput(f"{folder.name}: cannot load it ({str(error).splitlines()[0][:200]})") from None
+        self.config = self.module.config
+        limit = getattr(self.config, "max_position_embeddings", max_length) or max_length
+        self.adapter = SequenceAdapter(tokenizer, min(max_length, limit))
+        self.classes = [str(self.config.id2label[i]) for i in range(self.config.num_labels)]
+
+    @property
+    def tokenizer(self):
+        return self.adapter.tokenizer
+
+    def check(self, data: TaskData) -> None:
+        if data.task != "text":
+            raise BadInput(f"a Hugging Face teacher takes text, the data is {data.task}")
+
+    def describe(self) -> dict:
+        config = self.config
+        params = sum(p.numel() for p in self.module.parameters())
+        size = sum(p.stat().st_size for p in self.path.glob("*.safetensors"))
+        return {"kind": "huggingface", "family": config.model_type, "params": int(params), "size_bytes": size,
+                "layers": config.num_hidden_layers, "width": config.hidden_size,
+                "heads": config.num_attention_heads, "vocab_size": config.vocab_size,
+                "max_length": self.adapter.max_length,
+                "architecture": {"format": "huggingface", "model_type": config.model_type,
+                                 "architectures": config.architectures}}

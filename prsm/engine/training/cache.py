@@ -1,0 +1,40 @@
+"""Teacher outputs computed once and kept on disk, memory-mapped, so student epochs never re-run
+the teacher (valid while augmentation is off: the inputs of every epoch are the same)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..adapters import num_rows
+from .callbacks import Reporter
+
+
+def cached_teacher_logits(teacher, inputs, folder: Path, key: str, reporter: Reporter | None = None,
+                          chunk: int = 512) -> np.ndarray:
+    """``[n, classes]`` float32 logits, read-only memory map; ``key`` names the teacher and rows.
+
+    The file is filled chunk by chunk and renamed into place once complete, so an interrupted
+    run recomputes it instead of trusting half a file.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"teacher-logits-{key[:24]}.npy"
+    if path.is_file():
+        return np.load(path, mmap_mode="r")
+    rows = num_rows(inputs)
+    partial = path.with_name(path.stem + ".partial.npy")
+    out = None
+    for start in range(0, rows, chunk):
+        logits = teacher.logits_of({k: v[start:start + chunk] for k, v in inputs.items()}, batch_size=256)
+        if out is None:
+            out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=(rows, logits.shape[1]))
+        out[start:start + len(logits)] = logits
+        if reporter is not None:
+            reporter.progress(min(1.0, (start + chunk) / rows), message="teacher outputs")
+            reporter.check_stop()
+    out.flush()
+    del out
+    os.replace(partial, path)
+    return np.load(path, mmap_mode="r")

@@ -1,0 +1,64 @@
+"""Backend choice and the request-to-engine mapping, shared by the SDK's in-process mode and the web
+platform's orchestrator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NLP_WORDS = ("text", "sentiment", "nlp", "language", "review", "chat", "question", "translation", "toxicity")
+VISION_WORDS = ("image", "vision", "photo", "fashion", "picture", "camera")
+
+
+def teacher_task(ref: str) -> str | None:
+    """The task a catalog teacher was built for; None when only the data will tell."""
+    if ref.startswith("catalog:"):
+        from .engine.catalog import ENTRIES
+
+        entry = ENTRIES.get(ref.removeprefix("catalog:"))
+        return entry.task if entry else None
+    return None
+
+
+def teacher_kind(ref: str) -> str:
+    """``huggingface``, ``zoo`` or ``onnx``, read from the catalog or from what is on disk."""
+    if ref.startswith("catalog:"):
+        from .engine.catalog import ENTRIES
+
+        entry = ENTRIES.get(ref.removeprefix("catalog:"))
+        return entry.kind if entry else "unknown"
+    path = Path(ref).expanduser()
+    if path.suffix.lower() == ".onnx":
+        return "onnx"
+    if (path / "config.json").is_file():
+        return "huggingface"
+    return "zoo"
+
+
+def backend_choose(*, domain: str, teacher_kind: str, task: str | None = None, target_hardware: str = "cpu") -> tuple[str, str]:
+    """The backend for a job and the reason, in words a person reads on the job page."""
+    words = domain.lower()
+    if teacher_kind == "huggingface":
+        return "transformers", "the teacher is a Hugging Face transformer"
+    if task == "text":
+        return "transformers", "the teacher reads text"
+    if task is None and any(word in words for word in NLP_WORDS):
+        return "transformers", f"the domain {domain!r} is language"
+    if "mobile" in words or target_hardware != "cpu":
+        return "pytorch", "mobile targets want TensorFlow Lite, which is not available yet; PyTorch with an ONNX export instead"
+    if task == "image" or (task is None and any(word in words for word in VISION_WORDS)):
+        return "pytorch", "vision models train on the PyTorch backend"
+    return "pytorch", "a custom (zoo or ONNX) teacher trains on the PyTorch backend"
+
+
+def request_to_config(request, *, teacher: str, dataset: str, backend: str, epochs: int | None) -> dict:
+    """The engine's ``DistillConfig`` (as JSON) for a validated ``DistillationRequest``."""
+    from .engine.config import DistillConfig
+
+    config = DistillConfig(
+        teacher=teacher, data=dataset, target_size=request.target_size, optimization_target=request.optimization_target,
+        backend=backend, exports=request.export_formats, epochs=epochs, seed=request.seed,
+        quality_threshold=request.quality_threshold, max_inference_latency_ms=request.max_inference_latency,
+        max_memory_bytes=request.max_memory_usage, layer_count=request.layer_count, hidden_size=request.hidden_size,
+        attention_heads=request.attention_heads,
+    )
+    return config.model_dump(mode="json")

@@ -1,0 +1,123 @@
+"""In-process mode: the engine runs in a background thread of this process."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from pathlib import Path
+
+from ..planning import backend_choose, request_to_config, teacher_kind, teacher_task
+from ..request import DistillationRequest
+from .types import DeployedModel, Job, JobStatus, SdkError
+
+EXPORT_PREFERENCE = ("onnx", "safetensors", "huggingface", "pth")
+
+
+class _LocalJob:
+    """The engine's callback for one in-process job, and its state."""
+
+    def __init__(self, job_id: str, request: DistillationRequest, config: dict, out_dir: Path):
+        self.job_id, self.request, self.config, self.out_dir = job_id, request, config, out_dir
+        self.status, self.progress, self.current_stage, self.error = "queued", 0.0, "queued", ""
+        self.report: dict | None = None
+        self.events: list[dict] = []
+        self.cancel = threading.Event()
+        self.lock = threading.Lock()
+        self._emit("stage", {"stage": "queued"})
+
+    def _emit(self, kind: str, payload: dict) -> None:
+        with self.lock:
+            self.events.append({"type": kind, "job_id": self.job_id, "seq": len(self.events) + 1,
+                                "progress": self.progress, "current_stage": self.current_stage, **payload})
+
+    def on_event(self, event: dict) -> None:
+        self.progress = max(self.progress, min(100.0, float(event.get("progress", 0))))
+        self.current_stage = event.get("stage") or self.current_stage
+        self._emit(event.get("type", "log"), {k: v for k, v in event.items() if k not in ("type", "progress")})
+
+    def should_stop(self) -> bool:
+        return self.cancel.is_set()
+
+    def run(self) -> None:
+        from ..engine.errors import BadInput, Cancelled
+        from ..engine.pipeline import run_distillation
+
+        self.status = "running"
+        try:
+            self.report = run_distillation(self.config, self.out_dir, callback=self)
+        except Cancelled:
+            self._finish("cancelled")
+        except BadInput as exc:
+            self._finish("failed", str(exc))
+        except Exception as exc:  # noqa: BLE001 - reported to the caller through get_status
+            self._finish("failed", f"{type(exc).__name__}: {exc}")
+        else:
+            self.progress = 100.0
+            self._finish("completed")
+
+    def _finish(self, status: str, error: str = "") -> None:
+        self.status, self.current_stage, self.error = status, status, error
+        self._emit(status, {"stage": status, "message": error or status})
+
+    def snapshot(self) -> JobStatus:
+        return JobStatus(self.job_id, self.status, round(self.progress, 2), self.current_stage, self.error, self.report)
+
+
+class LocalBackend:
+    def __init__(self, work_dir: str | Path | None = None):
+        home = Path(os.environ.get("PRSM_HOME", Path.home() / ".cache" / "prsm"))
+        self.work_dir = Path(work_dir) if work_dir else home / "jobs"
+        self.jobs: dict[str, _LocalJob] = {}
+
+    def create(self, request: DistillationRequest) -> Job:
+        from ..engine.catalog import default_data
+
+        teacher = request.teacher
+        dataset = request.dataset or (default_data(teacher) if teacher.startswith("catalog:") else None)
+        if dataset is None:
+            raise SdkError("dataset: required for a teacher outside the catalog", field="dataset")
+        kind = teacher_kind(teacher)
+        backend, reason = backend_choose(domain=request.domain, teacher_kind=kind, task=teacher_task(teacher),
+                                         target_hardware=request.target_hardware)
+        config = request_to_config(request, teacher=teacher, dataset=dataset, backend=backend, epochs=request.epochs)
+        job_id = str(uuid.uuid4())
+        job = _LocalJob(job_id, request, config, self.work_dir / job_id)
+        self.jobs[job_id] = job
+        threading.Thread(target=job.run, name=f"prsm-job-{job_id[:8]}", daemon=True).start()
+        return Job(job_id=job_id, backend=backend, backend_reason=reason)
+
+    def _job(self, job_id: str) -> _LocalJob:
+        if job_id not in self.jobs:
+            raise SdkError(f"no job {job_id} in this process", status=404, code="not_found")
+        return self.jobs[job_id]
+
+    def status(self, job_id: str) -> JobStatus:
+        return self._job(job_id).snapshot()
+
+    def cancel(self, job_id: str) -> JobStatus:
+        self._job(job_id).cancel.set()
+        return self.status(job_id)
+
+    def events_since(self, job_id: str, since: int) -> list[dict]:
+        job = self._job(job_id)
+        with job.lock:
+            return [event for event in job.events if event["seq"] > since]
+
+    def deploy(self, job_id: str, export_format: str | None) -> DeployedModel:
+        job = self._job(job_id)
+        if job.status != "completed":
+            raise SdkError(f"only a completed job can be deployed; this one is {job.status}", status=409)
+        retention, threshold = job.report.get("retention", 0), job.request.quality_threshold
+        if retention < threshold:
+            raise SdkError(f"retention {retention:.3f} is under quality_threshold {threshold}", status=409,
+                           field="quality_threshold")
+        exports = {name: info for name, info in job.report.get("exports", {}).items() if info.get("verified")}
+        chosen = export_format or next((name for name in EXPORT_PREFERENCE if name in exports), None)
+        if chosen not in exports:
+            raise SdkError(f"no verified {chosen!r} export; verified: {', '.join(sorted(exports)) or 'none'}", status=409)
+        model = DeployedModel(model_id=str(uuid.uuid4()), export_format=chosen, job_id=job_id,
+                              location=str(job.out_dir / exports[chosen]["path"]))
+        (job.out_dir / "deployment.json").write_text(json.dumps(model.__dict__, indent=2))
+        return model

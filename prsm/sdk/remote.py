@@ -1,0 +1,55 @@
+"""Remote mode: the REST API for requests, the job's websocket for events."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+from .types import DeployedModel, Job, JobStatus, SdkError
+
+
+class RemoteBackend:
+    def __init__(self, base_url: str, token: str | None):
+        if not token:
+            raise SdkError("a remote server needs a token: pass token= or set PRSM_TOKEN (POST /api/v1/auth/token/)")
+        self.base_url, self.token = base_url.rstrip("/"), token
+
+    def _call(self, method: str, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.base_url}{path}", data=data, method=method, headers={
+            "Authorization": f"Token {self.token}", "Content-Type": "application/json", "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            try:
+                error = json.loads(exc.read())["error"]
+            except (ValueError, KeyError):
+                error = {"message": f"HTTP {exc.code}", "code": None}
+            raise SdkError(error["message"], status=exc.code, code=error.get("code"), field=error.get("field")) from None
+
+    def create(self, request) -> Job:
+        body = request.model_dump(mode="json", exclude_defaults=True)
+        created = self._call("POST", "/api/v1/distillations/", body)
+        return Job(job_id=created["job_id"], backend=created["backend"], backend_reason=created["backend_reason"],
+                   status=created["status"], estimate=created["estimate"])
+
+    def status(self, job_id: str) -> JobStatus:
+        job = self._call("GET", f"/api/v1/distillations/{job_id}/")
+        return JobStatus(job["job_id"], job["status"], job["progress"], job["current_stage"], job["error"], job["report"])
+
+    def cancel(self, job_id: str) -> JobStatus:
+        self._call("POST", f"/api/v1/distillations/{job_id}/cancel/")
+        return self.status(job_id)
+
+    def deploy(self, job_id: str, export_format: str | None) -> DeployedModel:
+        body = {"export_format": export_format} if export_format else {}
+        deployed = self._call("POST", f"/api/v1/distillations/{job_id}/deploy/", body)
+        location = f"{self.base_url}/api/v1/distillations/{job_id}/artifacts/{deployed['export_format']}/download/"
+        return DeployedModel(model_id=deployed["model_id"], export_format=deployed["export_format"], job_id=job_id,
+                             location=location)
+
+    def websocket_url(self, job_id: str) -> str:
+        scheme = "wss" if self.base_url.startswith("https") else "ws"
+        return f"{scheme}://{self.base_url.split('://', 1)[1]}/ws/distillations/{job_id}/?token={self.token}"

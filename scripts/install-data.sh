@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Fetch the sources of the built-in data sets; safe to run again (it skips what is there).
+#
+#   scripts/install-data.sh [PYTHON]      PYTHON defaults to .venv/bin/python, then python3
+#
+# - builtin:fashion-mnist: the Debian package dataset-fashion-mnist (apt-get; root or sudo).
+# - builtin:movie-reviews: the vaderSentiment==3.3.2 source archive from PyPI, into
+#   $PRSM_HOME/downloads (PRSM_HOME defaults to ~/.cache/prsm), checked against its sha256.
+# A source that cannot be installed is reported and skipped; the script still exits 0 so that
+# a machine without apt-get can run the rest of the project (those data sets then say what is
+# missing when used, and their tests are skipped with that reason).
+set -uo pipefail
+
+PYTHON="${1:-}"
+if [ -z "$PYTHON" ]; then
+    if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+fi
+FASHION_DIR=/usr/share/datasets/fashion-mnist
+FASHION_PACKAGE=dataset-fashion-mnist
+
+install_fashion_mnist() {
+    if [ -f "$FASHION_DIR/train-images-idx3-ubyte.gz" ] && [ -f "$FASHION_DIR/t10k-labels-idx1-ubyte.gz" ]; then
+        echo "install-data: Fashion-MNIST already installed ($FASHION_DIR)"
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "install-data: apt-get is not available; install the Debian package $FASHION_PACKAGE" \
+             "(or put its four idx .gz files in a folder named by PRSM_FASHION_MNIST_DIR) to use builtin:fashion-mnist" >&2
+        return 0
+    fi
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; else
+            echo "install-data: not root and no sudo; run: apt-get install $FASHION_PACKAGE" >&2
+            return 0
+        fi
+    fi
+    echo "install-data: installing $FASHION_PACKAGE with apt-get"
+    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$FASHION_PACKAGE" >/dev/null 2>&1; then
+        $sudo apt-get update -qq >/dev/null 2>&1
+        if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$FASHION_PACKAGE" >/dev/null; then
+            echo "install-data: apt-get could not install $FASHION_PACKAGE; builtin:fashion-mnist will be unavailable" >&2
+        fi
+    fi
+}
+
+fetch_movie_reviews() {
+    # the same code the loader uses: pip download into the cache, then check the archive's sha256
+    if ! "$PYTHON" -c "from prsm.engine.data.builtin import vader_sdist_path; print('install-data: movie reviews source at', vader_sdist_path())"; then
+        echo "install-data: could not fetch the vaderSentiment==3.3.2 sdist; builtin:movie-reviews will be unavailable" >&2
+    fi
+}
+
+install_fashion_mnist
+fetch_movie_reviews
+exit 0

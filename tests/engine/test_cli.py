@@ -1,0 +1,55 @@
+"""The ``prsm`` command: exit codes 0/2/1, a one-line reason on stderr, the report as the last
+line with --json."""
+
+from __future__ import annotations
+
+import json
+
+from prsm.cli import main
+
+
+def test_distill_with_json_prints_the_report_as_the_last_line(tmp_path, digits_onnx_teacher, digits_csv, capsys):
+    code = main(["distill", "--teacher", str(digits_onnx_teacher), "--data", str(digits_csv), "--out", str(tmp_path / "run"),
+                 "--epochs", "2", "--max-train", "200", "--export", "onnx", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report == json.loads((tmp_path / "run" / "report.json").read_text())
+    assert list(report["exports"]) == ["onnx"] and report["exports"]["onnx"]["verified"]
+    assert report["teacher"]["kind"] == "onnx" and report["latency_runtime"] == "onnxruntime"
+
+
+def test_bad_data_exits_2_with_one_line_naming_the_problem(tmp_path, digits_teacher, capsys):
+    data = tmp_path / "rows.csv"
+    data.write_text("a,b\n1,2\n")
+    code = main(["distill", "--teacher", str(digits_teacher), "--data", str(data), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.count("\n") == 0 and "no 'label' column" in err
+
+
+def test_data_that_does_not_fit_the_teacher_exits_2(tmp_path, digits_teacher, capsys):
+    data = tmp_path / "rows.csv"
+    data.write_text("a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n9,1,x\n2,3,y\n")
+    assert main(["distill", "--teacher", str(digits_teacher), "--data", str(data), "--out", str(tmp_path / "run")]) == 2
+    assert "features" in capsys.readouterr().err
+
+
+def test_a_pickled_teacher_is_refused_with_exit_2(tmp_path, digits_csv, capsys):
+    teacher = tmp_path / "model.pt"
+    teacher.write_bytes(b"\x80\x04not really")
+    assert main(["distill", "--teacher", str(teacher), "--data", str(digits_csv), "--out", str(tmp_path / "run")]) == 2
+    assert "pickled" in capsys.readouterr().err
+
+
+def test_an_impossible_latency_constraint_is_refused_before_training(tmp_path, digits_teacher, digits_csv, capsys):
+    code = main(["distill", "--teacher", str(digits_teacher), "--data", str(digits_csv), "--out", str(tmp_path / "run"),
+                 "--max-latency-ms", "0.000001"])
+    assert code == 2
+    assert "max_inference_latency" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "checkpoints" / "student.pt").exists()
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
+    assert "distill" in capsys.readouterr().out
