@@ -7,6 +7,9 @@ import contextlib
 import io
 import json
 import logging
+import subprocess
+import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -85,25 +88,40 @@ def _trimmed(feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {name: np.ascontiguousarray(array[:, :length]) for name, array in feed.items()}
 
 
+_PRE_PROCESS = (
+    "import sys; from onnxruntime.quantization.shape_inference import quant_pre_process; "
+    "quant_pre_process(sys.argv[1], sys.argv[2], skip_symbolic_shape=sys.argv[3] == '1')"
+)
+
+
+def _pre_process(source: Path, prepared: Path, skip_symbolic_shape: bool) -> None:
+    """onnxruntime's quantization pre-processing, in a child process working in a temporary folder:
+    when symbolic shape inference fails it writes ``sym_shape_infer_temp.onnx`` and its external
+    data into the current directory, which must not be the user's."""
+    with tempfile.TemporaryDirectory(prefix="prsm-quant-") as scratch:
+        result = subprocess.run([sys.executable, "-c", _PRE_PROCESS, str(source.resolve()), str(prepared.resolve()),
+                                 "1" if skip_symbolic_shape else "0"], cwd=scratch, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr.strip() or "quantization pre-processing failed")
+
+
 def quantize_int8(source: Path, target: Path) -> str:
     """Dynamic int8 weights; onnxruntime's pre-processing first (shape inference and fusions).
 
     Returns a note when pre-processing had to be skipped, so the report says so.
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     prepared = target.with_name(target.stem + ".pre.onnx")
     note = ""
     try:
-        with _quiet():
-            try:
-                quant_pre_process(str(source), str(prepared))
-            except Exception:  # symbolic shape inference gives up on some dynamic-sequence graphs
-                quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-                note = "pre-processed without symbolic shape inference"
-    except Exception as error:  # pre-processing is an optimisation; quantization works without it
-        prepared, note = source, f"pre-processing skipped: {str(error).splitlines()[0][:120]}"
+        try:
+            _pre_process(source, prepared, skip_symbolic_shape=False)
+        except RuntimeError:  # symbolic shape inference gives up on some dynamic-sequence graphs
+            _pre_process(source, prepared, skip_symbolic_shape=True)
+            note = "pre-processed without symbolic shape inference"
+    except RuntimeError as error:  # pre-processing is an optimisation; quantization works without it
+        prepared, note = source, f"pre-processing skipped: {str(error).splitlines()[-1][:120]}"
     with _quiet():
         quantize_dynamic(str(prepared), str(target), weight_type=QuantType.QInt8)
     if prepared != source:
