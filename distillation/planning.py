@@ -23,6 +23,7 @@ TRAIN_COST_FACTOR = 3  # a training step costs about three forward passes (forwa
 TEXT_TOKENS = 64
 DATASET_ROWS = {"digits": 1797, "breast-cancer": 569, "wine": 178, "fashion-mnist": 70_000, "movie-reviews": 10_605}
 DEFAULT_EPOCHS = 10
+JOB_OVERHEAD_S = 30  # loading, design measurements, evaluation and exports, whatever the model size
 
 
 class PlanningError(ValueError):
@@ -86,7 +87,7 @@ def _compute_hours(*, params: int, task: str, dataset: str, epochs: int) -> floa
     flops_per_example = 2 * params * (TEXT_TOKENS if task == "text" else 1)
     teacher_pass = rows * flops_per_example  # teacher outputs are cached once
     student_passes = rows * epochs * TRAIN_COST_FACTOR * flops_per_example / 10  # students are >= 3x smaller
-    return (teacher_pass + student_passes) / CPU_FLOPS_PER_SECOND / 3600
+    return (teacher_pass + student_passes) / CPU_FLOPS_PER_SECOND / 3600 + JOB_OVERHEAD_S / 3600
 
 
 def plan(*, request: DistillationRequest) -> Plan:
@@ -102,7 +103,7 @@ def plan(*, request: DistillationRequest) -> Plan:
     hours = _compute_hours(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs)
     cost = pricing.job_cost(teachers=1, compute_hours=Fraction(hours).limit_denominator(10**9), validation_suites=VALIDATION_SUITES)
     return Plan(teacher=teacher, teacher_params=entry.params, teacher_owner_id=None, task=entry.task, dataset=dataset,
-                backend=backend, backend_reason=reason, epochs=epochs, compute_hours=hours, duration_s=hours * 3600 + 20,
+                backend=backend, backend_reason=reason, epochs=epochs, compute_hours=hours, duration_s=hours * 3600,
                 cost=cost)
 
 

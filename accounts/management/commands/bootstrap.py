@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts import services
+from ledger import services as ledger_services
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD_DEFAULT = "distill-demo-2026"
@@ -29,4 +30,5 @@ class Command(BaseCommand):
             self.stdout.write(f"demo user: created ({DEMO_USERNAME} / {password})")
         else:
             self.stdout.write(f"demo user: exists ({DEMO_USERNAME})")
+            ledger_services.wallet_signup_grant_post(user=user)  # once per user; a no-op when it had it
         services.user_token_get_or_create(user=user)
