@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -73,9 +74,14 @@ def distillation_job_create(*, owner, request: DistillationRequest, priority: in
 
 
 def _enqueue(job_id, time_limit_ms: int) -> None:
+    from prsm_site.healthz import live_workers
+
     from .tasks import distillation_run
 
-    distillation_run.send_with_options(args=(str(job_id),), time_limit=time_limit_ms)
+    message = distillation_run.message_with_options(args=(str(job_id),), time_limit=time_limit_ms)
+    if any("gpu" in worker.get("queues", ()) for worker in live_workers()):
+        message = message.copy(queue_name="gpu")  # a worker with CUDA is up: it takes training first
+    distillation_run.broker.enqueue(message)
 
 
 def job_event_append(*, job: DistillationJob, type: str, payload: dict, token: int | None, fields: dict | None = None) -> dict | None:
@@ -91,7 +97,7 @@ def job_event_append(*, job: DistillationJob, type: str, payload: dict, token: i
             return None
         seq = DistillationJob.objects.values_list("last_seq", flat=True).get(pk=job.pk)
         current = DistillationJob.objects.values("progress", "current_stage").get(pk=job.pk)
-        message = {"type": type, "job_id": str(job.job_id), "seq": seq, **current, **payload}
+        message = {"type": type, "job_id": str(job.job_id), "seq": seq, "sent_at": time.time(), **current, **payload}
         JobEvent.objects.create(job=job, seq=seq, type=type, payload=message)
     transaction.on_commit(lambda: _broadcast(job.job_id, message))
     return message
@@ -258,3 +264,88 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# --- Uploaded teachers and data sets (files: distillation/uploads.py)
+
+
+def _upload_name(name: str, file) -> str:
+    chosen = name or Path(getattr(file, "name", "") or "upload").name
+    return "".join(ch for ch in chosen if ch.isprintable())[:200] or "upload"
+
+
+@transaction.atomic
+def dataset_upload_create(*, owner, file, name: str = "") -> "Dataset":
+    """Store and validate a data file (CSV, JSONL, or an archive of image folders); raises UploadError."""
+    from .models import Dataset
+    from .uploads import dataset_store, discard, receive, upload_folder
+
+    dataset = Dataset(owner=owner, name=_upload_name(name, file))
+    folder = upload_folder("datasets", dataset.public_id)
+    try:
+        received = receive(file, folder, max_bytes=settings.UPLOAD_MAX_DATASET_BYTES)
+        stored = dataset_store(received, folder)
+        dataset.format, dataset.path, dataset.task = stored.format, stored.path, stored.task
+        dataset.rows, dataset.classes = stored.rows, stored.classes
+        dataset.sha256, dataset.size_bytes = received.sha256, received.size
+        dataset.status = Dataset.Status.READY
+        dataset.full_clean()
+        dataset.save()
+    except BaseException:
+        discard(folder)
+        raise
+    return dataset
+
+
+@transaction.atomic
+def teacher_upload_create(*, owner, file, name: str = "", dataset=None) -> "Teacher":
+    """Store and check a teacher file; a worker then loads and analyses it (``tasks.teacher_analyze``)."""
+    from .models import Teacher
+    from .uploads import UploadError, discard, receive, teacher_store, upload_folder
+
+    if dataset is not None and (dataset.owner_id != owner.pk or dataset.status != dataset.Status.READY):
+        raise UploadError("the data set is not one of your ready data sets", field="dataset")
+    teacher = Teacher(owner=owner, name=_upload_name(name, file), dataset=dataset)
+    folder = upload_folder("teachers", teacher.public_id)
+    try:
+        received = receive(file, folder, max_bytes=settings.UPLOAD_MAX_TEACHER_BYTES)
+        stored = teacher_store(received, folder)
+        teacher.kind, teacher.path = stored.kind, stored.path
+        teacher.sha256, teacher.size_bytes = received.sha256, received.size
+        teacher.full_clean()
+        teacher.save()
+    except BaseException:
+        discard(folder)
+        raise
+    transaction.on_commit(lambda: _enqueue_teacher_analysis(teacher.public_id))
+    return teacher
+
+
+def _enqueue_teacher_analysis(public_id) -> None:
+    from .tasks import teacher_analyze
+
+    teacher_analyze.send(str(public_id))
+
+
+@transaction.atomic
+def teacher_load_result_store(*, teacher, task: str = "", classes: list | None = None, params: int | None = None,
+                              reason: str = "") -> "Teacher":
+    """Ready when the engine loaded it (task, classes, params), else rejected with ``reason``."""
+    teacher = type(teacher).objects.select_for_update().get(pk=teacher.pk)
+    if reason:
+        teacher.status, teacher.status_reason = teacher.Status.REJECTED, reason[:2000]
+    else:
+        teacher.status, teacher.status_reason = teacher.Status.READY, ""
+        teacher.task, teacher.classes, teacher.params = task or "", list(classes or []), params
+    teacher.full_clean()
+    teacher.save()
+    return teacher
+
+
+@transaction.atomic
+def teacher_analysis_store(*, teacher, analysis: dict | None, error: str = "") -> "Teacher":
+    teacher = type(teacher).objects.select_for_update().get(pk=teacher.pk)
+    teacher.analysis, teacher.analysis_error, teacher.analyzed_at = analysis, error[:2000], timezone.now()
+    teacher.full_clean()
+    teacher.save()
+    return teacher

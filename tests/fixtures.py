@@ -111,8 +111,8 @@ class WorkerProcess:
 def start_worker(subprocess_env, tmp_path):
     started: list[WorkerProcess] = []
 
-    def start(**env_overrides) -> WorkerProcess:
-        worker = WorkerProcess({**subprocess_env, **env_overrides}, tmp_path / f"worker-{len(started)}.log")
+    def start(queues=("default", "training"), **env_overrides) -> WorkerProcess:
+        worker = WorkerProcess({**subprocess_env, **env_overrides}, tmp_path / f"worker-{len(started)}.log", queues)
         started.append(worker)
         worker.wait_until_ready()
         return worker

@@ -95,7 +95,7 @@ CACHES = {
 }
 
 # --- Dramatiq: queues, retries and time limits, applied in prsm_site/broker.py.
-DRAMATIQ_QUEUES = ["default", "training"]
+DRAMATIQ_QUEUES = ["default", "training", "gpu"]  # gpu: consumed only by workers that have CUDA
 DRAMATIQ_MAX_RETRIES = env_int("DRAMATIQ_MAX_RETRIES", 3)
 DRAMATIQ_MIN_BACKOFF_MS = env_int("DRAMATIQ_MIN_BACKOFF_MS", 1_000)
 DRAMATIQ_MAX_BACKOFF_MS = env_int("DRAMATIQ_MAX_BACKOFF_MS", 60_000)
@@ -191,3 +191,21 @@ LOGGING = {
 # --- Ledger (FTNS). Amounts are kept in units (1 FTNS = 1,000,000 units); these are whole FTNS.
 LEDGER_SIGNUP_GRANT = env_int("LEDGER_SIGNUP_GRANT", 1000)  # granted to every new account; 0 turns it off
 LEDGER_IDEMPOTENCY_TTL = env_int("LEDGER_IDEMPOTENCY_TTL", 24 * 60 * 60)  # seconds a key replays its response
+
+# --- Uploads: teachers and data sets (distillation/uploads.py, distillation/archives.py). -------------
+# Owned by the uploads work; bytes unless named otherwise. A larger body is refused with 413.
+UPLOAD_MAX_TEACHER_BYTES = env_int("UPLOAD_MAX_TEACHER_BYTES", 1 << 30)
+UPLOAD_MAX_DATASET_BYTES = env_int("UPLOAD_MAX_DATASET_BYTES", 256 << 20)
+# Archives are checked before extraction against these.
+UPLOAD_MAX_TEACHER_UNCOMPRESSED_BYTES = env_int("UPLOAD_MAX_TEACHER_UNCOMPRESSED_BYTES", 2 << 30)
+UPLOAD_MAX_DATASET_UNCOMPRESSED_BYTES = env_int("UPLOAD_MAX_DATASET_UNCOMPRESSED_BYTES", 1 << 30)
+UPLOAD_MAX_ARCHIVE_ENTRIES = env_int("UPLOAD_MAX_ARCHIVE_ENTRIES", 100_000)
+UPLOAD_MAX_COMPRESSION_RATIO = env_int("UPLOAD_MAX_COMPRESSION_RATIO", 100)
+UPLOAD_CSV_MAX_FIELD_CHARS = env_int("UPLOAD_CSV_MAX_FIELD_CHARS", 100_000)
+UPLOAD_JSONL_MAX_DEPTH = env_int("UPLOAD_JSONL_MAX_DEPTH", 32)
+UPLOAD_MAX_IMAGE_PIXELS = env_int("UPLOAD_MAX_IMAGE_PIXELS", 16_000_000)  # per image
+UPLOAD_MAX_DATASET_PIXELS = env_int("UPLOAD_MAX_DATASET_PIXELS", 100_000_000)  # all images of one data set
+UPLOAD_ONNX_CHECK_MEMORY_BYTES = env_int("UPLOAD_ONNX_CHECK_MEMORY_BYTES", 2 << 30)  # plus 4x the file's size
+# Request bodies past this stream to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 1 << 20)
+FILE_UPLOAD_PERMISSIONS = 0o640
