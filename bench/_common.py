@@ -1,4 +1,4 @@
-"""Helpers the benchmarks share: what machine ran them, a timer, and a plain-text table.
+"""Helpers the benchmarks share: what machine ran them and a plain-text table.
 
 Only the standard library here (torch is imported lazily), so a script can print the machine
 before it imports anything heavy, and the GPU script can copy what it needs.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import platform
-import time
 
 
 def cpu_model() -> str:
@@ -66,11 +65,3 @@ def _cell(value) -> str:
         return f"{value:,}"
     return str(value)
 
-
-class Stopwatch:
-    def __enter__(self):
-        self.started = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.started

@@ -142,6 +142,8 @@ def main() -> None:
         n = len(result["runs"])
         print(f"\n{name}: {result['teacher']} on {result['data']}, "
               f"{'mean of ' + str(n) + ' seeds' if n > 1 else '1 seed'}")
+        if n > 1:
+            print(table(result["runs"]) + "\n")
         print(table(verdict(result)) + "\n", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": info, "results": results}, indent=2))

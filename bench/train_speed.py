@@ -45,17 +45,18 @@ def parse_args(argv=None):
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small sizes (the default)")
     size.add_argument("--full", action="store_true", help="more rows and rounds")
-    p.add_argument("--rows", type=int, help="training rows (quick 3,072; full 6,144)")
+    p.add_argument("--rows", type=int, help="training rows (quick 2,048; full 6,144)")
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--rounds", type=int, help="interleaved rounds per mode (quick 3; full 5)")
+    p.add_argument("--rounds", type=int,
+                   help="interleaved rounds, the order reversed every other round (quick 4; full 6)")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--torchdistill-python", default="/tmp/td-venv/bin/python",
                    help="python of a venv with torchdistill 1.1.5 ('' to skip)")
     p.add_argument("--out", help="also write the figures as JSON here")
     p.add_argument("--torchdistill-worker", help=argparse.SUPPRESS)  # internal: run inside the torchdistill venv
     args = p.parse_args(argv)
-    args.rows = args.rows or (6144 if args.full else 3072)
-    args.rounds = args.rounds or (5 if args.full else 3)
+    args.rows = args.rows or (6144 if args.full else 2048)
+    args.rounds = args.rounds or (6 if args.full else 4)
     return args
 
 
@@ -174,12 +175,12 @@ def torchdistill_worker(payload_path: str) -> None:
     """Runs inside the torchdistill venv (torch 2.14.1): prints one JSON line of figures."""
     import torch
     import torchdistill
-    from torch.utils.data import DataLoader, TensorDataset
+    from torch.utils.data import TensorDataset
     from torchdistill.core.distillation import DistillationBox
 
     from prsm.engine.zoo import build_model
 
-    payload = torch.load(payload_path, weights_only=False)
+    payload = torch.load(payload_path, weights_only=True)
     torch.set_num_threads(payload["threads"])
     x, y = payload["x"], payload["y"]
     val_x, val_y = payload["val_x"], payload["val_y"]
@@ -189,13 +190,13 @@ def torchdistill_worker(payload_path: str) -> None:
     for _ in range(payload["rounds"]):
         student = build_model(payload["student_arch"])
         student.load_state_dict(payload["student_state"])
-        rates.append(_torchdistill_run(DistillationBox, DataLoader, TensorDataset, teacher, student, x, y, val_x, val_y,
+        rates.append(_torchdistill_run(DistillationBox, TensorDataset(x, y), teacher, student, val_x, val_y,
                                        payload["epochs"], payload["batch"]))
     print(json.dumps({"samples_per_s": rates, "torch": torch.__version__, "torchdistill": torchdistill.__version__,
                       "threads": torch.get_num_threads()}))
 
 
-def _torchdistill_run(DistillationBox, DataLoader, TensorDataset, teacher, student, x, y, val_x, val_y, epochs, batch):
+def _torchdistill_run(DistillationBox, dataset, teacher, student, val_x, val_y, epochs, batch):
     """torchdistill's own DistillationBox with its KDLoss (Hinton et al.), configured as its
     documented dict configs do; the loop is the one its example scripts run. Its KDLoss weighs
     the cross-entropy by ``alpha`` (ours weighs the soft term), hence ``1 - ALPHA``: the same loss."""
@@ -206,7 +207,8 @@ def _torchdistill_run(DistillationBox, DataLoader, TensorDataset, teacher, stude
                                                                   "kwargs": {}},
                               "kwargs": {"batch_size": batch, "num_workers": 0, "drop_last": False}},
         "num_epochs": epochs,
-        "teacher": {"forward_proc": "forward_batch_only", "sequential": [], "forward_hook": {"input": [], "output": []}, "wrapper": None,
+        "teacher": {"forward_proc": "forward_batch_only", "sequential": [],
+                    "forward_hook": {"input": [], "output": []}, "wrapper": None,
                     "requires_grad": False},
         "student": {"forward_proc": "forward_batch_only", "adaptations": None, "sequential": [], "frozen_modules": [],
                     "forward_hook": {"input": [], "output": []}, "wrapper": None, "requires_grad": True},
@@ -218,7 +220,7 @@ def _torchdistill_run(DistillationBox, DataLoader, TensorDataset, teacher, stude
                                                              "reduction": "batchmean"}},
                    "weight": 1.0}}}},
     }
-    dataset_dict = {"train": TensorDataset(x, y)}  # torchdistill adds its own (sample, target, supp) wrapper
+    dataset_dict = {"train": dataset}  # torchdistill wraps it to yield (sample, target, supp_dict)
     box = DistillationBox(teacher, student, dataset_dict, train_config, torch.device("cpu"), None, False, 1)
     samples, started = 0, time.perf_counter()
     for epoch in range(epochs):
@@ -339,7 +341,8 @@ def main() -> None:
     rates: dict[str, list[float]] = {name: [] for name in modes}
     threads: dict[str, int] = {}
     for round_ in range(args.rounds):
-        for name, run in modes.items():
+        # odd rounds run the modes in reverse, so a mode is not always the one after a given other
+        for name, run in (list(modes.items()) if round_ % 2 == 0 else list(modes.items())[::-1]):
             rate, threads[name] = run(copy.deepcopy(student0))
             rates[name].append(rate)
         print(f"round {round_ + 1}/{args.rounds}: " + ", ".join(f"{n} {r[-1]:,.0f}/s" for n, r in rates.items()),
@@ -364,7 +367,8 @@ def main() -> None:
         ("engine / plain loop, cached (goal >= 0.9)", median["engine loop, cached"] / plain_cached),
         ("engine / plain loop, online (goal >= 0.9)", median["engine loop, online"] / median["plain loop, online"]),
         ("plain cached / plain online (goal >= 2)", plain_cached / median["plain loop, online"]),
-        (f"plain cached incl. the cache fill, over {args.epochs} epochs / plain online", epochs_samples / (epochs_samples / plain_cached + cache_fill_s)
+        (f"plain cached incl. the cache fill, over {args.epochs} epochs / plain online",
+         epochs_samples / (epochs_samples / plain_cached + cache_fill_s)
          / median["plain loop, online"]),
         ("engine cached / engine online (goal >= 2)", median["engine loop, cached"] / median["engine loop, online"]),
     ]

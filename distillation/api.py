@@ -115,7 +115,7 @@ class EstimateApi(APIView):
         if isinstance(parsed, Response):
             return parsed
         try:
-            estimate = plan(request=parsed).estimate()
+            estimate = plan(request=parsed, owner=request.user).estimate()
         except PlanningError as exc:
             return Response(error_body("invalid", str(exc), exc.field), status=400)
         return Response({**estimate, "within_budget": estimate["cost_units"] <= parsed.budget_ftns * 1_000_000})

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, api_uploads
 
 urlpatterns = [
     path("distillations/", api.JobListCreateApi.as_view(), name="api-distillations"),
@@ -11,4 +11,7 @@ urlpatterns = [
     path("distillations/<uuid:job_id>/artifacts/", api.JobArtifactsApi.as_view(), name="api-distillation-artifacts"),
     path("distillations/<uuid:job_id>/artifacts/<str:export_format>/download/", api.ArtifactDownloadApi.as_view(),
          name="api-distillation-artifact-download"),
+    path("teachers/", api_uploads.TeacherListCreateApi.as_view(), name="api-teachers"),
+    path("teachers/<uuid:teacher_id>/analysis/", api_uploads.TeacherAnalysisApi.as_view(), name="api-teacher-analysis"),
+    path("datasets/", api_uploads.DatasetListCreateApi.as_view(), name="api-datasets"),
 ]

@@ -87,3 +87,67 @@ class DeployedModel(models.Model):
     @property
     def export_format(self) -> str:
         return self.artifact.format
+
+
+class Upload(models.Model):
+    """What teachers and data sets share: an untrusted file stored under MEDIA_ROOT by id, never by its name."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded"
+        READY = "ready"
+        REJECTED = "rejected"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200, help_text="shown to people only; never a path")
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField(help_text="bytes uploaded")
+    path = models.CharField(max_length=500, help_text="relative to MEDIA_ROOT")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    status_reason = models.TextField(blank=True, help_text="why it was rejected")
+    task = models.CharField(max_length=16, blank=True, help_text="text, tabular or image, once known")
+    classes = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id}, {self.status})"
+
+
+class Dataset(Upload):
+    class Format(models.TextChoices):
+        CSV = "csv"
+        JSONL = "jsonl"
+        IMAGES = "images", "image folders"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets")
+    format = models.CharField(max_length=16, choices=Format.choices)
+    rows = models.PositiveIntegerField(default=0)
+
+    class Meta(Upload.Meta):
+        constraints = [models.CheckConstraint(condition=models.Q(size_bytes__gt=0), name="dataset_size_positive")]
+
+
+class Teacher(Upload):
+    class Kind(models.TextChoices):
+        ONNX = "onnx"
+        HUGGINGFACE = "huggingface", "Hugging Face"
+        ZOO = "zoo"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="teachers")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    dataset = models.ForeignKey(Dataset, on_delete=models.SET_NULL, null=True, blank=True, related_name="teachers",
+                                help_text="the owner's data set the analysis measures accuracy on")
+    params = models.BigIntegerField(null=True, blank=True)
+    analysis = models.JSONField(null=True, blank=True)
+    analysis_error = models.TextField(blank=True)
+    analyzed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(Upload.Meta):
+        constraints = [models.CheckConstraint(condition=models.Q(size_bytes__gt=0), name="teacher_size_positive")]
+
+    @property
+    def analysis_pending(self) -> bool:
+        return self.status == self.Status.UPLOADED or (self.status == self.Status.READY and self.analyzed_at is None)

@@ -15,6 +15,8 @@ from prsm.engine.data.builtin import BUILTIN_NAMES
 from prsm.planning import backend_choose, request_to_config
 from prsm.request import DistillationRequest
 
+from .uploads import dataset_of, media_path, teacher_of
+
 VALIDATION_SUITES = 1  # held-out evaluation with the retention check
 
 # Rough CPU speed for the estimate only (2 cores, float32 matmul); the bill uses measured time.
@@ -47,6 +49,9 @@ class Plan:
     compute_hours: float
     duration_s: float
     cost: pricing.JobCost
+    # What the engine reads: an uploaded teacher's or data set's stored path; empty for catalog/builtin refs.
+    engine_teacher: str = ""
+    engine_dataset: str = ""
 
     def estimate(self) -> dict:
         return {
@@ -73,41 +78,79 @@ def _catalog_teacher(ref: str):
     return entry
 
 
-def _dataset(request: DistillationRequest, entry) -> str:
-    dataset = request.dataset or entry.dataset
-    if not dataset.startswith("builtin:"):
-        raise PlanningError("dataset: only builtin:NAME data sets can be used here until uploads arrive", "dataset")
-    if dataset.removeprefix("builtin:") not in BUILTIN_NAMES:
-        raise PlanningError(f"unknown data set {dataset!r}; built-in ones are {', '.join('builtin:' + n for n in BUILTIN_NAMES)}", "dataset")
-    return dataset
+@dataclass(frozen=True)
+class _TeacherRef:
+    kind: str
+    task: str
+    params: int
+    owner_id: int | None
+    default_dataset: str | None
+    engine_ref: str = ""
 
 
-def _compute_hours(*, params: int, task: str, dataset: str, epochs: int) -> float:
-    rows = DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000)
+def _teacher(ref: str, owner) -> _TeacherRef:
+    if ref.startswith("catalog:"):
+        entry = _catalog_teacher(ref)
+        return _TeacherRef(entry.kind, entry.task, entry.params, None, entry.dataset)
+    uploaded = teacher_of(user=owner, public_id=ref)
+    if uploaded is None:
+        raise PlanningError("teacher_model: give catalog:NAME or the id of a teacher you uploaded "
+                            "(the server does not read local paths)", "teacher_model")
+    if uploaded.status == uploaded.Status.UPLOADED:
+        raise PlanningError(f"teacher {ref} is still being checked; use it once its status is ready", "teacher_model")
+    if uploaded.status == uploaded.Status.REJECTED:
+        raise PlanningError(f"teacher {ref} was rejected: {uploaded.status_reason}", "teacher_model")
+    default = str(uploaded.dataset.public_id) if uploaded.dataset_id else None
+    return _TeacherRef(uploaded.kind, uploaded.task, uploaded.params or 0, uploaded.owner_id, default,
+                       str(media_path(uploaded.path)))
+
+
+def _dataset(request: DistillationRequest, teacher: _TeacherRef, owner) -> tuple[str, str, int | None]:
+    """(the reference as the user wrote it, what the engine reads, rows when known)."""
+    dataset = request.dataset or teacher.default_dataset
+    if dataset is None:
+        raise PlanningError("dataset: required with an uploaded teacher (builtin:NAME or the id of a data set you uploaded)", "dataset")
+    if dataset.startswith("builtin:"):
+        if dataset.removeprefix("builtin:") not in BUILTIN_NAMES:
+            raise PlanningError(f"unknown data set {dataset!r}; built-in ones are {', '.join('builtin:' + n for n in BUILTIN_NAMES)}", "dataset")
+        return dataset, dataset, None
+    uploaded = dataset_of(user=owner, public_id=dataset)
+    if uploaded is None or uploaded.status != uploaded.Status.READY:
+        raise PlanningError("dataset: give builtin:NAME or the id of a data set you uploaded "
+                            "(the server does not read local paths)", "dataset")
+    if teacher.task and uploaded.task and teacher.task != uploaded.task:
+        raise PlanningError(f"the teacher takes {teacher.task} data; data set {dataset} holds {uploaded.task} data", "dataset")
+    return dataset, str(media_path(uploaded.path)), uploaded.rows
+
+
+def _compute_hours(*, params: int, task: str, dataset: str, epochs: int, rows: int | None = None) -> float:
+    rows = rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000)
     flops_per_example = 2 * params * (TEXT_TOKENS if task == "text" else 1)
     teacher_pass = rows * flops_per_example  # teacher outputs are cached once
     student_passes = rows * epochs * TRAIN_COST_FACTOR * flops_per_example / 10  # students are >= 3x smaller
     return (teacher_pass + student_passes) / CPU_FLOPS_PER_SECOND / 3600 + JOB_OVERHEAD_S / 3600
 
 
-def plan(*, request: DistillationRequest) -> Plan:
-    """Resolve the teacher and data, choose the backend, estimate cost and time."""
+def plan(*, request: DistillationRequest, owner=None) -> Plan:
+    """Resolve the teacher and data, choose the backend, estimate cost and time.
+
+    Uploaded teachers and data sets are found by id among ``owner``'s own uploads only.
+    """
     teacher = request.teacher
-    if not teacher.startswith("catalog:"):
-        raise PlanningError("teacher_model: only catalog:NAME teachers can be used here until uploads arrive", "teacher_model")
-    entry = _catalog_teacher(teacher)
-    dataset = _dataset(request, entry)
-    backend, reason = backend_choose(domain=request.domain, teacher_kind=entry.kind, task=entry.task,
+    entry = _teacher(teacher, owner)
+    dataset, engine_dataset, rows = _dataset(request, entry, owner)
+    backend, reason = backend_choose(domain=request.domain, teacher_kind=entry.kind, task=entry.task or None,
                                      target_hardware=request.target_hardware)
     epochs = request.epochs or DEFAULT_EPOCHS
-    hours = _compute_hours(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs)
+    hours = _compute_hours(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs, rows=rows)
     cost = pricing.job_cost(teachers=1, compute_hours=Fraction(hours).limit_denominator(10**9), validation_suites=VALIDATION_SUITES)
-    return Plan(teacher=teacher, teacher_params=entry.params, teacher_owner_id=None, task=entry.task, dataset=dataset,
+    return Plan(teacher=teacher, teacher_params=entry.params, teacher_owner_id=entry.owner_id, task=entry.task, dataset=dataset,
                 backend=backend, backend_reason=reason, epochs=epochs, compute_hours=hours, duration_s=hours * 3600,
-                cost=cost)
+                cost=cost, engine_teacher=entry.engine_ref, engine_dataset=engine_dataset if engine_dataset != dataset else "")
 
 
 def engine_config(*, request: DistillationRequest, job_plan: Plan) -> dict:
     """The engine's DistillConfig (as JSON) for a planned request."""
-    return request_to_config(request, teacher=job_plan.teacher, dataset=job_plan.dataset, backend=job_plan.backend,
+    return request_to_config(request, teacher=job_plan.engine_teacher or job_plan.teacher,
+                             dataset=job_plan.engine_dataset or job_plan.dataset, backend=job_plan.backend,
                              epochs=job_plan.epochs)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from ledger import pricing, services as ledger
 from ledger.amounts import UNITS_PER_FTNS
 from prsm.request import DistillationRequest
+from safety import selectors as safety_selectors, services as safety_services
 
 from .models import Artifact, DeployedModel, DistillationJob, JobEvent
 from .planning import VALIDATION_SUITES, engine_config, plan
@@ -52,7 +53,7 @@ def job_out_dir(job: DistillationJob) -> Path:
 
 @transaction.atomic
 def distillation_job_create(*, owner, request: DistillationRequest, priority: int = 0) -> DistillationJob:
-    job_plan = plan(request=request)
+    job_plan = plan(request=request, owner=owner)
     budget_units = request.budget_ftns * UNITS_PER_FTNS
     if job_plan.cost.total > budget_units:
         raise OverBudget(
@@ -173,6 +174,7 @@ def job_complete(*, job: DistillationJob, token: int, report: dict) -> bool:
         })
     ledger.hold_settle(reference=job_hold_reference(job), cost=_measured_cost(report), teacher_owners=[None])
     _finish(job, DistillationJob.Status.COMPLETED, report=report)
+    safety_services.safety_report_build(job=job)
     return True
 
 
@@ -187,6 +189,7 @@ def job_fail(*, job: DistillationJob, token: int | None, message: str, platform_
     else:
         ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[None])
     _finish(job, DistillationJob.Status.FAILED, error=message)
+    safety_services.safety_breaker_trip_record(job=job)
     return True
 
 
@@ -239,6 +242,8 @@ def job_deploy(*, job: DistillationJob, export_format: str | None = None) -> Dep
     job = DistillationJob.objects.select_for_update().get(pk=job.pk)
     if job.status != DistillationJob.Status.COMPLETED:
         raise JobError(f"Only a completed job can be deployed; this one is {job.status}.")
+    if refusal := safety_selectors.job_deploy_refusal(job=job):
+        raise JobError(refusal)
     if existing := DeployedModel.objects.filter(job=job).first():
         return existing
     retention = (job.report or {}).get("retention")

@@ -23,3 +23,31 @@ def distillation_run(job_id: str) -> None:
     except TimeLimitExceeded:
         services.job_fail(job=runner.job, token=runner.token, platform_fault=True, used_seconds=runner.used,
                           message="The run took far longer than estimated and was stopped. Your budget was refunded.")
+
+
+@dramatiq.actor(queue_name="default", max_retries=2, time_limit=15 * 60_000)
+def teacher_analyze(teacher_id: str) -> None:
+    """Load an uploaded teacher with the engine (ready or rejected), then analyse it, with its own
+    data set when it has one. A teacher already analysed or rejected is a no-op."""
+    import json
+
+    from prsm.engine.analysis import analyze_teacher
+    from prsm.engine.errors import BadInput
+
+    from .models import Teacher
+    from .uploads import media_path, teacher_load
+
+    teacher = Teacher.objects.select_related("dataset").filter(public_id=teacher_id).first()
+    if teacher is None or teacher.status == Teacher.Status.REJECTED or teacher.analyzed_at is not None:
+        return
+    path = str(media_path(teacher.path))
+    loaded = teacher_load(path)
+    teacher = services.teacher_load_result_store(teacher=teacher, **loaded)
+    if teacher.status != Teacher.Status.READY:
+        return
+    data = str(media_path(teacher.dataset.path)) if teacher.dataset else None
+    try:
+        analysis, error = json.loads(json.dumps(analyze_teacher(path, data), default=str)), ""
+    except BadInput as exc:
+        analysis, error = None, str(exc)
+    services.teacher_analysis_store(teacher=teacher, analysis=analysis, error=error)

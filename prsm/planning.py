@@ -56,7 +56,7 @@ def request_to_config(request, *, teacher: str, dataset: str, backend: str, epoc
 
     config = DistillConfig(
         teacher=teacher, data=dataset, target_size=request.target_size, optimization_target=request.optimization_target,
-        backend=backend, exports=request.export_formats, epochs=epochs, seed=request.seed,
+        backend=backend, exports=request.export_formats, epochs=epochs, seed=request.seed, domain=request.domain,
         quality_threshold=request.quality_threshold, max_inference_latency_ms=request.max_inference_latency,
         max_memory_bytes=request.max_memory_usage, layer_count=request.layer_count, hidden_size=request.hidden_size,
         attention_heads=request.attention_heads,

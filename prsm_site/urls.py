@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("ledger.api_urls")),
     path("", include("distillation.api_urls")),
+    path("", include("safety.api_urls")),
 ]
 
 urlpatterns = [

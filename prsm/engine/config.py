@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .checks.config import ChecksConfig
+
 Transfer = Literal["logits", "hidden", "attention"]
 
 
@@ -47,7 +49,11 @@ class DistillConfig(BaseModel):
     validation_fraction: float = Field(0.15, gt=0, lt=0.5)
     test_fraction: float = Field(0.15, gt=0, lt=0.5)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    domain: str | None = Field(None, description="what the model is for (free text); the teacher-risk check reads it")
+    checks: ChecksConfig = Field(default_factory=ChecksConfig, description="safety checks' thresholds and options")
 
     def training_fingerprint(self) -> dict:
         """The fields that change what training computes (a checkpoint resumes only if they match)."""
-        return self.model_dump(exclude={"exports", "baseline", "quality_threshold", "checkpoint_every", "device"})
+        # the checks only observe (redaction changes the data's hash instead)
+        return self.model_dump(exclude={"exports", "baseline", "quality_threshold", "checkpoint_every", "device",
+                                        "domain", "checks"})

@@ -113,6 +113,11 @@ class LocalBackend:
         if retention < threshold:
             raise SdkError(f"retention {retention:.3f} is under quality_threshold {threshold}", status=409,
                            field="quality_threshold")
+        failed = sorted(name for name, check in job.report.get("checks", {}).items()
+                        if check.get("phase") and not check.get("passed"))
+        if failed:  # the server holds such a model for a moderator; here nobody can approve it
+            raise SdkError(f"the student failed its safety checks ({', '.join(failed)}); see report['checks']",
+                           status=409, code="circuit_breaker_tripped")
         exports = {name: info for name, info in job.report.get("exports", {}).items() if info.get("verified")}
         chosen = export_format or next((name for name in EXPORT_PREFERENCE if name in exports), None)
         if chosen not in exports:

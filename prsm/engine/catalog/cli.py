@@ -38,7 +38,8 @@ def run_list(args: argparse.Namespace) -> int:
     print(f"{'NAME':<18} {'TASK':<8} {'DATA':<22} {'PARAMS':>12} {'STATUS':<10} ACCURACY")
     for row in rows:
         accuracy = "" if row["accuracy"] is None else f"{row['accuracy']:.2%}" + (" (quick)" if row["quick"] else "")
-        print(f"{row['name']:<18} {row['task']:<8} {row['dataset']:<22} {row['params']:>12,} {row['status']:<10} {accuracy}")
+        print(f"{row['name']:<18} {row['task']:<8} {row['dataset']:<22} {row['params']:>12,} "
+              f"{row['status']:<10} {accuracy}")
     print(f"\nbuild one with: prsm catalog build NAME   (cache: {catalog_dir()})")
     return 0
 

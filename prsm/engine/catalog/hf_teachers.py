@@ -127,7 +127,8 @@ def _fine_tune(model, tokenizer, data, rows, *, epochs: int, batch_size: int, lr
             progress("train", step, steps)
     model.base_model.embeddings.word_embeddings.weight.requires_grad_(True)
     model.eval()
-    return {"what": "fine-tuned end to end except the word embeddings", "optimizer": "AdamW", "lr": lr, "weight_decay": 0.01,
+    return {"what": "fine-tuned end to end except the word embeddings", "optimizer": "AdamW", "lr": lr,
+            "weight_decay": 0.01,
             "schedule": "cosine, 10% warm-up", "epochs": epochs, "batch_size": batch_size, "steps": steps}
 
 
@@ -183,7 +184,8 @@ def _cache_last_layer_inputs(model, tokenizer, texts: list[str], batches: list[n
     return captured
 
 
-def _train_last_layer(model, cached: list[tuple], labels: list[torch.Tensor], *, epochs: int, generator, progress) -> dict:
+def _train_last_layer(model, cached: list[tuple], labels: list[torch.Tensor], *, epochs: int, generator,
+                      progress) -> dict:
     encoder, layer, head = model.base_model.encoder, model.base_model.encoder.layer[-1], model.classifier
     for parameter in model.parameters():
         parameter.requires_grad_(False)
@@ -231,7 +233,8 @@ def build_sentiment_mpnet(folder: Path, quick: bool, progress) -> dict:
     batches = _batches(by_length, batch_size, None)
     cached = _cache_last_layer_inputs(model, tokenizer, data.texts, batches, progress)
     labels = [torch.from_numpy(data.labels[batch]) for batch in batches]
-    training = _train_last_layer(model, cached, labels, epochs=1 if quick else 3, generator=generator, progress=progress)
+    training = _train_last_layer(model, cached, labels, epochs=1 if quick else 3, generator=generator,
+                                 progress=progress)
     del cached
     training["batch_size"] = batch_size
     accuracy = heldout_accuracy(model, tokenizer, [data.texts[i] for i in test_rows], data.labels[test_rows], progress)

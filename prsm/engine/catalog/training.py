@@ -34,7 +34,8 @@ def seed_everything(seed: int = SEED) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def teacher_split(data: TaskData, seed: int = SEED, fraction: float = HELDOUT_FRACTION) -> tuple[np.ndarray, np.ndarray, str]:
+def teacher_split(data: TaskData, seed: int = SEED,
+                  fraction: float = HELDOUT_FRACTION) -> tuple[np.ndarray, np.ndarray, str]:
     """(train rows, held-out rows, how): the official test split where the data has one, else stratified."""
     splits = data.meta.get("splits")
     if splits and "test" in splits:
@@ -45,7 +46,8 @@ def teacher_split(data: TaskData, seed: int = SEED, fraction: float = HELDOUT_FR
 
     rows = np.arange(len(data))
     train, test = train_test_split(rows, test_size=fraction, stratify=data.labels, random_state=seed)
-    return np.sort(train), np.sort(test), f"stratified {fraction:.0%} of rows (scikit-learn train_test_split, seed {seed})"
+    how = f"stratified {fraction:.0%} of rows (scikit-learn train_test_split, seed {seed})"
+    return np.sort(train), np.sort(test), how
 
 
 def stratified_subset(rows: np.ndarray, labels: np.ndarray, size: int, seed: int = SEED) -> np.ndarray:
@@ -73,7 +75,8 @@ def cosine_lr(optimizer: torch.optim.Optimizer, total_steps: int, warmup: int = 
 
 
 def train_classifier(model: nn.Module, inputs: np.ndarray, labels: np.ndarray, *, epochs: int, batch_size: int,
-                     lr: float, weight_decay: float, generator: torch.Generator, progress, stage: str = "train") -> dict:
+                     lr: float, weight_decay: float, generator: torch.Generator, progress,
+                     stage: str = "train") -> dict:
     """Cross-entropy with AdamW and a cosine schedule; returns the settings it used."""
     x, y = torch.from_numpy(inputs), torch.from_numpy(labels)
     steps_per_epoch = math.ceil(len(y) / batch_size)

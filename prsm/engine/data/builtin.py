@@ -169,7 +169,8 @@ def vader_sdist_path(fetch: bool = True) -> Path:
     if not path.is_file():
         raise BuiltinSourceMissing(
             f"the movie-review sentences come from the source archive of {VADER_REQUIREMENT}, not found at {path}; "
-            f"run scripts/install-data.sh or `pip download --no-deps --no-binary :all: {VADER_REQUIREMENT} -d {path.parent}`")
+            f"run scripts/install-data.sh or "
+            f"`pip download --no-deps --no-binary :all: {VADER_REQUIREMENT} -d {path.parent}`")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != VADER_SDIST_SHA256:
         raise ValueError(f"{path} has sha256 {digest}, expected {VADER_SDIST_SHA256}; delete it and fetch it again")
@@ -241,7 +242,8 @@ def _load_movie_reviews() -> TaskData:
     texts, labels, dropped = parse_movie_reviews(raw)
     return TaskData(
         task="text", classes=["negative", "positive"], labels=labels, texts=texts,
-        source=f"{VADER_REQUIREMENT} sdist (PyPI): {VADER_INNER_ARCHIVE} -> hutto_ICWSM_2014/{MOVIE_REVIEWS_MEMBER_SUFFIX}",
+        source=f"{VADER_REQUIREMENT} sdist (PyPI): {VADER_INNER_ARCHIVE} "
+               f"-> hutto_ICWSM_2014/{MOVIE_REVIEWS_MEMBER_SUFFIX}",
         sha256=sha256_of_bytes(raw),
         meta={"builtin": "movie-reviews", "sentences": len(texts) + dropped, "dropped_neutral": dropped},
     )

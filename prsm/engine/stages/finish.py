@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from ..checks.hooks import after_training
 from ..evaluation.compare import onnx_cost, torch_cost
 from ..evaluation.metrics import agreement, confusion_matrix, per_class_accuracy, quality
 from ..export.card import model_card
@@ -27,6 +28,7 @@ def evaluate(run) -> None:
         run.results["baseline_quality"] = quality(base, test.labels, test.num_classes) | {"agreement": agreement(base, teacher_logits)}
     run.reporter.metric({"student_accuracy": run.results["student_quality"]["accuracy"]})
     _costs(run)
+    after_training(run)
 
 
 def _costs(run) -> None:
@@ -79,7 +81,7 @@ def report(run, started: float) -> dict:
     if "baseline_quality" in r:
         out["baseline"] = r["baseline_quality"] | {"epochs_trained": len(r["baseline_train"].history),
                                                     "distillation_gain": student["accuracy"] - r["baseline_quality"]["accuracy"]}
-    out["checks"] = _checks(out, c)
+    out["checks"] = _checks(out, c) | r.get("safety_checks", {})
     out = jsonable(out)
     (run.out / "MODEL_CARD.md").write_text(model_card(out))
     return out

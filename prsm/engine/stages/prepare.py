@@ -7,16 +7,19 @@ import json
 import numpy as np
 
 from ..backends import get_backend, select_backend
+from ..checks.hooks import before_training
 from ..data.loaders import load_data as load_data_ref
 from ..data.splits import split_with_test_rows, stratified_split
 from ..errors import BadInput
 from ..evaluation.metrics import quality
+from ..safety_versions import require_safe_versions
 from ..students.design import DesignRequest, choose
 from ..teachers import align_classes
 from ..teachers import load_teacher as load_teacher_ref
 
 
 def load_data(run) -> None:
+    require_safe_versions()
     ref = run.config.data or _catalog_default_data(run.config.teacher)
     run.data = load_data_ref(ref, run.config.task)
     run.reporter.log(f"{len(run.data)} {run.data.task} examples, {run.data.num_classes} classes from {ref}")
@@ -38,6 +41,7 @@ def load_teacher(run) -> None:
     run.teacher = load_teacher_ref(run.config.teacher, run.config.max_length)
     run.teacher.check(run.data)
     run.data = align_classes(run.data, run.teacher)
+    before_training(run)
     run.results["teacher_describe"] = run.teacher.describe()
     name = select_backend(run.config.backend, run.data.task, run.teacher.kind)
     run.backend = get_backend(name)

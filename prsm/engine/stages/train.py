@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..checks.hooks import fit_with_breaker
 from ..students.design import Candidate
 from ..training.cache import cached_teacher_logits
 from ..training.loop import TrainData, TrainSettings
@@ -59,10 +60,19 @@ def train(run) -> None:
     train_data = TrainData(run.results["train_inputs"], run.split.train.labels, run.results.get("teacher_train_logits"))
     validation = TrainData(run.student.adapter.encode(run.split.validation), run.split.validation.labels)
     run.results["validation_inputs"] = validation.inputs
-    result = run.backend.fit(run.student, train_data, validation, settings, objective,
-                             run.state_dir / "student.pt", run.reporter, fingerprint(run))
+    validation.teacher_logits = _validation_teacher_logits(run, validation.inputs)
+    result = fit_with_breaker(run, lambda: run.backend.fit(run.student, train_data, validation, settings, objective,
+                                                           run.state_dir / "student.pt", run.reporter, fingerprint(run)))
     run.results["train"] = result
     run.results["settings"] = dataclasses.asdict(settings)
+
+
+def _validation_teacher_logits(run, inputs):
+    """The teacher on the validation split, for the circuit breaker's agreement watch (cached)."""
+    if not (run.config.checks.enabled and run.config.checks.max_agreement_drop):
+        return None
+    return cached_teacher_logits(run.teacher, _teacher_inputs(run, run.split.validation, inputs), run.out / "cache",
+                                 teacher_logits_key(run, "validation"))
 
 
 def baseline(run) -> None:

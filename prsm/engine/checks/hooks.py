@@ -1,0 +1,123 @@
+"""Where the pipeline's stages call the safety checks: before training (in ``load_teacher``),
+around the fit (in ``train``) and after the held-out evaluation (in ``evaluate``). The records
+collect in ``run.results["safety_checks"]`` and the report merges them into ``checks``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..errors import BadInput, Cancelled
+from .breaker import BreakerCallback, CircuitBreaker, CircuitBreakerTripped
+from .data_checks import class_imbalance_check, label_sanity_check, pii_check, redact_texts
+from .gate import (calibration_check, column_slices, fairness_check, low_margin_agreement_check, robustness_check,
+                   text_slices)
+from .perturb import fgsm, shared_perturbations
+from .record import check_record
+from .teacher_risk import teacher_risk_check
+
+TRIP_FILE = "safety-trip.json"
+
+
+def _records(run) -> dict:
+    return run.results.setdefault("safety_checks", {})
+
+
+def before_training(run) -> None:
+    """Data and teacher checks; with ``redact_pii`` the text is cleaned before anything trains on it."""
+    c = run.config.checks
+    if not c.enabled:
+        return
+    records = _records(run)
+    data = run.data
+    if data.task == "text":
+        records["pii"] = pii_check(data.texts, c, redacted=c.redact_pii)
+        if c.redact_pii and records["pii"]["texts_with_pii"]:
+            run.data = redact_texts(data)
+            run.reporter.log(f"personal data replaced in {records['pii']['texts_with_pii']} texts")
+    if c.sensitive_column and data.task == "tabular" and c.sensitive_column not in (data.feature_names or []):
+        raise BadInput(f"sensitive_column {c.sensitive_column!r} is not a column of the data")
+    records["label_sanity"] = label_sanity_check(data, c)
+    records["class_imbalance"] = class_imbalance_check(data, c)
+    records["teacher_risk"] = teacher_risk_check(run.teacher, c, run.config.domain)
+    _log_failures(run, ("pii", "label_sanity", "class_imbalance", "teacher_risk"))
+
+
+def fit_with_breaker(run, fit):
+    """Run ``fit()`` with the circuit breaker watching; a trip raises CircuitBreakerTripped."""
+    c = run.config.checks
+    if not c.enabled:
+        return fit()
+    breaker = CircuitBreaker(c)
+    inner = run.reporter.callback
+    run.reporter.callback = BreakerCallback(breaker, inner)
+    (run.out / TRIP_FILE).unlink(missing_ok=True)
+    try:
+        result = fit()
+    except Cancelled:
+        if breaker.tripped is None:
+            raise
+        _tripped(run, breaker.tripped)
+    finally:
+        run.reporter.callback = inner
+    _records(run)["circuit_breaker"] = breaker.record()
+    return result
+
+
+def _tripped(run, record: dict):
+    _records(run)["circuit_breaker"] = record
+    # the checkpoint holds the broken weights: a rerun starts afresh rather than resuming them
+    (run.state_dir / "student.pt").unlink(missing_ok=True)
+    from ..pipeline import jsonable
+
+    (run.out / TRIP_FILE).write_text(json.dumps(jsonable({"check": record, "checks": _records(run)}), indent=2))
+    run.reporter.log(f"circuit breaker tripped: {record['detail']}")
+    raise CircuitBreakerTripped(record)
+
+
+def after_training(run) -> None:
+    """Robustness, fairness, calibration and low-margin agreement on the held-out test split."""
+    c = run.config.checks
+    if not c.enabled:
+        return
+    test, records = run.split.test, _records(run)
+    student_logits, teacher_logits = run.results["student_test_logits"], run.results["teacher_test_logits"]
+    records["calibration"] = calibration_check(student_logits, test.labels, teacher_logits, c)
+    records["low_margin_agreement"] = low_margin_agreement_check(student_logits, teacher_logits, c)
+    records["fairness"] = _fairness(run, student_logits, teacher_logits)
+    records["robustness"] = _robustness(run)
+    _log_failures(run, ("calibration", "low_margin_agreement", "fairness", "robustness"))
+
+
+def _fairness(run, student_logits, teacher_logits) -> dict:
+    c, test = run.config.checks, run.split.test
+    if test.task == "text":
+        return fairness_check(text_slices(test.texts), student_logits, teacher_logits, test.labels, c, "demographic-term")
+    if test.task == "tabular" and c.sensitive_column:
+        slices = column_slices(test.features, test.feature_names, c.sensitive_column)
+        return fairness_check(slices, student_logits, teacher_logits, test.labels, c, f"{c.sensitive_column!r}")
+    why = "mark a sensitive column (checks.sensitive_column) to measure it" if test.task == "tabular" else \
+        "image data carries no slice labels"
+    return check_record(score=0, threshold=c.max_fairness_gap, passed=True, phase="after", measured=False,
+                        detail=f"not measured: {why}")
+
+
+def _robustness(run) -> dict:
+    c, test = run.config.checks, run.split.test
+    rows = np.sort(np.random.default_rng([run.config.seed, 7]).permutation(len(test))[:c.max_rows])
+    sample = test.subset(rows)
+    adversarial = {}
+    if sample.task == "image" and c.fgsm_epsilon > 0:
+        teacher_module = run.teacher.module if getattr(run.teacher.adapter, "kind", "") == "tensor" else None
+        adversarial["fgsm"] = (fgsm(run.student.module, sample, c.fgsm_epsilon),
+                               fgsm(teacher_module, sample, c.fgsm_epsilon) if teacher_module is not None else None)
+    return robustness_check(sample, lambda d: run.backend.evaluate(run.student, d), run.teacher.logits, c,
+                            shared_perturbations(sample, run.config.seed), adversarial)
+
+
+def _log_failures(run, names) -> None:
+    for name in names:
+        record = _records(run).get(name)
+        if record is not None and not record["passed"]:
+            run.reporter.log(f"check {name} failed: {record['detail']}")

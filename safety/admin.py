@@ -1,0 +1,125 @@
+"""The moderation console: the Django admin arranged for moderators (staff in the moderators group).
+
+A review queue of tripped jobs with approve / reject / suspend-the-owner actions, each asking for
+a reason and going through ``services`` (which writes the audit log); every report and the audit
+log itself, read-only. Anyone who is not a moderator is refused.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+
+from accounts.selectors import user_is_moderator
+
+from . import services
+from .models import ModerationAction, ReviewQueueItem, SafetyReport
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+
+
+class ModeratorOnly(admin.ModelAdmin):
+    """Moderators read; changes happen only through the actions (services), never by editing rows."""
+
+    def has_module_permission(self, request):
+        return user_is_moderator(user=request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return user_is_moderator(user=request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _with_reason(title: str, apply):
+    """An admin action that first asks for a reason, then calls ``apply(admin, request, item, reason)``."""
+
+    def action(modeladmin, request, queryset):
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            done = 0
+            for item in queryset:
+                try:
+                    apply(modeladmin, request, item, form.cleaned_data["reason"])
+                    done += 1
+                except services.SafetyError as error:
+                    modeladmin.message_user(request, f"{item}: {error.message}", messages.ERROR)
+            modeladmin.message_user(request, f"{title}: {done} done.", messages.SUCCESS)
+            return None
+        return TemplateResponse(request, "admin/safety/reason.html", {
+            **modeladmin.admin_site.each_context(request), "title": title, "queryset": queryset, "form": form,
+            "action": action.__name__, "opts": modeladmin.model._meta})
+
+    return admin.action(description=title)(action)
+
+
+def approve(modeladmin, request, report, reason):
+    services.safety_report_decide(report=report, moderator=request.user, approve=True, reason=reason)
+
+
+def reject(modeladmin, request, report, reason):
+    services.safety_report_decide(report=report, moderator=request.user, approve=False, reason=reason)
+
+
+def suspend_owner(modeladmin, request, report, reason):
+    services.user_suspend(user=report.job.owner, moderator=request.user, reason=reason)
+
+
+approve_action = _with_reason("Approve for deploy", approve)
+approve_action.__name__ = "approve_selected"
+reject_action = _with_reason("Reject", reject)
+reject_action.__name__ = "reject_selected"
+suspend_action = _with_reason("Suspend the owners", suspend_owner)
+suspend_action.__name__ = "suspend_owners"
+
+
+class SafetyReportAdmin(ModeratorOnly):
+    list_display = ("job_id", "owner", "breaker_state", "failed", "created_at", "decided_by")
+    list_filter = ("breaker_state",)
+    search_fields = ("job__job_id", "job__owner__username")
+    readonly_fields = ("job", "breaker_state", "failed_checks", "reason", "checks", "decided_by", "decided_at",
+                       "decision_reason", "created_at")
+    actions = [approve_action, reject_action, suspend_action]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("job", "job__owner", "decided_by")
+
+    @admin.display(description="job")
+    def job_id(self, report):
+        return report.job.job_id
+
+    @admin.display(description="owner")
+    def owner(self, report):
+        return report.job.owner
+
+    @admin.display(description="failed checks")
+    def failed(self, report):
+        return ", ".join(report.failed_checks) or "-"
+
+
+@admin.register(SafetyReport)
+class AllSafetyReportsAdmin(SafetyReportAdmin):
+    pass
+
+
+@admin.register(ReviewQueueItem)
+class ReviewQueueAdmin(SafetyReportAdmin):
+    """Tripped breakers, oldest first: the moderators' to-do list."""
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(breaker_state=SafetyReport.Breaker.TRIPPED).order_by("created_at")
+
+
+@admin.register(ModerationAction)
+class ModerationActionAdmin(ModeratorOnly):
+    list_display = ("created_at", "moderator", "action", "job", "target_user", "reason")
+    list_filter = ("action",)
+    search_fields = ("moderator__username", "target_user__username", "reason")
+    readonly_fields = ("created_at", "moderator", "action", "job", "target_user", "reason")

@@ -1,0 +1,115 @@
+"""Writes for safety: a job's safety report and breaker, and every moderator decision (audited)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.selectors import user_is_moderator
+
+from .models import ModerationAction, SafetyReport
+
+TRIP_FILE = "safety-trip.json"  # written by prsm.engine.checks.hooks when the breaker stops training
+
+
+class SafetyError(Exception):
+    status_code = 409
+    code = "conflict"
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+class NotModerator(SafetyError):
+    status_code = 403
+    code = "permission_denied"
+
+
+def safety_checks_of(report: dict | None) -> dict:
+    """The safety checks of an engine report: the records that carry a ``phase``."""
+    return {name: check for name, check in ((report or {}).get("checks") or {}).items() if isinstance(check, dict) and check.get("phase")}
+
+
+def _failure_reason(checks: dict, failed: list[str]) -> str:
+    return "; ".join(f"{name}: {checks[name].get('detail', 'failed')}" for name in failed)
+
+
+@transaction.atomic
+def safety_report_build(*, job) -> SafetyReport:
+    """From a completed job's report: any failed safety check trips the breaker."""
+    checks = safety_checks_of(job.report)
+    failed = sorted(name for name, check in checks.items() if not check.get("passed"))
+    state = SafetyReport.Breaker.TRIPPED if failed else SafetyReport.Breaker.CLOSED
+    report, _ = SafetyReport.objects.update_or_create(job=job, defaults={
+        "checks": checks, "failed_checks": failed, "breaker_state": state, "reason": _failure_reason(checks, failed)})
+    return report
+
+
+@transaction.atomic
+def safety_breaker_trip_record(*, job) -> SafetyReport | None:
+    """A failed job whose training the breaker stopped: its record, read from the run's folder."""
+    path = Path(settings.MEDIA_ROOT) / "jobs" / str(job.job_id) / TRIP_FILE
+    try:
+        trip = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    checks = trip.get("checks") or {}
+    failed = sorted(name for name, check in checks.items() if not check.get("passed"))
+    report, _ = SafetyReport.objects.update_or_create(job=job, defaults={
+        "checks": checks, "failed_checks": failed, "breaker_state": SafetyReport.Breaker.TRIPPED,
+        "reason": f"training stopped by the circuit breaker: {trip.get('check', {}).get('detail', '')}"})
+    return report
+
+
+def _require_moderator(user) -> None:
+    if not user_is_moderator(user=user):
+        raise NotModerator("Only moderators may do this.")
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise SafetyError("A reason is required.", field="reason")
+    return reason
+
+
+@transaction.atomic
+def safety_report_decide(*, report: SafetyReport, moderator, approve: bool, reason: str) -> SafetyReport:
+    """Approve (deploy may go ahead) or reject a tripped job, with the reason in the audit log."""
+    _require_moderator(moderator)
+    reason = _require_reason(reason)
+    report = SafetyReport.objects.select_for_update().get(pk=report.pk)
+    if report.breaker_state == SafetyReport.Breaker.CLOSED:
+        raise SafetyError("The job passed its checks; there is nothing to decide.")
+    report.breaker_state = SafetyReport.Breaker.APPROVED if approve else SafetyReport.Breaker.REJECTED
+    report.decided_by, report.decided_at, report.decision_reason = moderator, timezone.now(), reason
+    report.full_clean()
+    report.save(update_fields=["breaker_state", "decided_by", "decided_at", "decision_reason"])
+    action = ModerationAction.Action.APPROVE if approve else ModerationAction.Action.REJECT
+    moderation_action_record(moderator=moderator, action=action, job=report.job, target_user=report.job.owner, reason=reason)
+    return report
+
+
+@transaction.atomic
+def user_suspend(*, user, moderator, reason: str, suspend: bool = True) -> None:
+    """Suspend (deactivate: no login, no token use) or reinstate a user; staff are out of reach."""
+    _require_moderator(moderator)
+    reason = _require_reason(reason)
+    if user.is_staff or user.is_superuser:
+        raise SafetyError("Staff accounts are not suspended from the moderation console.")
+    user.is_active = not suspend
+    user.save(update_fields=["is_active"])
+    action = ModerationAction.Action.SUSPEND_USER if suspend else ModerationAction.Action.REINSTATE_USER
+    moderation_action_record(moderator=moderator, action=action, target_user=user, reason=reason)
+
+
+def moderation_action_record(*, moderator, action: str, reason: str, job=None, target_user=None) -> ModerationAction:
+    entry = ModerationAction(moderator=moderator, action=action, job=job, target_user=target_user, reason=reason)
+    entry.full_clean()
+    entry.save()
+    return entry
