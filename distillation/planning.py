@@ -52,6 +52,7 @@ class Plan:
     # What the engine reads: an uploaded teacher's or data set's stored path; empty for catalog/builtin refs.
     engine_teacher: str = ""
     engine_dataset: str = ""
+    teacher_speed: str = "approximated from its parameter count"
 
     def estimate(self) -> dict:
         return {
@@ -65,6 +66,8 @@ class Plan:
             "teacher": self.teacher,
             "dataset": self.dataset,
             "epochs": self.epochs,
+            "teacher_speed": self.teacher_speed,
+            "teacher_owner_id": self.teacher_owner_id,
         }
 
 
@@ -123,12 +126,27 @@ def _dataset(request: DistillationRequest, teacher: _TeacherRef, owner) -> tuple
     return dataset, str(media_path(uploaded.path)), uploaded.rows
 
 
-def _compute_hours(*, params: int, task: str, dataset: str, epochs: int, rows: int | None = None) -> float:
+def measured_teacher_seconds(engine_teacher: str) -> float | None:
+    """Seconds per example of this teacher at batch 1, as the last completed job on it measured them."""
+    from .models import DistillationJob
+
+    reports = (DistillationJob.objects.filter(status=DistillationJob.Status.COMPLETED, engine_config__teacher=engine_teacher)
+               .order_by("-finished_at").values_list("report", flat=True)[:1])
+    latency = next(iter(reports), None) and (reports[0] or {}).get("teacher", {}).get("latency_ms_p50")
+    return latency / 1000 if latency else None
+
+
+def _compute_hours(*, params: int, task: str, dataset: str, epochs: int, rows: int | None = None,
+                   teacher_seconds: float | None = None) -> float:
+    """Teacher outputs once (cached), the student's epochs at about a tenth of the teacher's cost
+    each and three passes a step, plus a fixed overhead. The teacher's speed is the one measured on
+    this server when a job has used the teacher before; otherwise an approximation from its size."""
     rows = rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000)
-    flops_per_example = 2 * params * (TEXT_TOKENS if task == "text" else 1)
-    teacher_pass = rows * flops_per_example  # teacher outputs are cached once
-    student_passes = rows * epochs * TRAIN_COST_FACTOR * flops_per_example / 10  # students are >= 3x smaller
-    return (teacher_pass + student_passes) / CPU_FLOPS_PER_SECOND / 3600 + JOB_OVERHEAD_S / 3600
+    if teacher_seconds is None:
+        teacher_seconds = 2 * params * (TEXT_TOKENS if task == "text" else 1) / CPU_FLOPS_PER_SECOND
+    teacher_pass = rows * teacher_seconds
+    student_passes = rows * epochs * TRAIN_COST_FACTOR * teacher_seconds / 10
+    return (teacher_pass + student_passes + JOB_OVERHEAD_S) / 3600
 
 
 def plan(*, request: DistillationRequest, owner=None) -> Plan:
@@ -142,11 +160,14 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     backend, reason = backend_choose(domain=request.domain, teacher_kind=entry.kind, task=entry.task or None,
                                      target_hardware=request.target_hardware)
     epochs = request.epochs or DEFAULT_EPOCHS
-    hours = _compute_hours(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs, rows=rows)
+    measured = measured_teacher_seconds(entry.engine_ref or teacher)
+    hours = _compute_hours(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs, rows=rows,
+                           teacher_seconds=measured)
     cost = pricing.job_cost(teachers=1, compute_hours=Fraction(hours).limit_denominator(10**9), validation_suites=VALIDATION_SUITES)
     return Plan(teacher=teacher, teacher_params=entry.params, teacher_owner_id=entry.owner_id, task=entry.task, dataset=dataset,
                 backend=backend, backend_reason=reason, epochs=epochs, compute_hours=hours, duration_s=hours * 3600,
-                cost=cost, engine_teacher=entry.engine_ref, engine_dataset=engine_dataset if engine_dataset != dataset else "")
+                cost=cost, teacher_speed="measured by an earlier job on this server" if measured else Plan.teacher_speed,
+                engine_teacher=entry.engine_ref, engine_dataset=engine_dataset if engine_dataset != dataset else "")
 
 
 def engine_config(*, request: DistillationRequest, job_plan: Plan) -> dict:

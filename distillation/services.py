@@ -151,6 +151,12 @@ def job_lease_renew(*, job: DistillationJob, token: int) -> bool:
     return bool(renewed)
 
 
+def _teacher_owner(job: DistillationJob):
+    """Who is paid the teacher access fee: an uploaded teacher's owner; the platform for the catalog."""
+    owner_id = job.estimate.get("teacher_owner_id")
+    return type(job.owner).objects.filter(pk=owner_id).first() if owner_id else None
+
+
 def _measured_cost(report_or_seconds) -> pricing.JobCost:
     seconds = report_or_seconds
     if isinstance(report_or_seconds, dict):
@@ -172,7 +178,7 @@ def job_complete(*, job: DistillationJob, token: int, report: dict) -> bool:
             "path": str(path.relative_to(root)), "sha256": export["sha256"], "size_bytes": export["size_bytes"],
             "verified": bool(export.get("verified")), "max_abs_diff": export.get("max_abs_diff"),
         })
-    ledger.hold_settle(reference=job_hold_reference(job), cost=_measured_cost(report), teacher_owners=[None])
+    ledger.hold_settle(reference=job_hold_reference(job), cost=_measured_cost(report), teacher_owners=[_teacher_owner(job)])
     _finish(job, DistillationJob.Status.COMPLETED, report=report)
     safety_services.safety_report_build(job=job)
     return True
@@ -187,7 +193,7 @@ def job_fail(*, job: DistillationJob, token: int | None, message: str, platform_
     if platform_fault:
         ledger.hold_refund(reference=reference)
     else:
-        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[None])
+        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[_teacher_owner(job)])
     _finish(job, DistillationJob.Status.FAILED, error=message)
     safety_services.safety_breaker_trip_record(job=job)
     return True
@@ -218,7 +224,7 @@ def job_cancelled(*, job: DistillationJob, token: int, used_seconds: float) -> b
 def _finish_cancelled(job: DistillationJob, *, used_seconds: float) -> None:
     reference = job_hold_reference(job)
     if used_seconds:
-        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[None])
+        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[_teacher_owner(job)])
     else:
         ledger.hold_release(reference=reference)
     _finish(job, DistillationJob.Status.CANCELLED)

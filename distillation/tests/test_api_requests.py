@@ -115,3 +115,23 @@ def test_a_job_that_is_not_completed_cannot_be_deployed(ada):
 
     assert response.status_code == 409
     assert "completed" in response.json()["error"]["message"]
+
+
+def test_the_estimate_uses_the_teacher_speed_a_finished_job_measured(ada):
+    api, user = ada
+    before = api.post("/api/v1/distillations/estimate/", GOOD, format="json").json()
+    assert before["teacher_speed"].startswith("approximated")
+    from distillation.models import DistillationJob
+
+    DistillationJob.objects.create(
+        owner=user, request={}, engine_config={"teacher": "catalog:digits-mlp"}, backend="pytorch", backend_reason="-",
+        cost_estimate_ftns=1, status=DistillationJob.Status.COMPLETED, report={"teacher": {"latency_ms_p50": 40.0}},
+    )
+
+    after = api.post("/api/v1/distillations/estimate/", GOOD, format="json").json()
+
+    assert after["teacher_speed"].startswith("measured")
+    # 1,797 rows at 40 ms, plus the student's 2 epochs at a tenth of that, 3 passes a step, plus 30 s
+    expected_hours = (1797 * 0.04 + 1797 * 2 * 3 * 0.004 + 30) / 3600
+    assert after["compute_hours"] == pytest.approx(expected_hours, rel=1e-3)
+    assert after["cost_units"] > before["cost_units"]
