@@ -7,7 +7,7 @@
 import asyncio
 import os
 
-from prsm.distillation import DistillationOrchestrator, DistillationRequest
+from prsm.distillation import DistillationOrchestrator, DistillationRequest, SdkError
 
 
 async def main():
@@ -30,8 +30,12 @@ async def main():
     print(status.status, status.progress, status.current_stage)
     if status.status == "completed":
         print(f"retention {status.report['retention']:.3f}, {status.report['compression_ratio']:.1f}x smaller")
-        model = await orchestrator.deploy_model(job.job_id)
-        print("deployed", model.model_id, model.export_format)
+        try:
+            model = await orchestrator.deploy_model(job.job_id)
+        except SdkError as refused:  # the quality threshold or a safety check held it back
+            print(f"not deployed: {refused}")
+        else:
+            print("deployed", model.model_id, model.export_format)
     else:
         raise SystemExit(f"the job ended {status.status}: {status.error}")
 

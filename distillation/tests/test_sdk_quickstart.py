@@ -28,7 +28,7 @@ def test_the_quickstart_runs_in_process(catalog_home, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(in-process)" in result.stdout
     assert "completed 100.0 completed" in result.stdout
-    assert "deployed" in result.stdout
+    assert "\ndeployed " in result.stdout
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,4 +40,4 @@ def test_the_quickstart_runs_against_a_server(catalog_home, live_daphne, start_w
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(remote)" in result.stdout
-    assert "deployed" in result.stdout
+    assert "\ndeployed " in result.stdout
