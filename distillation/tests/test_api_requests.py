@@ -135,3 +135,24 @@ def test_the_estimate_uses_the_teacher_speed_a_finished_job_measured(ada):
     expected_hours = (1797 * 0.04 + 1797 * 2 * 3 * 0.004 + 30) / 3600
     assert after["compute_hours"] == pytest.approx(expected_hours, rel=1e-3)
     assert after["cost_units"] > before["cost_units"]
+
+
+def test_a_completed_job_under_its_quality_threshold_is_not_deployed(ada):
+    api, user = ada
+    from distillation.models import Artifact, DistillationJob
+
+    job = DistillationJob.objects.create(
+        owner=user, request={"quality_threshold": 0.85}, engine_config={}, backend="pytorch", backend_reason="-",
+        cost_estimate_ftns=1, status=DistillationJob.Status.COMPLETED, report={"retention": 0.80, "checks": {}},
+    )
+    Artifact.objects.create(job=job, format="onnx", path="x.onnx", sha256="0" * 64, size_bytes=1, verified=True)
+
+    response = api.post(f"/api/v1/distillations/{job.job_id}/deploy/")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["field"] == "quality_threshold"
+
+    DistillationJob.objects.filter(pk=job.pk).update(report={"retention": 0.90, "checks": {}})
+    deployed = api.post(f"/api/v1/distillations/{job.job_id}/deploy/")
+    assert deployed.status_code == 201, deployed.content
+    assert deployed.json()["export_format"] == "onnx"
