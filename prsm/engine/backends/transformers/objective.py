@@ -43,7 +43,8 @@ class TransformerObjective(nn.Module):
     @torch.no_grad()
     def _teacher(self, batch):
         device = batch["input_ids"].device
-        if next(self.teacher.parameters()).device != device:
-            self.teacher.to(device)
-        self.teacher.eval()
+        if getattr(self, "_teacher_device", None) != device:  # move and switch to eval once, not every step:
+            self.teacher.to(device)                            # each walks all of a BERT-sized teacher's modules
+            self.teacher.eval()
+            object.__setattr__(self, "_teacher_device", device)
         return self.teacher(**batch, output_hidden_states=self.hidden, output_attentions=self.attention)
