@@ -173,9 +173,14 @@ def _run(args) -> int:
     from pydantic import ValidationError
 
     from .engine.errors import BadInput, Cancelled
+    from .engine.safety_versions import UnsafeLibraryVersion, require_safe_versions
 
     try:
+        require_safe_versions()
         return args.handler(args)
+    except UnsafeLibraryVersion as error:
+        print(f"prsm: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
     except BadInput as error:
         print(f"prsm: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
