@@ -16,6 +16,7 @@ urlpatterns = [
     path("healthz", healthz.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("ledger/", include("ledger.urls")),
+    path("jobs/", include("distillation.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -35,6 +35,7 @@ class Command(BaseCommand):
         job_id = job["job_id"]
         self.stdout.write(f"""
   Demo job submitted: {job_id}  (backend {job['backend']}: {job['backend_reason']})
+  Browser:   {base_url}/jobs/{job_id}/   (log in as {DEMO_USERNAME})
   Status:    curl -H 'Authorization: Token {token}' {base_url}/api/v1/distillations/{job_id}/
   Live:      websocket {base_url.replace('http', 'ws', 1)}/ws/distillations/{job_id}/?token={token}
   SDK:       PRSM_URL={base_url} PRSM_TOKEN={token} python -c "import asyncio; from prsm.distillation import \\
