@@ -80,6 +80,11 @@ def _parse(data) -> DistillationRequest | Response:
         return Response(error_body("invalid", first["message"], first["field"]), status=status.HTTP_400_BAD_REQUEST)
 
 
+def _refusal(exc) -> Response:
+    """A JobError or LedgerError (both carry code, message, field, status_code) in the API's error shape."""
+    return Response(error_body(exc.code, exc.message, exc.field), status=exc.status_code)
+
+
 def _job_or_404(request, job_id):
     job = selectors.job_visible_to(user=request.user, job_id=job_id)
     if job is None:
@@ -104,7 +109,7 @@ class JobListCreateApi(APIView):
         except services.JobError as exc:
             return Response({**error_body(exc.code, exc.message, exc.field), **exc.extra}, status=exc.status_code)
         except LedgerError as exc:
-            return Response(error_body(exc.code, exc.message, exc.field), status=exc.status_code)
+            return _refusal(exc)
         return Response(JobOutput(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -134,7 +139,7 @@ class JobCancelApi(APIView):
         try:
             job = services.job_cancel(job=job)
         except services.JobError as exc:
-            return Response(error_body(exc.code, exc.message, exc.field), status=exc.status_code)
+            return _refusal(exc)
         return Response(JobOutput(job).data)
 
 
@@ -151,7 +156,7 @@ class JobDeployApi(APIView):
         try:
             deployed = services.job_deploy(job=job, export_format=serializer.validated_data.get("export_format"))
         except services.JobError as exc:
-            return Response(error_body(exc.code, exc.message, exc.field), status=exc.status_code)
+            return _refusal(exc)
         return Response({"model_id": str(deployed.model_id), "export_format": deployed.export_format}, status=201)
 
 

@@ -19,14 +19,18 @@ def job_events_since(*, job: DistillationJob, since: int, limit: int = 1000) -> 
     return list(JobEvent.objects.filter(job=job, seq__gt=since).order_by("seq").values_list("payload", flat=True)[:limit])
 
 
+def _queued_ahead(job: DistillationJob):
+    """Queued jobs that start before this one: higher priority first, FIFO within a priority."""
+    return DistillationJob.objects.filter(status=DistillationJob.Status.QUEUED).filter(
+        Q(priority__gt=job.priority) | Q(priority=job.priority, created_at__lt=job.created_at)
+    )
+
+
 def job_queue_position(*, job: DistillationJob) -> int | None:
     """1 for the next job to start; None once it runs or ended. FIFO within a priority."""
     if job.status != DistillationJob.Status.QUEUED:
         return None
-    ahead = DistillationJob.objects.filter(status=DistillationJob.Status.QUEUED).filter(
-        Q(priority__gt=job.priority) | Q(priority=job.priority, created_at__lt=job.created_at)
-    )
-    return ahead.count() + 1
+    return _queued_ahead(job).count() + 1
 
 
 def job_eta_seconds(*, job: DistillationJob) -> float | None:
@@ -39,7 +43,5 @@ def job_eta_seconds(*, job: DistillationJob) -> float | None:
     own = float(job.estimate.get("duration_s", 0))
     if job.status == DistillationJob.Status.RUNNING:
         return round(own * (1 - job.progress / 100), 1)
-    ahead = DistillationJob.objects.filter(status=DistillationJob.Status.QUEUED).filter(
-        Q(priority__gt=job.priority) | Q(priority=job.priority, created_at__lt=job.created_at)
-    )
-    return round(own + sum(float(e.get("duration_s", 0)) for e in ahead.values_list("estimate", flat=True)), 1)
+    ahead = _queued_ahead(job).values_list("estimate", flat=True)
+    return round(own + sum(float(e.get("duration_s", 0)) for e in ahead), 1)

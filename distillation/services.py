@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from datetime import timedelta
 from fractions import Fraction
@@ -96,8 +95,8 @@ def job_event_append(*, job: DistillationJob, type: str, payload: dict, token: i
             rows = rows.filter(lease_token=token, status=DistillationJob.Status.RUNNING)
         if not rows.update(last_seq=F("last_seq") + 1, **(fields or {})):
             return None
-        seq = DistillationJob.objects.values_list("last_seq", flat=True).get(pk=job.pk)
-        current = DistillationJob.objects.values("progress", "current_stage").get(pk=job.pk)
+        current = DistillationJob.objects.values("last_seq", "progress", "current_stage").get(pk=job.pk)
+        seq = current.pop("last_seq")
         message = {"type": type, "job_id": str(job.job_id), "seq": seq, "sent_at": time.time(), **current, **payload}
         JobEvent.objects.create(job=job, seq=seq, type=type, payload=message)
     transaction.on_commit(lambda: _broadcast(job.job_id, message))
@@ -268,13 +267,6 @@ def job_deploy(*, job: DistillationJob, export_format: str | None = None) -> Dep
     deployed.save()
     return deployed
 
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --- Uploaded teachers and data sets (files: distillation/uploads.py)
