@@ -19,7 +19,7 @@ from ledger.amounts import UNITS_PER_FTNS
 from prsm.request import DistillationRequest
 from safety import selectors as safety_selectors, services as safety_services
 
-from .models import Artifact, DeployedModel, DistillationJob, JobEvent
+from .models import Artifact, Dataset, DeployedModel, DistillationJob, JobEvent, Teacher
 from .planning import VALIDATION_SUITES, engine_config, plan
 
 
