@@ -82,9 +82,11 @@ def print_analysis(analysis: dict) -> None:
 def _flat(analysis: dict):
     profile, quality = analysis.get("profile", {}), analysis.get("quality") or {}
     for key in ("kind", "family", "params", "size_bytes", "layers", "width", "heads", "flops_per_example",
-                "latency_ms_p50", "latency_ms_p95", "peak_memory_bytes", "runtime", "threads"):
+                "latency_ms_p50", "latency_ms_p95", "peak_memory_bytes", "peak_rss_delta_bytes", "runtime", "threads"):
         if profile.get(key) is not None:
             yield key, _fmt(profile[key])
+    if profile.get("flops_not_counted"):
+        yield "flops not counted", ", ".join(f"{op} x{n}" for op, n in profile["flops_not_counted"].items())
     for key in ("accuracy", "f1_macro", "ece", "mean_confidence", "mean_entropy", "low_margin_share"):
         if quality.get(key) is not None:
             yield key, _fmt(quality[key])

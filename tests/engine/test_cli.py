@@ -17,6 +17,9 @@ def test_distill_with_json_prints_the_report_as_the_last_line(tmp_path, digits_o
     assert report == json.loads((tmp_path / "run" / "report.json").read_text())
     assert list(report["exports"]) == ["onnx"] and report["exports"]["onnx"]["verified"]
     assert report["teacher"]["kind"] == "onnx" and report["latency_runtime"] == "onnxruntime"
+    # both counted from their ONNX graphs, the same way
+    assert report["teacher"]["flops_per_example"] > report["student"]["flops_per_example"] > 0
+    assert report["teacher"]["peak_memory_bytes"] > report["student"]["peak_memory_bytes"] > 0
 
 
 def test_bad_data_exits_2_with_one_line_naming_the_problem(tmp_path, digits_teacher, capsys):

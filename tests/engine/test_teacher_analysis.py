@@ -25,6 +25,9 @@ def test_an_onnx_teacher_is_analysed_through_onnxruntime(digits_onnx_teacher, di
     assert analysis["kind"] == "onnx" and analysis["profile"]["runtime"] == "onnxruntime"
     assert analysis["classes"] == [str(i) for i in range(10)]
     assert analysis["quality"]["accuracy"] > 0.5
+    profile = analysis["profile"]
+    assert profile["flops_per_example"] > 2 * (64 * 256 + 256 * 256 + 256 * 10) and profile["flops_not_counted"] == {}
+    assert profile["peak_memory_bytes"] > profile["params"] * 4 and profile["peak_rss_delta_bytes"] > 0
 
 
 def test_a_transformer_teacher_gets_head_importance_and_layer_similarity(tiny_bert_teacher, reviews_csv):

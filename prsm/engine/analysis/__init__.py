@@ -43,8 +43,8 @@ def analyze_teacher(ref: str, data: str | None = None, max_examples: int = 2000,
 
 def _cost(teacher, inputs) -> dict:
     small = {k: v[:64] for k, v in inputs.items()}
-    if teacher.runtime == "onnxruntime":
-        return onnx_cost(None, small, teacher.runner)
+    if teacher.runtime == "onnxruntime":  # FLOPs and memory counted from the graph, RSS measured
+        return onnx_cost(teacher.path, small, teacher.runner, measure_rss=True)
     return torch_cost(teacher.module, teacher.adapter, small)
 
 

@@ -43,9 +43,11 @@ def _costs(run) -> None:
 
         path = export_onnx(run.student.module, run.student.adapter, {k: v[:2] for k, v in student_inputs.items()},
                            run.out / "cache" / "student-latency.onnx", list(test.classes))
-        run.results["teacher_cost"] = onnx_cost(None, run.teacher.encode(small), run.teacher.runner)
-        run.results["student_cost"] = onnx_cost(path, student_inputs) | {
-            k: run.results["student_torch_cost"][k] for k in ("peak_memory_bytes", "flops_per_example")}
+        run.results["teacher_cost"] = onnx_cost(run.teacher.path, run.teacher.encode(small), run.teacher.runner)
+        # FLOPs and memory counted from both graphs the same way; torch's figures where a count failed
+        student = onnx_cost(path, student_inputs)
+        run.results["student_cost"] = student | {k: run.results["student_torch_cost"][k]
+                                                 for k in ("peak_memory_bytes", "flops_per_example") if student.get(k) is None}
     else:
         run.results["teacher_cost"] = torch_cost(run.teacher.module, run.teacher.adapter, run.teacher.encode(small))
         run.results["student_cost"] = run.results["student_torch_cost"]
