@@ -291,18 +291,16 @@ def _check_safetensors(root: Path, path: Path) -> None:
 
 ONNX_CHECK_SCRIPT = r"""
 import json, resource, sys
-import onnx
-from onnx import external_data_helper as edh
+from prsm.engine.errors import BadInput
+from prsm.engine.onnx_files import check_onnx_file
 limit = int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
 resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 try:
-    model = onnx.load(sys.argv[1], load_external_data=False)
-    tensors = edh._get_all_tensors(model) if hasattr(edh, "_get_all_tensors") else model.graph.initializer
-    if any(edh.uses_external_data(t) for t in tensors):
-        raise ValueError("it refers to external data files; upload a single self-contained .onnx file")
-    onnx.checker.check_model(model)
+    check_onnx_file(sys.argv[1])
+except BadInput as error:
+    print(json.dumps({"refused": str(error).splitlines()[0][:400]}))
 except MemoryError:
     print(json.dumps({"error": "it needs more memory to parse than is allowed"}))
 except Exception as error:
@@ -313,7 +311,8 @@ else:
 
 
 def onnx_check(path: Path) -> None:
-    """``onnx.load`` + ``onnx.checker`` in a child process with memory, CPU and file-size limits."""
+    """The engine's ONNX file check (external data kept inside the model's folder, ``onnx.checker``)
+    in a child process with memory, CPU and file-size limits."""
     size = path.stat().st_size
     memory = settings.UPLOAD_ONNX_CHECK_MEMORY_BYTES + 4 * size
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
@@ -328,6 +327,8 @@ def onnx_check(path: Path) -> None:
         verdict = json.loads(lines[-1]) if lines else {}
     except json.JSONDecodeError:
         verdict = {}
+    if verdict.get("refused"):
+        raise UploadError(verdict["refused"])
     if not verdict.get("ok"):
         reason = verdict.get("error") or f"the checker stopped (exit {result.returncode})"
         raise UploadError(f"{path.name}: not a valid ONNX model ({reason})")

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..data.types import TaskData
 from ..errors import BadInput
+from ..onnx_files import check_onnx_file
 from .base import Teacher
 
 
@@ -36,6 +37,7 @@ class OnnxTeacher(Teacher):
     def __init__(self, ref: str, path: Path) -> None:
         super().__init__(ref)
         self.path = path
+        self.external_files = check_onnx_file(path)  # external data inside the folder, onnx.checker passed
         try:
             self.session = ort_session(path)
         except Exception as error:  # onnxruntime raises its own exception types for bad files
@@ -101,9 +103,12 @@ class OnnxTeacher(Teacher):
         params = sum(int(np.prod(tensor.dims)) for tensor in model.graph.initializer)
         ops = [node.op_type for node in model.graph.node]
         layers = sum(op in ("Gemm", "MatMul", "Conv") for op in ops)
-        return {"kind": "onnx", "family": "onnx", "params": params, "size_bytes": self.path.stat().st_size,
+        return {"kind": "onnx", "family": "onnx", "params": params, "size_bytes": self._size_bytes(),
                 "layers": layers, "width": None, "heads": None, "opset": _opset(model),
                 "architecture": {"format": "onnx", "input": self.input_name, "input_shape": [str(d) for d in self.input_shape]}}
+
+    def _size_bytes(self) -> int:
+        return self.path.stat().st_size + sum(file.stat().st_size for file in self.external_files)
 
 
 def _opset(model) -> int | None:
