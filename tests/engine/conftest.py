@@ -91,6 +91,67 @@ def digits_onnx_teacher(tmp_path_factory, digits_teacher) -> Path:
     return export_onnx(model, TensorAdapter(), {"x": np.zeros((2, 64), np.float32)}, path, architecture["classes"])
 
 
+SHAPE_CLASSES = ("box", "horizontal", "vertical")
+
+
+def shape_image(kind: str, rng: np.random.Generator, size: int = 16) -> np.ndarray:
+    """A noisy grey ``size`` x ``size`` picture of a bar or a hollow box at a random place."""
+    pixels = rng.uniform(0, 0.25, (size, size))
+    at, length = int(rng.integers(2, size - 3)), int(rng.integers(size // 2, size - 2))
+    start = int(rng.integers(0, size - length + 1))
+    if kind == "horizontal":
+        pixels[at:at + 2, start:start + length] = rng.uniform(0.7, 1.0)
+    elif kind == "vertical":
+        pixels[start:start + length, at:at + 2] = rng.uniform(0.7, 1.0)
+    else:
+        side = int(rng.integers(6, size - 3))
+        top, left = (int(v) for v in rng.integers(0, size - side + 1, size=2))
+        box = pixels[top:top + side, left:left + side]
+        box[[0, -1], :] = box[:, [0, -1]] = rng.uniform(0.7, 1.0)
+    return (pixels * 255).round().astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def shapes_folder(tmp_path_factory) -> Path:
+    """90 16x16 PNGs (30 each of boxes, horizontal and vertical bars) in one subfolder per class."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("data") / "shapes"
+    rng = np.random.default_rng(3)
+    for kind in SHAPE_CLASSES:
+        (folder / kind).mkdir(parents=True)
+        for i in range(30):
+            Image.fromarray(shape_image(kind, rng), mode="L").save(folder / kind / f"{i:02d}.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def shapes_cnn_teacher(tmp_path_factory, shapes_folder) -> Path:
+    """A two-block zoo CNN (about 38k parameters) trained on the pipeline's (seed 0) training split."""
+    from prsm.engine.data.loaders import load_data
+    from prsm.engine.data.splits import stratified_split
+    from prsm.engine.zoo import build_model, save_zoo_model
+
+    train = stratified_split(load_data(str(shapes_folder)), seed=0).train
+    architecture = {"format": "prsm-zoo/1", "kind": "cnn", "task": "image", "classes": list(train.classes),
+                    "config": {"in_channels": 1, "image_size": [16, 16], "channels": [16, 32], "hidden": 64,
+                               "dropout": 0.1}}
+    torch.manual_seed(0)
+    model = build_model(architecture)
+    optimizer = torch.optim.Adam(model.parameters(), 3e-3)
+    x, y = torch.from_numpy(train.images), torch.from_numpy(train.labels)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    for _ in range(40):
+        for rows in torch.randperm(len(x)).split(16):
+            loss = torch.nn.functional.cross_entropy(model(x[rows]), y[rows])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    torch.set_num_threads(threads)
+    return save_zoo_model(model.eval(), architecture, tmp_path_factory.mktemp("teachers") / "shapes-cnn")
+
+
 POSITIVE = ["great", "fun", "lovely", "brilliant", "moving", "superb", "charming", "delightful"]
 NEGATIVE = ["awful", "boring", "dull", "terrible", "bland", "tedious", "clumsy", "painful"]
 FILLER = ["the", "movie", "film", "plot", "was", "and", "a", "story", "acting", "really", "quite", "very", "it", "is"]
