@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 
 from ledger import pricing
-from ledger.amounts import display_ftns
+from ledger.amounts import UNITS_PER_FTNS, display_ftns
 from prsm.engine.catalog import ENTRIES, CatalogError, read_card
 from prsm.engine.data.builtin import BUILTIN_NAMES
 from prsm.planning import backend_choose, request_to_config
@@ -171,7 +171,13 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
 
 
 def engine_config(*, request: DistillationRequest, job_plan: Plan) -> dict:
-    """The engine's DistillConfig (as JSON) for a planned request."""
-    return request_to_config(request, teacher=job_plan.engine_teacher or job_plan.teacher,
-                             dataset=job_plan.engine_dataset or job_plan.dataset, backend=job_plan.backend,
-                             epochs=job_plan.epochs)
+    """The engine's DistillConfig (as JSON) for a planned request, with the job's budget and the
+    price rule, so that the circuit breaker stops a run whose spending reaches the budget."""
+    config = request_to_config(request, teacher=job_plan.engine_teacher or job_plan.teacher,
+                               dataset=job_plan.engine_dataset or job_plan.dataset, backend=job_plan.backend,
+                               epochs=job_plan.epochs)
+    cost = job_plan.cost
+    config["budget"] = {"limit_units": request.budget_ftns * UNITS_PER_FTNS,
+                        "fixed_units": cost.total - cost.compute,  # base, teacher and validation fees: due however long it runs
+                        "compute_hour_units": pricing.COMPUTE_HOUR_FEE, "units_per_ftns": UNITS_PER_FTNS}
+    return config

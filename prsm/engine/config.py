@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .checks.config import ChecksConfig
+from .checks.spending import Budget
 
 Transfer = Literal["logits", "hidden", "attention"]
 
@@ -51,9 +52,10 @@ class DistillConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     domain: str | None = Field(None, description="what the model is for (free text); the teacher-risk check reads it")
     checks: ChecksConfig = Field(default_factory=ChecksConfig, description="safety checks' thresholds and options")
+    budget: Budget | None = Field(None, description="what the run may spend and the price rule; the breaker stops it there")
 
     def training_fingerprint(self) -> dict:
         """The fields that change what training computes (a checkpoint resumes only if they match)."""
-        # the checks only observe (redaction changes the data's hash instead)
+        # the checks and the budget only observe (redaction changes the data's hash instead)
         return self.model_dump(exclude={"exports", "baseline", "quality_threshold", "checkpoint_every", "device",
-                                        "domain", "checks"})
+                                        "domain", "checks", "budget"})

@@ -9,7 +9,8 @@ check: the platform trips a job's circuit breaker when any of them fails.
 
 - before training (:mod:`.data_checks`, :mod:`.teacher_risk`): PII in text, label sanity, class
   imbalance, the teacher's licence and intended use;
-- during training (:mod:`.breaker`): NaN/inf loss, divergence, a drop in agreement with the teacher;
+- during training (:mod:`.breaker`, :mod:`.spending`): NaN/inf loss, divergence, a drop in agreement
+  with the teacher, spending that reaches the job's budget;
 - after training (:mod:`.gate`): robustness, fairness, calibration, low-margin agreement.
 """
 

@@ -2,8 +2,9 @@
 
 It is fed the loss the training loop reports and the validation agreement with the teacher at
 each epoch's end, through :class:`BreakerCallback` wrapped around the run's own callback (a
-callback observes and may only ask to stop). Once tripped it asks the loop to stop; the stage
-then raises :class:`CircuitBreakerTripped` carrying the check record.
+callback observes and may only ask to stop); with a budget it also reads the run's spending at
+every step. Once tripped it asks the loop to stop; the stage then raises
+:class:`CircuitBreakerTripped` carrying the check record.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 from ..errors import BadInput
 from .config import ChecksConfig
 from .record import check_record
+from .spending import SpendingMeter
 
 EMA_WEIGHT = 0.3  # weight of the newest loss in the smoothed loss
 
@@ -28,12 +30,14 @@ class CircuitBreakerTripped(BadInput):
 class CircuitBreaker:
     """Trips on (a) a NaN or infinite loss; (b) divergence: the smoothed loss (an EMA) above
     ``divergence_factor`` x its running minimum and ``divergence_margin`` above it; (c) the
-    validation agreement with the teacher falling ``max_agreement_drop`` below its best so far.
-    Divergence is read off the loss curve as in Goodfellow et al., Deep Learning (2016), 8.2; the
-    guard mirrors the loss-spike skipping of large-model training (Chowdhery et al., PaLM, 2022)."""
+    validation agreement with the teacher falling ``max_agreement_drop`` below its best so far;
+    (d) with a ``spending`` meter, spending reaching the job's budget. Divergence is read off the
+    loss curve as in Goodfellow et al., Deep Learning (2016), 8.2; the guard mirrors the loss-spike
+    skipping of large-model training (Chowdhery et al., PaLM, 2022). With ``config.enabled`` off
+    only the spending is watched: the budget is the owner's limit, not a safety check they opted out of."""
 
-    def __init__(self, config: ChecksConfig) -> None:
-        self.config = config
+    def __init__(self, config: ChecksConfig, spending: SpendingMeter | None = None) -> None:
+        self.config, self.spending = config, spending
         self.ema: float | None = None
         self.best_ema = math.inf
         self.best_agreement = -1.0
@@ -42,7 +46,7 @@ class CircuitBreaker:
         self.tripped: dict | None = None
 
     def observe_loss(self, loss: float, step: int | None = None) -> None:
-        if self.tripped:
+        if self.tripped or not self.config.enabled:
             return
         self.losses_seen += 1
         if not math.isfinite(loss):
@@ -56,7 +60,7 @@ class CircuitBreaker:
                        f"the loss diverged at step {step}: smoothed {self.ema:.3g}, best {self.best_ema:.3g}", step=step)
 
     def observe_validation(self, agreement: float, epoch: int | None = None) -> None:
-        if self.tripped or self.config.max_agreement_drop is None:
+        if self.tripped or not self.config.enabled or self.config.max_agreement_drop is None:
             return
         self.epochs_seen += 1
         drop = self.best_agreement - agreement
@@ -66,6 +70,13 @@ class CircuitBreaker:
                        f"{agreement:.1%} at epoch {epoch}", epoch=epoch)
         self.best_agreement = max(self.best_agreement, agreement)
 
+    def observe_spending(self, step: int | None = None) -> None:
+        if self.tripped or self.spending is None:
+            return
+        self.tripped = self.spending.over(f"at step {step}" if step else "before training")
+        if self.tripped and step:
+            self.tripped["step"] = step
+
     def _trip(self, reason: str, score: float, threshold: float, detail: str, **where) -> None:
         self.tripped = check_record(score=score, threshold=threshold, passed=False, detail=detail, phase="during",
                                     reason=reason, **where)
@@ -74,9 +85,15 @@ class CircuitBreaker:
         """The ``circuit_breaker`` check: the trip, or a pass over what was watched."""
         if self.tripped:
             return self.tripped
-        return check_record(score=0, threshold=0, passed=True, phase="during", reason=None,
-                            detail=f"watched {self.losses_seen} loss readings and {self.epochs_seen} validations: "
-                                   "no NaN/inf loss, no divergence, no drop in agreement with the teacher")
+        watched = f"watched {self.losses_seen} loss readings and {self.epochs_seen} validations: " \
+                  "no NaN/inf loss, no divergence, no drop in agreement with the teacher"
+        if self.spending is None:
+            return check_record(score=0, threshold=0, passed=True, phase="during", reason=None, detail=watched)
+        meter, spent = self.spending, self.spending.read()
+        spent_words = f"spent {meter.shown(spent)} of the {meter.shown(meter.budget.limit_units)} FTNS budget by the end of training"
+        return check_record(score=meter.ftns(spent), threshold=meter.ftns(meter.budget.limit_units), passed=True,
+                            phase="during", reason=None, spent_units=spent, budget_units=meter.budget.limit_units,
+                            detail=f"{watched}; {spent_words}" if self.config.enabled else spent_words)
 
 
 class BreakerCallback:
@@ -84,8 +101,11 @@ class BreakerCallback:
 
     def __init__(self, breaker: CircuitBreaker, inner=None) -> None:
         self.breaker, self.inner = breaker, inner
+        self.step, self.asked_since_step = 0, 0
 
     def on_event(self, event: dict) -> None:
+        if event.get("step") is not None:
+            self.step, self.asked_since_step = int(event["step"]), 0
         metrics = event.get("metrics") or {}
         if event.get("type") == "progress" and "loss" in metrics:
             self.breaker.observe_loss(float(metrics["loss"]), event.get("step"))
@@ -98,6 +118,10 @@ class BreakerCallback:
             self.inner.on_event(_finite(event) if metrics else event)
 
     def should_stop(self) -> bool:
+        # the loop asks once after every step and reports its step now and then: between reports,
+        # the number of questions says which step this is
+        self.asked_since_step += 1
+        self.breaker.observe_spending(self.step + self.asked_since_step)
         return self.breaker.tripped is not None or bool(self.inner is not None and self.inner.should_stop())
 
 

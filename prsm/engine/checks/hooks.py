@@ -5,6 +5,7 @@ collect in ``run.results["safety_checks"]`` and the report merges them into ``ch
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from .gate import (calibration_check, column_slices, fairness_check, low_margin_
                    text_slices)
 from .perturb import fgsm, shared_perturbations
 from .record import check_record
+from .spending import SpendingMeter
 from .teacher_risk import teacher_risk_check
 
 TRIP_FILE = "safety-trip.json"
@@ -47,13 +49,17 @@ def before_training(run) -> None:
 def fit_with_breaker(run, fit):
     """Run ``fit()`` with the circuit breaker watching; a trip raises CircuitBreakerTripped."""
     c = run.config.checks
-    if not c.enabled:
+    spending = _spending_meter(run)
+    if not c.enabled and spending is None:
         return fit()
-    breaker = CircuitBreaker(c)
+    breaker = CircuitBreaker(c, spending)
     inner = run.reporter.callback
     run.reporter.callback = BreakerCallback(breaker, inner)
     (run.out / TRIP_FILE).unlink(missing_ok=True)
     try:
+        breaker.observe_spending()  # the stages before training may already have spent it all
+        if breaker.tripped:
+            _tripped(run, breaker.tripped)
         result = fit()
     except Cancelled:
         if breaker.tripped is None:
@@ -63,6 +69,13 @@ def fit_with_breaker(run, fit):
         run.reporter.callback = inner
     _records(run)["circuit_breaker"] = breaker.record()
     return result
+
+
+def _spending_meter(run) -> SpendingMeter | None:
+    """A meter from the run's first stage on, when the run has a budget."""
+    if run.config.budget is None:
+        return None
+    return SpendingMeter(run.config.budget, run_started=min(run.reporter.started.values(), default=time.perf_counter()))
 
 
 def _tripped(run, record: dict):
