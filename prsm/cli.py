@@ -57,7 +57,9 @@ def _add_distill(commands) -> None:
     p.add_argument("--max-train", type=int, help="cap on training examples (stratified)")
     p.add_argument("--max-length", type=int, default=128, help="token limit for text")
     p.add_argument("--quality-threshold", type=float, default=0.85, help="minimum retention for the retention check")
-    p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default: by time alone)")
+    p.add_argument("--checkpoint-seconds", type=float, default=60.0,
+                   help="seconds between checkpoints, whichever of the two comes first; 0: by steps alone")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(handler=_distill)
 
@@ -107,7 +109,8 @@ def _config_fields(args) -> dict:
               "max_inference_latency_ms": args.max_latency_ms, "layer_count": args.layers,
               "hidden_size": args.hidden_size, "attention_heads": args.heads, "max_train_examples": args.max_train,
               "max_length": args.max_length, "quality_threshold": args.quality_threshold,
-              "checkpoint_every": args.checkpoint_every, "device": args.device}
+              "checkpoint_every": args.checkpoint_every, "checkpoint_seconds": args.checkpoint_seconds or None,
+              "device": args.device}
     if args.export:
         fields["exports"] = [f.strip() for f in args.export.split(",") if f.strip()]
     if args.max_memory_mb is not None:

@@ -37,7 +37,9 @@ class DistillConfig(BaseModel):
     transfer: list[Transfer] = Field(default_factory=lambda: ["logits"],
                                      description="what the student learns from: logits, plus hidden states or attention (transformers)")
     patience: int | None = Field(None, ge=1, description="epochs without validation gain before stopping")
-    checkpoint_every: int = Field(50, ge=1, description="steps between checkpoints")
+    checkpoint_every: int | None = Field(None, ge=1, description="steps between checkpoints; None: by time alone")
+    checkpoint_seconds: float | None = Field(60.0, gt=0, description="seconds between checkpoints, whichever of the "
+                                             "two comes first; None: by steps alone (a fast GPU run checkpoints rarely)")
     baseline: bool = Field(False, description="also train the same student on labels alone")
     max_inference_latency_ms: float | None = Field(None, gt=0)
     max_memory_bytes: int | None = Field(None, gt=0)
@@ -57,5 +59,5 @@ class DistillConfig(BaseModel):
     def training_fingerprint(self) -> dict:
         """The fields that change what training computes (a checkpoint resumes only if they match)."""
         # the checks and the budget only observe (redaction changes the data's hash instead)
-        return self.model_dump(exclude={"exports", "baseline", "quality_threshold", "checkpoint_every", "device",
-                                        "domain", "checks", "budget"})
+        return self.model_dump(exclude={"exports", "baseline", "quality_threshold", "checkpoint_every",
+                                        "checkpoint_seconds", "device", "domain", "checks", "budget"})

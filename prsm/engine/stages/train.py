@@ -30,7 +30,7 @@ def settings_for(run, student, alpha: float) -> TrainSettings:
     chosen = {"epochs": c.epochs, "batch_size": c.batch_size, "learning_rate": c.learning_rate, "patience": c.patience}
     values = {k: (v if v is not None else defaults[k]) for k, v in chosen.items()}
     return TrainSettings(**values, temperature=c.temperature, alpha=alpha, checkpoint_every=c.checkpoint_every,
-                         seed=c.seed, device=_device(run))
+                         checkpoint_seconds=c.checkpoint_seconds, seed=c.seed, device=_device(run))
 
 
 def cache_teacher(run) -> None:

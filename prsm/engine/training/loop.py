@@ -1,5 +1,5 @@
 """The one training loop every torch backend uses: cached teacher logits, early stopping on
-validation accuracy, a checkpoint every N steps, and an exact resume.
+validation accuracy, a checkpoint every N steps or every S seconds, and an exact resume.
 
 Exactness: each epoch's order comes from ``default_rng([seed, epoch])`` (nothing to save), and the
 checkpoint carries the model, optimiser, schedule, objective and torch RNG state, so an interrupted
@@ -38,7 +38,8 @@ class TrainSettings:
     temperature: float = 4.0
     alpha: float = 0.7
     patience: int = 3
-    checkpoint_every: int = 50
+    checkpoint_every: int | None = 50  # steps; None: by time alone
+    checkpoint_seconds: float | None = None  # whichever of the two comes first; both None: only on stop and at the end
     seed: int = 0
     device: str = "cpu"
 
@@ -83,6 +84,7 @@ class Trainer:
         self.checkpoint, self.reporter = checkpoint, reporter or Reporter()
         self.device = torch.device(settings.device)
         self._last_loss: torch.Tensor | None = None  # read (a GPU sync) only when reported, saved or logged
+        self._saved_at = time.monotonic()
 
     def fit(self, train: TrainData, validation: TrainData) -> TrainResult:
         with _threads(self._thread_count()):
@@ -102,6 +104,7 @@ class Trainer:
         total = steps_per_epoch * s.epochs
         optimizer, schedule = self._optimizer(total)
         state = self._resume(optimizer, schedule)
+        self._saved_at = time.monotonic()
         started, first_step, first_samples = time.perf_counter(), state["global_step"], state["samples"]
         for epoch in range(state["epoch"], s.epochs if not state["finished"] else 0):
             order = np.random.default_rng([s.seed, epoch]).permutation(num_rows(train.inputs))
@@ -150,7 +153,7 @@ class Trainer:
     def _after_step(self, state, loss, total, started, first_step, optimizer, schedule) -> None:
         step = state["global_step"]
         self._last_loss = loss
-        if self.checkpoint is not None and step % self.settings.checkpoint_every == 0:
+        if self._checkpoint_due(step):
             self._save(state, optimizer, schedule)
         if self.reporter.should_stop():
             self._save(state, optimizer, schedule)
@@ -161,6 +164,17 @@ class Trainer:
             self.reporter.progress(step / total, step=step, total_steps=total,
                                    metrics={"loss": round(self._loss(state), 5)},
                                    eta_s=round((total - step) / max(rate, 1e-9), 1))
+
+    def _checkpoint_due(self, step: int) -> bool:
+        """Every ``checkpoint_every`` steps or ``checkpoint_seconds`` seconds, whichever comes first:
+        on a GPU each checkpoint (model and optimiser state) costs as much as many steps, so a
+        fast run should checkpoint by time."""
+        s = self.settings
+        if self.checkpoint is None:
+            return False
+        if s.checkpoint_every and step % s.checkpoint_every == 0:
+            return True
+        return s.checkpoint_seconds is not None and time.monotonic() - self._saved_at >= s.checkpoint_seconds
 
     def _end_epoch(self, state: dict, epoch: int, validation: TrainData) -> bool:
         """Record validation metrics and keep the best weights; True when patience runs out."""
@@ -189,7 +203,8 @@ class Trainer:
 
     def _resume(self, optimizer, schedule) -> dict:
         saved = load_checkpoint(self.checkpoint) if self.checkpoint is not None else None
-        if saved is None or saved.get("settings") != asdict(self.settings) or saved.get("fingerprint") != self.fingerprint:
+        if saved is None or _trained_by(saved.get("settings") or {}) != _trained_by(asdict(self.settings)) \
+                or saved.get("fingerprint") != self.fingerprint:
             return self._fresh_state()
         self.module.load_state_dict(saved["module"])
         self.objective.load_state_dict(saved["objective"])
@@ -211,6 +226,7 @@ class Trainer:
         if self.checkpoint is None:
             return
         self._loss(state)
+        self._saved_at = time.monotonic()
         save_atomic({"settings": asdict(self.settings), "fingerprint": self.fingerprint, "module": _cpu_copy(self.module),
                      "objective": self.objective.state_dict(), "optimizer": optimizer.state_dict(),
                      "schedule": schedule.state_dict(), "torch_rng": torch.get_rng_state(), "state": state},
@@ -222,6 +238,11 @@ class Trainer:
                            stopped_early=state["stopped_early"], steps=state["global_step"], seconds=round(seconds, 3),
                            samples_per_s=round(samples / max(seconds, 1e-9), 1),
                            resumed_from_step=state.get("resumed_from_step"))
+
+
+def _trained_by(settings: dict) -> dict:
+    """The settings that change the weights: how often checkpoints are written does not."""
+    return {k: v for k, v in settings.items() if k not in ("checkpoint_every", "checkpoint_seconds")}
 
 
 def _to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
