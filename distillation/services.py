@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import timedelta
 from fractions import Fraction
@@ -277,6 +278,35 @@ def _upload_name(name: str, file) -> str:
     return "".join(ch for ch in chosen if ch.isprintable())[:200] or "upload"
 
 
+def _flagging(kind: str):
+    """Wraps an upload service: a refusal whose pickle scan found forbidden imports (a likely
+    attack) is recorded for the moderators, outside the upload's rolled-back transaction."""
+
+    def wrap(create):
+        @functools.wraps(create)
+        def service(*, owner, **kwargs):
+            from .uploads import UploadError
+
+            try:
+                return create(owner=owner, **kwargs)
+            except UploadError as error:
+                if error.imports and error.received is not None:
+                    safety_services.flagged_upload_record(
+                        user=owner, kind=kind, filename=error.received.original_name, sha256=error.received.sha256,
+                        reason=error.message, imports=list(error.imports))
+                raise
+
+        return service
+
+    return wrap
+
+
+def _keep_received(error: BaseException, received) -> None:
+    if received is not None and getattr(error, "received", False) is None:
+        error.received = received
+
+
+@_flagging("dataset")
 @transaction.atomic
 def dataset_upload_create(*, owner, file, name: str = "") -> "Dataset":
     """Store and validate a data file (CSV, JSONL, or an archive of image folders); raises UploadError."""
@@ -285,6 +315,7 @@ def dataset_upload_create(*, owner, file, name: str = "") -> "Dataset":
 
     dataset = Dataset(owner=owner, name=_upload_name(name, file))
     folder = upload_folder("datasets", dataset.public_id)
+    received = None
     try:
         received = receive(file, folder, max_bytes=settings.UPLOAD_MAX_DATASET_BYTES)
         stored = dataset_store(received, folder)
@@ -294,15 +325,18 @@ def dataset_upload_create(*, owner, file, name: str = "") -> "Dataset":
         dataset.status = Dataset.Status.READY
         dataset.full_clean()
         dataset.save()
-    except BaseException:
+    except BaseException as error:
         discard(folder)
+        _keep_received(error, received)
         raise
     return dataset
 
 
+@_flagging("teacher")
 @transaction.atomic
 def teacher_upload_create(*, owner, file, name: str = "", dataset=None) -> "Teacher":
-    """Store and check a teacher file; a worker then loads and analyses it (``tasks.teacher_analyze``)."""
+    """Store and check a teacher file (PyTorch weights in a model folder become safetensors); a worker
+    then loads and analyses it (``tasks.teacher_analyze``)."""
     from .models import Teacher
     from .uploads import UploadError, discard, receive, teacher_store, upload_folder
 
@@ -310,6 +344,7 @@ def teacher_upload_create(*, owner, file, name: str = "", dataset=None) -> "Teac
         raise UploadError("the data set is not one of your ready data sets", field="dataset")
     teacher = Teacher(owner=owner, name=_upload_name(name, file), dataset=dataset)
     folder = upload_folder("teachers", teacher.public_id)
+    received = None
     try:
         received = receive(file, folder, max_bytes=settings.UPLOAD_MAX_TEACHER_BYTES)
         stored = teacher_store(received, folder)
@@ -317,8 +352,9 @@ def teacher_upload_create(*, owner, file, name: str = "", dataset=None) -> "Teac
         teacher.sha256, teacher.size_bytes = received.sha256, received.size
         teacher.full_clean()
         teacher.save()
-    except BaseException:
+    except BaseException as error:
         discard(folder)
+        _keep_received(error, received)
         raise
     transaction.on_commit(lambda: _enqueue_teacher_analysis(teacher.public_id))
     return teacher

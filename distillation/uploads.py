@@ -3,8 +3,11 @@
 The type comes from the content (magic bytes), never from the name; the user's file name never
 becomes a path (each upload lives in ``uploads/<kind>/<uuid>/`` under MEDIA_ROOT, with fixed
 names inside). Nothing here unpickles, imports or executes anything from an upload: pickles are
-recognised by their opcodes (``pickletools`` only parses), ONNX files are parsed and checked in a
-separate, resource-limited process, archives are checked before a byte is extracted.
+recognised and scanned by their opcodes (``pickletools`` only parses); PyTorch weights in a model
+folder are converted to safetensors by ``prsm.engine.safe_convert`` (``weights_only``, in a
+confined process) and only the copy is kept; ONNX files are parsed and checked in a separate,
+resource-limited process; archives are checked before a byte is extracted. A pickle whose scan
+finds a forbidden import carries those imports on its UploadError, for the moderators' queue.
 """
 
 from __future__ import annotations
@@ -29,6 +32,16 @@ from django.conf import settings
 from PIL import Image
 
 from prsm.engine.errors import BadInput
+from prsm.engine.pickle_scan import PickleRefused, scan_checkpoint
+from prsm.engine.safe_convert import (
+    HF_INDEX,
+    SAFETENSORS_INDEX,
+    TRAINING_STATE,
+    ConversionFailed,
+    ConvertLimits,
+    convert_folder_weights,
+    pickled_weights,
+)
 
 from .archives import ArchiveError, ArchiveLimits, archive_format, extract_archive, strip_common_root
 
@@ -45,16 +58,22 @@ KIND_WORDS = {
     "onnx": "an ONNX model", "safetensors": "a safetensors file", "png": "a PNG image", "jpeg": "a JPEG image",
     "text": "a text file", "unknown": "of an unknown type",
 }
-PICKLE_REFUSED = ("pickled models are refused because loading them can run code; "
-                  "upload safetensors (a zoo or Hugging Face folder in a zip or tar) or ONNX")
+WEIGHTS_ALONE = ("PyTorch weights alone are not a teacher (they carry no architecture): upload a zip or tar of the "
+                 "model's folder, a Hugging Face directory (config.json + pytorch_model.bin or safetensors) or a zoo "
+                 "folder (architecture.json + model.pth); its .pth/.pt/.bin weights are converted to safetensors")
+OTHER_PICKLES = ("pickled files other than PyTorch weights at the top of the folder are refused because loading them "
+                 "can run code")
 
 
 class UploadError(Exception):
     """An upload that is refused: ``status_code`` 400 (or 413 when too large) with a plain reason."""
 
-    def __init__(self, message: str, *, status_code: int = 400, code: str = "invalid", field: str = "file"):
+    def __init__(self, message: str, *, status_code: int = 400, code: str = "invalid", field: str = "file",
+                 imports: tuple[str, ...] = ()):
         super().__init__(message)
         self.message, self.status_code, self.code, self.field = message, status_code, code, field
+        self.imports = imports  # forbidden globals a pickle scan found: a likely attack, flagged for moderators
+        self.received: Received | None = None  # set by the service that received the file
 
 
 class UploadTooLarge(UploadError):
@@ -190,7 +209,8 @@ def teacher_store(received: Received, folder: Path) -> StoredTeacher:
     """Validate a received teacher file and lay it out in ``folder``; raises UploadError."""
     kind = sniff(received.head, received.size)
     if kind == "pickle" or (kind == "zip" and _zip_is_torch(received.path)):
-        raise UploadError(f"the file is a PyTorch/pickle checkpoint: {PICKLE_REFUSED}")
+        _refuse_forbidden_imports(received.path, "the file")
+        raise UploadError(f"the file is a PyTorch checkpoint: {WEIGHTS_ALONE}")
     if kind == "onnx":
         target = folder / "model.onnx"
         received.path.rename(target)
@@ -219,7 +239,11 @@ def _zip_is_torch(path: Path) -> bool:
 def _teacher_folder(root: Path) -> StoredTeacher:
     files = sorted(p for p in root.rglob("*") if p.is_file())
     for path in files:
-        _refuse_unsafe_member(root, path)
+        _refuse_code(root, path)
+    pickles = [p for p in files if p.suffix.lower() in PICKLE_SUFFIXES or is_pickle(_file_head(p), p.stat().st_size)]
+    if pickles:
+        _convert_pickles(root, pickles)
+        files = sorted(p for p in root.rglob("*") if p.is_file())
     for path in files:
         if path.suffix.lower() == ".safetensors":
             _check_safetensors(root, path)
@@ -237,14 +261,48 @@ def _teacher_folder(root: Path) -> StoredTeacher:
                       "(architecture.json + model.safetensors) or one .onnx file")
 
 
-def _refuse_unsafe_member(root: Path, path: Path) -> None:
-    name = path.relative_to(root).as_posix()
-    suffix = path.suffix.lower()
-    if suffix in CODE_SUFFIXES:
+def _refuse_code(root: Path, path: Path) -> None:
+    if path.suffix.lower() in CODE_SUFFIXES:
+        name = path.relative_to(root).as_posix()
         raise UploadError(f"{name}: the archive contains code; custom code is refused (only built-in architectures are loaded)")
-    head = _file_head(path)
-    if suffix in PICKLE_SUFFIXES or is_pickle(head, path.stat().st_size):
-        raise UploadError(f"{name}: {PICKLE_REFUSED}")
+
+
+def _convert_pickles(root: Path, pickles: list[Path]) -> None:
+    """Every pickle is scanned first (a forbidden import refuses the upload and flags it); the PyTorch
+    weights at the top are converted to safetensors; then every pickle is deleted: only copies stay."""
+    def label(path: Path) -> str:
+        return path.relative_to(root).as_posix()
+
+    unread = [p for p in pickles if p.parent == root and TRAINING_STATE.match(p.name)]  # never needed to load
+    weights = pickled_weights(root)
+    for path in pickles:
+        if path not in unread:
+            _refuse_forbidden_imports(path, label(path))
+    if others := [p for p in pickles if p not in weights and p not in unread]:
+        raise UploadError(f"{label(others[0])}: {OTHER_PICKLES}")
+    try:
+        convert_folder_weights(root, root, limits=_convert_limits(), label_of=label)
+    except PickleRefused as error:
+        raise UploadError(str(error), imports=error.imports) from None
+    except (ConversionFailed, BadInput) as error:
+        raise UploadError(str(error)) from None
+    for path in pickles:
+        path.unlink()
+    if (root / SAFETENSORS_INDEX).is_file():
+        (root / HF_INDEX).unlink(missing_ok=True)
+
+
+def _refuse_forbidden_imports(path: Path, label: str) -> None:
+    """Refuse (and mark for flagging) a pickle whose scan finds imports other than tensor types."""
+    try:
+        scan_checkpoint(path, _convert_limits(), label)
+    except PickleRefused as error:
+        if error.imports:
+            raise UploadError(str(error), imports=error.imports) from None
+
+
+def _convert_limits() -> ConvertLimits:
+    return ConvertLimits(max_file_bytes=settings.UPLOAD_MAX_TEACHER_UNCOMPRESSED_BYTES)
 
 
 def _check_hf_dir(root: Path, files: list[Path]) -> None:
@@ -341,6 +399,7 @@ def dataset_store(received: Received, folder: Path) -> StoredDataset:
     """Validate a received data file with the engine's loaders and lay it out in ``folder``."""
     kind = sniff(received.head, received.size)
     if kind == "pickle":
+        _refuse_forbidden_imports(received.path, "the file")
         raise UploadError("the file is a Python pickle; data sets are CSV, JSONL, or a zip of image folders")
     if kind == "text":
         fmt = "jsonl" if received.head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") else "csv"

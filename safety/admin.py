@@ -1,8 +1,9 @@
 """The moderation console: the Django admin arranged for moderators (staff in the moderators group).
 
-A review queue of tripped jobs with approve / reject / suspend-the-owner actions, each asking for
-a reason and going through ``services`` (which writes the audit log); every report and the audit
-log itself, read-only. Anyone who is not a moderator is refused.
+Review queues of tripped jobs and of flagged uploads (refused for a forbidden pickle import), with
+approve / reject / suspend-the-owner actions, each asking for a reason and going through
+``services`` (which writes the audit log); every report, every flagged upload and the audit log
+itself, read-only. Anyone who is not a moderator is refused.
 """
 
 from django import forms
@@ -12,7 +13,7 @@ from django.template.response import TemplateResponse
 from accounts.selectors import user_is_moderator
 
 from . import services
-from .models import ModerationAction, ReviewQueueItem, SafetyReport
+from .models import FlaggedUpload, FlaggedUploadQueueItem, ModerationAction, ReviewQueueItem, SafetyReport
 
 
 class ReasonForm(forms.Form):
@@ -117,9 +118,54 @@ class ReviewQueueAdmin(SafetyReportAdmin):
         return super().get_queryset(request).filter(breaker_state=SafetyReport.Breaker.TRIPPED).order_by("created_at")
 
 
+def approve_upload(modeladmin, request, flagged, reason):
+    services.flagged_upload_decide(flagged=flagged, moderator=request.user, approve=True, reason=reason)
+
+
+def reject_upload(modeladmin, request, flagged, reason):
+    services.flagged_upload_decide(flagged=flagged, moderator=request.user, approve=False, reason=reason)
+
+
+def suspend_uploader(modeladmin, request, flagged, reason):
+    services.user_suspend(user=flagged.user, moderator=request.user, reason=reason)
+
+
+approve_upload_action = _with_reason("Approve: a false alarm", approve_upload)
+approve_upload_action.__name__ = "approve_selected"
+reject_upload_action = _with_reason("Reject: a confirmed attack", reject_upload)
+reject_upload_action.__name__ = "reject_selected"
+suspend_uploader_action = _with_reason("Suspend the uploaders", suspend_uploader)
+suspend_uploader_action.__name__ = "suspend_owners"
+
+
+@admin.register(FlaggedUpload)
+class FlaggedUploadAdmin(ModeratorOnly):
+    list_display = ("created_at", "user", "kind", "filename", "imports_found", "status", "decided_by")
+    list_filter = ("status", "kind")
+    search_fields = ("user__username", "filename", "sha256", "reason")
+    readonly_fields = ("user", "kind", "filename", "sha256", "imports", "reason", "status", "decided_by", "decided_at",
+                       "decision_reason", "created_at")
+    actions = [approve_upload_action, reject_upload_action, suspend_uploader_action]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "decided_by")
+
+    @admin.display(description="forbidden imports")
+    def imports_found(self, flagged):
+        return ", ".join(flagged.imports) or "-"
+
+
+@admin.register(FlaggedUploadQueueItem)
+class FlaggedUploadQueueAdmin(FlaggedUploadAdmin):
+    """Pending flagged uploads, oldest first."""
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=FlaggedUpload.Status.PENDING).order_by("created_at")
+
+
 @admin.register(ModerationAction)
 class ModerationActionAdmin(ModeratorOnly):
-    list_display = ("created_at", "moderator", "action", "job", "target_user", "reason")
+    list_display = ("created_at", "moderator", "action", "job", "upload", "target_user", "reason")
     list_filter = ("action",)
     search_fields = ("moderator__username", "target_user__username", "reason")
-    readonly_fields = ("created_at", "moderator", "action", "job", "target_user", "reason")
+    readonly_fields = ("created_at", "moderator", "action", "job", "upload", "target_user", "reason")

@@ -44,6 +44,48 @@ class ReviewQueueItem(SafetyReport):
         verbose_name_plural = "review queue: tripped jobs"
 
 
+class FlaggedUpload(models.Model):
+    """An upload refused because its pickle scan found a forbidden import: a likely attack, kept for
+    a moderator. Nothing of the file is kept but its name (for display) and its checksum."""
+
+    class Kind(models.TextChoices):
+        TEACHER = "teacher"
+        DATASET = "dataset"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"    # waits for a moderator
+        APPROVED = "approved"  # a moderator found it harmless (a false alarm)
+        REJECTED = "rejected"  # a moderator confirmed it as an attack
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="flagged_uploads")
+    filename = models.CharField(max_length=255, blank=True, help_text="the uploader's file name, for display only")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    reason = models.TextField(help_text="the refusal, naming the forbidden imports")
+    imports = models.JSONField(default=list, help_text="the forbidden globals the scan found")
+    sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="flagged_upload_decisions")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"flagged {self.kind} upload {self.filename or self.sha256[:12]} by {self.user}: {self.status}"
+
+
+class FlaggedUploadQueueItem(FlaggedUpload):
+    """The moderators' queue of flagged uploads still pending (an admin view of FlaggedUpload)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "flagged upload awaiting review"
+        verbose_name_plural = "review queue: flagged uploads"
+
+
 class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise PermissionError("the moderation log is append-only")
@@ -64,6 +106,8 @@ class ModerationAction(models.Model):
     moderator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="moderation_actions")
     action = models.CharField(max_length=20, choices=Action.choices)
     job = models.ForeignKey(DistillationJob, null=True, blank=True, on_delete=models.PROTECT, related_name="moderation_actions")
+    upload = models.ForeignKey(FlaggedUpload, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="moderation_actions")
     target_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="moderation_received")
     reason = models.TextField()

@@ -1,4 +1,4 @@
-"""Writes for safety: a job's safety report and breaker, and every moderator decision (audited)."""
+"""Writes for safety: a job's safety report and breaker, flagged uploads, and every moderator decision (audited)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.selectors import user_is_moderator
 
-from .models import ModerationAction, SafetyReport
+from .models import FlaggedUpload, ModerationAction, SafetyReport
 
 TRIP_FILE = "safety-trip.json"  # written by prsm.engine.checks.hooks when the breaker stops training
 
@@ -96,6 +96,33 @@ def safety_report_decide(*, report: SafetyReport, moderator, approve: bool, reas
 
 
 @transaction.atomic
+def flagged_upload_record(*, user, kind: str, filename: str, sha256: str, reason: str,
+                          imports: list[str]) -> FlaggedUpload:
+    """An upload refused for a forbidden pickle import, queued for the moderators."""
+    flagged = FlaggedUpload(user=user, kind=kind, filename="".join(c for c in filename if c.isprintable())[:255],
+                            sha256=sha256, reason=reason[:2000], imports=imports[:50])
+    flagged.full_clean()
+    flagged.save()
+    return flagged
+
+
+@transaction.atomic
+def flagged_upload_decide(*, flagged: FlaggedUpload, moderator, approve: bool, reason: str) -> FlaggedUpload:
+    """Approve (a false alarm) or reject (a confirmed attack) a flagged upload, with the reason in the audit log."""
+    _require_moderator(moderator)
+    reason = _require_reason(reason)
+    flagged = FlaggedUpload.objects.select_for_update().get(pk=flagged.pk)
+    flagged.status = FlaggedUpload.Status.APPROVED if approve else FlaggedUpload.Status.REJECTED
+    flagged.decided_by, flagged.decided_at, flagged.decision_reason = moderator, timezone.now(), reason
+    flagged.full_clean()
+    flagged.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    action = ModerationAction.Action.APPROVE if approve else ModerationAction.Action.REJECT
+    moderation_action_record(moderator=moderator, action=action, upload=flagged, target_user=flagged.user,
+                             reason=reason)
+    return flagged
+
+
+@transaction.atomic
 def user_suspend(*, user, moderator, reason: str, suspend: bool = True) -> None:
     """Suspend (deactivate: no login, no token use) or reinstate a user; staff are out of reach."""
     _require_moderator(moderator)
@@ -108,8 +135,10 @@ def user_suspend(*, user, moderator, reason: str, suspend: bool = True) -> None:
     moderation_action_record(moderator=moderator, action=action, target_user=user, reason=reason)
 
 
-def moderation_action_record(*, moderator, action: str, reason: str, job=None, target_user=None) -> ModerationAction:
-    entry = ModerationAction(moderator=moderator, action=action, job=job, target_user=target_user, reason=reason)
+def moderation_action_record(*, moderator, action: str, reason: str, job=None, upload=None,
+                             target_user=None) -> ModerationAction:
+    entry = ModerationAction(moderator=moderator, action=action, job=job, upload=upload, target_user=target_user,
+                             reason=reason)
     entry.full_clean()
     entry.save()
     return entry

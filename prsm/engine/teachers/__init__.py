@@ -1,6 +1,9 @@
 """Teachers: a zoo folder, an ONNX file, a Hugging Face directory, or ``catalog:NAME``.
 
-``load_teacher(ref)`` picks the kind from what is on disk; pickles are refused outright.
+``load_teacher(ref)`` picks the kind from what is on disk. A zoo or Hugging Face folder whose
+weights are a PyTorch pickle (``model.pth``, ``pytorch_model.bin``) is converted once into a
+safetensors copy under ``$PRSM_HOME/converted`` (``safe_convert``: scanned, then loaded with
+``weights_only`` in a confined process) and the copy is loaded; every other pickle is refused.
 """
 
 from __future__ import annotations
@@ -8,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import BadInput
-from ..zoo import is_zoo_folder
+from ..safe_convert import WEIGHT_SUFFIXES, converted_teacher_folder, needs_conversion
+from ..zoo import ARCHITECTURE_FILE, is_zoo_folder
 from .base import Teacher, align_classes
 
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt", ".joblib"}
@@ -31,8 +35,14 @@ def resolve_teacher_path(ref: str) -> Path:
 
 def load_teacher(ref: str, max_length: int = 128) -> Teacher:
     path = resolve_teacher_path(ref)
+    if path.is_file() and path.suffix.lower() in WEIGHT_SUFFIXES and _is_model_folder(path.parent):
+        path = path.parent  # the weights of a zoo or Hugging Face folder: the folder is the teacher
     if path.suffix.lower() in PICKLE_SUFFIXES:
-        raise BadInput(f"{path.name}: pickled models are refused (they can run code); use safetensors or ONNX")
+        raise BadInput(f"{path.name}: pickled weights alone are not a teacher; PyTorch weights (.pth, .pt, .bin) are converted "
+                       "to safetensors when they sit in a zoo folder (architecture.json) or a Hugging Face directory "
+                       "(config.json)")
+    if path.is_dir() and _is_model_folder(path) and needs_conversion(path):
+        path = converted_teacher_folder(path)
     if path.is_dir() and is_zoo_folder(path):
         from .zoo import ZooTeacher
 
@@ -46,3 +56,7 @@ def load_teacher(ref: str, max_length: int = 128) -> Teacher:
 
         return OnnxTeacher(ref, path)
     raise BadInput(f"{ref}: not a teacher (expected a zoo folder, a Hugging Face directory or an .onnx file)")
+
+
+def _is_model_folder(folder: Path) -> bool:
+    return (folder / ARCHITECTURE_FILE).is_file() or (folder / "config.json").is_file()

@@ -1,6 +1,7 @@
 """A Hugging Face ``*ForSequenceClassification`` directory (config, safetensors, tokenizer) as teacher.
 
-Custom code (``auto_map``) and pickled weights are refused: loading must never execute a file.
+Custom code (``auto_map``) is refused and only safetensors weights are read (``load_teacher`` first
+converts a ``pytorch_model.bin`` through ``safe_convert``): loading must never execute a file.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def check_hf_dir(folder: Path) -> dict:
     if config.get("auto_map"):
         raise BadInput(f"{folder.name}: needs custom code (auto_map); only built-in architectures are loaded")
     if not any(folder.glob("*.safetensors")):
-        raise BadInput(f"{folder.name}: no safetensors weights (pickled weights are refused)")
+        raise BadInput(f"{folder.name}: no safetensors weights (model.safetensors, or a pytorch_model.bin to convert)")
     if not any("ForSequenceClassification" in name for name in config.get("architectures") or []):
         raise BadInput(f"{folder.name}: not a sequence-classification model (architectures: {config.get('architectures')})")
     return config
