@@ -1,4 +1,5 @@
-# Two commands: `make up` (install, start the stack, run the demo) and `make test` (install, run the suite).
+# Two commands: `make up` (install, start the stack, run the demo) and `make test` (install, run the suite);
+# `make lint` runs bandit and pip-audit (CI runs it before the tests).
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
@@ -7,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install up test worker web bench clean
+.PHONY: install up test lint worker web bench clean
 
 install: $(STAMP)
 
@@ -20,6 +21,9 @@ up: install
 
 test: install
 	scripts/test.sh $(ARGS)
+
+lint: install
+	scripts/lint.sh
 
 bench: install
 	@echo "Benchmarks live in bench/; each prints its figures and the machine it ran on."

@@ -50,7 +50,7 @@ class RegisterApi(APIView):
     @extend_schema(
         request=RegisterInputSerializer,
         responses={201: TokenOutput},
-        examples=[OpenApiExample("Sign up", value={"username": "ada", "password": "a long passphrase", "email": "ada@example.com"}, request_only=True)],
+        examples=[OpenApiExample("Sign up", value={"username": "ada", "password": "a long passphrase", "email": "ada@example.com"}, request_only=True)],  # nosec B105  # an example in the API docs
         auth=[],
     )
     def post(self, request):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from .types import DeployedModel, Job, JobStatus, SdkError
@@ -13,6 +14,8 @@ class RemoteBackend:
     def __init__(self, base_url: str, token: str | None):
         if not token:
             raise SdkError("a remote server needs a token: pass token= or set PRSM_TOKEN (POST /api/v1/auth/token/)")
+        if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):  # urllib would also open file: and ftp:
+            raise SdkError(f"the server address must start with http:// or https://, not {base_url!r}")
         self.base_url, self.token = base_url.rstrip("/"), token
 
     def _call(self, method: str, path: str, body: dict | None = None):
@@ -20,7 +23,7 @@ class RemoteBackend:
         request = urllib.request.Request(f"{self.base_url}{path}", data=data, method=method, headers={
             "Authorization": f"Token {self.token}", "Content-Type": "application/json", "Accept": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=60) as response:  # nosec B310  # http(s) only, checked in __init__
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
             try:

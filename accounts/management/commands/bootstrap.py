@@ -1,14 +1,16 @@
 import os
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts import services
 from ledger import services as ledger_services
 
 DEMO_USERNAME = "demo"
-DEMO_PASSWORD_DEFAULT = "distill-demo-2026"
+# The local demo's published password (README, `make up`); refused when DEBUG is off, see handle().
+DEMO_PASSWORD_DEFAULT = "distill-demo-2026"  # nosec B105  # public on purpose, for local use only
 
 
 class Command(BaseCommand):
@@ -26,6 +28,9 @@ class Command(BaseCommand):
         password = os.environ.get("PRSM_DEMO_PASSWORD", DEMO_PASSWORD_DEFAULT)
         user = get_user_model().objects.filter(username=DEMO_USERNAME).first()
         if user is None:
+            if password == DEMO_PASSWORD_DEFAULT and not settings.DEBUG:
+                raise CommandError("the demo account's default password is published in the README; outside "
+                                   "development set PRSM_DEMO_PASSWORD, or run bootstrap with --no-demo")
             user = services.user_create(username=DEMO_USERNAME, password=password, email="demo@example.com")
             self.stdout.write(f"demo user: created ({DEMO_USERNAME} / {password})")
         else:
