@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from .checks.config import ChecksConfig
 from .checks.spending import Budget
@@ -41,6 +41,9 @@ class DistillConfig(BaseModel):
     checkpoint_seconds: float | None = Field(60.0, gt=0, description="seconds between checkpoints, whichever of the "
                                              "two comes first; None: by steps alone (a fast GPU run checkpoints rarely)")
     baseline: bool = Field(False, description="also train the same student on labels alone")
+    augment: bool = Field(False, description="new variants of the training batches every epoch (images shifted, tabular "
+                                             "noise, text tokens masked); the teacher then runs online, uncached")
+    augment_flip: bool = Field(False, description="with augment, also flip images left-right (never for digits or text)")
     max_inference_latency_ms: float | None = Field(None, gt=0)
     max_memory_bytes: int | None = Field(None, gt=0)
     layer_count: int | None = Field(None, ge=1)
@@ -55,6 +58,13 @@ class DistillConfig(BaseModel):
     domain: str | None = Field(None, description="what the model is for (free text); the teacher-risk check reads it")
     checks: ChecksConfig = Field(default_factory=ChecksConfig, description="safety checks' thresholds and options")
     budget: Budget | None = Field(None, description="what the run may spend and the price rule; the breaker stops it there")
+
+    @field_validator("augment_flip")
+    @classmethod
+    def _flip_needs_augment(cls, flip: bool, info: ValidationInfo) -> bool:
+        if flip and not info.data.get("augment"):
+            raise ValueError("flipping is an augmentation: it needs augment")
+        return flip
 
     def training_fingerprint(self) -> dict:
         """The fields that change what training computes (a checkpoint resumes only if they match)."""

@@ -53,7 +53,7 @@ A {report['task']} classifier distilled by PRSM from `{t.get('ref', '')}` ({t.ge
 
 - Teacher: `{t.get('ref', '')}`, {t['params']:,} parameters.
 - Student: {s['architecture'].get('kind') or s['architecture'].get('model_type', '')}, {s['params']:,} parameters ({report['compression_ratio']:.1f}x fewer).
-- Method: knowledge distillation (Hinton et al., 2015), temperature {report['training']['temperature']}, alpha {report['training']['alpha']}, transfer: {', '.join(report['training']['transfer'])}; seed {report['seed']}.
+- Method: knowledge distillation (Hinton et al., 2015), temperature {report['training']['temperature']}, alpha {report['training']['alpha']}, transfer: {', '.join(report['training']['transfer'])}; seed {report['seed']}{_augmentation(report['training'])}.
 - Data: `{report.get('data', {}).get('source', '')}`, sha256 `{report['data_sha256']}`; split train/validation/test {report['data']['split']}.
 
 ## Results on the held-out test split
@@ -84,6 +84,14 @@ Classifying {report['task']} inputs like those in the training data into: {', '.
 - Figures come from one held-out split of {report['data']['split']['test']} examples; expect different numbers on other data.
 - Latency was measured on one CPU; other hardware will differ.
 """
+
+
+def _augmentation(training: dict) -> str:
+    described = training.get("augmentation")
+    if not described:
+        return ""
+    shown = ", ".join(f"{k} {v}" for k, v in described.items() if k != "task")
+    return f"; augmentation ({shown}), the teacher run online on each augmented batch"
 
 
 def _fmt(value) -> str:

@@ -120,14 +120,16 @@ def _cost_extras(cost: dict) -> dict:
 
 
 def _training_section(run) -> dict:
-    result = run.results["train"]
-    settings = run.results["settings"]
+    result, settings = run.results["train"], run.results["settings"]
+    augmentation = run.results.get("augmentation")
     return {"temperature": settings["temperature"], "alpha": settings["alpha"], "transfer": list(run.config.transfer),
             "epochs": settings["epochs"], "epochs_trained": len(result.history), "best_epoch": result.best_epoch,
             "stopped_early": result.stopped_early, "steps": result.steps, "batch_size": settings["batch_size"],
             "learning_rate": settings["learning_rate"], "samples_per_s": result.samples_per_s,
             "seconds": result.seconds, "device": settings["device"], "resumed_from_step": result.resumed_from_step,
-            "teacher_outputs_cached": "teacher_train_logits" in run.results, "history": result.history}
+            "teacher_outputs_cached": "teacher_train_logits" in run.results,
+            "augmentation": augmentation.describe() if augmentation is not None else None,
+            "teacher_online": augmentation is not None and settings["alpha"] > 0, "history": result.history}
 
 
 def _checks(report: dict, config) -> dict:

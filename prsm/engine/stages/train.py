@@ -1,4 +1,8 @@
-"""Stages that train: the teacher-output cache, the distilled student, the labels-only baseline."""
+"""Stages that train: the teacher-output cache, the distilled student, the labels-only baseline.
+
+With ``augment`` the batches change every epoch, so nothing is cached: the teacher runs online on
+each augmented batch, either in the objective (which holds the teacher, on the training device) or
+in the loop, through the teacher's own ``logits_of`` (any runtime, ONNX included)."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import dataclasses
 
 from ..checks.hooks import fit_with_breaker
 from ..students.design import Candidate
+from ..training.augment import augmentation_for
 from ..training.cache import cached_teacher_logits
 from ..training.loop import TrainData, TrainSettings
 from .prepare import teacher_logits_key
@@ -37,7 +42,9 @@ def cache_teacher(run) -> None:
     run.student = _build(run)
     inputs = run.student.adapter.encode(run.split.train)
     run.results["train_inputs"] = inputs
-    if run.config.alpha > 0:
+    if run.config.augment:
+        run.results["augmentation"] = augmentation_for(run.data.task, inputs, run.student.adapter, run.config.augment_flip)
+    elif run.config.alpha > 0:
         run.results["teacher_train_logits"] = cached_teacher_logits(
             run.teacher, _teacher_inputs(run, run.split.train, inputs), run.out / "cache",
             teacher_logits_key(run, "train"), run.reporter)
@@ -57,7 +64,8 @@ def train(run) -> None:
 
     settings = settings_for(run, run.student, run.config.alpha)
     objective = run.backend.objective(run.student, run.teacher, settings, run.config.transfer)
-    train_data = TrainData(run.results["train_inputs"], run.split.train.labels, run.results.get("teacher_train_logits"))
+    train_data = TrainData(run.results["train_inputs"], run.split.train.labels, run.results.get("teacher_train_logits"),
+                           augment=run.results.get("augmentation"), online_teacher=_online_teacher(run, objective))
     validation = TrainData(run.student.adapter.encode(run.split.validation), run.split.validation.labels)
     run.results["validation_inputs"] = validation.inputs
     validation.teacher_logits = _validation_teacher_logits(run, validation.inputs)
@@ -65,6 +73,14 @@ def train(run) -> None:
                                                            run.state_dir / "student.pt", run.reporter, fingerprint(run)))
     run.results["train"] = result
     run.results["settings"] = dataclasses.asdict(settings)
+
+
+def _online_teacher(run, objective):
+    """The teacher's logits for each augmented batch, where the objective does not run the teacher
+    itself (the transformer objective holds it and runs it on the student's device)."""
+    if not run.config.augment or run.config.alpha == 0 or getattr(objective, "teacher", None) is not None:
+        return None
+    return lambda inputs: run.teacher.logits_of(inputs, batch_size=len(next(iter(inputs.values()))))
 
 
 def _validation_teacher_logits(run, inputs):
@@ -84,7 +100,7 @@ def baseline(run) -> None:
     student = _build(run)
     settings = settings_for(run, student, alpha=0.0)
     objective = run.backend.objective(student, run.teacher, settings, ["logits"])
-    train_data = TrainData(run.results["train_inputs"], run.split.train.labels, None)
+    train_data = TrainData(run.results["train_inputs"], run.split.train.labels, None, augment=run.results.get("augmentation"))
     validation = TrainData(run.results["validation_inputs"], run.split.validation.labels)
     result = run.backend.fit(student, train_data, validation, settings, objective,
                              run.state_dir / "baseline.pt", run.reporter, fingerprint(run) + ":baseline")

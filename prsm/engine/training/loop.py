@@ -1,7 +1,9 @@
-"""The one training loop every torch backend uses: cached teacher logits, early stopping on
-validation accuracy, a checkpoint every N steps or every S seconds, and an exact resume.
+"""The one training loop every torch backend uses: cached teacher logits (or, with augmentation,
+the teacher online on each augmented batch), early stopping on validation accuracy, a checkpoint
+every N steps or every S seconds, and an exact resume.
 
-Exactness: each epoch's order comes from ``default_rng([seed, epoch])`` (nothing to save), and the
+Exactness: each epoch's order comes from ``default_rng([seed, epoch])`` and each batch's
+augmentation from ``default_rng([seed, epoch, step, ...])`` (nothing to save), and the
 checkpoint carries the model, optimiser, schedule, objective and torch RNG state, so an interrupted
 run resumed from its checkpoint takes the same steps and ends with the same weights.
 """
@@ -14,6 +16,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -22,6 +25,7 @@ from torch import nn
 from ..adapters import Inputs, num_rows, predict_logits, take
 from ..errors import Cancelled
 from ..losses import distillation_loss
+from .augment import batch_rng
 from .callbacks import Reporter
 from .checkpoint import load_checkpoint, save_atomic
 
@@ -72,6 +76,8 @@ class TrainData:
     inputs: Inputs
     labels: np.ndarray
     teacher_logits: np.ndarray | None = None  # cached (possibly memory-mapped) [n, classes]
+    augment: Callable[[Inputs, np.random.Generator], Inputs] | None = None  # new variants of each batch
+    online_teacher: Callable[[Inputs], np.ndarray] | None = None  # the teacher's logits of each (augmented) batch
 
 
 class Trainer:
@@ -110,7 +116,7 @@ class Trainer:
             order = np.random.default_rng([s.seed, epoch]).permutation(num_rows(train.inputs))
             for step in range(state["step_in_epoch"], steps_per_epoch):
                 rows = order[step * s.batch_size:(step + 1) * s.batch_size]
-                loss = self._step(train, rows, optimizer, schedule)
+                loss = self._step(train, rows, optimizer, schedule, (epoch, step))
                 state.update(epoch=epoch, step_in_epoch=step + 1, global_step=state["global_step"] + 1,
                              samples=state["samples"] + len(rows))
                 self._after_step(state, loss, total, started, first_step, optimizer, schedule)
@@ -133,15 +139,13 @@ class Trainer:
             optimizer, lambda step: min((step + 1) / warmup, max(0.1, 1 - (step - warmup) / max(1, total - warmup))))
         return optimizer, schedule
 
-    def _step(self, train: TrainData, rows: np.ndarray, optimizer, schedule) -> torch.Tensor:
+    def _step(self, train: TrainData, rows: np.ndarray, optimizer, schedule, at: tuple[int, int]) -> torch.Tensor:
         if not self.module.training:  # train() walks every submodule: ~1 ms a step on a BERT-sized student
             self.module.train()
-        batch = {name: _to_device(tensor, self.device) for name, tensor in take(train.inputs, rows).items()}
+        inputs = self._inputs(train, rows, at)
+        batch = {name: _to_device(tensor, self.device) for name, tensor in take(inputs, slice(None)).items()}
         labels = _to_device(torch.from_numpy(train.labels[rows]), self.device)
-        teacher = None
-        if train.teacher_logits is not None:
-            logits = np.asarray(train.teacher_logits[rows], dtype=np.float32)
-            teacher = _to_device(torch.from_numpy(logits), self.device)
+        teacher = self._teacher_logits(train, rows, inputs)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             loss = self.objective(self.module, batch, teacher, labels)
         optimizer.zero_grad(set_to_none=True)
@@ -149,6 +153,22 @@ class Trainer:
         optimizer.step()
         schedule.step()
         return loss.detach()
+
+    def _inputs(self, train: TrainData, rows: np.ndarray, at: tuple[int, int]) -> Inputs:
+        """The batch's rows as arrays; augmented from ``(seed, epoch, step)`` when the run augments."""
+        inputs = {name: array[rows] for name, array in train.inputs.items()}
+        return train.augment(inputs, batch_rng(self.settings.seed, *at)) if train.augment is not None else inputs
+
+    def _teacher_logits(self, train: TrainData, rows: np.ndarray, inputs: Inputs) -> torch.Tensor | None:
+        """Cached logits, or the teacher run now on this (augmented) batch; None where the objective
+        runs the teacher itself, or trains on the labels alone."""
+        if train.teacher_logits is not None:
+            logits = train.teacher_logits[rows]
+        elif train.online_teacher is not None:
+            logits = train.online_teacher(inputs)
+        else:
+            return None
+        return _to_device(torch.from_numpy(np.asarray(logits, dtype=np.float32)), self.device)
 
     def _after_step(self, state, loss, total, started, first_step, optimizer, schedule) -> None:
         step = state["global_step"]
