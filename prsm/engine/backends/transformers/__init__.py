@@ -3,6 +3,7 @@ teacher's own architecture, sharing its tokenizer."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ...errors import BadInput
 from ...export.onnx import export_onnx, quantize_int8, verify_int8, verify_onnx
 from ...students.design import Candidate
 from ..base import Backend, Student
-from . import students
+from . import students, vocab
 from .export import export_huggingface, export_state_dict
 from .objective import TransformerObjective
 
@@ -32,7 +33,25 @@ class TransformersBackend(Backend):
         if getattr(teacher, "kind", "") != "huggingface":
             raise BadInput("a text student needs a Hugging Face teacher (its tokenizer and architecture)")
         self._length = students.typical_length(teacher.adapter.encode(train.subset(np.arange(min(len(train), 512)))))
-        return students.candidates(teacher, train.classes)
+        return students.candidates(teacher, train.classes, self._vocabulary(teacher, train).get("kept_ids"))
+
+    def _vocabulary(self, teacher, train: TaskData) -> dict:
+        """The trimmed vocabulary (see ``vocab``), worked out once per teacher and training rows;
+        the same rows always give the same vocabulary, so a resumed run rebuilds the same student."""
+        key = (teacher.ref, _rows_digest(train))
+        cache = self.__dict__.setdefault("_vocabularies", {})
+        if key not in cache:
+            cache.clear()
+            cache[key] = vocab.trim_plan(teacher.tokenizer, list(train.texts), teacher.adapter.max_length)
+        return cache[key]
+
+    def _layer_plan(self, teacher, train: TaskData, layers: int) -> dict:
+        key = (teacher.ref, _rows_digest(train), layers)
+        cache = self.__dict__.setdefault("_layer_plans", {})
+        if key not in cache:
+            cache.clear()
+            cache[key] = students.teacher_layer_plan(teacher, train, layers)
+        return cache[key]
 
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None:
         students.measure(candidate, teacher, getattr(self, "_length", 32))
@@ -43,11 +62,19 @@ class TransformersBackend(Backend):
         torch.manual_seed(seed)
         config = AutoConfig.for_model(**candidate.architecture)
         module = AutoModelForSequenceClassification.from_config(config)
-        layers = students.chosen_teacher_layers(teacher.config.num_hidden_layers, config.num_hidden_layers)
-        initialised = students.initialise_from_teacher(module, teacher.module, layers)
-        adapter = SequenceAdapter(teacher.tokenizer, teacher.adapter.max_length)
+        plan = self._vocabulary(teacher, train)
+        kept = plan.get("kept_ids")
+        if (kept is not None and len(kept) != config.vocab_size) or (kept is None and config.vocab_size != teacher.config.vocab_size):
+            raise BadInput("the student's vocabulary does not match its training rows: start the run again in a fresh folder")
+        layer_plan = self._layer_plan(teacher, train, config.num_hidden_layers)
+        initialised = students.initialise_from_teacher(module, teacher.module, layer_plan["teacher_layers"], kept)
+        initialised["layer_choice"] = {k: v for k, v in layer_plan.items() if k != "teacher_layers"}
+        initialised["vocabulary"] = {k: v for k, v in plan.items() if k != "kept_ids"}
+        tokenizer = vocab.trimmed_tokenizer(teacher.tokenizer, kept) if kept is not None else teacher.tokenizer
+        adapter = SequenceAdapter(tokenizer, teacher.adapter.max_length)
         return Student(module=module, adapter=adapter, architecture=config.to_dict(), family="transformer",
-                       extra={"initialised_from": initialised, "teacher_hidden": teacher.config.hidden_size})
+                       extra={"initialised_from": initialised, "teacher_hidden": teacher.config.hidden_size,
+                              "kept_ids": kept})
 
     def default_settings(self, student: Student, train_rows: int) -> dict:
         """A student that starts from the teacher's own layers needs a gentle learning rate; a
@@ -64,7 +91,7 @@ class TransformersBackend(Backend):
                 model.set_attn_implementation("eager")  # sdpa kernels do not return attention maps
         return TransformerObjective(teacher.module, student.extra["initialised_from"]["teacher_layers"],
                                     student.module.config.hidden_size, teacher.config.hidden_size, transfer,
-                                    settings.temperature, settings.alpha)
+                                    settings.temperature, settings.alpha, teacher_ids=student.extra.get("kept_ids"))
 
     def export(self, student: Student, formats: list[str], folder: Path, root: Path, test: TaskData) -> dict:
         unknown = [f for f in formats if f not in self.formats]
@@ -94,6 +121,10 @@ class TransformersBackend(Backend):
         if "onnx" not in formats:
             path.unlink()
         return records
+
+
+def _rows_digest(rows: TaskData) -> str:
+    return hashlib.sha256("\0".join(rows.texts).encode() + rows.labels.tobytes()).hexdigest()
 
 
 BACKEND = TransformersBackend()

@@ -14,8 +14,12 @@ class TransformerObjective(nn.Module):
     attention (MiniLM, Wang et al., 2020); student layer i learns from teacher layer ``layers[i]``."""
 
     def __init__(self, teacher_module, layers: list[int], student_hidden: int, teacher_hidden: int,
-                 transfer: list[str], temperature: float, alpha: float) -> None:
+                 transfer: list[str], temperature: float, alpha: float, teacher_ids=None) -> None:
         super().__init__()
+        # a student with a trimmed vocabulary numbers its tokens differently: teacher_ids[i] is the
+        # teacher's id for the student's token i (the tokens themselves are the same)
+        self.register_buffer("teacher_ids", None if teacher_ids is None else torch.as_tensor(teacher_ids),
+                             persistent=False)
         object.__setattr__(self, "teacher", teacher_module)  # not a submodule: never trained or saved
         self.layers, self.temperature, self.alpha = layers, temperature, alpha
         self.hidden, self.attention = "hidden" in transfer, "attention" in transfer
@@ -47,4 +51,6 @@ class TransformerObjective(nn.Module):
             self.teacher.to(device)                            # each walks all of a BERT-sized teacher's modules
             self.teacher.eval()
             object.__setattr__(self, "_teacher_device", device)
+        if self.teacher_ids is not None:
+            batch = dict(batch, input_ids=self.teacher_ids.to(device)[batch["input_ids"]])
         return self.teacher(**batch, output_hidden_states=self.hidden, output_attentions=self.attention)

@@ -10,14 +10,17 @@ import torch
 
 from ...evaluation.cost import flops_per_example, latency_ms, peak_memory_bytes
 from ...students.design import Candidate
+from .vocab import remap_config_ids
 
 LAYER_COUNTS = (1, 2, 3, 4, 6, 8, 12)
 WIDTHS = (1024, 768, 512, 384, 256, 192, 128, 96, 64, 48, 32, 16)
 LAYER_KEY = re.compile(r"(\.layers?\.)(\d+)(\.)")
 
 
-def student_config(teacher_config, layers: int, hidden: int, classes: list[str], max_length: int):
-    """The teacher's config class with the student's depth and width; heads keep the teacher's head size."""
+def student_config(teacher_config, layers: int, hidden: int, classes: list[str], max_length: int,
+                   kept: np.ndarray | None = None):
+    """The teacher's config class with the student's depth and width; heads keep the teacher's head
+    size; with ``kept``, the trimmed vocabulary's size and special-token ids."""
     head_size = teacher_config.hidden_size // teacher_config.num_attention_heads
     heads = max(1, hidden // head_size)
     while hidden % heads:
@@ -32,6 +35,8 @@ def student_config(teacher_config, layers: int, hidden: int, classes: list[str],
         values["max_position_embeddings"] = min(teacher_config.max_position_embeddings, max_length + 2)
     for key in ("_name_or_path", "architectures", "transformers_version"):
         values.pop(key, None)
+    if kept is not None:
+        values = remap_config_ids(values, kept)
     return type(teacher_config).from_dict(values)
 
 
@@ -43,14 +48,14 @@ def count_params(config) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
-def candidates(teacher, classes: list[str]) -> list[Candidate]:
+def candidates(teacher, classes: list[str], kept: np.ndarray | None = None) -> list[Candidate]:
     config = teacher.config
     max_length = teacher.adapter.max_length
     widths = sorted({config.hidden_size} | {w for w in WIDTHS if w < config.hidden_size}, reverse=True)
     out = []
     for layers in (n for n in LAYER_COUNTS if n <= config.num_hidden_layers):
         for hidden in widths:
-            student = student_config(config, layers, hidden, classes, max_length)
+            student = student_config(config, layers, hidden, classes, max_length, kept)
             out.append(Candidate(name=f"{config.model_type}-{layers}x{hidden}", params=count_params(student), layers=layers,
                                  width=hidden, heads=student.num_attention_heads, architecture=student.to_dict()))
     return out
@@ -79,19 +84,76 @@ def chosen_teacher_layers(teacher_layers: int, student_layers: int) -> list[int]
     return [min(teacher_layers - 1, round(step * (i + 1)) - 1) for i in range(student_layers)]
 
 
-def initialise_from_teacher(student, teacher_module, layers: list[int]) -> dict:
+def layers_by_similarity(cka: list[list[float]], student_layers: int) -> dict:
+    """Which teacher layers the student's layers start from and learn from, chosen by what the
+    teacher's layers do: the teacher's stack is cut into ``student_layers`` contiguous segments,
+    student layer i stands in for segment i and starts from (and, with hidden-state transfer,
+    learns from) the segment's last layer.
+
+    A segment's work is how much it changes the representation, ``1 - CKA(input, output)`` on the
+    hidden states (``cka[0]`` is the embeddings, ``cka[j]`` the output of layer j). The cut
+    minimises the largest segment's work, then the sum of squares, then the distance from even
+    spacing: layers that barely change what they receive (CKA near 1 with their input) are merged,
+    and no student layer is left to stand in for several layers that each do a lot.
+    """
+    total = len(cka) - 1  # teacher layers
+    if student_layers >= total:
+        return {"teacher_layers": list(range(total)), "rule": "every teacher layer", "segment_change": []}
+    even = chosen_teacher_layers(total, student_layers)
+    change = [[1.0 - float(cka[a][b]) for b in range(total + 1)] for a in range(total + 1)]
+    # best[k][b]: the best cut of hidden states 0..b into k segments, as a comparable key + cut points
+    best: dict[tuple[int, int], tuple[tuple, list[int]]] = {(0, 0): ((0.0, 0.0, 0), [])}
+    for k in range(1, student_layers + 1):
+        for b in range(k, total - (student_layers - k) + 1):
+            options = []
+            for a in range(k - 1, b):
+                if (k - 1, a) not in best:
+                    continue
+                (worst, squares, drift), cuts = best[(k - 1, a)]
+                work = change[a][b]
+                key = (round(max(worst, work), 6), round(squares + work * work, 6), drift + abs(b - 1 - even[k - 1]))
+                options.append((key, cuts + [b]))
+            if options:
+                best[(k, b)] = min(options)
+    key, cuts = best[(student_layers, total)]
+    starts = [0] + cuts[:-1]
+    return {"teacher_layers": [b - 1 for b in cuts],
+            "rule": "the teacher's layers cut into segments of even representation change (1 - linear CKA)",
+            "segment_change": [round(change[a][b], 4) for a, b in zip(starts, cuts)],
+            "evenly_spaced": even}
+
+
+def teacher_layer_plan(teacher, train, student_layers: int, rows: int = 128) -> dict:
+    """``layers_by_similarity`` on the teacher's hidden states for the first training rows;
+    evenly spaced where the teacher does not give its hidden states."""
+    from ...analysis.structure import layer_similarity
+
+    total = teacher.config.num_hidden_layers
+    try:
+        inputs = teacher.adapter.encode(train.subset(np.arange(min(len(train), rows))))
+        similarity = layer_similarity(teacher, inputs, rows=rows)
+    except (TypeError, AttributeError, ValueError) as error:  # no output_hidden_states on this architecture
+        return {"teacher_layers": chosen_teacher_layers(total, student_layers),
+                "rule": f"evenly spaced (no hidden states: {error})"}
+    return layers_by_similarity(similarity["cka"], student_layers)
+
+
+def initialise_from_teacher(student, teacher_module, layers: list[int], kept: np.ndarray | None = None) -> dict:
     """Copy every teacher tensor whose shape matches (embeddings, the chosen layers, the head);
-    project the token embeddings onto their top principal directions when the student is narrower."""
+    the token embeddings are the kept tokens' rows, projected onto their top principal directions
+    when the student is narrower."""
     teacher_state = teacher_module.state_dict()
     student_state = student.state_dict()
+    words = student.get_input_embeddings().weight
     copied = 0
     for name, tensor in student_state.items():
         source = _teacher_key(name, layers)
-        if source in teacher_state:
+        if source in teacher_state and tensor.data_ptr() != words.data_ptr():
             copied += _copy(tensor, teacher_state[source])
-    projected = _project_word_embeddings(student, teacher_module)
+    how = _word_embeddings_from_teacher(student, teacher_module, kept)
+    copied += how == "copied"
     return {"teacher_layers": layers, "copied_tensors": copied, "student_tensors": len(student_state),
-            "projected_word_embeddings": projected}
+            "word_embeddings": how, "projected_word_embeddings": how == "projected"}
 
 
 def _teacher_key(name: str, layers: list[int]) -> str:
@@ -110,18 +172,23 @@ def _copy(target: torch.Tensor, source: torch.Tensor) -> int:
 
 
 @torch.no_grad()
-def _project_word_embeddings(student, teacher_module) -> bool:
-    """A narrower student starts from the teacher's token embeddings projected onto their top
-    principal components (PCA keeps most of their variance in fewer dimensions)."""
+def _word_embeddings_from_teacher(student, teacher_module, kept: np.ndarray | None) -> str:
+    """The teacher's rows for the student's tokens; a narrower student gets them projected onto
+    their top principal components (PCA keeps most of their variance in fewer dimensions)."""
     target = student.get_input_embeddings().weight
     source = teacher_module.get_input_embeddings().weight.detach().float()
-    if target.shape[1] >= source.shape[1] or target.shape[0] != source.shape[0]:
-        return False
+    if kept is not None:
+        source = source[torch.from_numpy(np.asarray(kept))]
+    if target.shape[0] != source.shape[0] or target.shape[1] > source.shape[1]:
+        return "fresh"
+    if target.shape[1] == source.shape[1]:
+        target.copy_(source)
+        return "copied"
     centred = source - source.mean(0, keepdim=True)
     _, _, components = torch.linalg.svd(centred, full_matrices=False)
     width = min(target.shape[1], components.shape[0])  # a tiny vocabulary has fewer components
     target[:, :width].copy_(centred @ components[:width].T)
-    return True
+    return "projected"
 
 
 def typical_length(inputs: dict[str, np.ndarray]) -> int:
