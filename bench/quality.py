@@ -41,6 +41,7 @@ CASES = {
                "goals": {"compression": 50, "retention": 0.97}},
     "fashion": {"teacher": "catalog:fashion-cnn", "data": "builtin:fashion-mnist", "seeds": [0, 1, 2],
                 "config": {"baseline": True}, "quick": {"max_train_examples": 6000},
+                "augment": {"augment": True, "augment_flip": True},
                 "goals": {"compression": 20, "retention": 0.97, "beats_baseline": True}},
     "sentiment": {"teacher": "catalog:sentiment-mpnet", "data": "builtin:movie-reviews", "seeds": [0],
                   "config": {"max_length": 64}, "quick": {"max_train_examples": 1500},
@@ -56,6 +57,13 @@ def parse_args():
     size.add_argument("--full", action="store_true", help="every training row")
     p.add_argument("--seeds", type=int, nargs="+", help="override the case's seeds")
     p.add_argument("--epochs", type=int, help="override the engine's epoch choice")
+    p.add_argument("--augment", action="store_true",
+                   help="augment the training batches (the case's kind: image shifts and flips for fashion); "
+                        "the teacher then runs online on every batch, and the labels-only baseline gets the same")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
+                   help="where the students train (evaluation and latencies stay on the CPU)")
+    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other DistillConfig field, e.g. --config optimization_target=accuracy (JSON values)")
     p.add_argument("--out", default=None, help="folder for the runs (default: a temporary folder)")
     p.add_argument("--json", help="also write the figures here")
     return p.parse_args()
@@ -78,7 +86,15 @@ def run_case(name: str, args, out: Path) -> dict:
     runs = []
     for seed in args.seeds or case["seeds"]:
         fields = {"teacher": case["teacher"], "data": case["data"], "target_size": "small", "seed": seed,
-                  "exports": [], "device": "cpu", **case["config"]}
+                  "exports": [], "device": args.device, **case["config"]}
+        if args.augment:
+            fields.update(case.get("augment", {"augment": True}))
+        for item in args.config:
+            key, _, value = item.partition("=")
+            try:
+                fields[key] = json.loads(value)
+            except json.JSONDecodeError:
+                fields[key] = value
         if not args.full:
             fields.update(case.get("quick", {}))
         if args.epochs:
@@ -98,7 +114,7 @@ def summary(report: dict, seed: int, seconds: float) -> dict:
            "student acc": round(student["accuracy"], 4), "retention": round(report["retention"], 4),
            "teacher p50 ms": teacher["latency_ms_p50"], "student p50 ms": student["latency_ms_p50"],
            "speedup": round(report["speedup"], 1), "test rows": report.get("data", {}).get("split", {}).get("test", ""),
-           "seconds": round(seconds, 1)}
+           "seconds": round(seconds, 1), "device": report.get("training", {}).get("device", "")}
     if "baseline" in report:
         row["labels-only acc"] = round(report["baseline"]["accuracy"], 4)
         row["gain"] = round(report["baseline"]["distillation_gain"], 4)

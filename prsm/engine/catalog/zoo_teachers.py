@@ -10,8 +10,8 @@ import torch
 from ..data.builtin import load_builtin
 from ..zoo import FORMAT, build_model, save_zoo_model
 from .packages import installed_version
-from .training import (accuracy, heldout_record, seed_everything, stratified_subset, teacher_split, torch_threads,
-                       train_classifier)
+from .training import (accuracy, build_device, heldout_record, seed_everything, stratified_subset, teacher_split,
+                       torch_threads, train_classifier)
 
 
 def _architecture(kind: str, task: str, classes: list[str], config: dict) -> dict:
@@ -49,7 +49,12 @@ def build_digits_mlp(folder: Path, quick: bool, progress) -> dict:
 
 
 def build_fashion_cnn(folder: Path, quick: bool, progress) -> dict:
-    """A CNN of about 1.7M parameters on Fashion-MNIST's 60,000 training images (quick: 6,000 and 2,000 test)."""
+    """A CNN of about 1.7M parameters on Fashion-MNIST's 60,000 training images (quick: 6,000 and
+    2,000 test), 15 epochs with each image shifted by up to 2 pixels and flipped left-right at
+    random (clothes are symmetric; a teacher trained 3 epochs without them, 90.9%, was weaker than a
+    51k-parameter student trained on labels for 15)."""
+    from ..training.augment import Augmentation
+
     generator = seed_everything()
     data = load_builtin("fashion-mnist")
     train_rows, test_rows, how = teacher_split(data)
@@ -60,6 +65,7 @@ def build_fashion_cnn(folder: Path, quick: bool, progress) -> dict:
     config = {"in_channels": 1, "image_size": [28, 28], "channels": [64, 128], "hidden": 256, "dropout": 0.3}
     architecture = _architecture("cnn", "image", data.classes, config)
     model = build_model(architecture)
-    training = train_classifier(model, data.images[train_rows], data.labels[train_rows], epochs=1 if quick else 3,
-                                batch_size=128, lr=2e-3, weight_decay=1e-4, generator=generator, progress=progress)
+    training = train_classifier(model, data.images[train_rows], data.labels[train_rows], epochs=1 if quick else 15,
+                                batch_size=128, lr=2e-3, weight_decay=1e-4, generator=generator, progress=progress,
+                                augment=Augmentation(task="image", flip=True, shift=2), device=build_device())
     return _finish(model, architecture, folder, data, train_rows, test_rows, how, data.images, training)

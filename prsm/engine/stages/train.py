@@ -7,6 +7,9 @@ in the loop, through the teacher's own ``logits_of`` (any runtime, ONNX included
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
+
+import torch
 
 from ..checks.hooks import fit_with_breaker
 from ..students.design import Candidate
@@ -69,10 +72,26 @@ def train(run) -> None:
     validation = TrainData(run.student.adapter.encode(run.split.validation), run.split.validation.labels)
     run.results["validation_inputs"] = validation.inputs
     validation.teacher_logits = _validation_teacher_logits(run, validation.inputs)
-    result = fit_with_breaker(run, lambda: run.backend.fit(run.student, train_data, validation, settings, objective,
-                                                           run.state_dir / "student.pt", run.reporter, fingerprint(run)))
+    with _on_training_device(run, settings, run.student, online=train_data.online_teacher is not None):
+        result = fit_with_breaker(run, lambda: run.backend.fit(run.student, train_data, validation, settings, objective,
+                                                               run.state_dir / "student.pt", run.reporter, fingerprint(run)))
     run.results["train"] = result
     run.results["settings"] = dataclasses.asdict(settings)
+
+
+@contextmanager
+def _on_training_device(run, settings, student, online: bool):
+    """Train on the configured device (an online teacher beside the student), then bring both back
+    to the CPU: the evaluation, its latencies and the exports are CPU figures whatever trained."""
+    teacher_module = getattr(run.teacher, "module", None)
+    if online and settings.device != "cpu" and isinstance(teacher_module, torch.nn.Module):
+        teacher_module.to(settings.device)
+    try:
+        yield
+    finally:
+        student.module.to("cpu")
+        if isinstance(teacher_module, torch.nn.Module):
+            teacher_module.to("cpu")
 
 
 def _online_teacher(run, objective):
@@ -102,7 +121,8 @@ def baseline(run) -> None:
     objective = run.backend.objective(student, run.teacher, settings, ["logits"])
     train_data = TrainData(run.results["train_inputs"], run.split.train.labels, None, augment=run.results.get("augmentation"))
     validation = TrainData(run.results["validation_inputs"], run.split.validation.labels)
-    result = run.backend.fit(student, train_data, validation, settings, objective,
-                             run.state_dir / "baseline.pt", run.reporter, fingerprint(run) + ":baseline")
+    with _on_training_device(run, settings, student, online=False):
+        result = run.backend.fit(student, train_data, validation, settings, objective,
+                                 run.state_dir / "baseline.pt", run.reporter, fingerprint(run) + ":baseline")
     run.results["baseline_student"] = student
     run.results["baseline_train"] = result
