@@ -51,11 +51,19 @@ def backend_choose(*, domain: str, teacher_kind: str, task: str | None = None, t
 
 
 def request_to_config(request, *, teacher: str, dataset: str, backend: str, epochs: int | None) -> dict:
-    """The engine's ``DistillConfig`` (as JSON) for a validated ``DistillationRequest``."""
+    """The engine's ``DistillConfig`` (as JSON) for a validated ``DistillationRequest``.
+
+    Asked augmentations turn on the engine's augmentation (``flip`` adds image flips) and fix the
+    task to the one they are for, so that data of another kind is refused when it is loaded
+    instead of being augmented another way.
+    """
     from .engine.config import DistillConfig
 
+    augment = request.augmentation_task
     config = DistillConfig(
-        teacher=teacher, data=dataset, target_size=request.target_size, optimization_target=request.optimization_target,
+        teacher=teacher, data=dataset, task=augment or "auto", augment=augment is not None,
+        augment_flip="flip" in request.augmentation_techniques,
+        target_size=request.target_size, optimization_target=request.optimization_target,
         backend=backend, exports=request.export_formats, epochs=epochs, seed=request.seed, domain=request.domain,
         quality_threshold=request.quality_threshold, max_inference_latency_ms=request.max_inference_latency,
         max_memory_bytes=request.max_memory_usage, layer_count=request.layer_count, hidden_size=request.hidden_size,

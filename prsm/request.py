@@ -27,7 +27,6 @@ _SIZE_BYTES = {"b": 1, "byte": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10
 NOT_YET = {
     "fusion_strategy": "multi-teacher fusion is not available yet; give one teacher_model",
     "knowledge_alignment": "knowledge alignment between teachers is not available yet",
-    "augmentation_techniques": "data augmentation during distillation is not available yet",
     "base_model": "continual updates of an existing model are not available yet",
     "update_strategy": "continual updates of an existing model are not available yet",
     "preserve_existing_knowledge": "continual updates of an existing model are not available yet",
@@ -39,6 +38,9 @@ NOT_YET = {
     "specialty_requirements": "specialty requirements are not available yet",
     "marketplace_listing": "marketplace listing is not available yet; deploy the model when the job completes",
 }
+# The engine's augmentations (prsm/engine/training/augment.py), by the kind of data each is for:
+# it applies the one for the data's task, and flips images only when asked.
+AUGMENTATIONS = {"shift": "image", "flip": "image", "noise": "tabular", "token_mask": "text"}
 TRAINING_STRATEGIES = {"basic"}
 TARGET_HARDWARE = {"cpu"}
 
@@ -185,6 +187,26 @@ class DistillationRequest(BaseModel):
             raise ValueError("pushing to a model hub is not available: this service runs offline; download the export instead")
         return value
 
+    @field_validator("augmentation_techniques")
+    @classmethod
+    def _augmentations(cls, value: list[str]) -> list[str]:
+        names = list(dict.fromkeys(name.strip().lower() for name in value))
+        if unknown := [name for name in names if name not in AUGMENTATIONS]:
+            raise ValueError(f"unknown augmentation {unknown[0]!r}; choose from shift and flip (images), noise (tabular) "
+                             "or token_mask (text)")
+        tasks = {AUGMENTATIONS[name]: name for name in names}
+        if len(tasks) > 1:
+            (first, one), (second, other) = list(tasks.items())[:2]
+            raise ValueError(f"{one!r} is for {first} data and {other!r} for {second}; a job's data is of one kind")
+        if "flip" in names and "shift" not in names:
+            raise ValueError("'flip' comes with 'shift' (the image augmentation always shifts); ask for ['shift', 'flip']")
+        return names
+
+    @property
+    def augmentation_task(self) -> str | None:
+        """The kind of data the asked augmentations are for (image, tabular or text); None when none is asked."""
+        return AUGMENTATIONS[self.augmentation_techniques[0]] if self.augmentation_techniques else None
+
     @field_validator(*NOT_YET)
     @classmethod
     def _not_yet(cls, value, info):
@@ -207,7 +229,20 @@ class DistillationRequest(BaseModel):
             raise ValueError("teacher_models: give teacher_model or teacher_models, not both")
         if self.teacher_models is not None and len(self.teacher_models) > 1:
             raise ValueError("teacher_models: ensembles of several teachers are not available yet; give one teacher")
+        self._augmentation_fits_the_teacher()
         return self
+
+    def _augmentation_fits_the_teacher(self) -> None:
+        """A catalog teacher says its task now; for any other the engine refuses data of another kind."""
+        if self.augmentation_task is None or not self.teacher.startswith("catalog:"):
+            return
+        from .planning import teacher_task
+
+        task = teacher_task(self.teacher)
+        if task is not None and task != self.augmentation_task:
+            asked = ", ".join(repr(name) for name in self.augmentation_techniques)
+            raise ValueError(f"augmentation_techniques: {asked} is for {self.augmentation_task} data; {self.teacher} "
+                             f"is a {task} teacher")
 
     @property
     def teacher(self) -> str:

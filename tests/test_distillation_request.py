@@ -81,7 +81,7 @@ def test_a_single_weighted_teacher_is_the_teacher():
 @pytest.mark.parametrize("field", sorted(NOT_YET))
 def test_every_field_the_engine_cannot_honour_yet_is_refused_not_dropped(field):
     value = True if field in {"marketplace_listing", "preserve_existing_knowledge"} else ["x"] if field in {
-        "augmentation_techniques", "new_knowledge_domains", "specialty_requirements"} else "something"
+        "new_knowledge_domains", "specialty_requirements"} else "something"
 
     errors = _errors(teacher_model="catalog:digits-mlp", **{field: value})
 
