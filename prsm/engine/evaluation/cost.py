@@ -65,11 +65,33 @@ def _tensors(output):
 
 
 def flops_per_example(run: Callable[[], object], batch: int) -> int | None:
-    """Floating-point operations of one forward pass divided by the batch, from torch's counter."""
+    """Floating-point operations of one forward pass divided by the batch, from torch's counter
+    (matrix products and convolutions), with attention counted too (see ``attention_flops``)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=dict.fromkeys(_attention_ops(), attention_flops))
     with counter:
         run()
     total = counter.get_total_flops()
     return int(total // batch) if total else None
+
+
+def attention_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    """``scaled_dot_product_attention``'s two products, ``Q @ K^T`` and ``softmax(.) @ V``:
+    2 * batch * heads * Sq * Sk * (d_k + d_v), torch's own formula for its CUDA kernels (a causal
+    mask is counted in full). torch has none for the CPU's kernel or for the op itself, so without
+    this a Hugging Face model's attention products (its SDPA path) went uncounted."""
+    leading = 1
+    for size in query_shape[:-2]:  # batch and heads; a grouped-query K/V is broadcast to the query's heads
+        leading *= size
+    s_q, d_k = query_shape[-2:]
+    return 2 * leading * s_q * key_shape[-2] * (d_k + value_shape[-1])
+
+
+def _attention_ops() -> list:
+    """The op itself (counted before it is decomposed, whatever kernel runs it) and the kernels it
+    may reach first; torch's registry already covers the CUDA ones."""
+    aten = torch.ops.aten
+    names = ("scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu",
+             "_scaled_dot_product_fused_attention_overrideable")
+    return [getattr(aten, name) for name in names if hasattr(aten, name)]
