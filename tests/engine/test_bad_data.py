@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from prsm.engine.data.files import MAX_FIELD_CHARS, MAX_JSON_DEPTH
 from prsm.engine.data.loaders import load_data
 from prsm.engine.errors import BadInput
 
@@ -66,6 +68,34 @@ def test_it_names_the_line_of_invalid_jsonl(tmp_path):
     path = tmp_path / "rows.jsonl"
     path.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": \n')
     assert "line 2 is not valid JSON" in refusal(path)
+
+
+def test_it_names_the_line_of_a_csv_field_past_the_limit(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("text,label\ngood,pos\n" + "x" * 300_000 + ",neg\n")
+    assert refusal(path) == "rows.csv: line 3 has a field longer than 100000 characters"
+    path.write_text("text,label\ngood,pos\n" + "x" * (MAX_FIELD_CHARS + 1) + ",neg\n")  # under csv's own limit
+    assert refusal(path) == "rows.csv: line 3 has a field longer than 100000 characters"
+    path.write_text("text,label\ngood,pos\n" + "x" * MAX_FIELD_CHARS + ",neg\n")
+    assert len(load_data(str(path)).texts[1]) == MAX_FIELD_CHARS
+
+
+def test_it_names_the_line_that_csv_cannot_read(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_bytes(b"text,label\ngood,pos\nba\rd,neg\n")
+    assert refusal(path) == "rows.csv: line 3 is not readable CSV (new-line character seen in unquoted field)"
+
+
+def test_it_names_the_line_of_jsonl_nested_past_the_limit(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    deep = "[" * 100_000 + "]" * 100_000
+    path.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": "y", "n": ' + deep + "}\n")
+    assert refusal(path) == "rows.jsonl: line 2 is nested deeper than 32 levels"
+    at_the_limit = "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1)
+    brackets_in_a_string = "[" * 1000
+    path.write_text('{"text": "a", "label": "x", "n": ' + at_the_limit + "}\n"
+                    + json.dumps({"text": brackets_in_a_string, "label": "y"}) + "\n")
+    assert load_data(str(path)).texts == ["a", brackets_in_a_string]
 
 
 def test_it_refuses_mixed_image_sizes_naming_both_files(tmp_path):

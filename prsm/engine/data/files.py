@@ -9,12 +9,18 @@ import csv
 import io
 import json
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import BadInput
 from .types import TaskData, sha256_of_bytes
+
+# The upload service's defaults (UPLOAD_CSV_MAX_FIELD_CHARS, UPLOAD_JSONL_MAX_DEPTH), so the engine
+# refuses what it refuses; the field limit sits under csv's own (131,072), which is left unchanged.
+MAX_FIELD_CHARS = 100_000
+MAX_JSON_DEPTH = 32
 
 
 def read_utf8(path: Path) -> tuple[str, bytes]:
@@ -41,7 +47,10 @@ def labelled(path: Path, labels: list[str], task: str, **inputs) -> TaskData:
 def load_csv(path: Path, task: str = "auto") -> TaskData:
     text, raw = read_utf8(path)
     reader = csv.DictReader(io.StringIO(text))
-    columns = [c.strip() for c in (reader.fieldnames or [])]
+    with _readable_csv(path, reader):
+        header = reader.fieldnames or []
+    _check_field_lengths(path, reader.line_num, header)
+    columns = [c.strip() for c in header]
     reader.fieldnames = columns
     if "label" not in columns:
         raise BadInput(f"{path.name}: no 'label' column (columns: {', '.join(columns) or 'none'})")
@@ -58,17 +67,38 @@ def load_csv(path: Path, task: str = "auto") -> TaskData:
 
 
 def _csv_rows(path: Path, reader: csv.DictReader):
-    """(line number, row) pairs; refuses an empty label and rows with too many or too few cells."""
+    """(line number, row) pairs; refuses an empty label, over-long fields and rows with too many or too few cells."""
     rows = 0
-    for row in reader:
-        rows += 1
-        if None in row or any(value is None for value in row.values()):
-            raise BadInput(f"{path.name}: line {reader.line_num} has {_cells(row)} cells, the header has {len(reader.fieldnames)}")
-        if not row["label"].strip():
-            raise BadInput(f"{path.name}: line {reader.line_num} has an empty label")
-        yield reader.line_num, row
+    with _readable_csv(path, reader):
+        for row in reader:
+            rows += 1
+            if None in row or any(value is None for value in row.values()):
+                raise BadInput(f"{path.name}: line {reader.line_num} has {_cells(row)} cells, the header has {len(reader.fieldnames)}")
+            _check_field_lengths(path, reader.line_num, row.values())
+            if not row["label"].strip():
+                raise BadInput(f"{path.name}: line {reader.line_num} has an empty label")
+            yield reader.line_num, row
     if rows == 0:
         raise BadInput(f"{path.name}: a header but no rows")
+
+
+@contextmanager
+def _readable_csv(path: Path, reader: csv.DictReader):
+    """csv's own errors (a field past its size limit, a bare \\r in a field) as a BadInput naming the line."""
+    try:
+        yield
+    except csv.Error as error:
+        line = reader.reader.line_num  # the DictReader's own count is updated only after a row is read
+        if "field larger than field limit" in str(error):
+            limit = min(MAX_FIELD_CHARS, csv.field_size_limit())
+            raise BadInput(f"{path.name}: line {line} has a field longer than {limit} characters") from None
+        reason = str(error).split(" - ")[0]  # not csv's hint about opening the file, which is ours to do
+        raise BadInput(f"{path.name}: line {line} is not readable CSV ({reason})") from None
+
+
+def _check_field_lengths(path: Path, line: int, fields) -> None:
+    if any(len(field) > MAX_FIELD_CHARS for field in fields):
+        raise BadInput(f"{path.name}: line {line} has a field longer than {MAX_FIELD_CHARS} characters")
 
 
 def _cells(row: dict) -> int:
@@ -127,6 +157,9 @@ def load_jsonl(path: Path, task: str = "auto") -> TaskData:
 
 
 def _jsonl_row(path: Path, line: int, content: str) -> tuple[str, str]:
+    # json.loads recurses once per level: 100,000 brackets would end in a RecursionError
+    if content.count("[") + content.count("{") > MAX_JSON_DEPTH and json_depth(content) > MAX_JSON_DEPTH:
+        raise BadInput(f"{path.name}: line {line} is nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         row = json.loads(content)
     except json.JSONDecodeError as error:
@@ -139,3 +172,25 @@ def _jsonl_row(path: Path, line: int, content: str) -> tuple[str, str]:
     if not isinstance(row["text"], str):
         raise BadInput(f"{path.name}: line {line}: 'text' is not a string")
     return row["text"], str(row["label"]).strip()
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` outside strings; counted, not parsed, so nothing recurses."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest

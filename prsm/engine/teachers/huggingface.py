@@ -1,7 +1,8 @@
 """A Hugging Face ``*ForSequenceClassification`` directory (config, safetensors, tokenizer) as teacher.
 
-Custom code (``auto_map``) is refused and only safetensors weights are read (``load_teacher`` first
-converts a ``pytorch_model.bin`` through ``safe_convert``): loading must never execute a file.
+Custom code (``auto_map``, or a ``.py`` file anywhere in the folder) is refused and only safetensors
+weights are read (``load_teacher`` first converts a ``pytorch_model.bin`` through ``safe_convert``):
+loading must never execute a file.
 """
 
 from __future__ import annotations
@@ -21,15 +22,26 @@ def check_hf_dir(folder: Path) -> dict:
     config_file = folder / "config.json"
     try:
         config = json.loads(config_file.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError, RecursionError):
         raise BadInput(f"{folder.name}: config.json is missing or not JSON") from None
     if config.get("auto_map"):
         raise BadInput(f"{folder.name}: needs custom code (auto_map); only built-in architectures are loaded")
+    code = _python_file(folder)
+    if code is not None:
+        raise BadInput(f"{folder.name}: holds custom code ({code}); only built-in architectures are loaded")
     if not any(folder.glob("*.safetensors")):
         raise BadInput(f"{folder.name}: no safetensors weights (model.safetensors, or a pytorch_model.bin to convert)")
     if not any("ForSequenceClassification" in name for name in config.get("architectures") or []):
         raise BadInput(f"{folder.name}: not a sequence-classification model (architectures: {config.get('architectures')})")
     return config
+
+
+def _python_file(folder: Path) -> str | None:
+    """The first ``.py`` file under the folder, by its relative path; rglob does not enter linked folders."""
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() == ".py":
+            return path.relative_to(folder).as_posix()
+    return None
 
 
 class HuggingFaceTeacher(Teacher):

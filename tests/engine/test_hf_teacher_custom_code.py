@@ -1,0 +1,68 @@
+"""A Hugging Face directory that carries custom code is refused before anything in it is loaded."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from prsm.engine.errors import BadInput
+from prsm.engine.teachers import load_teacher
+
+
+@pytest.fixture(scope="module")
+def clean_dir(tmp_path_factory):
+    """A real 1-layer BERT classifier saved with save_pretrained: config, safetensors, tokenizer."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("teachers") / "bert"
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film"]
+    BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(folder)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=16, id2label={0: "neg", 1: "pos"},
+                        label2id={"neg": 0, "pos": 1}, architectures=["BertForSequenceClassification"])
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def hf_dir(clean_dir, tmp_path):
+    return shutil.copytree(clean_dir, tmp_path / "bert")
+
+
+def code_writing(canary) -> str:
+    return f"open({str(canary)!r}, 'w').write('imported')\nclass EvilModel: pass\n"
+
+
+def refusal(folder) -> str:
+    with pytest.raises(BadInput) as caught:
+        load_teacher(str(folder))
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_the_clean_directory_loads(hf_dir):
+    assert load_teacher(str(hf_dir)).classes == ["neg", "pos"]
+
+
+def test_it_refuses_a_config_with_auto_map(hf_dir, tmp_path):
+    (hf_dir / "modeling_evil.py").write_text(code_writing(tmp_path / "canary"))
+    config = json.loads((hf_dir / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForSequenceClassification": "modeling_evil.EvilModel"}
+    (hf_dir / "config.json").write_text(json.dumps(config))
+
+    assert refusal(hf_dir) == "bert: needs custom code (auto_map); only built-in architectures are loaded"
+    assert not (tmp_path / "canary").exists()
+
+
+@pytest.mark.parametrize("name", ["modeling_evil.py", "code/deep/helpers.PY"])
+def test_it_refuses_a_python_file_anywhere_in_the_folder_without_auto_map(hf_dir, tmp_path, name):
+    (hf_dir / name).parent.mkdir(parents=True, exist_ok=True)
+    (hf_dir / name).write_text(code_writing(tmp_path / "canary"))
+
+    assert refusal(hf_dir) == f"bert: holds custom code ({name}); only built-in architectures are loaded"
+    assert not (tmp_path / "canary").exists()
