@@ -31,6 +31,7 @@ from pathlib import Path, PurePath
 from django.conf import settings
 from PIL import Image
 
+from prsm.engine.data.files import json_depth
 from prsm.engine.errors import BadInput
 from prsm.engine.pickle_scan import PickleRefused, scan_checkpoint
 from prsm.engine.safe_convert import (
@@ -349,6 +350,7 @@ def _check_safetensors(root: Path, path: Path) -> None:
 
 ONNX_CHECK_SCRIPT = r"""
 import json, resource, sys
+from prsm.engine.data.files import json_depth
 from prsm.engine.errors import BadInput
 from prsm.engine.onnx_files import check_onnx_file
 limit = int(sys.argv[2])
@@ -450,28 +452,6 @@ def _check_jsonl(path: Path) -> None:
         for number, line in enumerate(handle, start=1):
             if line.count("[") + line.count("{") > limit and json_depth(line) > limit:
                 raise UploadError(f"line {number}: JSON nested deeper than {limit} levels")
-
-
-def json_depth(text: str) -> int:
-    """The deepest nesting of ``[``/``{`` outside strings; no parsing, so no recursion."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
 
 
 def _check_images(root: Path) -> None:

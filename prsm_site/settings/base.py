@@ -4,6 +4,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from prsm.engine.data import files as _engine_files
+
 from .env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -31,6 +33,7 @@ INSTALLED_APPS = [
     "ledger",
     "distillation",
     "safety",
+    "marketplace",
 ]
 
 MIDDLEWARE = [
@@ -202,8 +205,10 @@ UPLOAD_MAX_TEACHER_UNCOMPRESSED_BYTES = env_int("UPLOAD_MAX_TEACHER_UNCOMPRESSED
 UPLOAD_MAX_DATASET_UNCOMPRESSED_BYTES = env_int("UPLOAD_MAX_DATASET_UNCOMPRESSED_BYTES", 1 << 30)
 UPLOAD_MAX_ARCHIVE_ENTRIES = env_int("UPLOAD_MAX_ARCHIVE_ENTRIES", 100_000)
 UPLOAD_MAX_COMPRESSION_RATIO = env_int("UPLOAD_MAX_COMPRESSION_RATIO", 100)
-UPLOAD_CSV_MAX_FIELD_CHARS = env_int("UPLOAD_CSV_MAX_FIELD_CHARS", 100_000)
-UPLOAD_JSONL_MAX_DEPTH = env_int("UPLOAD_JSONL_MAX_DEPTH", 32)
+# the engine refuses the same files past the same limits (prsm/engine/data/files.py); raising these
+# only helps an upload that the engine will still refuse
+UPLOAD_CSV_MAX_FIELD_CHARS = env_int("UPLOAD_CSV_MAX_FIELD_CHARS", _engine_files.MAX_FIELD_CHARS)
+UPLOAD_JSONL_MAX_DEPTH = env_int("UPLOAD_JSONL_MAX_DEPTH", _engine_files.MAX_JSON_DEPTH)
 UPLOAD_MAX_IMAGE_PIXELS = env_int("UPLOAD_MAX_IMAGE_PIXELS", 16_000_000)  # per image
 UPLOAD_MAX_DATASET_PIXELS = env_int("UPLOAD_MAX_DATASET_PIXELS", 100_000_000)  # all images of one data set
 UPLOAD_ONNX_CHECK_MEMORY_BYTES = env_int("UPLOAD_ONNX_CHECK_MEMORY_BYTES", 2 << 30)  # plus 4x the file's size

@@ -66,3 +66,18 @@ def test_it_refuses_a_python_file_anywhere_in_the_folder_without_auto_map(hf_dir
 
     assert refusal(hf_dir) == f"bert: holds custom code ({name}); only built-in architectures are loaded"
     assert not (tmp_path / "canary").exists()
+
+
+def test_it_refuses_custom_code_before_converting_pickled_weights(hf_dir, tmp_path, monkeypatch):
+    """A folder whose weights need converting is checked first: the converted copy would leave the
+    code file behind and load as if it were clean."""
+    from safetensors.torch import load_file
+
+    monkeypatch.setenv("PRSM_HOME", str(tmp_path / "home"))
+    torch.save(load_file(hf_dir / "model.safetensors"), hf_dir / "pytorch_model.bin")
+    (hf_dir / "model.safetensors").unlink()
+    (hf_dir / "modeling_evil.py").write_text(code_writing(tmp_path / "canary"))
+
+    assert refusal(hf_dir) == "bert: holds custom code (modeling_evil.py); only built-in architectures are loaded"
+    assert not (tmp_path / "home" / "converted").exists()
+    assert not (tmp_path / "canary").exists()

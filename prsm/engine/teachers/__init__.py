@@ -42,6 +42,10 @@ def load_teacher(ref: str, max_length: int = 128) -> Teacher:
                        "to safetensors when they sit in a zoo folder (architecture.json) or a Hugging Face directory "
                        "(config.json)")
     if path.is_dir() and _is_model_folder(path) and needs_conversion(path):
+        if (path / "config.json").is_file() and not is_zoo_folder(path):
+            from .huggingface import refuse_custom_code
+
+            refuse_custom_code(path)  # the converted copy leaves code files out: refuse the original first
         path = converted_teacher_folder(path)
     if path.is_dir() and is_zoo_folder(path):
         from .zoo import ZooTeacher

@@ -18,17 +18,26 @@ from .base import Teacher
 DEFAULT_MAX_LENGTH = 128
 
 
-def check_hf_dir(folder: Path) -> dict:
+def refuse_custom_code(folder: Path) -> dict:
+    """The folder's config, or BadInput where it asks for custom code (``auto_map``) or holds any
+    ``.py`` file; checked before anything else is done with the folder (conversion included)."""
     config_file = folder / "config.json"
     try:
         config = json.loads(config_file.read_text())
     except (OSError, json.JSONDecodeError, RecursionError):
         raise BadInput(f"{folder.name}: config.json is missing or not JSON") from None
+    if not isinstance(config, dict):
+        raise BadInput(f"{folder.name}: config.json is not a JSON object")
     if config.get("auto_map"):
         raise BadInput(f"{folder.name}: needs custom code (auto_map); only built-in architectures are loaded")
     code = _python_file(folder)
     if code is not None:
         raise BadInput(f"{folder.name}: holds custom code ({code}); only built-in architectures are loaded")
+    return config
+
+
+def check_hf_dir(folder: Path) -> dict:
+    config = refuse_custom_code(folder)
     if not any(folder.glob("*.safetensors")):
         raise BadInput(f"{folder.name}: no safetensors weights (model.safetensors, or a pytorch_model.bin to convert)")
     if not any("ForSequenceClassification" in name for name in config.get("architectures") or []):
