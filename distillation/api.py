@@ -157,7 +157,10 @@ class JobDeployApi(APIView):
             deployed = services.job_deploy(job=job, export_format=serializer.validated_data.get("export_format"))
         except services.JobError as exc:
             return _refusal(exc)
-        return Response({"model_id": str(deployed.model_id), "export_format": deployed.export_format}, status=201)
+        body = {"model_id": str(deployed.model_id), "export_format": deployed.export_format}
+        if listing := getattr(deployed, "listing", None):  # the request's marketplace_listing
+            body["listing_id"] = str(listing.listing_id)
+        return Response(body, status=201)
 
 
 class JobArtifactsApi(APIView):

@@ -266,6 +266,9 @@ def job_deploy(*, job: DistillationJob, export_format: str | None = None) -> Dep
     deployed = DeployedModel(job=job, artifact=artifacts[wanted])
     deployed.full_clean()
     deployed.save()
+    from marketplace.services import listing_create_on_deploy  # marketplace builds on distillation
+
+    listing_create_on_deploy(deployment=deployed)
     return deployed
 
 

@@ -36,7 +36,6 @@ NOT_YET = {
     "domain_corpus": "domain adaptation is not available yet; use teacher_model and dataset",
     "adaptation_strategy": "domain adaptation is not available yet",
     "specialty_requirements": "specialty requirements are not available yet",
-    "marketplace_listing": "marketplace listing is not available yet; deploy the model when the job completes",
 }
 # The engine's augmentations (prsm/engine/training/augment.py), by the kind of data each is for:
 # it applies the one for the data's task, and flips images only when asked.
@@ -114,7 +113,7 @@ class DistillationRequest(BaseModel):
     max_memory_usage: int | None = Field(None, description="'1GB', '512MiB', or bytes")
     target_hardware: str = "cpu"
     revenue_sharing: float | None = Field(None, ge=0, le=1, description="teacher owners' share of marketplace sales")
-    marketplace_listing: bool = False
+    marketplace_listing: bool = Field(False, description="list the model on the marketplace when it is deployed (a server's)")
     base_model: str | None = None
     update_strategy: str | None = None
     preserve_existing_knowledge: bool | None = None

@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("ledger.api_urls")),
     path("", include("distillation.api_urls")),
     path("", include("safety.api_urls")),
+    path("", include("marketplace.api_urls")),
 ]
 
 urlpatterns = [

@@ -3,7 +3,8 @@
 Review queues of tripped jobs and of flagged uploads (refused for a forbidden pickle import), with
 approve / reject / suspend-the-owner actions, each asking for a reason and going through
 ``services`` (which writes the audit log); every report, every flagged upload and the audit log
-itself, read-only. Anyone who is not a moderator is refused.
+itself, read-only. Anyone who is not a moderator is refused. The queue of reported listings lives in
+marketplace/admin.py, built from the same pieces.
 """
 
 from django import forms
@@ -165,7 +166,7 @@ class FlaggedUploadQueueAdmin(FlaggedUploadAdmin):
 
 @admin.register(ModerationAction)
 class ModerationActionAdmin(ModeratorOnly):
-    list_display = ("created_at", "moderator", "action", "job", "upload", "target_user", "reason")
+    list_display = ("created_at", "moderator", "action", "job", "upload", "listing", "target_user", "reason")
     list_filter = ("action",)
     search_fields = ("moderator__username", "target_user__username", "reason")
-    readonly_fields = ("created_at", "moderator", "action", "job", "upload", "target_user", "reason")
+    readonly_fields = ("created_at", "moderator", "action", "job", "upload", "listing", "target_user", "reason")

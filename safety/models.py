@@ -102,12 +102,17 @@ class ModerationAction(models.Model):
         REJECT = "reject"
         SUSPEND_USER = "suspend_user"
         REINSTATE_USER = "reinstate_user"
+        DISMISS_REPORT = "dismiss_report"
+        SUSPEND_LISTING = "suspend_listing"
+        REINSTATE_LISTING = "reinstate_listing"
 
     moderator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="moderation_actions")
     action = models.CharField(max_length=20, choices=Action.choices)
     job = models.ForeignKey(DistillationJob, null=True, blank=True, on_delete=models.PROTECT, related_name="moderation_actions")
     upload = models.ForeignKey(FlaggedUpload, null=True, blank=True, on_delete=models.PROTECT,
                                related_name="moderation_actions")
+    listing = models.ForeignKey("marketplace.Listing", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="moderation_actions")
     target_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="moderation_received")
     reason = models.TextField()

@@ -135,10 +135,10 @@ def user_suspend(*, user, moderator, reason: str, suspend: bool = True) -> None:
     moderation_action_record(moderator=moderator, action=action, target_user=user, reason=reason)
 
 
-def moderation_action_record(*, moderator, action: str, reason: str, job=None, upload=None,
+def moderation_action_record(*, moderator, action: str, reason: str, job=None, upload=None, listing=None,
                              target_user=None) -> ModerationAction:
-    entry = ModerationAction(moderator=moderator, action=action, job=job, upload=upload, target_user=target_user,
-                             reason=reason)
+    entry = ModerationAction(moderator=moderator, action=action, job=job, upload=upload, listing=listing,
+                             target_user=target_user, reason=reason)
     entry.full_clean()
     entry.save()
     return entry

@@ -74,6 +74,9 @@ class LocalBackend:
     def create(self, request: DistillationRequest) -> Job:
         from ..engine.catalog import default_data
 
+        if request.marketplace_listing:
+            raise SdkError("marketplace_listing: the marketplace is a PRSM server's; give base_url or PRSM_URL",
+                           field="marketplace_listing")
         teacher = request.teacher
         dataset = request.dataset or (default_data(teacher) if teacher.startswith("catalog:") else None)
         if dataset is None:

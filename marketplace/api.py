@@ -1,0 +1,298 @@
+"""The marketplace's REST API: search, a listing's page, list, purchase, rate, download, report."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import FileResponse, Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from distillation.models import DeployedModel
+from ledger.amounts import format_ftns
+from ledger.api import FtnsAmountField, LedgerRefused, django_to_drf
+from ledger.errors import LedgerError
+from ledger.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
+
+from . import selectors, services
+from .models import Listing, Purchase
+
+ERROR_SHAPE = 'The body is {"error": {"code", "message", "field"?}}.'
+
+
+class MarketplaceRefused(exceptions.APIException):
+    """A MarketplaceError in the project's error shape (raised, so an idempotent POST stores it too)."""
+
+    def __init__(self, error: services.MarketplaceError):
+        self.status_code, self.default_code = error.status_code, error.code
+        super().__init__(detail={error.field: [error.message]} if error.field else error.message, code=error.code)
+
+
+def _ftns(units):
+    return None if units is None else format_ftns(units)
+
+
+class ListingOutput(serializers.Serializer):
+    id = serializers.UUIDField(source="listing_id")
+    model_id = serializers.UUIDField(source="deployment.model_id")
+    owner = serializers.CharField(source="owner.username")
+    title = serializers.CharField()
+    description = serializers.CharField()
+    domain = serializers.CharField()
+    status = serializers.CharField(help_text="active | suspended | withdrawn (only owners see the last two)")
+    price_buy = serializers.SerializerMethodField(help_text="FTNS; null: not for sale")
+    price_buy_units = serializers.IntegerField(source="price_buy", allow_null=True)
+    price_rent = serializers.SerializerMethodField(help_text="FTNS per rent period; null: not for rent")
+    price_rent_units = serializers.IntegerField(source="price_rent", allow_null=True)
+    rent_period_days = serializers.IntegerField()
+    retention = serializers.FloatField(allow_null=True)
+    latency_ms = serializers.FloatField(allow_null=True)
+    rating = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_price_buy(self, listing) -> str | None:
+        return _ftns(listing.price_buy)
+
+    def get_price_rent(self, listing) -> str | None:
+        return _ftns(listing.price_rent)
+
+    def get_rating(self, listing) -> dict:
+        average = getattr(listing, "rating_avg", None)
+        return {"average": None if average is None else round(average, 2), "count": getattr(listing, "rating_count", 0)}
+
+
+class ListingDetailOutput(ListingOutput):
+    model_card = serializers.CharField(source="page.model_card", help_text="Markdown")
+    benchmarks = serializers.DictField(source="page.benchmarks",
+                                       help_text="retention, compression_ratio, speedup, latency_ms_p50/p95, accuracy...")
+    lineage = serializers.DictField(source="page.lineage", help_text="job_id, teachers, data_sha256, backend, task")
+    exports = serializers.ListField(source="page.exports", child=serializers.CharField())
+    purchased = serializers.SerializerMethodField(help_text="the caller may download it (owner, buyer, current rent)")
+
+    def to_representation(self, listing):
+        listing.page = selectors.listing_page(listing=listing)
+        return super().to_representation(listing)
+
+    def get_purchased(self, listing) -> bool:
+        user = self.context["request"].user
+        return user.is_authenticated and selectors.listing_download_allowed(listing=listing, user=user)
+
+
+def _listing_or_404(request, listing_id) -> Listing:
+    listing = selectors.listing_visible_to(user=request.user, listing_id=listing_id)
+    if listing is None:
+        raise Http404("No such listing.")
+    return listing
+
+
+def _refused(call):
+    try:
+        return call()
+    except services.MarketplaceError as exc:
+        raise MarketplaceRefused(exc) from None
+    except LedgerError as exc:
+        raise LedgerRefused(exc) from None
+    except DjangoValidationError as exc:
+        raise django_to_drf(exc) from None
+
+
+class ListingCreateInput(serializers.Serializer):
+    model_id = serializers.UUIDField(help_text="the deployed model (POST /distillations/{job_id}/deploy/ gives it)")
+    title = serializers.CharField(max_length=200, required=False, default="")
+    description = serializers.CharField(max_length=20_000, required=False, default="", allow_blank=True)
+    price_buy = FtnsAmountField(required=False, allow_null=True, help_text="FTNS; omit or null: not for sale")
+    price_rent = FtnsAmountField(required=False, allow_null=True, help_text="FTNS per period; omit or null: not for rent")
+    rent_period_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, default=30)
+
+    def validate(self, data):
+        if data.get("price_buy") is None and data.get("price_rent") is None:
+            raise serializers.ValidationError({"price_buy": ["Give a price to buy, to rent, or both."]})
+        return data
+
+
+class ListingSearchApi(APIView):
+    pagination_class = LimitOffsetPagination
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "GET" else [IsAuthenticated()]
+
+    class SearchFilters(serializers.Serializer):
+        q = serializers.CharField(required=False, default="", max_length=200)
+        domain = serializers.CharField(required=False, default="", max_length=100)
+        min_retention = serializers.FloatField(required=False, min_value=0)
+        max_latency_ms = serializers.FloatField(required=False, min_value=0)
+        max_price = FtnsAmountField(required=False, help_text="FTNS; a buy or rent price at most this")
+        ordering = serializers.ChoiceField(choices=list(selectors.ORDERINGS), required=False, default="newest")
+
+    @extend_schema(operation_id="marketplace_models_list", parameters=[SearchFilters],
+                   responses={200: ListingOutput(many=True)})
+    def get(self, request):
+        filters = self.SearchFilters(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.listing_search(**filters.validated_data), request, view=self)
+        return paginator.get_paginated_response(ListingOutput(page, many=True).data)
+
+    @extend_schema(operation_id="marketplace_models_create", request=ListingCreateInput,
+                   description="List a deployed model you own. 409 while its job's safety breaker is tripped or "
+                   "rejected, or when it is already listed.",
+                   responses={201: ListingDetailOutput, 404: OpenApiResponse(description="No such deployed model of yours."),
+                              409: OpenApiResponse(description=ERROR_SHAPE)})
+    def post(self, request):
+        serializer = ListingCreateInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        deployment = DeployedModel.objects.filter(model_id=data.pop("model_id"), job__owner=request.user).first()
+        if deployment is None:
+            raise Http404("No such deployed model of yours.")
+        data.setdefault("price_buy", None)
+        data.setdefault("price_rent", None)
+        listing = _refused(lambda: services.listing_create(owner=request.user, deployment=deployment, **data))
+        listing = selectors.listing_visible_to(user=request.user, listing_id=listing.listing_id)
+        return Response(ListingDetailOutput(listing, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class ListingUpdateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+    price_buy = FtnsAmountField(required=False, allow_null=True)
+    price_rent = FtnsAmountField(required=False, allow_null=True)
+    rent_period_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
+    status = serializers.ChoiceField(choices=[Listing.Status.ACTIVE, Listing.Status.WITHDRAWN], required=False)
+
+
+class ListingDetailApi(APIView):
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "GET" else [IsAuthenticated()]
+
+    @extend_schema(operation_id="marketplace_models_retrieve", responses={200: ListingDetailOutput})
+    def get(self, request, listing_id):
+        return Response(ListingDetailOutput(_listing_or_404(request, listing_id), context={"request": request}).data)
+
+    @extend_schema(operation_id="marketplace_models_partial_update", request=ListingUpdateInput,
+                   description="The owner changes the text or prices, withdraws (status=withdrawn) or relists.",
+                   responses={200: ListingDetailOutput, 403: OpenApiResponse(description=ERROR_SHAPE),
+                              409: OpenApiResponse(description=ERROR_SHAPE)})
+    def patch(self, request, listing_id):
+        listing = _listing_or_404(request, listing_id)
+        serializer = ListingUpdateInput(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        _refused(lambda: services.listing_update(listing=listing, user=request.user, **serializer.validated_data))
+        listing = selectors.listing_visible_to(user=request.user, listing_id=listing_id)
+        return Response(ListingDetailOutput(listing, context={"request": request}).data)
+
+
+class PurchaseInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Purchase.Kind.choices, default=Purchase.Kind.BUY)
+
+
+class PurchaseOutput(serializers.Serializer):
+    purchase_id = serializers.IntegerField(source="pk")
+    listing_id = serializers.UUIDField(source="listing.listing_id")
+    kind = serializers.CharField()
+    price = serializers.SerializerMethodField()
+    price_units = serializers.IntegerField(source="price")
+    transaction_id = serializers.IntegerField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def get_price(self, purchase) -> str:
+        return format_ftns(purchase.price)
+
+
+class ListingPurchaseApi(APIView):
+    @extend_schema(operation_id="marketplace_models_purchase", request=PurchaseInput, parameters=[IDEMPOTENCY_KEY_PARAMETER],
+                   description="Buy (download for good) or rent (until the rent period ends). The price is split by "
+                   "the ledger's sale: 70% creator, 20% teachers' owners (or the job's revenue_sharing), 10% platform.",
+                   responses={201: PurchaseOutput, 404: OpenApiResponse(description="No such listing."),
+                              409: OpenApiResponse(description="`insufficient_funds`, already owned, not on sale "
+                                                   f"(suspended), or `idempotency_key_reused`. {ERROR_SHAPE}")})
+    @idempotent
+    def post(self, request, listing_id):
+        listing = _listing_or_404(request, listing_id)
+        serializer = PurchaseInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        purchase = _refused(lambda: services.listing_purchase(listing=listing, buyer=request.user,
+                                                              kind=serializer.validated_data["kind"]))
+        return Response(PurchaseOutput(purchase).data, status=status.HTTP_201_CREATED)
+
+
+class RatingInput(serializers.Serializer):
+    stars = serializers.IntegerField(min_value=1, max_value=5)
+    review = serializers.CharField(max_length=5000, required=False, default="", allow_blank=True)
+
+
+class RatingOutput(serializers.Serializer):
+    rater = serializers.CharField(source="rater.username")
+    stars = serializers.IntegerField()
+    review = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ListingRatingsApi(APIView):
+    @extend_schema(operation_id="marketplace_models_ratings_create", request=RatingInput,
+                   responses={201: RatingOutput, 403: OpenApiResponse(description=f"Buyers only. {ERROR_SHAPE}"),
+                              409: OpenApiResponse(description=f"Already rated. {ERROR_SHAPE}")})
+    def post(self, request, listing_id):
+        listing = _listing_or_404(request, listing_id)
+        serializer = RatingInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rating = _refused(lambda: services.listing_rate(listing=listing, rater=request.user, **serializer.validated_data))
+        return Response(RatingOutput(rating).data, status=status.HTTP_201_CREATED)
+
+
+class ReportInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class ListingReportApi(APIView):
+    @extend_schema(operation_id="marketplace_models_report", request=ReportInput,
+                   description="Report a listing to the moderators (one open report per user and listing).",
+                   responses={201: dict, 409: OpenApiResponse(description=f"Already reported. {ERROR_SHAPE}")})
+    def post(self, request, listing_id):
+        listing = _listing_or_404(request, listing_id)
+        serializer = ReportInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        report = _refused(lambda: services.listing_report_create(listing=listing, reporter=request.user,
+                                                                 reason=serializer.validated_data["reason"]))
+        return Response({"report_id": report.pk, "status": report.status, "created_at": report.created_at},
+                        status=status.HTTP_201_CREATED)
+
+
+class FormatIsAnExport(DefaultContentNegotiation):
+    """``?format=onnx`` names the export here, not DRF's renderer override (which would answer 404)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ListingDownloadApi(APIView):
+    content_negotiation_class = FormatIsAnExport
+
+    class DownloadQuery(serializers.Serializer):
+        format = serializers.CharField(required=False, max_length=40, help_text="an export format; the deployed one by default")
+
+    @extend_schema(operation_id="marketplace_models_download", parameters=[DownloadQuery],
+                   responses={(200, "application/octet-stream"): bytes,
+                              403: OpenApiResponse(description=f"Owners and buyers only (a rent not expired). {ERROR_SHAPE}")})
+    def get(self, request, listing_id):
+        listing = _listing_or_404(request, listing_id)
+        if not selectors.listing_download_allowed(listing=listing, user=request.user):
+            raise exceptions.PermissionDenied("Only the owner and buyers (a rent not expired) can download this model.")
+        query = self.DownloadQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        wanted = query.validated_data.get("format") or listing.deployment.export_format
+        artifact = listing.job.artifacts.filter(format=wanted, verified=True).first()
+        if artifact is None:
+            raise Http404("No such export.")
+        path = (settings.MEDIA_ROOT / artifact.path).resolve()
+        if not path.is_file() or settings.MEDIA_ROOT.resolve() not in path.parents:
+            raise Http404("The export's file is missing.")
+        response = FileResponse(open(path, "rb"), as_attachment=True, filename=path.name,
+                                content_type="application/octet-stream")
+        response["X-Content-Type-Options"] = "nosniff"
+        response["X-Checksum-SHA256"] = artifact.sha256
+        return response

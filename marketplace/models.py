@@ -1,0 +1,135 @@
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from distillation.models import DeployedModel
+from ledger.models import Transaction
+
+
+class Listing(models.Model):
+    """A deployed model offered for sale or rent. Benchmarks and lineage are read from the job's report;
+    retention and latency are copied here (a completed job's report never changes) so search can filter."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        SUSPENDED = "suspended"  # by a moderator
+        WITHDRAWN = "withdrawn"  # by its owner
+
+    listing_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    deployment = models.OneToOneField(DeployedModel, on_delete=models.PROTECT, related_name="listing")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="listings")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    domain = models.CharField(max_length=100, blank=True, db_index=True)
+    price_buy = models.PositiveBigIntegerField(null=True, blank=True, help_text="units (1 FTNS = 1,000,000); null: not for sale")
+    price_rent = models.PositiveBigIntegerField(null=True, blank=True, help_text="units per rent period; null: not for rent")
+    rent_period_days = models.PositiveSmallIntegerField(default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)])
+    retention = models.FloatField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True, help_text="the student's p50 latency, batch 1, CPU")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price_buy__gt=0) | models.Q(price_rent__gt=0),
+                                   name="listing_has_a_price"),
+            models.CheckConstraint(condition=models.Q(price_buy__isnull=True) | models.Q(price_buy__gt=0),
+                                   name="listing_buy_price_positive"),
+            models.CheckConstraint(condition=models.Q(price_rent__isnull=True) | models.Q(price_rent__gt=0),
+                                   name="listing_rent_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.status})"
+
+    @property
+    def job(self):
+        return self.deployment.job
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class Purchase(models.Model):
+    """A buyer's right to download a listing's model: for good (buy) or until ``expires_at`` (rent)."""
+
+    class Kind(models.TextChoices):
+        BUY = "buy"
+        RENT = "rent"
+
+    listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="purchases")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchases")
+    kind = models.CharField(max_length=4, choices=Kind.choices)
+    price = models.PositiveBigIntegerField(help_text="units paid")
+    transaction = models.OneToOneField(Transaction, on_delete=models.PROTECT, related_name="purchase")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="a rent's end; null for a purchase")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.listing_id} by {self.buyer_id}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class Rating(models.Model):
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="ratings")
+    rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="listing_ratings")
+    stars = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    review = models.TextField(blank=True, max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["listing", "rater"], name="one_rating_per_buyer"),
+            models.CheckConstraint(condition=models.Q(stars__gte=1, stars__lte=5), name="rating_stars_1_to_5"),
+        ]
+
+
+class ListingReport(models.Model):
+    """A user's report of a listing, queued for the moderators."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        DISMISSED = "dismissed"  # a moderator found nothing wrong
+        ACTIONED = "actioned"    # the listing was suspended
+
+    listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="reports")
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="listing_reports")
+    reason = models.TextField(max_length=2000)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="listing_report_decisions")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["listing", "reporter"], condition=models.Q(status="open"),
+                                    name="one_open_report_per_user_and_listing"),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="listing_report_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"report of {self.listing} by {self.reporter}: {self.status}"
+
+
+class ReportedListingQueueItem(ListingReport):
+    """The moderators' queue of open listing reports (an admin view of ListingReport)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "reported listing awaiting review"
+        verbose_name_plural = "review queue: reported listings"

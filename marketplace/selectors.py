@@ -1,0 +1,123 @@
+"""Reads for the marketplace: search, visibility, purchases, a listing's page."""
+
+from __future__ import annotations
+
+from django.db.models import Avg, Count, F, Q, QuerySet
+from django.db.models.functions import Coalesce, Least
+from django.utils import timezone
+
+from distillation.services import job_out_dir
+
+from .models import Listing, Purchase
+
+MODEL_CARD_MAX_CHARS = 50_000
+
+ORDERINGS = {
+    "newest": "-created_at", "oldest": "created_at",
+    "price": "price_min", "-price": "-price_min",
+    "retention": "retention", "-retention": "-retention",
+    "latency": "latency_ms", "-latency": "-latency_ms",
+    "rating": "rating_avg", "-rating": "-rating_avg",
+}
+
+
+def _annotated(listings: QuerySet) -> QuerySet:
+    return listings.select_related("owner", "deployment__job", "deployment__artifact").annotate(
+        rating_avg=Avg("ratings__stars"), rating_count=Count("ratings", distinct=True),
+        price_min=Least(Coalesce("price_buy", "price_rent"), Coalesce("price_rent", "price_buy")))
+
+
+def _public() -> QuerySet:
+    # a suspended owner's listings are hidden with them
+    return Listing.objects.filter(status=Listing.Status.ACTIVE, owner__is_active=True)
+
+
+def listing_is_public(*, listing: Listing) -> bool:
+    return listing.status == Listing.Status.ACTIVE and listing.owner.is_active
+
+
+def listing_search(*, q: str = "", domain: str = "", min_retention: float | None = None,
+                   max_latency_ms: float | None = None, max_price: int | None = None,
+                   ordering: str = "newest") -> QuerySet:
+    """Active listings matching every filter given; ``max_price`` (units) matches a buy or a rent price."""
+    listings = _public()
+    if q:
+        listings = listings.filter(Q(title__icontains=q) | Q(description__icontains=q) | Q(domain__icontains=q))
+    if domain:
+        listings = listings.filter(domain__iexact=domain)
+    if min_retention is not None:
+        listings = listings.filter(retention__gte=min_retention)
+    if max_latency_ms is not None:
+        listings = listings.filter(latency_ms__lte=max_latency_ms)
+    if max_price is not None:
+        listings = listings.filter(Q(price_buy__lte=max_price) | Q(price_rent__lte=max_price))
+    field = ORDERINGS[ordering]
+    # listings without a figure (no latency measured, no rating yet) come last either way
+    expression = F(field.lstrip("-"))
+    expression = expression.desc(nulls_last=True) if field.startswith("-") else expression.asc(nulls_last=True)
+    return _annotated(listings).order_by(expression, "-created_at", "-pk")
+
+
+def listing_visible_to(*, user, listing_id) -> Listing | None:
+    """Active listings for everyone; the owner also sees a suspended or withdrawn one (404 for others)."""
+    listing = _annotated(Listing.objects.filter(listing_id=listing_id)).first()
+    if listing is None:
+        return None
+    if listing_is_public(listing=listing) or (user.is_authenticated and listing.owner_id == user.pk):
+        return listing
+    return None
+
+
+def purchase_current(*, listing: Listing, user) -> Purchase | None:
+    """The user's purchase, or a rent that has not expired."""
+    if not user.is_authenticated:
+        return None
+    return (Purchase.objects.filter(listing=listing, buyer=user)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())).order_by("-created_at").first())
+
+
+def listing_download_allowed(*, listing: Listing, user) -> bool:
+    return listing.owner_id == user.pk or purchase_current(listing=listing, user=user) is not None
+
+
+def listing_page(*, listing: Listing) -> dict:
+    """The model card, benchmarks and lineage, from the job's report and request."""
+    job = listing.job
+    report, request = job.report or {}, job.request or {}
+    teacher, student = report.get("teacher") or {}, report.get("student") or {}
+    teachers = [t["model"] for t in request.get("teacher_models") or []] or [request.get("teacher_model")]
+    return {
+        "model_card": _model_card_file(job) or _model_card(listing, report),
+        "benchmarks": {
+            "retention": report.get("retention"), "compression_ratio": report.get("compression_ratio"),
+            "speedup": report.get("speedup"),
+            "latency_ms_p50": student.get("latency_ms_p50"), "latency_ms_p95": student.get("latency_ms_p95"),
+            "teacher_latency_ms_p50": teacher.get("latency_ms_p50"),
+            "accuracy": student.get("accuracy"), "teacher_accuracy": teacher.get("accuracy"),
+            "params": student.get("params"), "size_bytes": student.get("size_bytes"),
+        },
+        "lineage": {"job_id": str(job.job_id), "teachers": [t for t in teachers if t],
+                    "data_sha256": report.get("data_sha256"), "backend": job.backend, "task": report.get("task"),
+                    "architecture": student.get("architecture")},
+        "exports": sorted(job.artifacts.filter(verified=True).values_list("format", flat=True)),
+    }
+
+
+def _model_card_file(job) -> str | None:
+    """The MODEL_CARD.md the engine wrote beside the exports, when there is one."""
+    path = job_out_dir(job) / "MODEL_CARD.md"
+    try:
+        return path.read_text(errors="replace")[:MODEL_CARD_MAX_CHARS] if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _model_card(listing: Listing, report: dict) -> str:
+    lines = [f"# {listing.title}", "", listing.description or "", ""]
+    if report.get("retention") is not None:
+        lines.append(f"- Retention: {report['retention']:.1%} of the teacher's accuracy")
+    if report.get("compression_ratio"):
+        lines.append(f"- Compression: {report['compression_ratio']:.1f}x fewer parameters")
+    if report.get("speedup"):
+        lines.append(f"- Speed-up: {report['speedup']:.1f}x")
+    return "\n".join(lines).strip() + "\n"

@@ -1,0 +1,208 @@
+"""Writes for the marketplace: listings, purchases (through the ledger's sale), ratings, reports, and
+the moderators' decisions on listings (each in safety's append-only audit log)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from distillation.models import DeployedModel
+from ledger import pricing
+from ledger import services as ledger
+from ledger.amounts import UNITS_PER_FTNS
+from safety import selectors as safety_selectors
+from safety import services as safety
+from safety.models import ModerationAction
+
+from . import selectors
+from .models import Listing, ListingReport, Purchase, Rating
+
+# What a model listed straight from deploy (the request's marketplace_listing) costs until its owner
+# changes it: 10 FTNS to buy, 2 FTNS per 30 days to rent.
+DEFAULT_PRICE_BUY = 10 * UNITS_PER_FTNS
+DEFAULT_PRICE_RENT = 2 * UNITS_PER_FTNS
+
+
+class MarketplaceError(Exception):
+    status_code = 409
+    code = "conflict"
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+class NotAllowed(MarketplaceError):
+    status_code = 403
+    code = "permission_denied"
+
+
+def _benchmarks_of(report: dict | None) -> dict:
+    student = (report or {}).get("student") or {}
+    return {"retention": (report or {}).get("retention"), "latency_ms": student.get("latency_ms_p50")}
+
+
+@transaction.atomic
+def listing_create(*, owner, deployment: DeployedModel, title: str = "", description: str = "",
+                   price_buy: int | None = DEFAULT_PRICE_BUY, price_rent: int | None = DEFAULT_PRICE_RENT,
+                   rent_period_days: int = 30) -> Listing:
+    """List a deployed model; refused while the job's circuit breaker is tripped or rejected."""
+    job = deployment.job
+    if job.owner_id != owner.pk:
+        raise NotAllowed("Only the model's owner can list it.")
+    if refusal := safety_selectors.job_deploy_refusal(job=job):
+        raise MarketplaceError(refusal)
+    if Listing.objects.filter(deployment=deployment).exists():
+        raise MarketplaceError("This model is already listed.")
+    share = job.request.get("revenue_sharing")
+    if share is not None and pricing.exact_fraction(share) > 1 - pricing.PLATFORM_SHARE:
+        raise MarketplaceError(f"The job's revenue_sharing {share} leaves nothing for the platform's "
+                               f"{float(pricing.PLATFORM_SHARE):.0%}; it cannot be sold.", field="revenue_sharing")
+    domain = str(job.request.get("domain") or "")
+    listing = Listing(owner=owner, deployment=deployment, title=title or f"{domain or 'distilled'} model {str(job.job_id)[:8]}",
+                      description=description, domain=domain, price_buy=price_buy, price_rent=price_rent,
+                      rent_period_days=rent_period_days, **_benchmarks_of(job.report))
+    listing.full_clean()
+    listing.save()
+    return listing
+
+
+def listing_create_on_deploy(*, deployment: DeployedModel) -> Listing | None:
+    """The request's ``marketplace_listing``: list at deploy with the default prices (once)."""
+    if not deployment.job.request.get("marketplace_listing"):
+        return None
+    existing = Listing.objects.filter(deployment=deployment).first()
+    return existing or listing_create(owner=deployment.job.owner, deployment=deployment)
+
+
+@transaction.atomic
+def listing_update(*, listing: Listing, user, **changes) -> Listing:
+    """The owner edits title, description, prices, or withdraws/relists; a suspension is the moderators'."""
+    if listing.owner_id != user.pk:
+        raise NotAllowed("Only the listing's owner can change it.")
+    listing = Listing.objects.select_for_update().get(pk=listing.pk)
+    status = changes.pop("status", None)
+    if status is not None and status != listing.status:
+        if listing.status == Listing.Status.SUSPENDED:
+            raise MarketplaceError("A moderator suspended this listing; only a moderator can reinstate it.", field="status")
+        if status == Listing.Status.ACTIVE and (refusal := safety_selectors.job_deploy_refusal(job=listing.job)):
+            raise MarketplaceError(refusal, field="status")
+        listing.status = status
+    for name, value in changes.items():
+        setattr(listing, name, value)
+    listing.full_clean()
+    listing.save()
+    return listing
+
+
+def _teachers_of(job) -> list:
+    """(owner, weight) per teacher: an uploaded teacher's owner, None for the catalog (its pool account)."""
+    owner_id = (job.estimate or {}).get("teacher_owner_id")
+    owner = get_user_model().objects.filter(pk=owner_id).first() if owner_id else None
+    return [(owner, 1)]
+
+
+@transaction.atomic
+def listing_purchase(*, listing: Listing, buyer, kind: str) -> Purchase:
+    """Buy or rent: the buyer pays the price, split by the ledger's sale (creator, teachers, platform)."""
+    listing = Listing.objects.select_for_update().select_related("deployment__job", "owner").get(pk=listing.pk)
+    if not selectors.listing_is_public(listing=listing):
+        raise MarketplaceError("This listing is not available.")
+    if listing.owner_id == buyer.pk:
+        raise MarketplaceError("You own this model; download it instead.")
+    price = listing.price_buy if kind == Purchase.Kind.BUY else listing.price_rent
+    if price is None:
+        raise MarketplaceError(f"This model is not offered to {kind}.", field="kind")
+    if selectors.purchase_current(listing=listing, user=buyer) is not None:
+        raise MarketplaceError("You already have this model.")
+    job = listing.job
+    txn = ledger.ledger_sale_post(buyer=buyer, creator=listing.owner, price=price, teachers=_teachers_of(job),
+                                  teacher_share=job.request.get("revenue_sharing"), reference=f"listing:{listing.listing_id}")
+    expires = timezone.now() + timedelta(days=listing.rent_period_days) if kind == Purchase.Kind.RENT else None
+    purchase = Purchase(listing=listing, buyer=buyer, kind=kind, price=price, transaction=txn, expires_at=expires)
+    purchase.full_clean()
+    purchase.save()
+    return purchase
+
+
+@transaction.atomic
+def listing_rate(*, listing: Listing, rater, stars: int, review: str = "") -> Rating:
+    if not Purchase.objects.filter(listing=listing, buyer=rater).exists():
+        raise NotAllowed("Only buyers can rate a model.")
+    if Rating.objects.filter(listing=listing, rater=rater).exists():
+        raise MarketplaceError("You have already rated this model.")
+    rating = Rating(listing=listing, rater=rater, stars=stars, review=review)
+    rating.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            rating.save()
+    except IntegrityError:  # a second request at the same moment
+        raise MarketplaceError("You have already rated this model.") from None
+    return rating
+
+
+@transaction.atomic
+def listing_report_create(*, listing: Listing, reporter, reason: str) -> ListingReport:
+    reason = (reason or "").strip()
+    if not reason:
+        raise MarketplaceError("A reason is required.", field="reason")
+    if ListingReport.objects.filter(listing=listing, reporter=reporter, status=ListingReport.Status.OPEN).exists():
+        raise MarketplaceError("You have already reported this listing; a moderator will look at it.")
+    report = ListingReport(listing=listing, reporter=reporter, reason=reason[:2000])
+    report.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            report.save()
+    except IntegrityError:
+        raise MarketplaceError("You have already reported this listing; a moderator will look at it.") from None
+    return report
+
+
+# --- Moderation (the console: marketplace/admin.py). Refusals are safety's, so the console shows them.
+
+
+def _close_reports(*, listing: Listing, status: str, moderator, reason: str, only=None) -> None:
+    reports = ListingReport.objects.filter(listing=listing, status=ListingReport.Status.OPEN)
+    if only is not None:
+        reports = reports.filter(pk=only.pk)
+    reports.update(status=status, decided_by=moderator, decided_at=timezone.now(), decision_reason=reason)
+
+
+@transaction.atomic
+def listing_report_dismiss(*, report: ListingReport, moderator, reason: str) -> ListingReport:
+    safety._require_moderator(moderator)
+    reason = safety._require_reason(reason)
+    report = ListingReport.objects.select_for_update().select_related("listing").get(pk=report.pk)
+    if report.status != ListingReport.Status.OPEN:
+        raise safety.SafetyError("This report was already decided.")
+    _close_reports(listing=report.listing, status=ListingReport.Status.DISMISSED, moderator=moderator, reason=reason,
+                   only=report)
+    safety.moderation_action_record(moderator=moderator, action=ModerationAction.Action.DISMISS_REPORT,
+                                    listing=report.listing, target_user=report.reporter, reason=reason)
+    report.refresh_from_db()
+    return report
+
+
+@transaction.atomic
+def listing_suspend(*, listing: Listing, moderator, reason: str, suspend: bool = True) -> Listing:
+    """Suspend (hidden, not sold; its open reports count as actioned) or reinstate a listing."""
+    safety._require_moderator(moderator)
+    reason = safety._require_reason(reason)
+    listing = Listing.objects.select_for_update().get(pk=listing.pk)
+    if suspend:
+        if listing.status == Listing.Status.SUSPENDED:
+            raise safety.SafetyError("The listing is already suspended.")
+        listing.status = Listing.Status.SUSPENDED
+        _close_reports(listing=listing, status=ListingReport.Status.ACTIONED, moderator=moderator, reason=reason)
+    else:
+        if listing.status != Listing.Status.SUSPENDED:
+            raise safety.SafetyError("Only a suspended listing can be reinstated.")
+        listing.status = Listing.Status.ACTIVE
+    listing.save(update_fields=["status"])
+    action = ModerationAction.Action.SUSPEND_LISTING if suspend else ModerationAction.Action.REINSTATE_LISTING
+    safety.moderation_action_record(moderator=moderator, action=action, listing=listing, target_user=listing.owner,
+                                    reason=reason)
+    return listing

@@ -1,0 +1,49 @@
+import pytest
+
+from distillation.services import distillation_job_create, job_complete, job_deploy, job_lease_acquire, job_out_dir
+from ledger.amounts import UNITS_PER_FTNS
+from marketplace import services
+from prsm.request import DistillationRequest
+from safety.tests.conftest import REQUEST, api_for, catalog_home, check, make_user  # noqa: F401 - shared fixtures
+
+__all__ = ["check"]
+
+
+def report_of(path, *, retention=0.9, latency=2.0, checks=None) -> dict:
+    return {"task": "tabular", "backend": "pytorch", "seed": 0, "data_sha256": "d" * 64, "retention": retention,
+            "compression_ratio": 8.0, "speedup": 3.5,
+            "teacher": {"params": 8000, "accuracy": 0.95, "latency_ms_p50": 7.0, "latency_ms_p95": 9.0},
+            "student": {"params": 1000, "accuracy": 0.95 * retention, "latency_ms_p50": latency,
+                        "latency_ms_p95": latency * 1.5, "architecture": "mlp"},
+            "checks": checks or {"calibration": check(True)}, "stages": {"train": {"seconds": 1.0}},
+            "exports": {"onnx": {"path": str(path), "sha256": "0" * 64, "size_bytes": 9, "verified": True}}}
+
+
+@pytest.fixture
+def completed_job(catalog_home, db):
+    """A job taken through the real services to completed, with an ONNX export on disk (no training)."""
+
+    def complete(owner, *, request=None, **report):
+        job = distillation_job_create(owner=owner, request=DistillationRequest.model_validate({**REQUEST, **(request or {})}))
+        job, token = job_lease_acquire(job_id=job.job_id)
+        path = job_out_dir(job) / "model.onnx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"onnx-model")
+        assert job_complete(job=job, token=token, report=report_of(path, **report))
+        job.refresh_from_db()
+        return job
+
+    return complete
+
+
+@pytest.fixture
+def listed(completed_job):
+    """A deployed, listed model: prices in whole FTNS."""
+
+    def make(owner, *, title="digits model", domain="digits", buy=10, rent=2, request=None, **report):
+        job = completed_job(owner, request={"domain": domain, **(request or {})}, **report)
+        deployment = job_deploy(job=job)
+        return services.listing_create(owner=owner, deployment=deployment, title=title, description=f"{title} for {domain}",
+                                       price_buy=buy and buy * UNITS_PER_FTNS, price_rent=rent and rent * UNITS_PER_FTNS)
+
+    return make
