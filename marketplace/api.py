@@ -212,7 +212,10 @@ class ListingPurchaseApi(APIView):
                                                    f"(suspended), or `idempotency_key_reused`. {ERROR_SHAPE}")})
     @idempotent
     def post(self, request, listing_id):
-        listing = _listing_or_404(request, listing_id)
+        # a suspended or withdrawn listing is a 409 here (not on sale), not a 404
+        listing = selectors.listing_by_id(listing_id=listing_id)
+        if listing is None:
+            raise Http404("No such listing.")
         serializer = PurchaseInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         purchase = _refused(lambda: services.listing_purchase(listing=listing, buyer=request.user,

@@ -68,6 +68,10 @@ def listing_visible_to(*, user, listing_id) -> Listing | None:
     return None
 
 
+def listing_by_id(*, listing_id) -> Listing | None:
+    return Listing.objects.select_related("owner", "deployment__job").filter(listing_id=listing_id).first()
+
+
 def purchase_current(*, listing: Listing, user) -> Purchase | None:
     """The user's purchase, or a rent that has not expired."""
     if not user.is_authenticated:

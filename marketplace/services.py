@@ -59,8 +59,8 @@ def listing_create(*, owner, deployment: DeployedModel, title: str = "", descrip
         raise MarketplaceError("This model is already listed.")
     share = job.request.get("revenue_sharing")
     if share is not None and pricing.exact_fraction(share) > 1 - pricing.PLATFORM_SHARE:
-        raise MarketplaceError(f"The job's revenue_sharing {share} leaves nothing for the platform's "
-                               f"{float(pricing.PLATFORM_SHARE):.0%}; it cannot be sold.", field="revenue_sharing")
+        raise MarketplaceError(f"The job's revenue_sharing {share} is over {float(1 - pricing.PLATFORM_SHARE):.0%}, "
+                               f"which would cut into the platform's share; it cannot be sold.", field="revenue_sharing")
     domain = str(job.request.get("domain") or "")
     listing = Listing(owner=owner, deployment=deployment, title=title or f"{domain or 'distilled'} model {str(job.job_id)[:8]}",
                       description=description, domain=domain, price_buy=price_buy, price_rent=price_rent,
@@ -110,7 +110,7 @@ def listing_purchase(*, listing: Listing, buyer, kind: str) -> Purchase:
     """Buy or rent: the buyer pays the price, split by the ledger's sale (creator, teachers, platform)."""
     listing = Listing.objects.select_for_update().select_related("deployment__job", "owner").get(pk=listing.pk)
     if not selectors.listing_is_public(listing=listing):
-        raise MarketplaceError("This listing is not available.")
+        raise MarketplaceError("This listing is not on sale (withdrawn or suspended).")
     if listing.owner_id == buyer.pk:
         raise MarketplaceError("You own this model; download it instead.")
     price = listing.price_buy if kind == Purchase.Kind.BUY else listing.price_rent
