@@ -35,7 +35,8 @@ class Listing(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(price_buy__gt=0) | models.Q(price_rent__gt=0),
+            # not "price > 0": NULL > 0 is NULL, which a CHECK lets through
+            models.CheckConstraint(condition=models.Q(price_buy__isnull=False) | models.Q(price_rent__isnull=False),
                                    name="listing_has_a_price"),
             models.CheckConstraint(condition=models.Q(price_buy__isnull=True) | models.Q(price_buy__gt=0),
                                    name="listing_buy_price_positive"),
