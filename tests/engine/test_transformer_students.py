@@ -41,32 +41,6 @@ def test_equal_work_gives_evenly_spaced_layers():
         assert plan["teacher_layers"][-1] == 11
 
 
-def test_weight_selection_keeps_one_set_of_indices_per_pair_of_sizes():
-    from transformers import BertConfig, BertForSequenceClassification
-
-    def bert(hidden, layers, intermediate):
-        torch.manual_seed(hidden)
-        return BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=hidden, num_hidden_layers=layers,
-                                                         num_attention_heads=hidden // 4, intermediate_size=intermediate,
-                                                         max_position_embeddings=32 if hidden == 16 else 12))
-
-    teacher, student = bert(16, 4, 64), bert(8, 2, 32)
-    record = students.initialise_from_teacher(student, teacher, [1, 3], narrow="select")
-    assert record["word_embeddings"] == "selected" and record["selected_tensors"] > 10
-    residual, inner = students.spaced_indices(16, 8), students.spaced_indices(64, 32)
-    assert residual.tolist() == [0, 2, 4, 6, 8, 10, 12, 14]
-    t, s = teacher.state_dict(), student.state_dict()
-    assert torch.equal(s["bert.embeddings.word_embeddings.weight"], t["bert.embeddings.word_embeddings.weight"][:, residual])
-    assert torch.equal(s["bert.embeddings.position_embeddings.weight"], t["bert.embeddings.position_embeddings.weight"][:12, residual])
-    assert torch.equal(s["bert.encoder.layer.1.intermediate.dense.weight"],
-                       t["bert.encoder.layer.3.intermediate.dense.weight"][inner][:, residual])
-    assert torch.equal(s["bert.encoder.layer.0.output.LayerNorm.weight"], t["bert.encoder.layer.1.output.LayerNorm.weight"][residual])
-
-    fresh = bert(8, 2, 32)
-    record = students.initialise_from_teacher(fresh, teacher, [1, 3], narrow="pca")
-    assert record["word_embeddings"] == "projected" and record["selected_tensors"] == 0
-
-
 @pytest.fixture(scope="module")
 def wide_vocab_teacher(tmp_path_factory):
     """A tiny BERT whose WordPiece vocabulary holds single characters and many words the task never
@@ -141,7 +115,7 @@ def test_the_student_uses_a_trimmed_vocabulary_and_chosen_layers(trimmed_run):
     trimmed = initialised["vocabulary"]
     assert trimmed["applied"] and trimmed["kept"] < trimmed["teacher_vocabulary"]
     assert report["student"]["architecture"]["vocab_size"] == trimmed["kept"]
-    assert initialised["word_embeddings"] in ("copied", "selected")
+    assert initialised["word_embeddings"] in ("copied", "projected")
     assert "CKA" in initialised["layer_choice"]["rule"]
     assert len(initialised["teacher_layers"]) == report["student"]["architecture"]["num_hidden_layers"]
     assert report["student"]["accuracy"] >= 0.8 * report["teacher"]["accuracy"]

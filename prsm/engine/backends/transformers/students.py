@@ -138,38 +138,22 @@ def teacher_layer_plan(teacher, train, student_layers: int, rows: int = 128) -> 
     return layers_by_similarity(similarity["cka"], student_layers)
 
 
-NARROW_INIT = "select"  # how a narrower student starts: "select" (weight selection) or "pca" (embeddings only)
-
-
-def initialise_from_teacher(student, teacher_module, layers: list[int], kept: np.ndarray | None = None,
-                            narrow: str | None = None) -> dict:
-    """The student's tensors from the teacher's: the embeddings (the kept tokens' rows), the chosen
-    layers and the head. Same shapes are copied. A narrower student gets, with ``narrow="select"``
-    (the default), every tensor by weight selection: the teacher's values at evenly spaced indices
-    along each narrower axis (Xu et al., 2023, "Initializing Models with Larger Ones"), the same
-    indices wherever the same two sizes meet, so the residual stream, its layer norms and every
-    layer's projections stay consistent; position tables keep their first rows. With
-    ``narrow="pca"`` only same-shape tensors are copied and the token embeddings are projected
-    onto their top principal components; the other layers start fresh."""
-    narrow = narrow or NARROW_INIT
+def initialise_from_teacher(student, teacher_module, layers: list[int], kept: np.ndarray | None = None) -> dict:
+    """Copy every teacher tensor whose shape matches (embeddings, the chosen layers, the head);
+    the token embeddings are the kept tokens' rows, projected onto their top principal directions
+    when the student is narrower."""
     teacher_state = teacher_module.state_dict()
     student_state = student.state_dict()
     words = student.get_input_embeddings().weight
-    copied = selected = 0
+    copied = 0
     for name, tensor in student_state.items():
         source = _teacher_key(name, layers)
-        if source not in teacher_state or tensor.data_ptr() == words.data_ptr():
-            continue
-        if _copy(tensor, teacher_state[source]):
-            copied += 1
-        elif narrow == "select" and _select(tensor, teacher_state[source], positions="position" in name):
-            selected += 1
-    how = _word_embeddings_from_teacher(student, teacher_module, kept, narrow)
+        if source in teacher_state and tensor.data_ptr() != words.data_ptr():
+            copied += _copy(tensor, teacher_state[source])
+    how = _word_embeddings_from_teacher(student, teacher_module, kept)
     copied += how == "copied"
-    selected += how == "selected"
-    return {"teacher_layers": layers, "copied_tensors": copied, "selected_tensors": selected,
-            "student_tensors": len(student_state), "narrow_init": narrow, "word_embeddings": how,
-            "projected_word_embeddings": how == "projected"}
+    return {"teacher_layers": layers, "copied_tensors": copied, "student_tensors": len(student_state),
+            "word_embeddings": how, "projected_word_embeddings": how == "projected"}
 
 
 def _teacher_key(name: str, layers: list[int]) -> str:
@@ -187,36 +171,10 @@ def _copy(target: torch.Tensor, source: torch.Tensor) -> int:
     return 0
 
 
-def spaced_indices(size: int, keep: int) -> np.ndarray:
-    """``keep`` evenly spaced indices of ``range(size)``; one answer per pair of sizes."""
-    return (np.arange(keep) * size) // keep
-
-
 @torch.no_grad()
-def _select(target: torch.Tensor, source: torch.Tensor, positions: bool = False) -> bool:
-    """Weight selection: ``source`` at evenly spaced indices along every axis where ``target`` is
-    smaller (the first rows of a position table)."""
-    if target.dim() != source.dim() or any(t > s for t, s in zip(target.shape, source.shape)):
-        return False
-    picked = source
-    for axis, (keep, size) in enumerate(zip(target.shape, source.shape)):
-        if keep == size:
-            continue
-        elif axis == 0 and positions:
-            index = torch.arange(keep)
-        else:
-            index = torch.from_numpy(spaced_indices(size, keep))
-        picked = picked.index_select(axis, index)
-    if picked.shape != target.shape:
-        return False
-    target.copy_(picked)
-    return True
-
-
-@torch.no_grad()
-def _word_embeddings_from_teacher(student, teacher_module, kept: np.ndarray | None, narrow: str) -> str:
-    """The teacher's rows for the student's tokens; a narrower student gets their columns by weight
-    selection, or projected onto their top principal components (PCA)."""
+def _word_embeddings_from_teacher(student, teacher_module, kept: np.ndarray | None) -> str:
+    """The teacher's rows for the student's tokens; a narrower student gets them projected onto
+    their top principal components (PCA keeps most of their variance in fewer dimensions)."""
     target = student.get_input_embeddings().weight
     source = teacher_module.get_input_embeddings().weight.detach().float()
     if kept is not None:
@@ -226,8 +184,6 @@ def _word_embeddings_from_teacher(student, teacher_module, kept: np.ndarray | No
     if target.shape[1] == source.shape[1]:
         target.copy_(source)
         return "copied"
-    if narrow == "select":
-        return "selected" if _select(target, source) else "fresh"
     centred = source - source.mean(0, keepdim=True)
     _, _, components = torch.linalg.svd(centred, full_matrices=False)
     width = min(target.shape[1], components.shape[0])  # a tiny vocabulary has fewer components
