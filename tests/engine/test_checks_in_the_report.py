@@ -26,6 +26,9 @@ def test_every_safety_check_is_in_the_report_with_its_phase(tmp_path, digits_tea
     for name in SAFETY - {"pii"}:
         assert {"passed", "score", "threshold", "detail", "phase"} <= set(checks[name]), name
         assert isinstance(checks[name]["detail"], str) and checks[name]["detail"]
+        if name != "circuit_breaker":  # the breaker watches training; its cost is the training's
+            assert checks[name]["seconds"] >= 0, name
+    assert checks["robustness"]["seconds"] > 0  # it runs both models on perturbed copies of the test rows
     assert checks["fairness"]["slices"] and "p20" in checks["fairness"]["detail"]
     assert "feature_noise" in checks["robustness"]["perturbations"]
     assert "val_agreement" in report["training"]["history"][0]

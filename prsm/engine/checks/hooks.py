@@ -34,16 +34,24 @@ def before_training(run) -> None:
     records = _records(run)
     data = run.data
     if data.task == "text":
-        records["pii"] = pii_check(data.texts, c, redacted=c.redact_pii)
+        _timed(records, "pii", lambda: pii_check(data.texts, c, redacted=c.redact_pii))
         if c.redact_pii and records["pii"]["texts_with_pii"]:
             run.data = redact_texts(data)
             run.reporter.log(f"personal data replaced in {records['pii']['texts_with_pii']} texts")
     if c.sensitive_column and data.task == "tabular" and c.sensitive_column not in (data.feature_names or []):
         raise BadInput(f"sensitive_column {c.sensitive_column!r} is not a column of the data")
-    records["label_sanity"] = label_sanity_check(data, c)
-    records["class_imbalance"] = class_imbalance_check(data, c)
-    records["teacher_risk"] = teacher_risk_check(run.teacher, c, run.config.domain)
+    _timed(records, "label_sanity", lambda: label_sanity_check(data, c))
+    _timed(records, "class_imbalance", lambda: class_imbalance_check(data, c))
+    _timed(records, "teacher_risk", lambda: teacher_risk_check(run.teacher, c, run.config.domain))
     _log_failures(run, ("pii", "label_sanity", "class_imbalance", "teacher_risk"))
+
+
+def _timed(records: dict, name: str, check) -> None:
+    """Run one check and keep its record with the seconds it took (the report shows what the
+    checks cost next to what they found)."""
+    started = time.perf_counter()
+    records[name] = check()
+    records[name]["seconds"] = round(time.perf_counter() - started, 3)
 
 
 def fit_with_breaker(run, fit):
@@ -96,10 +104,10 @@ def after_training(run) -> None:
         return
     test, records = run.split.test, _records(run)
     student_logits, teacher_logits = run.results["student_test_logits"], run.results["teacher_test_logits"]
-    records["calibration"] = calibration_check(student_logits, test.labels, teacher_logits, c)
-    records["low_margin_agreement"] = low_margin_agreement_check(student_logits, teacher_logits, c)
-    records["fairness"] = _fairness(run, student_logits, teacher_logits)
-    records["robustness"] = _robustness(run)
+    _timed(records, "calibration", lambda: calibration_check(student_logits, test.labels, teacher_logits, c))
+    _timed(records, "low_margin_agreement", lambda: low_margin_agreement_check(student_logits, teacher_logits, c))
+    _timed(records, "fairness", lambda: _fairness(run, student_logits, teacher_logits))
+    _timed(records, "robustness", lambda: _robustness(run))
     _log_failures(run, ("calibration", "low_margin_agreement", "fairness", "robustness"))
 
 
