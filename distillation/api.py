@@ -179,14 +179,19 @@ class ArtifactDownloadApi(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, job_id, export_format):
         job = _job_or_404(request, job_id)
-        artifact = job.artifacts.filter(format=export_format).first()
-        if artifact is None:
-            raise Http404("No such export.")
-        path = (settings.MEDIA_ROOT / artifact.path).resolve()
-        if not path.is_file() or settings.MEDIA_ROOT.resolve() not in path.parents:
-            raise Http404("The export's file is missing.")
-        response = FileResponse(open(path, "rb"), as_attachment=True, filename=path.name,
-                                content_type="application/octet-stream")
-        response["X-Content-Type-Options"] = "nosniff"
-        response["X-Checksum-SHA256"] = artifact.sha256
-        return response
+        return artifact_download_response(job.artifacts.filter(format=export_format).first())
+
+
+def artifact_download_response(artifact) -> FileResponse:
+    """An export's file as an attachment (never rendered: nosniff), with its checksum; 404 when the
+    export or its file is missing, or its path would leave MEDIA_ROOT."""
+    if artifact is None:
+        raise Http404("No such export.")
+    path = (settings.MEDIA_ROOT / artifact.path).resolve()
+    if not path.is_file() or settings.MEDIA_ROOT.resolve() not in path.parents:
+        raise Http404("The export's file is missing.")
+    response = FileResponse(open(path, "rb"), as_attachment=True, filename=path.name,
+                            content_type="application/octet-stream")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["X-Checksum-SHA256"] = artifact.sha256
+    return response

@@ -1,8 +1,7 @@
 """The marketplace's REST API: search, a listing's page, list, purchase, rate, download, report."""
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import FileResponse, Http404
+from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -11,6 +10,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from distillation.api import artifact_download_response
 from distillation.models import DeployedModel
 from ledger.amounts import format_ftns
 from ledger.api import FtnsAmountField, LedgerRefused, django_to_drf
@@ -288,14 +288,4 @@ class ListingDownloadApi(APIView):
         query = self.DownloadQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         wanted = query.validated_data.get("format") or listing.deployment.export_format
-        artifact = listing.job.artifacts.filter(format=wanted, verified=True).first()
-        if artifact is None:
-            raise Http404("No such export.")
-        path = (settings.MEDIA_ROOT / artifact.path).resolve()
-        if not path.is_file() or settings.MEDIA_ROOT.resolve() not in path.parents:
-            raise Http404("The export's file is missing.")
-        response = FileResponse(open(path, "rb"), as_attachment=True, filename=path.name,
-                                content_type="application/octet-stream")
-        response["X-Content-Type-Options"] = "nosniff"
-        response["X-Checksum-SHA256"] = artifact.sha256
-        return response
+        return artifact_download_response(listing.job.artifacts.filter(format=wanted, verified=True).first())

@@ -198,9 +198,15 @@ def tiny_bert_teacher(tmp_path_factory) -> Path:
     config = BertConfig(vocab_size=len(vocab), hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
                         intermediate_size=128, max_position_embeddings=64, id2label={0: "negative", 1: "positive"},
                         label2id={"negative": 0, "positive": 1})
+    train_and_save_bert(BertForSequenceClassification, config, tokenizer, sentiment_sentences(600, seed=7), folder)
+    return folder
+
+
+def train_and_save_bert(model_class, config, tokenizer, sentences: tuple[list[str], list[str]], folder: Path):
+    """A tiny BERT classifier trained 3 epochs on (texts, labels), saved with its tokenizer."""
     torch.manual_seed(0)
-    model = BertForSequenceClassification(config)
-    texts, labels = sentiment_sentences(600, seed=7)
+    model = model_class(config)
+    texts, labels = sentences
     encoded = tokenizer(texts, padding=True, return_tensors="pt")
     y = torch.tensor([config.label2id[label] for label in labels])
     optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
@@ -216,4 +222,3 @@ def tiny_bert_teacher(tmp_path_factory) -> Path:
     torch.set_num_threads(threads)
     model.eval().save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    return folder

@@ -12,7 +12,7 @@ import torch
 from prsm.engine.backends.transformers import students, vocab
 from prsm.engine.pipeline import DistillConfig, run_distillation
 
-from .conftest import FILLER, NEGATIVE, POSITIVE, sentiment_sentences
+from .conftest import FILLER, NEGATIVE, POSITIVE, sentiment_sentences, train_and_save_bert
 
 # words the teacher's vocabulary knows but the task never uses (most of a real vocabulary)
 UNUSED = [f"{a}{b}{c}" for a in "bcdfg" for b in "aeiou" for c in "klmnprst"]
@@ -56,21 +56,7 @@ def wide_vocab_teacher(tmp_path_factory):
     config = BertConfig(vocab_size=len(tokens), hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
                         intermediate_size=128, max_position_embeddings=64, id2label={0: "negative", 1: "positive"},
                         label2id={"negative": 0, "positive": 1})
-    torch.manual_seed(0)
-    model = BertForSequenceClassification(config)
-    texts, labels = sentiment_sentences(400, seed=7)
-    encoded = tokenizer(texts, padding=True, return_tensors="pt")
-    y = torch.tensor([config.label2id[label] for label in labels])
-    optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
-    model.train()
-    for _ in range(3):
-        for rows in torch.randperm(len(y)).split(32):
-            out = model(input_ids=encoded["input_ids"][rows], attention_mask=encoded["attention_mask"][rows], labels=y[rows])
-            optimizer.zero_grad()
-            out.loss.backward()
-            optimizer.step()
-    model.eval().save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    train_and_save_bert(BertForSequenceClassification, config, tokenizer, sentiment_sentences(400, seed=7), folder)
     return folder
 
 
