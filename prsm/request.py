@@ -39,7 +39,8 @@ NOT_YET = {
 }
 # The engine's augmentations (prsm/engine/training/augment.py), by the kind of data each is for:
 # it applies the one for the data's task, and flips images only when asked.
-AUGMENTATIONS = {"shift": "image", "flip": "image", "noise": "tabular", "token_mask": "text"}
+AUGMENTATIONS = {"shift": "image", "flip": "image", "noise": "tabular",
+                 "token_mask": "text"}  # nosec B105  # augmentation names, not a password
 TRAINING_STRATEGIES = {"basic"}
 TARGET_HARDWARE = {"cpu"}
 
