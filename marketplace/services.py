@@ -173,8 +173,8 @@ def _close_reports(*, listing: Listing, status: str, moderator, reason: str, onl
 
 @transaction.atomic
 def listing_report_dismiss(*, report: ListingReport, moderator, reason: str) -> ListingReport:
-    safety._require_moderator(moderator)
-    reason = safety._require_reason(reason)
+    safety.require_moderator(moderator)
+    reason = safety.require_reason(reason)
     report = ListingReport.objects.select_for_update().select_related("listing").get(pk=report.pk)
     if report.status != ListingReport.Status.OPEN:
         raise safety.SafetyError("This report was already decided.")
@@ -189,8 +189,8 @@ def listing_report_dismiss(*, report: ListingReport, moderator, reason: str) -> 
 @transaction.atomic
 def listing_suspend(*, listing: Listing, moderator, reason: str, suspend: bool = True) -> Listing:
     """Suspend (hidden, not sold; its open reports count as actioned) or reinstate a listing."""
-    safety._require_moderator(moderator)
-    reason = safety._require_reason(reason)
+    safety.require_moderator(moderator)
+    reason = safety.require_reason(reason)
     listing = Listing.objects.select_for_update().get(pk=listing.pk)
     if suspend:
         if listing.status == Listing.Status.SUSPENDED:

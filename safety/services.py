@@ -66,12 +66,12 @@ def safety_breaker_trip_record(*, job) -> SafetyReport | None:
     return report
 
 
-def _require_moderator(user) -> None:
+def require_moderator(user) -> None:
     if not user_is_moderator(user=user):
         raise NotModerator("Only moderators may do this.")
 
 
-def _require_reason(reason: str) -> str:
+def require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise SafetyError("A reason is required.", field="reason")
@@ -81,8 +81,8 @@ def _require_reason(reason: str) -> str:
 @transaction.atomic
 def safety_report_decide(*, report: SafetyReport, moderator, approve: bool, reason: str) -> SafetyReport:
     """Approve (deploy may go ahead) or reject a tripped job, with the reason in the audit log."""
-    _require_moderator(moderator)
-    reason = _require_reason(reason)
+    require_moderator(moderator)
+    reason = require_reason(reason)
     report = SafetyReport.objects.select_for_update().get(pk=report.pk)
     if report.breaker_state == SafetyReport.Breaker.CLOSED:
         raise SafetyError("The job passed its checks; there is nothing to decide.")
@@ -109,8 +109,8 @@ def flagged_upload_record(*, user, kind: str, filename: str, sha256: str, reason
 @transaction.atomic
 def flagged_upload_decide(*, flagged: FlaggedUpload, moderator, approve: bool, reason: str) -> FlaggedUpload:
     """Approve (a false alarm) or reject (a confirmed attack) a flagged upload, with the reason in the audit log."""
-    _require_moderator(moderator)
-    reason = _require_reason(reason)
+    require_moderator(moderator)
+    reason = require_reason(reason)
     flagged = FlaggedUpload.objects.select_for_update().get(pk=flagged.pk)
     flagged.status = FlaggedUpload.Status.APPROVED if approve else FlaggedUpload.Status.REJECTED
     flagged.decided_by, flagged.decided_at, flagged.decision_reason = moderator, timezone.now(), reason
@@ -125,8 +125,8 @@ def flagged_upload_decide(*, flagged: FlaggedUpload, moderator, approve: bool, r
 @transaction.atomic
 def user_suspend(*, user, moderator, reason: str, suspend: bool = True) -> None:
     """Suspend (deactivate: no login, no token use) or reinstate a user; staff are out of reach."""
-    _require_moderator(moderator)
-    reason = _require_reason(reason)
+    require_moderator(moderator)
+    reason = require_reason(reason)
     if user.is_staff or user.is_superuser:
         raise SafetyError("Staff accounts are not suspended from the moderation console.")
     user.is_active = not suspend
