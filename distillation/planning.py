@@ -137,14 +137,15 @@ def measured_teacher_seconds(engine_teacher: str) -> float | None:
 
 
 def _compute_hours(*, params: int, task: str, dataset: str, epochs: int, rows: int | None = None,
-                   teacher_seconds: float | None = None) -> float:
-    """Teacher outputs once (cached), the student's epochs at about a tenth of the teacher's cost
-    each and three passes a step, plus a fixed overhead. The teacher's speed is the one measured on
-    this server when a job has used the teacher before; otherwise an approximation from its size."""
+                   teacher_seconds: float | None = None, augment: bool = False) -> float:
+    """Teacher outputs once (cached; with augmentation, once an epoch on the augmented batches),
+    the student's epochs at about a tenth of the teacher's cost each and three passes a step, plus
+    a fixed overhead. The teacher's speed is the one measured on this server when a job has used
+    the teacher before; otherwise an approximation from its size."""
     rows = rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000)
     if teacher_seconds is None:
         teacher_seconds = 2 * params * (TEXT_TOKENS if task == "text" else 1) / CPU_FLOPS_PER_SECOND
-    teacher_pass = rows * teacher_seconds
+    teacher_pass = rows * teacher_seconds * (epochs if augment else 1)
     student_passes = rows * epochs * TRAIN_COST_FACTOR * teacher_seconds / 10
     return (teacher_pass + student_passes + JOB_OVERHEAD_S) / 3600
 
@@ -159,10 +160,13 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     dataset, engine_dataset, rows = _dataset(request, entry, owner)
     backend, reason = backend_choose(domain=request.domain, teacher_kind=entry.kind, task=entry.task or None,
                                      target_hardware=request.target_hardware)
+    if request.augmentation_task is not None and entry.task and entry.task != request.augmentation_task:
+        raise PlanningError(f"augmentation_techniques are for {request.augmentation_task} data; the teacher takes "
+                            f"{entry.task} data", "augmentation_techniques")
     epochs = request.epochs or DEFAULT_EPOCHS
     measured = measured_teacher_seconds(entry.engine_ref or teacher)
     hours = _compute_hours(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs, rows=rows,
-                           teacher_seconds=measured)
+                           teacher_seconds=measured, augment=request.augmentation_task is not None)
     cost = pricing.job_cost(teachers=1, compute_hours=Fraction(hours).limit_denominator(10**9), validation_suites=VALIDATION_SUITES)
     return Plan(teacher=teacher, teacher_params=entry.params, teacher_owner_id=entry.owner_id, task=entry.task, dataset=dataset,
                 backend=backend, backend_reason=reason, epochs=epochs, compute_hours=hours, duration_s=hours * 3600,

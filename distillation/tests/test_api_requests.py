@@ -156,3 +156,14 @@ def test_a_completed_job_under_its_quality_threshold_is_not_deployed(ada):
     deployed = api.post(f"/api/v1/distillations/{job.job_id}/deploy/")
     assert deployed.status_code == 201, deployed.content
     assert deployed.json()["export_format"] == "onnx"
+
+
+def test_augmentation_is_priced_as_the_teacher_running_every_epoch(ada):
+    api, _ = ada
+    plain = api.post("/api/v1/distillations/estimate/", {**GOOD, "epochs": 5}, format="json").json()
+    augmented = api.post("/api/v1/distillations/estimate/", {**GOOD, "epochs": 5, "augmentation_techniques": ["noise"]},
+                         format="json").json()
+
+    assert augmented["compute_hours"] > plain["compute_hours"]
+    assert augmented["cost_units"] > plain["cost_units"]
+

@@ -63,3 +63,15 @@ def test_a_teacher_whose_data_does_not_fit_is_refused(ada):
 
     assert (response.status_code, response.json()["error"]["field"]) == (400, "dataset")
     assert "tabular" in response.json()["error"]["message"]
+
+
+def test_augmentation_for_another_kind_of_data_than_the_uploaded_teachers_is_refused_by_field(ada):
+    api, _ = ada
+    teacher, dataset = _ready_teacher_and_dataset(api)  # a tabular ONNX teacher
+
+    response = api.post("/api/v1/distillations/estimate/", {**BODY, "teacher_model": teacher, "dataset": dataset,
+                                                            "augmentation_techniques": ["token_mask"]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "augmentation_techniques"
+    assert "text data; the teacher takes tabular data" in response.json()["error"]["message"]
