@@ -278,16 +278,11 @@ def many_entries_zip(count: int) -> bytes:
 
 def tiny_hf_dir(folder: Path, *, config_extra: dict | None = None, files: dict[str, str] | None = None) -> Path:
     """A real 1-layer BERT classifier directory (config, safetensors, tokenizer), plus ``files``."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+    from tests.engine.conftest import tiny_bert_classifier
 
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film"]
-    BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(folder)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=16, id2label={0: "neg", 1: "pos"},
-                        label2id={"neg": 0, "pos": 1}, architectures=["BertForSequenceClassification"])
-    torch.manual_seed(0)
-    BertForSequenceClassification(config).save_pretrained(folder)
+    model, tokenizer = tiny_bert_classifier()
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
     if config_extra:
         saved = json.loads((folder / "config.json").read_text())
         (folder / "config.json").write_text(json.dumps({**saved, **config_extra}))

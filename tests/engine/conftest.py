@@ -202,6 +202,20 @@ def tiny_bert_teacher(tmp_path_factory) -> Path:
     return folder
 
 
+def tiny_bert_classifier(seed: int = 0):
+    """A random 1-layer, 16-wide BertForSequenceClassification (neg/pos) and its 8-token
+    tokenizer: the smallest real Hugging Face teacher, for tests of loading rather than learning."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film"]
+    tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)})
+    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=16, id2label={0: "neg", 1: "pos"},
+                        label2id={"neg": 0, "pos": 1}, architectures=["BertForSequenceClassification"])
+    torch.manual_seed(seed)
+    return BertForSequenceClassification(config).eval(), tokenizer
+
+
 def train_and_save_bert(model_class, config, tokenizer, sentences: tuple[list[str], list[str]], folder: Path):
     """A tiny BERT classifier trained 3 epochs on (texts, labels), saved with its tokenizer."""
     torch.manual_seed(0)

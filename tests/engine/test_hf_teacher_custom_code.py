@@ -11,20 +11,16 @@ import torch
 from prsm.engine.errors import BadInput
 from prsm.engine.teachers import load_teacher
 
+from .conftest import tiny_bert_classifier
+
 
 @pytest.fixture(scope="module")
 def clean_dir(tmp_path_factory):
     """A real 1-layer BERT classifier saved with save_pretrained: config, safetensors, tokenizer."""
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
     folder = tmp_path_factory.mktemp("teachers") / "bert"
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film"]
-    BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(folder)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=16, id2label={0: "neg", 1: "pos"},
-                        label2id={"neg": 0, "pos": 1}, architectures=["BertForSequenceClassification"])
-    torch.manual_seed(0)
-    BertForSequenceClassification(config).save_pretrained(folder)
+    model, tokenizer = tiny_bert_classifier()
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
     return folder
 
 

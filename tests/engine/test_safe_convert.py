@@ -354,19 +354,14 @@ def test_a_zoo_teacher_with_poisoned_weights_is_refused(tmp_path, prsm_home, can
 
 
 def test_a_hugging_face_teacher_with_pytorch_model_bin_loads_from_a_converted_copy(tmp_path, prsm_home, canary):
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
     from prsm.engine.teachers import load_teacher
 
+    from .conftest import tiny_bert_classifier
+
     folder = tmp_path / "tiny-bert"
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film"]
-    BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(folder)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=16, id2label={0: "neg", 1: "pos"},
-                        label2id={"neg": 0, "pos": 1}, architectures=["BertForSequenceClassification"])
-    torch.manual_seed(2)
-    model = BertForSequenceClassification(config).eval()
-    config.save_pretrained(folder)
+    model, tokenizer = tiny_bert_classifier(seed=2)
+    tokenizer.save_pretrained(folder)
+    model.config.save_pretrained(folder)
     save(model.state_dict(), folder / "pytorch_model.bin", "zip")
     (folder / "training_args.bin").write_bytes(pickle.dumps(Exec(canary), protocol=2))  # never read
 
