@@ -47,6 +47,9 @@ def _add_distill(commands) -> None:
     p.add_argument("--augment", action="store_true",
                    help="augment training batches (image shifts, tabular noise, text token masking); the teacher runs online")
     p.add_argument("--augment-flip", action="store_true", help="with --augment, also flip images left-right")
+    p.add_argument("--unlabelled-data", help="a transfer set for the teacher to label: builtin:NAME, .txt, CSV/JSONL "
+                                             "with a text column, a feature CSV, or images")
+    p.add_argument("--max-unlabelled", type=int, help="cap on unlabelled examples (a seeded sample)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--temperature", type=float, default=4.0)
@@ -107,7 +110,8 @@ def _config_fields(args) -> dict:
     fields = {"teacher": args.teacher, "data": args.data, "task": args.task, "target_size": args.target_size,
               "optimization_target": args.optimization_target, "backend": args.backend, "epochs": args.epochs,
               "seed": args.seed, "baseline": args.baseline, "augment": args.augment,
-              "augment_flip": args.augment_flip, "batch_size": args.batch_size,
+              "augment_flip": args.augment_flip, "unlabelled_data": args.unlabelled_data,
+              "max_unlabelled_examples": args.max_unlabelled, "batch_size": args.batch_size,
               "learning_rate": args.learning_rate, "temperature": args.temperature, "alpha": args.alpha,
               "transfer": [t.strip() for t in args.transfer.split(",") if t.strip()],
               "max_inference_latency_ms": args.max_latency_ms, "layer_count": args.layers,

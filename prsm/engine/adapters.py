@@ -61,11 +61,20 @@ class SequenceAdapter:
 
 @torch.inference_mode()
 def predict_logits(module: nn.Module, adapter, inputs: Inputs, batch_size: int = 256) -> np.ndarray:
-    """Logits for every row, in eval mode, float32 ``[n, classes]``."""
+    """Logits for every row, in eval mode, float32 ``[n, classes]``. Token rows run in batches of
+    similar length (sorted by length, then put back in order), so a batch is trimmed to little
+    more than its own rows' length rather than to the longest of a random few hundred."""
     module.eval()
     device = next(module.parameters()).device
+    rows = num_rows(inputs)
+    order = np.argsort(inputs["attention_mask"].sum(axis=1), kind="stable") if "attention_mask" in inputs else None
     out = []
-    for start in range(0, num_rows(inputs), batch_size):
-        batch = take(inputs, slice(start, start + batch_size), device)
+    for start in range(0, rows, batch_size):
+        batch = take(inputs, slice(start, start + batch_size) if order is None else order[start:start + batch_size], device)
         out.append(adapter.forward(module, batch).float().cpu().numpy())
-    return np.concatenate(out)
+    logits = np.concatenate(out)
+    if order is not None:
+        restored = np.empty_like(logits)
+        restored[order] = logits
+        logits = restored
+    return logits

@@ -44,6 +44,10 @@ class DistillConfig(BaseModel):
     augment: bool = Field(False, description="new variants of the training batches every epoch (images shifted, tabular "
                                              "noise, text tokens masked); the teacher then runs online, uncached")
     augment_flip: bool = Field(False, description="with augment, also flip images left-right (never for digits or text)")
+    unlabelled_data: str | None = Field(None, description="a transfer set: examples without labels (builtin:NAME, .txt, "
+                                        "CSV/JSONL with a text column, feature CSV, image folder) that the teacher "
+                                        "labels; the student learns its outputs on them (needs alpha > 0)")
+    max_unlabelled_examples: int | None = Field(None, ge=1, description="cap on unlabelled rows (a seeded sample)")
     max_inference_latency_ms: float | None = Field(None, gt=0)
     max_memory_bytes: int | None = Field(None, gt=0)
     layer_count: int | None = Field(None, ge=1)
@@ -65,6 +69,13 @@ class DistillConfig(BaseModel):
         if flip and not info.data.get("augment"):
             raise ValueError("flipping is an augmentation: it needs augment")
         return flip
+
+    @field_validator("unlabelled_data")
+    @classmethod
+    def _unlabelled_needs_teacher(cls, ref: str | None, info: ValidationInfo) -> str | None:
+        if ref is not None and info.data.get("alpha") == 0:
+            raise ValueError("unlabelled data is learnt from the teacher's outputs alone: it needs alpha > 0")
+        return ref
 
     def training_fingerprint(self) -> dict:
         """The fields that change what training computes (a checkpoint resumes only if they match)."""

@@ -22,9 +22,11 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     """alpha * T^2 * KL(p_t^T || p_s^T) + (1 - alpha) * CE(s, y)  (Hinton et al., 2015).
 
     ``alpha = 0`` (or no teacher logits) is plain supervised training on the labels alone: the
-    labels-only baseline uses exactly this function.
+    labels-only baseline uses exactly this function. Rows labelled ``-1`` (unlabelled, a transfer
+    set) have no hard-label term: the cross-entropy is the mean over the labelled rows (no
+    device-to-host sync: the count stays a tensor).
     """
-    hard = F.cross_entropy(student_logits, labels)
+    hard = F.cross_entropy(student_logits, labels, ignore_index=-1, reduction="sum") / (labels >= 0).sum().clamp_min(1)
     if teacher_logits is None or alpha == 0:
         return hard
     return alpha * soft_target_loss(student_logits, teacher_logits, temperature) + (1 - alpha) * hard

@@ -54,6 +54,7 @@ class Run:
     data: object = None
     teacher: object = None
     split: Split | None = None
+    unlabelled: object = None  # TaskData of rows for the teacher to label (a transfer set), or None
     backend: object = None
     student: object = None
     design: dict = field(default_factory=dict)
@@ -92,6 +93,8 @@ def fingerprint(run: Run) -> str:
     fields, the data's hash and the teacher's files."""
     parts = {"config": run.config.training_fingerprint(), "data": run.data.sha256, "teacher": run.teacher.ref,
              "teacher_size": run.results["teacher_describe"]["size_bytes"]}
+    if run.config.unlabelled_data:  # the rows themselves, not only their reference
+        parts["unlabelled"] = run.unlabelled.sha256 if run.unlabelled is not None else None
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 

@@ -10,6 +10,10 @@
   source archive of ``vaderSentiment==3.3.2`` (``additional_resources/hutto_ICWSM_2014.tar.gz``,
   ``movieReviewSnippets_GroundTruth.txt``), labelled by the sign of the mean human rating
   (-4..+4); the 37 sentences rated exactly 0 are dropped, leaving 10,568.
+- ``review-snippets``: the other three sets of the same archive (4,200 tweets, 3,708 Amazon
+  product-review sentences, 5,190 New York Times editorial sentences), labelled the same way, the
+  sentences rated exactly 0 dropped. Another domain than movie reviews: its use here is as
+  unlabelled text for a sentiment teacher to label (``unlabelled_data``), a transfer set.
 
 Class order: the sorted label strings (``"0"``..``"9"``, ``benign``/``malignant``,
 ``class_0``..``class_2``, ``negative``/``positive``), except Fashion-MNIST, which keeps its ten
@@ -40,7 +44,7 @@ import numpy as np
 from ..errors import BadInput
 from .types import TaskData, sha256_of_bytes
 
-BUILTIN_NAMES = ("digits", "breast-cancer", "wine", "fashion-mnist", "movie-reviews")
+BUILTIN_NAMES = ("digits", "breast-cancer", "wine", "fashion-mnist", "movie-reviews", "review-snippets")
 
 FASHION_MNIST_PACKAGE = "dataset-fashion-mnist"
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -54,6 +58,8 @@ VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
 VADER_SDIST_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
 VADER_INNER_ARCHIVE = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
 MOVIE_REVIEWS_MEMBER_SUFFIX = "movieReviewSnippets_GroundTruth.txt"
+REVIEW_SNIPPETS_MEMBER_SUFFIXES = ("tweets_GroundTruth.txt", "amazonReviewSnippets_GroundTruth.txt",
+                                   "nytEditorialSnippets_GroundTruth.txt")
 
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
 
@@ -79,7 +85,8 @@ def load_builtin(name: str) -> TaskData:
     """The built-in data set ``name`` (with or without the ``builtin:`` prefix)."""
     name = name.removeprefix("builtin:")
     loaders = {"digits": _load_digits, "breast-cancer": _load_breast_cancer, "wine": _load_wine,
-               "fashion-mnist": _load_fashion_mnist, "movie-reviews": _load_movie_reviews}
+               "fashion-mnist": _load_fashion_mnist, "movie-reviews": _load_movie_reviews,
+               "review-snippets": _load_review_snippets}
     if name not in loaders:
         raise BadInput(f"unknown built-in data set {name!r}; choose one of {', '.join(BUILTIN_NAMES)}")
     return loaders[name]()
@@ -217,7 +224,7 @@ def read_tar_member(archive: bytes | Path, suffix: str) -> bytes:
         return tar.extractfile(member).read()
 
 
-def parse_movie_reviews(raw: bytes) -> tuple[list[str], np.ndarray, int]:
+def parse_movie_reviews(raw: bytes, name: str = "movie reviews") -> tuple[list[str], np.ndarray, int]:
     """Rows ``id<TAB>mean rating<TAB>sentence`` -> texts, labels (0 negative, 1 positive), zeros dropped."""
     texts, labels, dropped = [], [], 0
     for number, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
@@ -225,7 +232,7 @@ def parse_movie_reviews(raw: bytes) -> tuple[list[str], np.ndarray, int]:
             continue
         parts = line.split("\t", 2)
         if len(parts) != 3:
-            raise ValueError(f"movie reviews, line {number}: expected id, rating and sentence separated by tabs")
+            raise ValueError(f"{name}, line {number}: expected id, rating and sentence separated by tabs")
         rating = float(parts[1])
         if rating == 0:
             dropped += 1
@@ -246,4 +253,25 @@ def _load_movie_reviews() -> TaskData:
                f"-> hutto_ICWSM_2014/{MOVIE_REVIEWS_MEMBER_SUFFIX}",
         sha256=sha256_of_bytes(raw),
         meta={"builtin": "movie-reviews", "sentences": len(texts) + dropped, "dropped_neutral": dropped},
+    )
+
+
+def _load_review_snippets() -> TaskData:
+    inner = read_tar_member(vader_sdist_path(), VADER_INNER_ARCHIVE)
+    texts, labels, dropped, raws, counts = [], [], 0, [], {}
+    for suffix in REVIEW_SNIPPETS_MEMBER_SUFFIXES:
+        raw = read_tar_member(inner, suffix)
+        part_texts, part_labels, part_dropped = parse_movie_reviews(raw, suffix)
+        texts += part_texts
+        labels.append(part_labels)
+        dropped += part_dropped
+        raws.append(raw)
+        counts[suffix.split("_")[0]] = len(part_texts)
+    return TaskData(
+        task="text", classes=["negative", "positive"], labels=np.concatenate(labels), texts=texts,
+        source=f"{VADER_REQUIREMENT} sdist (PyPI): {VADER_INNER_ARCHIVE} -> hutto_ICWSM_2014/"
+               + ", ".join(REVIEW_SNIPPETS_MEMBER_SUFFIXES),
+        sha256=sha256_of_bytes(*raws),
+        meta={"builtin": "review-snippets", "sentences": len(texts) + dropped, "dropped_neutral": dropped,
+              "parts": counts},
     )

@@ -54,7 +54,7 @@ A {report['task']} classifier distilled by PRSM from `{t.get('ref', '')}` ({t.ge
 - Teacher: `{t.get('ref', '')}`, {t['params']:,} parameters.
 - Student: {s['architecture'].get('kind') or s['architecture'].get('model_type', '')}, {s['params']:,} parameters ({report['compression_ratio']:.1f}x fewer).
 - Method: knowledge distillation (Hinton et al., 2015), temperature {report['training']['temperature']}, alpha {report['training']['alpha']}, transfer: {', '.join(report['training']['transfer'])}; seed {report['seed']}{_augmentation(report['training'])}.
-- Data: `{report.get('data', {}).get('source', '')}`, sha256 `{report['data_sha256']}`; split train/validation/test {report['data']['split']}.
+- Data: `{report.get('data', {}).get('source', '')}`, sha256 `{report['data_sha256']}`; split train/validation/test {report['data']['split']}.{_unlabelled(report.get('data', {}))}
 
 ## Results on the held-out test split
 
@@ -102,3 +102,11 @@ def _fmt(value) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def _unlabelled(data: dict) -> str:
+    u = data.get("unlabelled")
+    if not u:
+        return ""
+    return (f"\n- Transfer set: {u['rows']:,} unlabelled examples from `{u['source']}` (sha256 `{u['sha256'][:16]}…`), "
+            "labelled by the teacher; the student learned the teacher's outputs on them.")

@@ -80,6 +80,9 @@ def report(run, started: float) -> dict:
            "design": {k: v for k, v in run.design.items() if k != "fingerprint"},
            "training": _training_section(run), "config": c.model_dump(mode="json"),
            "environment": _environment(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))}
+    if run.unlabelled is not None:
+        out["data"]["unlabelled"] = {"source": run.unlabelled.source, "rows": len(run.unlabelled),
+                                     "sha256": run.unlabelled.sha256, "labelled_by": "the teacher"}
     if "baseline_quality" in r:
         out["baseline"] = r["baseline_quality"] | {"epochs_trained": len(r["baseline_train"].history),
                                                     "distillation_gain": student["accuracy"] - r["baseline_quality"]["accuracy"]}

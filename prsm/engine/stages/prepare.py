@@ -59,6 +59,11 @@ def split(run) -> None:
         run.split = stratified_split(run.data, c.seed, c.validation_fraction, c.test_fraction, c.max_train_examples)
     run.results["split_rule"] = why
     run.reporter.log(f"split {run.split.sizes()} ({why})")
+    if c.unlabelled_data:
+        from ..data.unlabelled import load_unlabelled
+
+        run.unlabelled = load_unlabelled(c.unlabelled_data, run.split.train, c.max_unlabelled_examples)
+        run.reporter.log(f"{len(run.unlabelled)} unlabelled examples from {c.unlabelled_data} for the teacher to label")
 
 
 def _fixed_test_rows(run) -> tuple[np.ndarray | None, str]:
@@ -118,10 +123,10 @@ def _design(run) -> dict:
     return record
 
 
-def teacher_logits_key(run, part: str) -> str:
+def teacher_logits_key(run, part: str, rows=None) -> str:
     import hashlib
 
-    rows = getattr(run.split, part)
+    rows = rows if rows is not None else getattr(run.split, part)
     digest = hashlib.sha256(run.teacher.ref.encode() + rows.sha256.encode() + np.ascontiguousarray(rows.labels).tobytes())
     digest.update(json.dumps([run.config.seed, run.config.validation_fraction, run.config.test_fraction,
                               run.config.max_train_examples, run.config.max_length, len(rows)]).encode())

@@ -34,23 +34,36 @@ def _build(run):
 
 def settings_for(run, student, alpha: float) -> TrainSettings:
     c = run.config
-    defaults = run.backend.default_settings(student, len(run.split.train))
+    defaults = run.backend.default_settings(student, len(training_rows(run)) if alpha > 0 else len(run.split.train))
     chosen = {"epochs": c.epochs, "batch_size": c.batch_size, "learning_rate": c.learning_rate, "patience": c.patience}
     values = {k: (v if v is not None else defaults[k]) for k, v in chosen.items()}
     return TrainSettings(**values, temperature=c.temperature, alpha=alpha, checkpoint_every=c.checkpoint_every,
                          checkpoint_seconds=c.checkpoint_seconds, seed=c.seed, device=_device(run))
 
 
+def training_rows(run):
+    """The labelled training rows, then any unlabelled ones (a transfer set) for the teacher to label."""
+    if run.unlabelled is None:
+        return run.split.train
+    if "training_rows" not in run.results:
+        from ..data.unlabelled import concat
+
+        run.results["training_rows"] = concat(run.split.train, run.unlabelled)
+    return run.results["training_rows"]
+
+
 def cache_teacher(run) -> None:
     run.student = _build(run)
-    inputs = run.student.adapter.encode(run.split.train)
+    rows = training_rows(run)
+    inputs = run.student.adapter.encode(rows)
     run.results["train_inputs"] = inputs
+    run.results["train_labels"] = rows.labels
     if run.config.augment:
         run.results["augmentation"] = augmentation_for(run.data.task, inputs, run.student.adapter, run.config.augment_flip)
     elif run.config.alpha > 0:
         run.results["teacher_train_logits"] = cached_teacher_logits(
-            run.teacher, _teacher_inputs(run, run.split.train, inputs), run.out / "cache",
-            teacher_logits_key(run, "train"), run.reporter)
+            run.teacher, _teacher_inputs(run, rows, inputs), run.out / "cache",
+            teacher_logits_key(run, "train", rows), run.reporter)
 
 
 def _teacher_inputs(run, rows, student_inputs):
@@ -67,7 +80,7 @@ def train(run) -> None:
 
     settings = settings_for(run, run.student, run.config.alpha)
     objective = run.backend.objective(run.student, run.teacher, settings, run.config.transfer)
-    train_data = TrainData(run.results["train_inputs"], run.split.train.labels, run.results.get("teacher_train_logits"),
+    train_data = TrainData(run.results["train_inputs"], run.results["train_labels"], run.results.get("teacher_train_logits"),
                            augment=run.results.get("augmentation"), online_teacher=_online_teacher(run, objective))
     validation = TrainData(run.student.adapter.encode(run.split.validation), run.split.validation.labels)
     run.results["validation_inputs"] = validation.inputs
@@ -119,7 +132,9 @@ def baseline(run) -> None:
     student = _build(run)
     settings = settings_for(run, student, alpha=0.0)
     objective = run.backend.objective(student, run.teacher, settings, ["logits"])
-    train_data = TrainData(run.results["train_inputs"], run.split.train.labels, None, augment=run.results.get("augmentation"))
+    labelled = len(run.split.train)  # the first rows; unlabelled ones after them mean nothing without a teacher
+    inputs = {name: array[:labelled] for name, array in run.results["train_inputs"].items()}
+    train_data = TrainData(inputs, run.split.train.labels, None, augment=run.results.get("augmentation"))
     validation = TrainData(run.results["validation_inputs"], run.split.validation.labels)
     with _on_training_device(run, settings, student, online=False):
         result = run.backend.fit(student, train_data, validation, settings, objective,

@@ -25,12 +25,17 @@ def cached_teacher_logits(teacher, inputs, folder: Path, key: str, reporter: Rep
         return np.load(path, mmap_mode="r")
     rows = num_rows(inputs)
     partial = path.with_name(path.stem + ".partial.npy")
+    # token rows in order of length, so each of the teacher's batches is about as long as its rows
+    # (a transformer teacher's cost grows with the padded length; sorted, it ran about 2x faster)
+    order = np.argsort(inputs["attention_mask"].sum(axis=1), kind="stable") if "attention_mask" in inputs \
+        else np.arange(rows)
     out = None
     for start in range(0, rows, chunk):
-        logits = teacher.logits_of({k: v[start:start + chunk] for k, v in inputs.items()}, batch_size=256)
+        index = order[start:start + chunk]
+        logits = teacher.logits_of({k: v[index] for k, v in inputs.items()}, batch_size=256)
         if out is None:
             out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=(rows, logits.shape[1]))
-        out[start:start + len(logits)] = logits
+        out[index] = logits
         if reporter is not None:
             reporter.progress(min(1.0, (start + chunk) / rows), message="teacher outputs")
             reporter.check_stop()
