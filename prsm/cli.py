@@ -50,6 +50,8 @@ def _add_distill(commands) -> None:
     p.add_argument("--unlabelled-data", help="a transfer set for the teacher to label: builtin:NAME, .txt, CSV/JSONL "
                                              "with a text column, a feature CSV, or images")
     p.add_argument("--max-unlabelled", type=int, help="cap on unlabelled examples (a seeded sample)")
+    p.add_argument("--text-variants", type=int, default=0,
+                   help="N new versions of each training text (masked words, short spans) for the teacher to label")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--temperature", type=float, default=4.0)
@@ -111,7 +113,8 @@ def _config_fields(args) -> dict:
               "optimization_target": args.optimization_target, "backend": args.backend, "epochs": args.epochs,
               "seed": args.seed, "baseline": args.baseline, "augment": args.augment,
               "augment_flip": args.augment_flip, "unlabelled_data": args.unlabelled_data,
-              "max_unlabelled_examples": args.max_unlabelled, "batch_size": args.batch_size,
+              "max_unlabelled_examples": args.max_unlabelled, "text_variants": args.text_variants,
+              "batch_size": args.batch_size,
               "learning_rate": args.learning_rate, "temperature": args.temperature, "alpha": args.alpha,
               "transfer": [t.strip() for t in args.transfer.split(",") if t.strip()],
               "max_inference_latency_ms": args.max_latency_ms, "layer_count": args.layers,

@@ -48,6 +48,8 @@ class DistillConfig(BaseModel):
                                         "CSV/JSONL with a text column, feature CSV, image folder) that the teacher "
                                         "labels; the student learns its outputs on them (needs alpha > 0)")
     max_unlabelled_examples: int | None = Field(None, ge=1, description="cap on unlabelled rows (a seeded sample)")
+    text_variants: int = Field(0, ge=0, le=50, description="new versions of each training text (words masked, random "
+                                "spans kept) added to the unlabelled rows for the teacher to label once (cached)")
     max_inference_latency_ms: float | None = Field(None, gt=0)
     max_memory_bytes: int | None = Field(None, gt=0)
     layer_count: int | None = Field(None, ge=1)
@@ -70,12 +72,13 @@ class DistillConfig(BaseModel):
             raise ValueError("flipping is an augmentation: it needs augment")
         return flip
 
-    @field_validator("unlabelled_data")
+    @field_validator("unlabelled_data", "text_variants")
     @classmethod
-    def _unlabelled_needs_teacher(cls, ref: str | None, info: ValidationInfo) -> str | None:
-        if ref is not None and info.data.get("alpha") == 0:
-            raise ValueError("unlabelled data is learnt from the teacher's outputs alone: it needs alpha > 0")
-        return ref
+    def _unlabelled_needs_teacher(cls, value, info: ValidationInfo):
+        if value and info.data.get("alpha") == 0:
+            raise ValueError(f"{info.field_name}: unlabelled rows are learnt from the teacher's outputs alone: "
+                             "they need alpha > 0")
+        return value
 
     def training_fingerprint(self) -> dict:
         """The fields that change what training computes (a checkpoint resumes only if they match)."""

@@ -56,3 +56,12 @@ def test_an_impossible_latency_constraint_is_refused_before_training(tmp_path, d
 def test_no_command_prints_help_and_exits_2(capsys):
     assert main([]) == 2
     assert "distill" in capsys.readouterr().out
+
+
+def test_unlabelled_data_that_does_not_fit_exits_2_naming_it(tmp_path, digits_teacher, digits_csv, capsys):
+    rows = tmp_path / "pool.csv"
+    rows.write_text("p0,p1\n1,2\n")
+    code = main(["distill", "--teacher", str(digits_teacher), "--data", str(digits_csv), "--out", str(tmp_path / "run"),
+                 "--unlabelled-data", str(rows), "--max-unlabelled", "10"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "pool.csv: no 'p2' column" in err

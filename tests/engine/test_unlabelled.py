@@ -129,3 +129,31 @@ def test_the_teacher_labels_the_transfer_set_and_the_student_learns_from_it(few_
     assert with_pool["baseline"]["accuracy"] < with_pool["student"]["accuracy"]
     card = (folder / "with" / "MODEL_CARD.md").read_text()
     assert f"Transfer set: {pool_rows:,} unlabelled examples" in card
+
+
+def test_text_variants_mask_words_and_keep_short_spans():
+    from prsm.engine.data.unlabelled import text_variants
+
+    texts = [" ".join(f"w{i}" for i in range(12))] * 400
+    variants = text_variants(texts, 1, seed=0, mask_token="<mask>")
+    assert variants == text_variants(texts, 1, seed=0, mask_token="<mask>")
+    assert variants != text_variants(texts, 1, seed=1, mask_token="<mask>")
+    spans = [v.split() for v in variants if len(v.split()) <= 5]
+    assert 0.15 < len(spans) / len(variants) < 0.35  # about a quarter are spans of 1..5 words
+    full = [v.split() for v in variants if len(v.split()) == 12]
+    masked = sum(w == "<mask>" for words in full for w in words) / sum(len(words) for words in full)
+    assert masked == pytest.approx(0.1 / (1 - 0.9**12), abs=0.02)  # unchanged copies (no word masked) are dropped
+    assert all(w == "<mask>" or w in texts[0].split() for v in variants for w in v.split())
+
+
+def test_text_variants_join_the_training_rows_for_the_teacher(tmp_path, tiny_bert_teacher, reviews_csv, digits_teacher,
+                                                              digits_csv):
+    config = DistillConfig(teacher=str(tiny_bert_teacher), data=str(reviews_csv), text_variants=2, epochs=1,
+                           exports=[], checkpoint_seconds=None, layer_count=1)
+    report = run_distillation(config, tmp_path)
+    train = report["data"]["split"]["train"]
+    assert train < report["data"]["unlabelled"]["rows"] <= 2 * train  # copies equal to their text are dropped
+    assert "variants of each training text" in report["data"]["unlabelled"]["source"]
+    with pytest.raises(BadInput, match="text_variants makes new versions of texts"):
+        run_distillation(DistillConfig(teacher=str(digits_teacher), data=str(digits_csv), text_variants=1, exports=[]),
+                         tmp_path / "digits")

@@ -150,3 +150,28 @@ def concat(labelled: TaskData, unlabelled: TaskData) -> TaskData:
                     features=join(labelled.features, unlabelled.features), feature_names=labelled.feature_names,
                     source=labelled.source, sha256=sha256_of_bytes(labelled.sha256.encode(), unlabelled.sha256.encode()),
                     meta=dict(labelled.meta))
+
+
+def text_variants(texts: list[str], copies: int, seed: int, mask_token: str, mask_p: float = 0.1,
+                  ngram_p: float = 0.25, max_ngram: int = 5) -> list[str]:
+    """``copies`` new versions of each text, for the teacher to label: every word replaced by
+    ``mask_token`` with probability ``mask_p``, then, with probability ``ngram_p``, only a random
+    span of 1..``max_ngram`` words kept (the masking and n-gram sampling of Tang et al., 2019,
+    without their part-of-speech swaps). Drawn from ``seed``; a variant equal to its text is dropped."""
+    rng = np.random.default_rng([seed, 0x7E57])
+    out = []
+    for _ in range(copies):
+        for text in texts:
+            words = text.split()
+            if not words:
+                continue
+            masked = rng.random(len(words)) < mask_p
+            words = [mask_token if m else w for w, m in zip(words, masked)]
+            if rng.random() < ngram_p and len(words) > 1:
+                n = int(rng.integers(1, min(max_ngram, len(words)) + 1))
+                start = int(rng.integers(0, len(words) - n + 1))
+                words = words[start:start + n]
+            variant = " ".join(words)
+            if variant != text and variant.strip(mask_token + " "):
+                out.append(variant)
+    return out

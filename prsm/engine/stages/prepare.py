@@ -59,11 +59,33 @@ def split(run) -> None:
         run.split = stratified_split(run.data, c.seed, c.validation_fraction, c.test_fraction, c.max_train_examples)
     run.results["split_rule"] = why
     run.reporter.log(f"split {run.split.sizes()} ({why})")
-    if c.unlabelled_data:
-        from ..data.unlabelled import load_unlabelled
+    run.unlabelled = _unlabelled_rows(run)
+    if run.unlabelled is not None:
+        run.reporter.log(f"{len(run.unlabelled)} unlabelled examples ({run.unlabelled.source}) for the teacher to label")
 
-        run.unlabelled = load_unlabelled(c.unlabelled_data, run.split.train, c.max_unlabelled_examples)
-        run.reporter.log(f"{len(run.unlabelled)} unlabelled examples from {c.unlabelled_data} for the teacher to label")
+
+def _unlabelled_rows(run):
+    """The transfer set: ``unlabelled_data``, then ``text_variants`` new versions of each training text."""
+    from ..data.types import TaskData, sha256_of_bytes
+    from ..data.unlabelled import UNLABELLED, concat, load_unlabelled, text_variants
+
+    c, train = run.config, run.split.train
+    rows = load_unlabelled(c.unlabelled_data, train, c.max_unlabelled_examples) if c.unlabelled_data else None
+    if c.text_variants:
+        tokenizer = getattr(run.teacher, "tokenizer", None)
+        if train.task != "text" or tokenizer is None:
+            raise BadInput(f"text_variants makes new versions of texts; the data is {train.task}")
+        mask = tokenizer.mask_token or tokenizer.unk_token
+        texts = text_variants(list(train.texts), c.text_variants, c.seed, mask)
+        variants = TaskData(task="text", classes=list(train.classes), labels=np.full(len(texts), UNLABELLED),
+                            texts=texts, source=f"{c.text_variants} variants of each training text (masked words, spans)",
+                            sha256=sha256_of_bytes("\0".join(texts).encode()))
+        if rows is None:
+            rows = variants
+        else:
+            rows = concat(rows, variants)
+            rows.source = f"{c.unlabelled_data} + {variants.source}"
+    return rows
 
 
 def _fixed_test_rows(run) -> tuple[np.ndarray | None, str]:
