@@ -157,3 +157,16 @@ def test_text_variants_join_the_training_rows_for_the_teacher(tmp_path, tiny_ber
     with pytest.raises(BadInput, match="text_variants makes new versions of texts"):
         run_distillation(DistillConfig(teacher=str(digits_teacher), data=str(digits_csv), text_variants=1, exports=[]),
                          tmp_path / "digits")
+
+
+def test_personal_data_in_unlabelled_texts_is_found_and_redacted_when_asked(tmp_path, tiny_bert_teacher, reviews_csv):
+    pool = tmp_path / "pool.txt"
+    pool.write_text("the film was great\nwrite to jane.doe@example.com about the dull plot\nboring acting\n")
+    common = dict(teacher=str(tiny_bert_teacher), data=str(reviews_csv), unlabelled_data=str(pool), epochs=1,
+                  exports=[], checkpoint_seconds=None, layer_count=1)
+    found = run_distillation(DistillConfig(**common), tmp_path / "found")
+    record = found["checks"]["pii_unlabelled"]
+    assert record["texts_with_pii"] == 1 and not record["passed"]
+    redacted = run_distillation(DistillConfig(**common, checks={"redact_pii": True}), tmp_path / "redacted")
+    assert redacted["checks"]["pii_unlabelled"]["passed"]
+    assert redacted["data"]["unlabelled"]["sha256"] != found["data"]["unlabelled"]["sha256"]

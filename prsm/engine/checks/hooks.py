@@ -46,6 +46,20 @@ def before_training(run) -> None:
     _log_failures(run, ("pii", "label_sanity", "class_imbalance", "teacher_risk"))
 
 
+def unlabelled_checks(run) -> None:
+    """The personal-data check on a transfer set's texts as well: the student learns from them
+    through the teacher. With ``redact_pii`` they are cleaned the same way before the teacher reads them."""
+    c, rows = run.config.checks, run.unlabelled
+    if not c.enabled or rows is None or rows.task != "text":
+        return
+    records = _records(run)
+    _timed(records, "pii_unlabelled", lambda: pii_check(rows.texts, c, redacted=c.redact_pii))
+    if c.redact_pii and records["pii_unlabelled"]["texts_with_pii"]:
+        run.unlabelled = redact_texts(rows)
+        run.reporter.log(f"personal data replaced in {records['pii_unlabelled']['texts_with_pii']} unlabelled texts")
+    _log_failures(run, ("pii_unlabelled",))
+
+
 def _timed(records: dict, name: str, check) -> None:
     """Run one check and keep its record with the seconds it took (the report shows what the
     checks cost next to what they found)."""

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from ..backends import get_backend, select_backend
-from ..checks.hooks import before_training
+from ..checks.hooks import before_training, unlabelled_checks
 from ..data.loaders import load_data as load_data_ref
 from ..data.splits import split_with_test_rows, stratified_split
 from ..errors import BadInput
@@ -62,6 +62,7 @@ def split(run) -> None:
     run.unlabelled = _unlabelled_rows(run)
     if run.unlabelled is not None:
         run.reporter.log(f"{len(run.unlabelled)} unlabelled examples ({run.unlabelled.source}) for the teacher to label")
+        unlabelled_checks(run)
 
 
 def _unlabelled_rows(run):
