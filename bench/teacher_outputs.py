@@ -40,6 +40,12 @@ def main() -> None:
     from prsm.engine.data.loaders import load_data
     from prsm.engine.teachers import load_teacher
 
+    if args.teacher.startswith("catalog:"):
+        from prsm.engine.catalog.registry import read_card
+
+        if read_card(args.teacher.removeprefix("catalog:")) is None:
+            print(f"skipped: {args.teacher} is not built (prsm catalog build {args.teacher.removeprefix('catalog:')})")
+            return
     teacher = load_teacher(args.teacher, args.max_length)
     data = load_data(args.data)
     rows = data.subset(np.random.default_rng(0).permutation(len(data))[: args.rows])
