@@ -23,10 +23,11 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
 
     ``alpha = 0`` (or no teacher logits) is plain supervised training on the labels alone: the
     labels-only baseline uses exactly this function. Rows labelled ``-1`` (unlabelled, a transfer
-    set) have no hard-label term: the cross-entropy is the mean over the labelled rows (no
-    device-to-host sync: the count stays a tensor).
+    set) have no hard-label term: each row's loss is its own terms, averaged over the batch, so a
+    labelled row weighs the same whatever shares its batch (averaging the cross-entropy over the
+    labelled rows alone gave a lone labelled row a whole batch's weight, and training swung).
     """
-    hard = F.cross_entropy(student_logits, labels, ignore_index=-1, reduction="sum") / (labels >= 0).sum().clamp_min(1)
+    hard = F.cross_entropy(student_logits, labels, ignore_index=-1, reduction="sum") / len(labels)
     if teacher_logits is None or alpha == 0:
         return hard
     return alpha * soft_target_loss(student_logits, teacher_logits, temperature) + (1 - alpha) * hard

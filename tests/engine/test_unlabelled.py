@@ -28,8 +28,9 @@ def test_unlabelled_rows_have_no_hard_label_term():
     labels = torch.tensor([0, 2, -1, 1, -1, -1])
     loss = distillation_loss(student, teacher, labels, temperature=2.0, alpha=0.5)
     labelled = labels >= 0
+    # every row's own terms, averaged over the batch: the labelled rows' cross-entropy counts 3/6
     expected = 0.5 * soft_target_loss(student, teacher, 2.0) + \
-        0.5 * torch.nn.functional.cross_entropy(student[labelled], labels[labelled])
+        0.5 * torch.nn.functional.cross_entropy(student[labelled], labels[labelled]) * 3 / 6
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
     only_unlabelled = distillation_loss(student, teacher, torch.full((6,), -1), temperature=2.0, alpha=0.5)
     assert only_unlabelled.item() == pytest.approx(0.5 * soft_target_loss(student, teacher, 2.0).item(), rel=1e-6)
