@@ -65,3 +65,10 @@ def _cell(value) -> str:
         return f"{value:,}"
     return str(value)
 
+
+
+def catalog_teacher_built(ref: str) -> bool:
+    """Whether ``catalog:NAME`` (or ``NAME``) is built here; a bench whose teacher is not says so and skips."""
+    from prsm.engine.catalog.registry import read_card
+
+    return read_card(ref.removeprefix("catalog:")) is not None

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import print_machine, table  # noqa: E402
+from _common import catalog_teacher_built, print_machine, table  # noqa: E402
 
 
 def pca(x: np.ndarray, width: int | None) -> np.ndarray:
@@ -52,11 +52,10 @@ def main() -> None:
     from prsm.engine.catalog.registry import read_card, resolve
     from prsm.engine.data.loaders import load_data
 
-    card = read_card(args.teacher)
-    if card is None:
+    if not catalog_teacher_built(args.teacher):
         print(f"skipped: catalog:{args.teacher} is not built (prsm catalog build {args.teacher})")
         return
-    folder = resolve(args.teacher)
+    card, folder = read_card(args.teacher), resolve(args.teacher)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     data = load_data(card["dataset"])

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import print_machine, table  # noqa: E402
+from _common import catalog_teacher_built, print_machine, table  # noqa: E402
 
 # What each case runs. ``hidden_size`` for digits: "small" means >= 20x, the figure asks >= 50x,
 # so the student's width is given (an MLP 64-32-10 is about 70x smaller than the 167k teacher).
@@ -73,18 +73,12 @@ def parse_args():
     return p.parse_args()
 
 
-def teacher_built(ref: str) -> bool:
-    from prsm.engine.catalog.registry import read_card
-
-    return read_card(ref.removeprefix("catalog:")) is not None
-
-
 def run_case(name: str, args, out: Path) -> dict:
     from prsm.engine.config import DistillConfig
     from prsm.engine.pipeline import run_distillation
 
     case = CASES[name]
-    if not teacher_built(case["teacher"]):
+    if not catalog_teacher_built(case["teacher"]):
         return {"case": name, "skipped": f"{case['teacher']} is not built (prsm catalog build "
                                          f"{case['teacher'].removeprefix('catalog:')})"}
     runs = []

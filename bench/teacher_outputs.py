@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import print_machine, table  # noqa: E402
+from _common import catalog_teacher_built, print_machine, table  # noqa: E402
 
 
 def main() -> None:
@@ -41,9 +41,7 @@ def main() -> None:
     from prsm.engine.teachers import load_teacher
 
     if args.teacher.startswith("catalog:"):
-        from prsm.engine.catalog.registry import read_card
-
-        if read_card(args.teacher.removeprefix("catalog:")) is None:
+        if not catalog_teacher_built(args.teacher):
             print(f"skipped: {args.teacher} is not built (prsm catalog build {args.teacher.removeprefix('catalog:')})")
             return
     teacher = load_teacher(args.teacher, args.max_length)

@@ -34,10 +34,7 @@ def before_training(run) -> None:
     records = _records(run)
     data = run.data
     if data.task == "text":
-        _timed(records, "pii", lambda: pii_check(data.texts, c, redacted=c.redact_pii))
-        if c.redact_pii and records["pii"]["texts_with_pii"]:
-            run.data = redact_texts(data)
-            run.reporter.log(f"personal data replaced in {records['pii']['texts_with_pii']} texts")
+        run.data = _pii(run, "pii", data, "texts")
     if c.sensitive_column and data.task == "tabular" and c.sensitive_column not in (data.feature_names or []):
         raise BadInput(f"sensitive_column {c.sensitive_column!r} is not a column of the data")
     _timed(records, "label_sanity", lambda: label_sanity_check(data, c))
@@ -52,12 +49,19 @@ def unlabelled_checks(run) -> None:
     c, rows = run.config.checks, run.unlabelled
     if not c.enabled or rows is None or rows.task != "text":
         return
-    records = _records(run)
-    _timed(records, "pii_unlabelled", lambda: pii_check(rows.texts, c, redacted=c.redact_pii))
-    if c.redact_pii and records["pii_unlabelled"]["texts_with_pii"]:
-        run.unlabelled = redact_texts(rows)
-        run.reporter.log(f"personal data replaced in {records['pii_unlabelled']['texts_with_pii']} unlabelled texts")
+    run.unlabelled = _pii(run, "pii_unlabelled", rows, "unlabelled texts")
     _log_failures(run, ("pii_unlabelled",))
+
+
+def _pii(run, name: str, data, what: str):
+    """The personal-data check on ``data``'s texts, recorded as ``name``; the data back, redacted
+    when ``redact_pii`` is on and something was found."""
+    c, records = run.config.checks, _records(run)
+    _timed(records, name, lambda: pii_check(data.texts, c, redacted=c.redact_pii))
+    if not (c.redact_pii and records[name]["texts_with_pii"]):
+        return data
+    run.reporter.log(f"personal data replaced in {records[name]['texts_with_pii']} {what}")
+    return redact_texts(data)
 
 
 def _timed(records: dict, name: str, check) -> None:

@@ -156,7 +156,8 @@ def load_jsonl(path: Path, task: str = "auto") -> TaskData:
     return data
 
 
-def _jsonl_row(path: Path, line: int, content: str) -> tuple[str, str]:
+def json_object(path: Path, line: int, content: str) -> dict:
+    """One JSONL line as a dict; too deep, invalid JSON or not an object is a BadInput naming the line."""
     # json.loads recurses once per level: 100,000 brackets would end in a RecursionError
     if content.count("[") + content.count("{") > MAX_JSON_DEPTH and json_depth(content) > MAX_JSON_DEPTH:
         raise BadInput(f"{path.name}: line {line} is nested deeper than {MAX_JSON_DEPTH} levels")
@@ -166,6 +167,11 @@ def _jsonl_row(path: Path, line: int, content: str) -> tuple[str, str]:
         raise BadInput(f"{path.name}: line {line} is not valid JSON ({error.msg})") from None
     if not isinstance(row, dict):
         raise BadInput(f"{path.name}: line {line} is not a JSON object")
+    return row
+
+
+def _jsonl_row(path: Path, line: int, content: str) -> tuple[str, str]:
+    row = json_object(path, line, content)
     for key in ("text", "label"):
         if key not in row or row[key] is None or str(row[key]).strip() == "":
             raise BadInput(f"{path.name}: line {line} has no {key!r}")

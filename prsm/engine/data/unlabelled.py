@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import BadInput
-from .files import MAX_JSON_DEPTH, _check_field_lengths, _number, json_depth, read_utf8
+from .files import _check_field_lengths, _number, json_object, read_utf8
+from .loaders import load_data
 from .types import TaskData, sha256_of_bytes
 
 UNLABELLED = -1  # the label of a row without one: the hard-label term skips it
@@ -32,8 +32,6 @@ UNLABELLED = -1  # the label of a row without one: the hard-label term skips it
 def load_unlabelled(ref: str, like: TaskData, max_rows: int | None = None) -> TaskData:
     """The examples at ``ref`` as unlabelled rows shaped like ``like`` (the training data)."""
     if ref.startswith("builtin:"):
-        from .loaders import load_data
-
         data = load_data(ref)
     else:
         path = Path(ref).expanduser()
@@ -58,8 +56,6 @@ def load_unlabelled(ref: str, like: TaskData, max_rows: int | None = None) -> Ta
 
 
 def _file(path: Path, like: TaskData) -> TaskData:
-    from .loaders import load_data
-
     suffix = path.suffix.lower()
     if path.is_dir() or suffix == ".zip":
         return load_data(str(path), like.task)
@@ -95,13 +91,8 @@ def _jsonl_rows(path: Path) -> tuple[list[str], bytes]:
     for number, content in enumerate(text.splitlines(), start=1):
         if not content.strip():
             continue
-        if content.count("[") + content.count("{") > MAX_JSON_DEPTH and json_depth(content) > MAX_JSON_DEPTH:
-            raise BadInput(f"{path.name}: line {number} is nested deeper than {MAX_JSON_DEPTH} levels")
-        try:
-            row = json.loads(content)
-        except json.JSONDecodeError as error:
-            raise BadInput(f"{path.name}: line {number} is not valid JSON ({error.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
+        row = json_object(path, number, content)
+        if not isinstance(row.get("text"), str) or not row["text"].strip():
             raise BadInput(f"{path.name}: line {number} has no 'text' string")
         texts.append(row["text"])
     return texts, raw

@@ -57,7 +57,6 @@ def cache_teacher(run) -> None:
     rows = training_rows(run)
     inputs = run.student.adapter.encode(rows)
     run.results["train_inputs"] = inputs
-    run.results["train_labels"] = rows.labels
     if run.config.augment:
         run.results["augmentation"] = augmentation_for(run.data.task, inputs, run.student.adapter, run.config.augment_flip)
     elif run.config.alpha > 0:
@@ -80,7 +79,7 @@ def train(run) -> None:
 
     settings = settings_for(run, run.student, run.config.alpha)
     objective = run.backend.objective(run.student, run.teacher, settings, run.config.transfer)
-    train_data = TrainData(run.results["train_inputs"], run.results["train_labels"], run.results.get("teacher_train_logits"),
+    train_data = TrainData(run.results["train_inputs"], training_rows(run).labels, run.results.get("teacher_train_logits"),
                            augment=run.results.get("augmentation"), online_teacher=_online_teacher(run, objective))
     validation = TrainData(run.student.adapter.encode(run.split.validation), run.split.validation.labels)
     run.results["validation_inputs"] = validation.inputs
