@@ -148,7 +148,8 @@ def text_variants(texts: list[str], copies: int, seed: int, mask_token: str, mas
     """``copies`` new versions of each text, for the teacher to label: every word replaced by
     ``mask_token`` with probability ``mask_p``, then, with probability ``ngram_p``, only a random
     span of 1..``max_ngram`` words kept (the masking and n-gram sampling of Tang et al., 2019,
-    without their part-of-speech swaps). Drawn from ``seed``; a variant equal to its text is dropped."""
+    without their part-of-speech swaps). Drawn from ``seed``; a variant equal to its text, or of
+    mask tokens alone, is dropped."""
     rng = np.random.default_rng([seed, 0x7E57])
     out = []
     for _ in range(copies):
@@ -163,6 +164,6 @@ def text_variants(texts: list[str], copies: int, seed: int, mask_token: str, mas
                 start = int(rng.integers(0, len(words) - n + 1))
                 words = words[start:start + n]
             variant = " ".join(words)
-            if variant != text and variant.strip(mask_token + " "):
+            if variant != text and any(word != mask_token for word in words):  # not masks alone
                 out.append(variant)
     return out
