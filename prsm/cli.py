@@ -52,6 +52,8 @@ def _add_distill(commands) -> None:
     p.add_argument("--max-unlabelled", type=int, help="cap on unlabelled examples (a seeded sample)")
     p.add_argument("--text-variants", type=int, default=0,
                    help="N new versions of each training text (masked words, short spans) for the teacher to label")
+    p.add_argument("--student-base", help="text: a small pretrained model the student starts from, with its own "
+                                          "tokenizer: builtin:all-minilm-l6-v2 or a Hugging Face directory")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--temperature", type=float, default=4.0)
@@ -114,7 +116,7 @@ def _config_fields(args) -> dict:
               "seed": args.seed, "baseline": args.baseline, "augment": args.augment,
               "augment_flip": args.augment_flip, "unlabelled_data": args.unlabelled_data,
               "max_unlabelled_examples": args.max_unlabelled, "text_variants": args.text_variants,
-              "batch_size": args.batch_size,
+              "student_base": args.student_base, "batch_size": args.batch_size,
               "learning_rate": args.learning_rate, "temperature": args.temperature, "alpha": args.alpha,
               "transfer": [t.strip() for t in args.transfer.split(",") if t.strip()],
               "max_inference_latency_ms": args.max_latency_ms, "layer_count": args.layers,

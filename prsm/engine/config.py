@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .checks.config import ChecksConfig
 from .checks.spending import Budget
@@ -50,6 +50,9 @@ class DistillConfig(BaseModel):
     max_unlabelled_examples: int | None = Field(None, ge=1, description="cap on unlabelled rows (a seeded sample)")
     text_variants: int = Field(0, ge=0, le=50, description="new versions of each training text (words masked, random "
                                 "spans kept) added to the unlabelled rows for the teacher to label once (cached)")
+    student_base: str | None = Field(None, description="text: a small pretrained model the student starts from, with "
+                                     "its own tokenizer (builtin:all-minilm-l6-v2 or a Hugging Face directory); "
+                                     "None: the teacher's own layers")
     max_inference_latency_ms: float | None = Field(None, gt=0)
     max_memory_bytes: int | None = Field(None, gt=0)
     layer_count: int | None = Field(None, ge=1)
@@ -79,6 +82,21 @@ class DistillConfig(BaseModel):
             raise ValueError(f"{info.field_name}: unlabelled rows are learnt from the teacher's outputs alone: "
                              "they need alpha > 0")
         return value
+
+    @model_validator(mode="after")
+    def _base_learns_logits_only(self) -> DistillConfig:
+        """A student_base tokenizes otherwise than its teacher: nothing can be matched token by token,
+        and the teacher's outputs must be computed on its own encoding, once (cached)."""
+        if self.student_base is None:
+            return self
+        token_level = [t for t in self.transfer if t in ("hidden", "attention")]
+        if token_level:
+            raise ValueError(f"student_base: transfer={token_level[0]} matches the teacher's tokens to the student's, "
+                             "and a student_base has its own tokenizer: use transfer=['logits']")
+        if self.augment:
+            raise ValueError("student_base: augment runs the teacher on the student's tokens, and a student_base has "
+                             "its own tokenizer: use text_variants (the teacher labels them once, on its own encoding)")
+        return self
 
     def training_fingerprint(self) -> dict:
         """The fields that change what training computes (a checkpoint resumes only if they match)."""

@@ -65,3 +65,10 @@ def test_unlabelled_data_that_does_not_fit_exits_2_naming_it(tmp_path, digits_te
                  "--unlabelled-data", str(rows), "--max-unlabelled", "10"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "pool.csv: no 'p2' column" in err
+
+
+def test_a_student_base_with_hidden_state_transfer_exits_2_naming_both(tmp_path, digits_csv, capsys):
+    code = main(["distill", "--teacher", "t", "--data", str(digits_csv), "--out", str(tmp_path / "run"),
+                 "--student-base", "builtin:all-minilm-l6-v2", "--transfer", "logits,hidden"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "student_base" in err and "transfer=hidden" in err

@@ -52,7 +52,7 @@ A {report['task']} classifier distilled by PRSM from `{t.get('ref', '')}` ({t.ge
 ## Lineage
 
 - Teacher: `{t.get('ref', '')}`, {t['params']:,} parameters.
-- Student: {s['architecture'].get('kind') or s['architecture'].get('model_type', '')}, {s['params']:,} parameters ({report['compression_ratio']:.1f}x fewer).
+- Student: {s['architecture'].get('kind') or s['architecture'].get('model_type', '')}, {s['params']:,} parameters ({report['compression_ratio']:.1f}x fewer).{_student_base(s)}
 - Method: knowledge distillation (Hinton et al., 2015), temperature {report['training']['temperature']}, alpha {report['training']['alpha']}, transfer: {', '.join(report['training']['transfer'])}; seed {report['seed']}{_augmentation(report['training'])}.
 - Data: `{report.get('data', {}).get('source', '')}`, sha256 `{report['data_sha256']}`; split train/validation/test {report['data']['split']}.{_unlabelled(report.get('data', {}))}
 
@@ -102,6 +102,14 @@ def _fmt(value) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def _student_base(student: dict) -> str:
+    start = student.get("initialised_from") or {}
+    if not start.get("base"):
+        return ""
+    return (f"\n- Starts from: `{start['base']}`, its first {len(start['base_layers'])} layers and its tokenizer "
+            "(trimmed to the training texts' tokens); that model's own licence and training data come with these weights.")
 
 
 def _unlabelled(data: dict) -> str:

@@ -29,7 +29,7 @@ def _device(run) -> str:
 
 def _build(run):
     candidate = Candidate(**run.results["chosen"])
-    return run.backend.build(candidate, run.teacher, run.split.train, run.config.seed)
+    return run.backend.build(candidate, run.teacher, run.split.train, run.config.seed, base=run.config.student_base)
 
 
 def settings_for(run, student, alpha: float) -> TrainSettings:

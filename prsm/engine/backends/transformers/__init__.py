@@ -1,5 +1,6 @@
 """The Transformers backend: text classification students that are smaller transformers of the
-teacher's own architecture, sharing its tokenizer."""
+teacher's own architecture, sharing its tokenizer, or the first layers of a pretrained base with
+its own tokenizer (``student_base``, see ``bases``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ...errors import BadInput
 from ...export.onnx import export_onnx, quantize_int8, verify_int8, verify_onnx
 from ...students.design import Candidate
 from ..base import Backend, Student
-from . import students, vocab
+from . import bases, students, vocab
 from .export import export_huggingface, export_state_dict
 from .objective import TransformerObjective
 
@@ -29,20 +30,36 @@ class TransformersBackend(Backend):
     formats = ("huggingface", "safetensors", "pth", "onnx", "onnx-int8")
     default_exports = formats
 
-    def candidates(self, teacher, train: TaskData) -> list[Candidate]:
+    def candidates(self, teacher, train: TaskData, base: str | None = None) -> list[Candidate]:
+        if base is not None:
+            student_base = self._base(base)
+            max_length = _max_length(teacher, student_base)
+            self._length = _typical_length(student_base.tokenizer, max_length, train)
+            kept = self._vocabulary(student_base, train, max_length).get("kept_ids")
+            return students.base_candidates(student_base, train.classes, max_length, kept)
         if getattr(teacher, "kind", "") != "huggingface":
-            raise BadInput("a text student needs a Hugging Face teacher (its tokenizer and architecture)")
-        self._length = students.typical_length(teacher.adapter.encode(train.subset(np.arange(min(len(train), 512)))))
-        return students.candidates(teacher, train.classes, self._vocabulary(teacher, train).get("kept_ids"))
+            raise BadInput("a text student needs a Hugging Face teacher (its tokenizer and architecture), "
+                           "or a student_base with its own tokenizer")
+        self._length = _typical_length(teacher.tokenizer, teacher.adapter.max_length, train)
+        return students.candidates(teacher, train.classes,
+                                   self._vocabulary(teacher, train, teacher.adapter.max_length).get("kept_ids"))
 
-    def _vocabulary(self, teacher, train: TaskData) -> dict:
-        """The trimmed vocabulary (see ``vocab``), worked out once per teacher and training rows;
-        the same rows always give the same vocabulary, so a resumed run rebuilds the same student."""
-        key = (teacher.ref, _rows_digest(train))
+    def _base(self, ref: str) -> bases.StudentBase:
+        cache = self.__dict__.setdefault("_bases", {})
+        if ref not in cache:
+            cache.clear()
+            cache[ref] = bases.load_base(ref)
+        return cache[ref]
+
+    def _vocabulary(self, source, train: TaskData, max_length: int) -> dict:
+        """The trimmed vocabulary of ``source``'s tokenizer (a teacher's or a base's; see ``vocab``),
+        worked out once per source and training rows; the same rows always give the same
+        vocabulary, so a resumed run rebuilds the same student."""
+        key = (source.ref, _rows_digest(train), max_length)
         cache = self.__dict__.setdefault("_vocabularies", {})
         if key not in cache:
             cache.clear()
-            cache[key] = vocab.trim_plan(teacher.tokenizer, list(train.texts), teacher.adapter.max_length)
+            cache[key] = vocab.trim_plan(source.tokenizer, list(train.texts), max_length)
         return cache[key]
 
     def _layer_plan(self, teacher, train: TaskData, layers: int) -> dict:
@@ -56,36 +73,50 @@ class TransformersBackend(Backend):
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None:
         students.measure(candidate, teacher, getattr(self, "_length", 32))
 
-    def build(self, candidate: Candidate, teacher, train: TaskData, seed: int) -> Student:
+    def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None) -> Student:
         from transformers import AutoConfig, AutoModelForSequenceClassification
 
         torch.manual_seed(seed)
         config = AutoConfig.for_model(**candidate.architecture)
         module = AutoModelForSequenceClassification.from_config(config)
-        plan = self._vocabulary(teacher, train)
+        source = self._base(base) if base is not None else teacher
+        max_length = _max_length(teacher, source) if base is not None else teacher.adapter.max_length
+        plan = self._vocabulary(source, train, max_length)
         kept = plan.get("kept_ids")
-        if (kept is not None and len(kept) != config.vocab_size) or (kept is None and config.vocab_size != teacher.config.vocab_size):
+        if (kept is not None and len(kept) != config.vocab_size) or (kept is None and config.vocab_size != source.config.vocab_size):
             raise BadInput("the student's vocabulary does not match its training rows: start the run again in a fresh folder")
-        layer_plan = self._layer_plan(teacher, train, config.num_hidden_layers)
-        initialised = students.initialise_from_teacher(module, teacher.module, layer_plan["teacher_layers"], kept)
-        initialised["layer_choice"] = {k: v for k, v in layer_plan.items() if k != "teacher_layers"}
+        if base is not None:
+            layers = list(range(config.num_hidden_layers))
+            initialised = students.initialise_from_teacher(module, source.encoder(), layers, kept,
+                                                           key_prefix=module.base_model_prefix + ".")
+            initialised = {"base": base, "base_layers": initialised.pop("teacher_layers"), **initialised,
+                           "layer_choice": {"rule": "the base's first layers (a pretrained stack cut from the top)"}}
+        else:
+            layer_plan = self._layer_plan(teacher, train, config.num_hidden_layers)
+            initialised = students.initialise_from_teacher(module, teacher.module, layer_plan["teacher_layers"], kept)
+            initialised["layer_choice"] = {k: v for k, v in layer_plan.items() if k != "teacher_layers"}
         initialised["vocabulary"] = {k: v for k, v in plan.items() if k != "kept_ids"}
-        tokenizer = vocab.trimmed_tokenizer(teacher.tokenizer, kept) if kept is not None else teacher.tokenizer
-        adapter = SequenceAdapter(tokenizer, teacher.adapter.max_length)
+        tokenizer = vocab.trimmed_tokenizer(source.tokenizer, kept) if kept is not None else source.tokenizer
+        adapter = SequenceAdapter(tokenizer, max_length)
         return Student(module=module, adapter=adapter, architecture=config.to_dict(), family="transformer",
-                       extra={"initialised_from": initialised, "teacher_hidden": teacher.config.hidden_size,
-                              "kept_ids": kept})
+                       extra={"initialised_from": initialised, "teacher_hidden": getattr(source.config, "hidden_size", None),
+                              "kept_ids": kept, "base": base})
 
     def default_settings(self, student: Student, train_rows: int) -> dict:
-        """A student that starts from the teacher's own layers needs a gentle learning rate; a
-        narrower one, with fresh layers, a larger one."""
+        """A student whose layers start trained (the teacher's own at its width, or a pretrained
+        base's) needs a gentle learning rate; a narrower one, with fresh layers, a larger one."""
         batch = 32
-        same_width = student.module.config.hidden_size == student.extra["teacher_hidden"]
+        pretrained = student.extra.get("base") is not None \
+            or student.module.config.hidden_size == student.extra["teacher_hidden"]
         epochs = min(30, max(3, math.ceil(MIN_STEPS / math.ceil(train_rows / batch))))
-        return {"learning_rate": 1e-4 if same_width else 5e-4, "batch_size": batch, "epochs": epochs,
+        return {"learning_rate": 1e-4 if pretrained else 5e-4, "batch_size": batch, "epochs": epochs,
                 "patience": max(3, epochs // 4)}
 
     def objective(self, student: Student, teacher, settings, transfer: list[str]):
+        if student.extra.get("base") is not None:
+            # its own tokenizer: logits only (DistillConfig refuses the rest), cached from the
+            # teacher's own encoding of each row
+            return super().objective(student, teacher, settings, transfer)
         if "attention" in transfer:
             for model in (student.module, teacher.module):
                 model.set_attn_implementation("eager")  # sdpa kernels do not return attention maps
@@ -121,6 +152,18 @@ class TransformersBackend(Backend):
         if "onnx" not in formats:
             path.unlink()
         return records
+
+
+def _max_length(teacher, base) -> int:
+    """The teacher's token limit, within the base's positions."""
+    limit = getattr(getattr(teacher, "adapter", None), "max_length", None) or 128
+    positions = getattr(base.config, "max_position_embeddings", None)
+    return min(limit, positions) if positions else limit
+
+
+def _typical_length(tokenizer, max_length: int, train: TaskData) -> int:
+    inputs = SequenceAdapter(tokenizer, max_length).encode(train.subset(np.arange(min(len(train), 512))))
+    return students.typical_length(inputs)
 
 
 def _rows_digest(rows: TaskData) -> str:

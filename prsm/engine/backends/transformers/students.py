@@ -1,5 +1,6 @@
 """Transformer students: fewer and narrower layers of the teacher's own architecture, sharing its
-tokenizer; initialised from chosen teacher layers where the shapes allow."""
+tokenizer and initialised from chosen teacher layers where the shapes allow; or the first layers
+of a pretrained base with its own tokenizer (``bases``)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,19 @@ def candidates(teacher, classes: list[str], kept: np.ndarray | None = None) -> l
             student = student_config(config, layers, hidden, classes, max_length, kept)
             out.append(Candidate(name=f"{config.model_type}-{layers}x{hidden}", params=count_params(student), layers=layers,
                                  width=hidden, heads=student.num_attention_heads, architecture=student.to_dict()))
+    return out
+
+
+def base_candidates(base, classes: list[str], max_length: int, kept: np.ndarray | None = None) -> list[Candidate]:
+    """Students cut from a pretrained base (see ``bases``): its first 1..all layers at its own width
+    (its layers were trained at that width; a narrower cut would start them fresh)."""
+    config = base.config
+    name = base.ref.removeprefix("builtin:") if base.ref.startswith("builtin:") else base.folder.name
+    out = []
+    for layers in (n for n in LAYER_COUNTS if n <= config.num_hidden_layers):
+        student = student_config(config, layers, config.hidden_size, classes, max_length, kept)
+        out.append(Candidate(name=f"{name}-{layers}x{config.hidden_size}", params=count_params(student), layers=layers,
+                             width=config.hidden_size, heads=student.num_attention_heads, architecture=student.to_dict()))
     return out
 
 
@@ -138,11 +152,13 @@ def teacher_layer_plan(teacher, train, student_layers: int, rows: int = 128) -> 
     return layers_by_similarity(similarity["cka"], student_layers)
 
 
-def initialise_from_teacher(student, teacher_module, layers: list[int], kept: np.ndarray | None = None) -> dict:
+def initialise_from_teacher(student, teacher_module, layers: list[int], kept: np.ndarray | None = None,
+                            key_prefix: str = "") -> dict:
     """Copy every teacher tensor whose shape matches (embeddings, the chosen layers, the head);
     the token embeddings are the kept tokens' rows, projected onto their top principal directions
-    when the student is narrower."""
-    teacher_state = teacher_module.state_dict()
+    when the student is narrower. ``key_prefix`` names a bare encoder's tensors as the student's
+    (``bert.`` for a ``BertModel`` under a ``BertForSequenceClassification``)."""
+    teacher_state = {key_prefix + name: tensor for name, tensor in teacher_module.state_dict().items()}
     student_state = student.state_dict()
     words = student.get_input_embeddings().weight
     copied = 0
