@@ -31,18 +31,23 @@ class TransformersBackend(Backend):
     default_exports = formats
 
     def candidates(self, teacher, train: TaskData, base: str | None = None) -> list[Candidate]:
-        if base is not None:
-            student_base = self._base(base)
-            max_length = _max_length(teacher, student_base)
-            self._length = _typical_length(student_base.tokenizer, max_length, train)
-            kept = self._vocabulary(student_base, train, max_length).get("kept_ids")
-            return students.base_candidates(student_base, train.classes, max_length, kept)
-        if getattr(teacher, "kind", "") != "huggingface":
+        if base is None and getattr(teacher, "kind", "") != "huggingface":
             raise BadInput("a text student needs a Hugging Face teacher (its tokenizer and architecture), "
                            "or a student_base with its own tokenizer")
-        self._length = _typical_length(teacher.tokenizer, teacher.adapter.max_length, train)
-        return students.candidates(teacher, train.classes,
-                                   self._vocabulary(teacher, train, teacher.adapter.max_length).get("kept_ids"))
+        source, max_length = self._source(teacher, base)
+        self._length = _typical_length(source.tokenizer, max_length, train)
+        kept = self._vocabulary(source, train, max_length).get("kept_ids")
+        if base is not None:
+            return students.base_candidates(source, train.classes, max_length, kept)
+        return students.candidates(teacher, train.classes, kept)
+
+    def _source(self, teacher, base: str | None):
+        """Where the student's tokenizer, vocabulary and first weights come from (the teacher, or
+        the base), and its token limit."""
+        if base is None:
+            return teacher, teacher.adapter.max_length
+        student_base = self._base(base)
+        return student_base, _max_length(teacher, student_base)
 
     def _base(self, ref: str) -> bases.StudentBase:
         cache = self.__dict__.setdefault("_bases", {})
@@ -79,8 +84,7 @@ class TransformersBackend(Backend):
         torch.manual_seed(seed)
         config = AutoConfig.for_model(**candidate.architecture)
         module = AutoModelForSequenceClassification.from_config(config)
-        source = self._base(base) if base is not None else teacher
-        max_length = _max_length(teacher, source) if base is not None else teacher.adapter.max_length
+        source, max_length = self._source(teacher, base)
         plan = self._vocabulary(source, train, max_length)
         kept = plan.get("kept_ids")
         if (kept is not None and len(kept) != config.vocab_size) or (kept is None and config.vocab_size != source.config.vocab_size):
@@ -99,7 +103,7 @@ class TransformersBackend(Backend):
         tokenizer = vocab.trimmed_tokenizer(source.tokenizer, kept) if kept is not None else source.tokenizer
         adapter = SequenceAdapter(tokenizer, max_length)
         return Student(module=module, adapter=adapter, architecture=config.to_dict(), family="transformer",
-                       extra={"initialised_from": initialised, "teacher_hidden": getattr(source.config, "hidden_size", None),
+                       extra={"initialised_from": initialised, "teacher_hidden": source.config.hidden_size,
                               "kept_ids": kept, "base": base})
 
     def default_settings(self, student: Student, train_rows: int) -> dict:

@@ -51,27 +51,26 @@ def count_params(config) -> int:
 
 def candidates(teacher, classes: list[str], kept: np.ndarray | None = None) -> list[Candidate]:
     config = teacher.config
-    max_length = teacher.adapter.max_length
     widths = sorted({config.hidden_size} | {w for w in WIDTHS if w < config.hidden_size}, reverse=True)
-    out = []
-    for layers in (n for n in LAYER_COUNTS if n <= config.num_hidden_layers):
-        for hidden in widths:
-            student = student_config(config, layers, hidden, classes, max_length, kept)
-            out.append(Candidate(name=f"{config.model_type}-{layers}x{hidden}", params=count_params(student), layers=layers,
-                                 width=hidden, heads=student.num_attention_heads, architecture=student.to_dict()))
-    return out
+    return _cuts(config, config.model_type, widths, classes, teacher.adapter.max_length, kept)
 
 
 def base_candidates(base, classes: list[str], max_length: int, kept: np.ndarray | None = None) -> list[Candidate]:
     """Students cut from a pretrained base (see ``bases``): its first 1..all layers at its own width
     (its layers were trained at that width; a narrower cut would start them fresh)."""
-    config = base.config
     name = base.ref.removeprefix("builtin:") if base.ref.startswith("builtin:") else base.folder.name
+    return _cuts(base.config, name, [base.config.hidden_size], classes, max_length, kept)
+
+
+def _cuts(config, name: str, widths: list[int], classes: list[str], max_length: int,
+          kept: np.ndarray | None) -> list[Candidate]:
+    """``config``'s architecture at every layer count up to its own, at each of ``widths``."""
     out = []
     for layers in (n for n in LAYER_COUNTS if n <= config.num_hidden_layers):
-        student = student_config(config, layers, config.hidden_size, classes, max_length, kept)
-        out.append(Candidate(name=f"{name}-{layers}x{config.hidden_size}", params=count_params(student), layers=layers,
-                             width=config.hidden_size, heads=student.num_attention_heads, architecture=student.to_dict()))
+        for hidden in widths:
+            student = student_config(config, layers, hidden, classes, max_length, kept)
+            out.append(Candidate(name=f"{name}-{layers}x{hidden}", params=count_params(student), layers=layers,
+                                 width=hidden, heads=student.num_attention_heads, architecture=student.to_dict()))
     return out
 
 
