@@ -54,6 +54,9 @@ def _add_distill(commands) -> None:
                    help="N new versions of each training text (masked words, short spans) for the teacher to label")
     p.add_argument("--student-base", help="text: a small pretrained model the student starts from, with its own "
                                           "tokenizer: builtin:all-minilm-l6-v2 or a Hugging Face directory")
+    p.add_argument("--vocabulary-size", type=int,
+                   help="text: cap the student's vocabulary at N tokens (the training texts' most frequent, after "
+                        "special tokens and single characters); the parameters saved can buy a layer")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--temperature", type=float, default=4.0)
@@ -116,7 +119,8 @@ def _config_fields(args) -> dict:
               "seed": args.seed, "baseline": args.baseline, "augment": args.augment,
               "augment_flip": args.augment_flip, "unlabelled_data": args.unlabelled_data,
               "max_unlabelled_examples": args.max_unlabelled, "text_variants": args.text_variants,
-              "student_base": args.student_base, "batch_size": args.batch_size,
+              "student_base": args.student_base, "vocabulary_size": args.vocabulary_size,
+              "batch_size": args.batch_size,
               "learning_rate": args.learning_rate, "temperature": args.temperature, "alpha": args.alpha,
               "transfer": [t.strip() for t in args.transfer.split(",") if t.strip()],
               "max_inference_latency_ms": args.max_latency_ms, "layer_count": args.layers,

@@ -53,6 +53,11 @@ class DistillConfig(BaseModel):
     student_base: str | None = Field(None, description="text: a small pretrained model the student starts from, with "
                                      "its own tokenizer (builtin:all-minilm-l6-v2 or a Hugging Face directory); "
                                      "None: the teacher's own layers")
+    vocabulary_size: int | None = Field(None, ge=2, description="text: at most this many tokens in the student's "
+                                        "vocabulary (WordPiece): every special token and single character, then the "
+                                        "training texts' most frequent tokens; rarer words split into smaller pieces, "
+                                        "and the embedding parameters saved can buy a layer. None: every token the "
+                                        "training texts use")
     max_inference_latency_ms: float | None = Field(None, gt=0)
     max_memory_bytes: int | None = Field(None, gt=0)
     layer_count: int | None = Field(None, ge=1)

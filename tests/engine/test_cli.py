@@ -72,3 +72,10 @@ def test_a_student_base_with_hidden_state_transfer_exits_2_naming_both(tmp_path,
                  "--student-base", "builtin:all-minilm-l6-v2", "--transfer", "logits,hidden"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "student_base" in err and "transfer=hidden" in err
+
+
+def test_a_vocabulary_cap_on_a_tabular_run_exits_2_naming_it(tmp_path, digits_teacher, digits_csv, capsys):
+    code = main(["distill", "--teacher", str(digits_teacher), "--data", str(digits_csv), "--out", str(tmp_path / "run"),
+                 "--vocabulary-size", "5000"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "vocabulary_size is for text students" in err

@@ -121,3 +121,70 @@ def test_the_trimmed_student_exports_with_its_own_tokenizer(trimmed_run):
     with torch.inference_mode():
         predicted = model(**encoded).logits.argmax(1).tolist()
     assert [model.config.id2label[i] for i in predicted] == ["positive", "negative"]
+
+
+def test_a_vocabulary_cap_keeps_characters_and_the_most_frequent_tokens(wide_vocab_teacher):
+    from collections import Counter
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(wide_vocab_teacher)
+    texts, _ = sentiment_sentences(100, seed=3)
+    whole = vocab.trim_plan(tokenizer, texts, max_length=32)
+    required = 5 + 2 * len(string.ascii_lowercase)  # special tokens, characters and their ## forms
+    cap = required + 12
+    plan = vocab.trim_plan(tokenizer, texts, max_length=32, cap=cap)
+    assert plan["applied"] and plan["kept"] == cap == plan["cap"] < whole["kept"]
+    kept = set(plan["kept_ids"].tolist())
+    counts = Counter(i for row in tokenizer(texts)["input_ids"] for i in row)
+    specials = set(tokenizer.all_special_ids)
+    words = [i for i in counts if i not in specials and len(tokenizer.convert_ids_to_tokens(i).lstrip("#")) > 1]
+    in_, out = [counts[i] for i in words if i in kept], [counts[i] for i in words if i not in kept]
+    assert in_ and out and min(in_) >= max(out)  # the frequent words stayed, the rare ones went
+    share = sum(counts[i] for i in counts if i in kept and i not in specials) / sum(
+        counts[i] for i in counts if i not in specials)
+    assert plan["coverage"] == pytest.approx(share, abs=1e-4) and plan["coverage"] < 1
+
+    trimmed = vocab.trimmed_tokenizer(tokenizer, plan["kept_ids"])
+    kept_word = tokenizer.convert_ids_to_tokens(max(words, key=lambda i: counts[i]))
+    dropped_word = tokenizer.convert_ids_to_tokens(min(words, key=lambda i: counts[i]))
+    assert trimmed.tokenize(kept_word) == [kept_word]
+    pieces = trimmed.tokenize(dropped_word)  # a dropped word splits into kept pieces, never [UNK]
+    assert len(pieces) > 1 and "".join(p.lstrip("#") for p in pieces) == dropped_word
+
+
+def test_a_vocabulary_cap_too_small_or_on_another_tokenizer_is_refused(wide_vocab_teacher):
+    from transformers import AutoTokenizer
+
+    from prsm.engine.errors import BadInput
+
+    tokenizer = AutoTokenizer.from_pretrained(wide_vocab_teacher)
+    texts, _ = sentiment_sentences(20, seed=3)
+    with pytest.raises(BadInput, match=r"vocabulary_size: 40 cannot hold the 57 .* the least is 58"):
+        vocab.trim_plan(tokenizer, texts, max_length=32, cap=40)
+
+    class NotWordPiece:
+        backend_tokenizer = type("T", (), {"to_str": lambda self: '{"model": {"type": "BPE"}}'})()
+
+    with pytest.raises(BadInput, match="vocabulary_size: the student's tokenizer is BPE"):
+        vocab.trim_plan(NotWordPiece(), ["a"], 8, cap=1000)
+
+
+def test_a_capped_vocabulary_run_gives_a_smaller_student_that_still_reads(tmp_path, wide_vocab_teacher, reviews_csv,
+                                                                          trimmed_run):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    whole, _ = trimmed_run  # the same run with every token of the training texts
+    # 83: the three rarest words of the training texts split into characters
+    config = DistillConfig(teacher=str(wide_vocab_teacher), data=str(reviews_csv), target_size="medium",
+                           optimization_target="accuracy", transfer=["logits", "hidden"], vocabulary_size=83,
+                           exports=["huggingface"])
+    report = run_distillation(config, tmp_path / "run")
+    trimmed = report["student"]["initialised_from"]["vocabulary"]
+    assert trimmed["cap"] == trimmed["kept"] == report["student"]["architecture"]["vocab_size"] == 83
+    assert whole["student"]["initialised_from"]["vocabulary"]["kept"] > 83
+    assert report["student"]["params"] < whole["student"]["params"]
+    assert report["student"]["accuracy"] >= 0.8 * report["teacher"]["accuracy"]
+    folder = tmp_path / "run" / report["exports"]["huggingface"]["path"]
+    assert len(AutoTokenizer.from_pretrained(folder)) == AutoModelForSequenceClassification.from_pretrained(
+        folder).config.vocab_size == 83

@@ -40,15 +40,18 @@ class Backend(ABC):
     formats: tuple[str, ...] = ()
 
     @abstractmethod
-    def candidates(self, teacher, train: TaskData, base: str | None = None) -> list[Candidate]:
+    def candidates(self, teacher, train: TaskData, base: str | None = None,
+                   vocabulary_size: int | None = None) -> list[Candidate]:
         """``base``: a pretrained model the students start from (``student_base``), where the
-        backend has any; one that has none refuses it."""
+        backend has any; ``vocabulary_size``: a cap on a token student's vocabulary. A backend
+        that has no such thing refuses it."""
 
     @abstractmethod
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None: ...
 
     @abstractmethod
-    def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None) -> Student: ...
+    def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None,
+              vocabulary_size: int | None = None) -> Student: ...
 
     @abstractmethod
     def default_settings(self, student: Student, train_rows: int) -> dict:

@@ -133,7 +133,8 @@ def _design(run) -> dict:
     request = DesignRequest(target_size=c.target_size, optimization_target=c.optimization_target,
                             max_latency_ms=c.max_inference_latency_ms, max_memory_bytes=c.max_memory_bytes,
                             layer_count=c.layer_count, hidden_size=c.hidden_size, attention_heads=c.attention_heads)
-    candidates = run.backend.candidates(run.teacher, run.split.train, base=c.student_base)
+    candidates = run.backend.candidates(run.teacher, run.split.train, base=c.student_base,
+                                        vocabulary_size=c.vocabulary_size)
     total = max(1, len(candidates))
     measured = [0]
 

@@ -29,7 +29,8 @@ def _device(run) -> str:
 
 def _build(run):
     candidate = Candidate(**run.results["chosen"])
-    return run.backend.build(candidate, run.teacher, run.split.train, run.config.seed, base=run.config.student_base)
+    return run.backend.build(candidate, run.teacher, run.split.train, run.config.seed, base=run.config.student_base,
+                             vocabulary_size=run.config.vocabulary_size)
 
 
 def settings_for(run, student, alpha: float) -> TrainSettings:

@@ -27,10 +27,14 @@ class PyTorchBackend(Backend):
     formats = ("safetensors", "pth", "onnx", "onnx-int8")
     default_exports = formats
 
-    def candidates(self, teacher, train: TaskData, base: str | None = None) -> list[Candidate]:
+    def candidates(self, teacher, train: TaskData, base: str | None = None,
+                   vocabulary_size: int | None = None) -> list[Candidate]:
         if base is not None:
             raise BadInput("student_base is for text students (the transformers backend); "
                            f"{train.task} students are generated, not cut from a pretrained model")
+        if vocabulary_size is not None:
+            raise BadInput(f"vocabulary_size is for text students (the transformers backend); {train.task} "
+                           "students have no vocabulary")
         if train.task == "tabular":
             return students.mlp_candidates(train.classes, train.features.shape[1])
         return students.cnn_candidates(train.classes, tuple(train.images.shape[1:]))
@@ -38,7 +42,8 @@ class PyTorchBackend(Backend):
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None:
         students.measure(candidate, train.features if train.task == "tabular" else train.images)
 
-    def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None) -> Student:
+    def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None,
+              vocabulary_size: int | None = None) -> Student:
         architecture = candidate.architecture
         if architecture["kind"] == "mlp":
             architecture = students.scaled_mlp_architecture(architecture, train)

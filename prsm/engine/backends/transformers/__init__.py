@@ -30,13 +30,14 @@ class TransformersBackend(Backend):
     formats = ("huggingface", "safetensors", "pth", "onnx", "onnx-int8")
     default_exports = formats
 
-    def candidates(self, teacher, train: TaskData, base: str | None = None) -> list[Candidate]:
+    def candidates(self, teacher, train: TaskData, base: str | None = None,
+                   vocabulary_size: int | None = None) -> list[Candidate]:
         if base is None and getattr(teacher, "kind", "") != "huggingface":
             raise BadInput("a text student needs a Hugging Face teacher (its tokenizer and architecture), "
                            "or a student_base with its own tokenizer")
         source, max_length = self._source(teacher, base)
         self._length = _typical_length(source.tokenizer, max_length, train)
-        kept = self._vocabulary(source, train, max_length).get("kept_ids")
+        kept = self._vocabulary(source, train, max_length, vocabulary_size).get("kept_ids")
         if base is not None:
             return students.base_candidates(source, train.classes, max_length, kept)
         return students.candidates(teacher, train.classes, kept)
@@ -56,15 +57,15 @@ class TransformersBackend(Backend):
             cache[ref] = bases.load_base(ref)
         return cache[ref]
 
-    def _vocabulary(self, source, train: TaskData, max_length: int) -> dict:
+    def _vocabulary(self, source, train: TaskData, max_length: int, cap: int | None) -> dict:
         """The trimmed vocabulary of ``source``'s tokenizer (a teacher's or a base's; see ``vocab``),
         worked out once per source and training rows; the same rows always give the same
         vocabulary, so a resumed run rebuilds the same student."""
-        key = (source.ref, _rows_digest(train), max_length)
+        key = (source.ref, _rows_digest(train), max_length, cap)
         cache = self.__dict__.setdefault("_vocabularies", {})
         if key not in cache:
             cache.clear()
-            cache[key] = vocab.trim_plan(source.tokenizer, list(train.texts), max_length)
+            cache[key] = vocab.trim_plan(source.tokenizer, list(train.texts), max_length, cap)
         return cache[key]
 
     def _layer_plan(self, teacher, train: TaskData, layers: int) -> dict:
@@ -78,14 +79,15 @@ class TransformersBackend(Backend):
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None:
         students.measure(candidate, teacher, getattr(self, "_length", 32))
 
-    def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None) -> Student:
+    def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None,
+              vocabulary_size: int | None = None) -> Student:
         from transformers import AutoConfig, AutoModelForSequenceClassification
 
         torch.manual_seed(seed)
         config = AutoConfig.for_model(**candidate.architecture)
         module = AutoModelForSequenceClassification.from_config(config)
         source, max_length = self._source(teacher, base)
-        plan = self._vocabulary(source, train, max_length)
+        plan = self._vocabulary(source, train, max_length, vocabulary_size)
         kept = plan.get("kept_ids")
         if (kept is not None and len(kept) != config.vocab_size) or (kept is None and config.vocab_size != source.config.vocab_size):
             raise BadInput("the student's vocabulary does not match its training rows: start the run again in a fresh folder")

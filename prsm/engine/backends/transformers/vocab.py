@@ -9,9 +9,15 @@ before a single layer). Most of those tokens never occur in the task's texts. Th
 - every single-character token and its ``##`` continuation, so that any word still splits into
   known pieces instead of ``[UNK]``.
 
+With a cap (``vocabulary_size``), the special tokens and single characters stay and the training
+texts' tokens fill the rest, most frequent first: a rarer word then splits into smaller pieces
+that were kept (at worst its characters), and the parameters saved on the embedding table can go
+to another layer.
+
 WordPiece only: it picks the longest piece in the vocabulary, and every piece the training texts
 used is kept, so those texts split into exactly the same tokens as before (only the ids change;
-``kept[new_id] == old_id`` maps them back for a teacher that runs beside the student). BPE and
+``kept[new_id] == old_id`` maps them back for a teacher that runs beside the student; under a cap
+the words whose pieces were dropped split otherwise, and only those). BPE and
 Unigram vocabularies depend on merges and scores, and are left whole.
 """
 
@@ -19,37 +25,65 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from ...errors import BadInput
+
 MIN_SAVING = 0.10  # trim only when it removes at least a tenth of the vocabulary
 
 
-def trim_plan(tokenizer, texts: list[str], max_length: int) -> dict:
-    """What trimming would keep, or why it does not apply: ``{"applied", "kept", "reason", ...}``."""
+def trim_plan(tokenizer, texts: list[str], max_length: int, cap: int | None = None) -> dict:
+    """What trimming would keep, or why it does not apply: ``{"applied", "kept", "reason", ...}``.
+    ``cap``: at most this many tokens (``vocabulary_size``); refused where it cannot hold the
+    special tokens and single characters, or where the tokenizer is not WordPiece."""
     spec = json.loads(tokenizer.backend_tokenizer.to_str()) if hasattr(tokenizer, "backend_tokenizer") else None
     if spec is None or spec["model"]["type"] != "WordPiece":
         kind = spec["model"]["type"] if spec else type(tokenizer).__name__
+        if cap is not None:
+            raise BadInput(f"vocabulary_size: the student's tokenizer is {kind}, and only a WordPiece vocabulary "
+                           "can be cut without changing how the kept tokens split")
         return {"applied": False, "reason": f"the tokenizer is {kind}, not WordPiece: kept whole"}
     vocab: dict[str, int] = spec["model"]["vocab"]
     prefix = spec["model"].get("continuing_subword_prefix", "##")
-    used = set()
+    counts: Counter[int] = Counter()
     for start in range(0, len(texts), 1024):
         encoded = tokenizer(list(texts[start:start + 1024]), truncation=True, max_length=max_length)
         for row in encoded["input_ids"]:
-            used.update(row)
+            counts.update(row)
+    used = set(counts)
     specials = {token["id"] for token in spec.get("added_tokens", [])}
     characters = {i for token, i in vocab.items()
                   if len(token) == 1 or (token.startswith(prefix) and len(token) == len(prefix) + 1)}
-    kept = np.array(sorted(used | specials | characters), dtype=np.int64)
     size = len(vocab) + sum(1 for token in spec.get("added_tokens", []) if token["content"] not in vocab)
-    record = {"teacher_vocabulary": size, "kept": len(kept), "from_training_texts": len(used),
+    record = {"teacher_vocabulary": size, "from_training_texts": len(used),
               "single_characters": len(characters), "special": len(specials)}
-    if len(kept) > size * (1 - MIN_SAVING):
+    kept_set = used | specials | characters
+    rule = "every token of the training texts, every special token and every single character"
+    if cap is not None and cap < len(kept_set):
+        kept_set, rule = _capped(counts, specials | characters, cap), \
+            f"every special token and single character, then the training texts' {cap:,}-token cap filled by frequency"
+        # the share of the texts' token occurrences (special tokens aside) that still split as before
+        words = {i: n for i, n in counts.items() if i not in specials}
+        whole = sum(n for i, n in words.items() if i in kept_set)
+        record.update(cap=cap, from_training_texts=len(kept_set & used),
+                      coverage=round(whole / max(1, sum(words.values())), 4))
+    kept = np.array(sorted(kept_set), dtype=np.int64)
+    record["kept"] = len(kept)
+    if cap is None and len(kept) > size * (1 - MIN_SAVING):
         return {"applied": False, **record, "reason": f"the training texts use {len(kept):,} of {size:,} tokens: kept whole"}
-    return {"applied": True, **record, "kept_ids": kept,
-            "rule": "every token of the training texts, every special token and every single character"}
+    return {"applied": True, **record, "kept_ids": kept, "rule": rule}
+
+
+def _capped(counts: Counter, required: set[int], cap: int) -> set[int]:
+    """``required`` plus the most frequent other tokens, up to ``cap`` (ties by id: repeatable)."""
+    if cap < len(required) + 1:
+        raise BadInput(f"vocabulary_size: {cap:,} cannot hold the {len(required):,} special tokens and single "
+                       f"characters every word splits into, and any token of the texts; the least is {len(required) + 1:,}")
+    rest = sorted((i for i in counts if i not in required), key=lambda i: (-counts[i], i))
+    return required | set(rest[:cap - len(required)])
 
 
 def remap_ids(kept: np.ndarray, old_id: int | None) -> int | None:
