@@ -65,7 +65,7 @@ def trim_plan(tokenizer, texts: list[str], max_length: int, cap: int | None = No
     if cap is not None and cap < len(kept_set):
         kept_set, rule = _capped(counts, specials | characters, cap), \
             f"every special token and single character, then the training texts' {cap:,}-token cap filled by frequency"
-        # the share of the texts' token occurrences (special tokens aside) that still split as before
+        # the share of the texts' token occurrences (special tokens aside) whose token was kept
         words = {i: n for i, n in counts.items() if i not in specials}
         whole = sum(n for i, n in words.items() if i in kept_set)
         record.update(cap=cap, from_training_texts=len(kept_set & used),
