@@ -78,10 +78,12 @@ def test_trimming_keeps_the_training_tokens_and_splits_them_the_same_way(wide_vo
     assert trimmed.unk_token_id not in unseen and len(unseen) == 2 + 4
 
 
-def test_a_byte_level_tokenizer_is_left_whole():
-    class NotWordPiece:
-        backend_tokenizer = type("T", (), {"to_str": lambda self: '{"model": {"type": "BPE"}}'})()
+class NotWordPiece:
+    """A tokenizer whose model is BPE, as far as trimming can see."""
+    backend_tokenizer = type("T", (), {"to_str": lambda self: '{"model": {"type": "BPE"}}'})()
 
+
+def test_a_byte_level_tokenizer_is_left_whole():
     plan = vocab.trim_plan(NotWordPiece(), ["a"], 8)
     assert not plan["applied"] and "BPE" in plan["reason"]
 
@@ -162,9 +164,6 @@ def test_a_vocabulary_cap_too_small_or_on_another_tokenizer_is_refused(wide_voca
     texts, _ = sentiment_sentences(20, seed=3)
     with pytest.raises(BadInput, match=r"vocabulary_size: 40 cannot hold the 57 .* the least is 58"):
         vocab.trim_plan(tokenizer, texts, max_length=32, cap=40)
-
-    class NotWordPiece:
-        backend_tokenizer = type("T", (), {"to_str": lambda self: '{"model": {"type": "BPE"}}'})()
 
     with pytest.raises(BadInput, match="vocabulary_size: the student's tokenizer is BPE"):
         vocab.trim_plan(NotWordPiece(), ["a"], 8, cap=1000)
