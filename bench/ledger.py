@@ -69,7 +69,7 @@ def run(name: str, clients: list, transfers: int, send) -> dict:
     errors: list[BaseException] = []
 
     def client(index):
-        rng = random.Random(index)
+        rng = random.Random(index)  # nosec B311  # a reproducible workload, not a secret
         others = [c for j, c in enumerate(clients) if j != index]
         try:
             barrier.wait()
@@ -117,7 +117,7 @@ def main():
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
-        users = [get_user_model().objects.create_user(f"bench{i}", password="bench passphrase 123") for i in range(args.clients)]
+        users = [get_user_model().objects.create_user(f"bench{i}", password="bench passphrase 123") for i in range(args.clients)]  # nosec B106  # throwaway accounts on the bench's throwaway database
         for user in users:
             services.ledger_deposit_post(user=user, amount=10**12, external_reference=f"bench-{user.pk}")
         tokens = {user.pk: Token.objects.create(user=user).key for user in users}

@@ -50,7 +50,7 @@ def parse_args(argv=None):
     p.add_argument("--rounds", type=int,
                    help="interleaved rounds, the order reversed every other round (quick 4; full 6)")
     p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--torchdistill-python", default="/tmp/td-venv/bin/python",
+    p.add_argument("--torchdistill-python", default="/tmp/td-venv/bin/python",  # nosec B108  # where the README's side venv for torchdistill is made
                    help="python of a venv with torchdistill 1.1.5 ('' to skip)")
     p.add_argument("--out", help="also write the figures as JSON here")
     p.add_argument("--torchdistill-worker", help=argparse.SUPPRESS)  # internal: run inside the torchdistill venv

@@ -178,3 +178,31 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+DATABASE_FIXTURES = ("db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback")
+
+
+@pytest.fixture(autouse=True)
+def ledger_books_balance(request):
+    """After every test that used the database, in whichever app it lives (a purchase, a hold, a
+    sign-up grant all move FTNS): every transaction sums to zero, every cached balance equals its
+    entries, nothing but issuance is negative, the holds account holds exactly the open holds."""
+    database = [name for name in DATABASE_FIXTURES if name in request.fixturenames]
+    if request.node.get_closest_marker("django_db") is None and not database:
+        yield
+        return
+    # set up first, so that the database is rolled back or flushed only after this check
+    for name in database or ["_django_db_helper"]:
+        request.getfixturevalue(name)
+    yield
+    from ledger.selectors import ledger_problems
+
+    assert ledger_problems() == []
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
