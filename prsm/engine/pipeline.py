@@ -28,81 +28,32 @@ an uninterrupted run would have. Input the user can fix raises :class:`prsm.engi
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from .config import DistillConfig
-from .data.splits import Split
 from .errors import BadInput, Cancelled
+from .run import Run
+from .stages import STAGES
 from .training.callbacks import Callback, Reporter
 
 __all__ = ["DistillConfig", "run_distillation", "BadInput", "Cancelled", "Callback"]
 
 
-@dataclass
-class Run:
-    """What the stages hand each other."""
-
-    config: DistillConfig
-    out: Path
-    reporter: Reporter
-    data: object = None
-    teacher: object = None
-    split: Split | None = None
-    unlabelled: object = None  # TaskData of rows for the teacher to label (a transfer set), or None
-    backend: object = None
-    student: object = None
-    design: dict = field(default_factory=dict)
-    results: dict = field(default_factory=dict)
-
-    @property
-    def state_dir(self) -> Path:
-        return self.out / "checkpoints"
-
-
 def run_distillation(config: DistillConfig | dict, out_dir: str | Path, callback: Callback | None = None) -> dict:
     """Run the whole pipeline; see the module docstring for the callback, resume and errors."""
-    from . import stages
-
     config = config if isinstance(config, DistillConfig) else DistillConfig.model_validate(config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    run = Run(config=config, out=out, reporter=Reporter(callback))
-    started = time.time()
-    for stage in (stages.load_data, stages.load_teacher, stages.split, stages.teacher_eval, stages.design,
-                  stages.cache_teacher, stages.train, stages.baseline, stages.evaluate, stages.export):
-        run.reporter.begin(stage.__name__)
-        stage(run)
-        run.reporter.check_stop()
-    run.reporter.begin("report")
-    report = stages.report(run, started)
+    run = Run(config=config, out=out, reporter=Reporter(callback, [(stage.name, stage.weight) for stage in STAGES]))
+    for index, stage in enumerate(STAGES):
+        if index:  # a stop asked for during a stage is honoured when it ends; the report, once begun, finishes
+            run.reporter.check_stop()
+        run.reporter.begin(stage.name)
+        stage.run(run)
     run.reporter.end()
+    report = run.report
     report["stages"] = {name: {"seconds": seconds} for name, seconds in run.reporter.seconds.items()}
     (out / "report.json").write_text(json.dumps(report, indent=2))
     run.reporter.emit("stage", fraction=1.0, message="completed")
     return report
-
-
-def fingerprint(run: Run) -> str:
-    """What a checkpoint, a cache or a design must match to be reused: the config's training
-    fields, the data's hash and the teacher's files."""
-    parts = {"config": run.config.training_fingerprint(), "data": run.data.sha256, "teacher": run.teacher.ref,
-             "teacher_size": run.results["teacher_describe"]["size_bytes"]}
-    if run.config.unlabelled_data:  # the rows themselves, not only their reference
-        parts["unlabelled"] = run.unlabelled.sha256 if run.unlabelled is not None else None
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-def jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from prsm.engine.checks.hooks import before_training
 from prsm.engine.data.types import TaskData
 from prsm.engine.errors import BadInput
 from prsm.engine.pipeline import DistillConfig, run_distillation
+from prsm.engine.run import Run
+from prsm.engine.stages.safety import before_training
+from prsm.engine.training.callbacks import Reporter
 
 SAFETY = {"pii", "label_sanity", "class_imbalance", "teacher_risk", "circuit_breaker", "robustness", "fairness",
           "calibration", "low_margin_agreement"}
@@ -45,19 +48,18 @@ def _run(texts, labels, **checks):
     classes = sorted(set(labels))
     data = TaskData(task="text", classes=classes, labels=[classes.index(x) for x in labels], texts=texts, sha256="abc")
     config = DistillConfig(teacher="unused", checks=checks)
-    return SimpleNamespace(config=config, data=data, teacher=SimpleNamespace(path=None), results={},
-                           reporter=SimpleNamespace(log=lambda message: None))
+    return Run(config=config, out=Path("unused"), reporter=Reporter(), data=data, teacher=SimpleNamespace(path=None))
 
 
 def test_redact_pii_cleans_the_text_that_training_will_see():
     texts = ["mail me at ada@example.org, great film"] * 5 + ["dull film"] * 5
     run = _run(texts, ["pos"] * 5 + ["neg"] * 5, redact_pii=True)
     before_training(run)
-    assert run.results["safety_checks"]["pii"]["passed"] and run.results["safety_checks"]["pii"]["redacted"]
+    assert run.safety_checks["pii"]["passed"] and run.safety_checks["pii"]["redacted"]
     assert run.data.texts[0] == "mail me at [EMAIL], great film" and run.data.sha256 != "abc"
     unredacted = _run(texts, ["pos"] * 5 + ["neg"] * 5)
     before_training(unredacted)
-    assert not unredacted.results["safety_checks"]["pii"]["passed"] and "@" in unredacted.data.texts[0]
+    assert not unredacted.safety_checks["pii"]["passed"] and "@" in unredacted.data.texts[0]
 
 
 def test_a_sensitive_column_the_data_lacks_is_bad_input(digits_teacher):
@@ -65,8 +67,8 @@ def test_a_sensitive_column_the_data_lacks_is_bad_input(digits_teacher):
 
     data = TaskData(task="tabular", classes=["a", "b"], labels=[0, 1] * 5, features=np.zeros((10, 2), np.float32),
                     feature_names=["x", "y"])
-    run = SimpleNamespace(config=DistillConfig(teacher="unused", checks={"sensitive_column": "sex"}), data=data,
-                          teacher=SimpleNamespace(path=None), results={}, reporter=SimpleNamespace(log=print))
+    run = Run(config=DistillConfig(teacher="unused", checks={"sensitive_column": "sex"}), out=Path("unused"),
+              reporter=Reporter(), data=data, teacher=SimpleNamespace(path=None))
     with pytest.raises(BadInput, match="sensitive_column 'sex'"):
         before_training(run)
 

@@ -1,5 +1,8 @@
 """Safety checks before, during and after distillation.
 
+The checks are functions of data, config and models; none takes the pipeline's run.
+:mod:`prsm.engine.stages.safety` is where the stages call them and collect their records.
+
 Every check returns one record, the shape ``report.json["checks"]`` carries (CONTRACT.md)::
 
     {"passed": bool, "score": float, "threshold": float, "detail": str, "phase": "before" | "during" | "after"}

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..data.types import TaskData
+from ..data.types import TaskData, sha256_of_bytes
 from .config import ChecksConfig
 from .pii import redact, scan
 from .record import check_record
@@ -35,8 +35,6 @@ def pii_check(texts: list[str], config: ChecksConfig, redacted: bool = False) ->
 
 def redact_texts(data: TaskData) -> TaskData:
     """A copy of text ``data`` with personal data replaced; its hash changes, so caches keyed on it do too."""
-    from ..data.types import sha256_of_bytes
-
     clean = data.subset(np.arange(len(data)))
     clean.texts = [redact(text) for text in data.texts]
     clean.sha256 = sha256_of_bytes(data.sha256.encode(), b":redacted-pii")

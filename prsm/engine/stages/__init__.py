@@ -1,8 +1,41 @@
-"""The pipeline's stages, in running order; each takes the shared ``Run`` and fills it in."""
+"""The pipeline's stages, in running order; each takes the shared :class:`~prsm.engine.run.Run`
+and fills in its fields.
 
+:data:`STAGES` is the one list of them: :func:`prsm.engine.pipeline.run_distillation` runs it in
+order, and the :class:`~prsm.engine.training.callbacks.Reporter` turns each stage's weight into its
+share of the run's 0..100 progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from ..run import Run
+from .finish import evaluate, export, report
 from .prepare import design, load_data, load_teacher, split, teacher_eval
 from .train import baseline, cache_teacher, train
-from .finish import evaluate, export, report
 
-__all__ = ["load_data", "load_teacher", "split", "teacher_eval", "design", "cache_teacher", "train", "baseline",
-           "evaluate", "export", "report"]
+
+class Stage(NamedTuple):
+    name: str  # the ``stage`` of its events and its key in report.json's ``stages``
+    run: Callable[[Run], None]
+    weight: int  # its share of the overall progress, relative to the other stages'
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("load_data", load_data, 3),
+    Stage("load_teacher", load_teacher, 3),
+    Stage("split", split, 1),
+    Stage("teacher_eval", teacher_eval, 8),
+    Stage("design", design, 5),
+    Stage("cache_teacher", cache_teacher, 5),
+    Stage("train", train, 50),
+    Stage("baseline", baseline, 10),
+    Stage("evaluate", evaluate, 7),
+    Stage("export", export, 7),
+    Stage("report", report, 1),
+)
+
+__all__ = ["STAGES", "Stage", "load_data", "load_teacher", "split", "teacher_eval", "design", "cache_teacher", "train",
+           "baseline", "evaluate", "export", "report"]

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
 
 from ..backends import get_backend, select_backend
-from ..checks.hooks import before_training, unlabelled_checks
 from ..data.loaders import load_data as load_data_ref
 from ..data.splits import split_with_test_rows, stratified_split
+from ..data.types import TaskData, sha256_of_bytes
+from ..data.unlabelled import UNLABELLED, concat, load_unlabelled, text_variants
 from ..errors import BadInput
 from ..evaluation.metrics import quality
+from ..run import Run
 from ..safety_versions import require_safe_versions
-from ..students.design import DesignRequest, choose
+from ..students.design import Candidate, DesignRequest, choose
 from ..teachers import align_classes
 from ..teachers import load_teacher as load_teacher_ref
+from .safety import before_training, unlabelled_checks
 
 
-def load_data(run) -> None:
+def load_data(run: Run) -> None:
     require_safe_versions()
     ref = run.config.data or _catalog_default_data(run.config.teacher)
     run.data = load_data_ref(ref, run.config.task)
@@ -37,17 +41,17 @@ def _catalog_default_data(teacher: str) -> str:
     raise BadInput("no data given (--data): a builtin:NAME, a CSV/JSONL file, or an image folder or zip")
 
 
-def load_teacher(run) -> None:
+def load_teacher(run: Run) -> None:
     run.teacher = load_teacher_ref(run.config.teacher, run.config.max_length)
     run.teacher.check(run.data)
     run.data = align_classes(run.data, run.teacher)
     before_training(run)
-    run.results["teacher_describe"] = run.teacher.describe()
+    run.teacher_describe = run.teacher.describe()
     name = select_backend(run.config.backend, run.data.task, run.teacher.kind)
     run.backend = get_backend(name)
 
 
-def split(run) -> None:
+def split(run: Run) -> None:
     """Stratified from the seed; but where the teacher was trained on part of this very data (a
     catalog teacher on its default data), the test split is the teacher's held-out rows, so the
     teacher's accuracy is not measured on examples it learned."""
@@ -57,7 +61,7 @@ def split(run) -> None:
         run.split = split_with_test_rows(run.data, test_rows, c.seed, c.validation_fraction, c.max_train_examples)
     else:
         run.split = stratified_split(run.data, c.seed, c.validation_fraction, c.test_fraction, c.max_train_examples)
-    run.results["split_rule"] = why
+    run.split_rule = why
     run.reporter.log(f"split {run.split.sizes()} ({why})")
     run.unlabelled = _unlabelled_rows(run)
     if run.unlabelled is not None:
@@ -65,11 +69,8 @@ def split(run) -> None:
         unlabelled_checks(run)
 
 
-def _unlabelled_rows(run):
+def _unlabelled_rows(run: Run) -> TaskData | None:
     """The transfer set: ``unlabelled_data``, then ``text_variants`` new versions of each training text."""
-    from ..data.types import TaskData, sha256_of_bytes
-    from ..data.unlabelled import UNLABELLED, concat, load_unlabelled, text_variants
-
     c, train = run.config, run.split.train
     rows = load_unlabelled(c.unlabelled_data, train, c.max_unlabelled_examples) if c.unlabelled_data else None
     if c.text_variants:
@@ -89,7 +90,7 @@ def _unlabelled_rows(run):
     return rows
 
 
-def _fixed_test_rows(run) -> tuple[np.ndarray | None, str]:
+def _fixed_test_rows(run: Run) -> tuple[np.ndarray | None, str]:
     ref, data_ref = run.config.teacher, run.config.data
     if ref.startswith("catalog:"):
         from ..catalog import default_data, heldout_indices
@@ -102,20 +103,17 @@ def _fixed_test_rows(run) -> tuple[np.ndarray | None, str]:
     return None, f"stratified, seed {run.config.seed}"
 
 
-def teacher_eval(run) -> None:
+def teacher_eval(run: Run) -> None:
     test = run.split.test
-    logits = run.teacher.logits(test)
-    run.results["teacher_test_logits"] = logits
-    run.results["teacher_quality"] = quality(logits, test.labels, test.num_classes)
-    run.reporter.metric({"teacher_accuracy": run.results["teacher_quality"]["accuracy"]})
+    run.teacher_test_logits = run.teacher.logits(test)
+    run.teacher_quality = quality(run.teacher_test_logits, test.labels, test.num_classes)
+    run.reporter.metric({"teacher_accuracy": run.teacher_quality["accuracy"]})
 
 
-def design(run) -> None:
+def design(run: Run) -> None:
     """Candidates measured on this CPU; the choice is stored so a resumed run keeps it."""
-    from ..pipeline import fingerprint
-
     path = run.state_dir / "design.json"
-    key = fingerprint(run)
+    key = run.fingerprint()
     saved = json.loads(path.read_text()) if path.is_file() else None
     if saved is not None and saved.get("fingerprint") == key:
         run.design = saved["design"]
@@ -123,12 +121,11 @@ def design(run) -> None:
         run.design = _design(run) | {"fingerprint": key}
         run.state_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"fingerprint": key, "design": run.design}, indent=2))
-    chosen = next(c for c in run.design["candidates"] if c["name"] == run.design["chosen"])
-    run.results["chosen"] = chosen
-    run.reporter.log(f"student {chosen['name']}: {chosen['params']:,} params")
+    run.chosen = next(c for c in run.design["candidates"] if c["name"] == run.design["chosen"])
+    run.reporter.log(f"student {run.chosen['name']}: {run.chosen['params']:,} params")
 
 
-def _design(run) -> dict:
+def _design(run: Run) -> dict:
     c = run.config
     request = DesignRequest(target_size=c.target_size, optimization_target=c.optimization_target,
                             max_latency_ms=c.max_inference_latency_ms, max_memory_bytes=c.max_memory_bytes,
@@ -138,18 +135,16 @@ def _design(run) -> dict:
     total = max(1, len(candidates))
     measured = [0]
 
-    def measure(candidate):
+    def measure(candidate: Candidate) -> None:
         run.backend.measure(candidate, run.teacher, run.split.train)
         measured[0] += 1
         run.reporter.progress(measured[0] / total, message=f"measuring {candidate.name}")
 
-    _, record = choose(candidates, request, int(run.results["teacher_describe"]["params"]), measure)
+    _, record = choose(candidates, request, int(run.teacher_describe["params"]), measure)
     return record
 
 
-def teacher_logits_key(run, part: str, rows=None) -> str:
-    import hashlib
-
+def teacher_logits_key(run: Run, part: str, rows: TaskData | None = None) -> str:
     rows = rows if rows is not None else getattr(run.split, part)
     digest = hashlib.sha256(run.teacher.ref.encode() + rows.sha256.encode() + np.ascontiguousarray(rows.labels).tobytes())
     digest.update(json.dumps([run.config.seed, run.config.validation_fraction, run.config.test_fraction,

@@ -6,34 +6,36 @@ in the loop, through the teacher's own ``logits_of`` (any runtime, ONNX included
 
 from __future__ import annotations
 
-import dataclasses
 from contextlib import contextmanager
 
 import torch
 
-from ..checks.hooks import fit_with_breaker
+from ..adapters import Inputs
+from ..backends.base import Student
+from ..data.types import TaskData
+from ..data.unlabelled import concat
+from ..run import Run
 from ..students.design import Candidate
 from ..training.augment import augmentation_for
 from ..training.cache import cached_teacher_logits
 from ..training.loop import TrainData, TrainSettings
 from .prepare import teacher_logits_key
+from .safety import fit_with_breaker
 
 
-def _device(run) -> str:
+def _device(run: Run) -> str:
     if run.config.device != "auto":
         return run.config.device
-    import torch
-
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _build(run):
-    candidate = Candidate(**run.results["chosen"])
+def _build(run: Run) -> Student:
+    candidate = Candidate(**run.chosen)
     return run.backend.build(candidate, run.teacher, run.split.train, run.config.seed, base=run.config.student_base,
                              vocabulary_size=run.config.vocabulary_size)
 
 
-def settings_for(run, student, alpha: float) -> TrainSettings:
+def settings_for(run: Run, student: Student, alpha: float) -> TrainSettings:
     c = run.config
     defaults = run.backend.default_settings(student, len(training_rows(run)) if alpha > 0 else len(run.split.train))
     chosen = {"epochs": c.epochs, "batch_size": c.batch_size, "learning_rate": c.learning_rate, "patience": c.patience}
@@ -42,31 +44,29 @@ def settings_for(run, student, alpha: float) -> TrainSettings:
                          checkpoint_seconds=c.checkpoint_seconds, seed=c.seed, device=_device(run))
 
 
-def training_rows(run):
+def training_rows(run: Run) -> TaskData:
     """The labelled training rows, then any unlabelled ones (a transfer set) for the teacher to label."""
     if run.unlabelled is None:
         return run.split.train
-    if "training_rows" not in run.results:
-        from ..data.unlabelled import concat
-
-        run.results["training_rows"] = concat(run.split.train, run.unlabelled)
-    return run.results["training_rows"]
+    if run.training_rows is None:
+        run.training_rows = concat(run.split.train, run.unlabelled)
+    return run.training_rows
 
 
-def cache_teacher(run) -> None:
+def cache_teacher(run: Run) -> None:
     run.student = _build(run)
     rows = training_rows(run)
     inputs = run.student.adapter.encode(rows)
-    run.results["train_inputs"] = inputs
+    run.train_inputs = inputs
     if run.config.augment:
-        run.results["augmentation"] = augmentation_for(run.data.task, inputs, run.student.adapter, run.config.augment_flip)
+        run.augmentation = augmentation_for(run.data.task, inputs, run.student.adapter, run.config.augment_flip)
     elif run.config.alpha > 0:
-        run.results["teacher_train_logits"] = cached_teacher_logits(
+        run.teacher_train_logits = cached_teacher_logits(
             run.teacher, _teacher_inputs(run, rows, inputs), run.out / "cache",
             teacher_logits_key(run, "train", rows), run.reporter)
 
 
-def _teacher_inputs(run, rows, student_inputs):
+def _teacher_inputs(run: Run, rows: TaskData, student_inputs: Inputs) -> Inputs:
     """The teacher's own encoding; a transformer student shares its teacher's tokenizer, so the
     student's inputs serve (and are computed once)."""
     if getattr(run.student.adapter, "kind", "") == getattr(run.teacher.adapter, "kind", None) == "sequence" \
@@ -75,25 +75,23 @@ def _teacher_inputs(run, rows, student_inputs):
     return run.teacher.encode(rows)
 
 
-def train(run) -> None:
-    from ..pipeline import fingerprint
-
+def train(run: Run) -> None:
     settings = settings_for(run, run.student, run.config.alpha)
     objective = run.backend.objective(run.student, run.teacher, settings, run.config.transfer)
-    train_data = TrainData(run.results["train_inputs"], training_rows(run).labels, run.results.get("teacher_train_logits"),
-                           augment=run.results.get("augmentation"), online_teacher=_online_teacher(run, objective))
+    train_data = TrainData(run.train_inputs, training_rows(run).labels, run.teacher_train_logits,
+                           augment=run.augmentation, online_teacher=_online_teacher(run, objective))
     validation = TrainData(run.student.adapter.encode(run.split.validation), run.split.validation.labels)
-    run.results["validation_inputs"] = validation.inputs
+    run.validation_inputs = validation.inputs
     validation.teacher_logits = _validation_teacher_logits(run, validation.inputs)
     with _on_training_device(run, settings, run.student, online=train_data.online_teacher is not None):
         result = fit_with_breaker(run, lambda: run.backend.fit(run.student, train_data, validation, settings, objective,
-                                                               run.state_dir / "student.pt", run.reporter, fingerprint(run)))
-    run.results["train"] = result
-    run.results["settings"] = dataclasses.asdict(settings)
+                                                               run.state_dir / "student.pt", run.reporter, run.fingerprint()))
+    run.train_result = result
+    run.train_settings = settings
 
 
 @contextmanager
-def _on_training_device(run, settings, student, online: bool):
+def _on_training_device(run: Run, settings: TrainSettings, student: Student, online: bool):
     """Train on the configured device (an online teacher beside the student), then bring both back
     to the CPU: the evaluation, its latencies and the exports are CPU figures whatever trained."""
     teacher_module = getattr(run.teacher, "module", None)
@@ -107,7 +105,7 @@ def _on_training_device(run, settings, student, online: bool):
             teacher_module.to("cpu")
 
 
-def _online_teacher(run, objective):
+def _online_teacher(run: Run, objective: torch.nn.Module):
     """The teacher's logits for each augmented batch, where the objective does not run the teacher
     itself (the transformer objective holds it and runs it on the student's device)."""
     if not run.config.augment or run.config.alpha == 0 or getattr(objective, "teacher", None) is not None:
@@ -115,7 +113,7 @@ def _online_teacher(run, objective):
     return lambda inputs: run.teacher.logits_of(inputs, batch_size=len(next(iter(inputs.values()))))
 
 
-def _validation_teacher_logits(run, inputs):
+def _validation_teacher_logits(run: Run, inputs: Inputs):
     """The teacher on the validation split, for the circuit breaker's agreement watch (cached)."""
     if not (run.config.checks.enabled and run.config.checks.max_agreement_drop):
         return None
@@ -123,21 +121,19 @@ def _validation_teacher_logits(run, inputs):
                                  teacher_logits_key(run, "validation"))
 
 
-def baseline(run) -> None:
+def baseline(run: Run) -> None:
     """The same student, same seed and schedule, trained on the labels alone (alpha = 0)."""
     if not run.config.baseline:
         return
-    from ..pipeline import fingerprint
-
     student = _build(run)
     settings = settings_for(run, student, alpha=0.0)
     objective = run.backend.objective(student, run.teacher, settings, ["logits"])
     labelled = len(run.split.train)  # the first rows; unlabelled ones after them mean nothing without a teacher
-    inputs = {name: array[:labelled] for name, array in run.results["train_inputs"].items()}
-    train_data = TrainData(inputs, run.split.train.labels, None, augment=run.results.get("augmentation"))
-    validation = TrainData(run.results["validation_inputs"], run.split.validation.labels)
+    inputs = {name: array[:labelled] for name, array in run.train_inputs.items()}
+    train_data = TrainData(inputs, run.split.train.labels, None, augment=run.augmentation)
+    validation = TrainData(run.validation_inputs, run.split.validation.labels)
     with _on_training_device(run, settings, student, online=False):
         result = run.backend.fit(student, train_data, validation, settings, objective,
-                                 run.state_dir / "baseline.pt", run.reporter, fingerprint(run) + ":baseline")
-    run.results["baseline_student"] = student
-    run.results["baseline_train"] = result
+                                 run.state_dir / "baseline.pt", run.reporter, run.fingerprint() + ":baseline")
+    run.baseline_student = student
+    run.baseline_result = result

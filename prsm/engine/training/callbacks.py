@@ -11,13 +11,10 @@ Events are plain dicts::
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Protocol
 
 from ..errors import Cancelled
-
-# Share of the overall 0..100 progress each stage spans, in running order.
-STAGE_SPANS = [("load_data", 3), ("load_teacher", 3), ("split", 1), ("teacher_eval", 8), ("design", 5),
-               ("cache_teacher", 5), ("train", 50), ("baseline", 10), ("evaluate", 7), ("export", 7), ("report", 1)]
 
 
 class Callback(Protocol):
@@ -27,17 +24,22 @@ class Callback(Protocol):
 
 
 class Reporter:
-    """Turns stage-local progress into overall progress and forwards events to a callback."""
+    """Turns stage-local progress into overall progress and forwards events to a callback.
 
-    def __init__(self, callback: Callback | None = None) -> None:
+    ``spans`` is (stage name, weight) in running order, the pipeline's
+    :data:`~prsm.engine.stages.STAGES`: each stage spans its weight's share of 0..100. A stage not
+    in it moves the progress not at all (a bare training loop's reporter has no spans)."""
+
+    def __init__(self, callback: Callback | None = None, spans: Iterable[tuple[str, float]] = ()) -> None:
         self.callback = callback
         self.stage = ""
         self.started: dict[str, float] = {}
         self.seconds: dict[str, float] = {}
         self.last = 0.0
         self._starts = {}
-        total, cumulative = sum(span for _, span in STAGE_SPANS), 0
-        for name, span in STAGE_SPANS:
+        spans = list(spans)
+        total, cumulative = sum(span for _, span in spans), 0
+        for name, span in spans:
             self._starts[name] = (100 * cumulative / total, 100 * span / total)
             cumulative += span
 

@@ -1,37 +1,41 @@
-"""Where the pipeline's stages call the safety checks: before training (in ``load_teacher``),
-around the fit (in ``train``) and after the held-out evaluation (in ``evaluate``). The records
-collect in ``run.results["safety_checks"]`` and the report merges them into ``checks``."""
+"""Where the stages call the safety checks: before training (in ``load_teacher`` and ``split``),
+around the fit (in ``train``) and after the held-out evaluation (in ``evaluate``). The checks
+themselves are pure functions in :mod:`prsm.engine.checks`; their records collect in
+``run.safety_checks`` and the report merges them into ``checks``."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
+from ..checks.breaker import BreakerCallback, CircuitBreaker, CircuitBreakerTripped
+from ..checks.data_checks import class_imbalance_check, label_sanity_check, pii_check, redact_texts
+from ..checks.gate import (calibration_check, column_slices, fairness_check, low_margin_agreement_check,
+                           robustness_check, text_slices)
+from ..checks.perturb import fgsm, shared_perturbations
+from ..checks.record import check_record
+from ..checks.spending import SpendingMeter
+from ..checks.teacher_risk import teacher_risk_check
+from ..data.types import TaskData
 from ..errors import BadInput, Cancelled
-from .breaker import BreakerCallback, CircuitBreaker, CircuitBreakerTripped
-from .data_checks import class_imbalance_check, label_sanity_check, pii_check, redact_texts
-from .gate import (calibration_check, column_slices, fairness_check, low_margin_agreement_check, robustness_check,
-                   text_slices)
-from .perturb import fgsm, shared_perturbations
-from .record import check_record
-from .spending import SpendingMeter
-from .teacher_risk import teacher_risk_check
+from ..jsonable import jsonable
+from ..run import Run
 
-TRIP_FILE = "safety-trip.json"
+TRIP_FILE = "safety-trip.json"  # the platform reads it (safety.services) when the breaker stops a job
+
+T = TypeVar("T")
 
 
-def _records(run) -> dict:
-    return run.results.setdefault("safety_checks", {})
-
-
-def before_training(run) -> None:
+def before_training(run: Run) -> None:
     """Data and teacher checks; with ``redact_pii`` the text is cleaned before anything trains on it."""
     c = run.config.checks
     if not c.enabled:
         return
-    records = _records(run)
+    records = run.safety_checks
     data = run.data
     if data.task == "text":
         run.data = _pii(run, "pii", data, "texts")
@@ -43,7 +47,7 @@ def before_training(run) -> None:
     _log_failures(run, ("pii", "label_sanity", "class_imbalance", "teacher_risk"))
 
 
-def unlabelled_checks(run) -> None:
+def unlabelled_checks(run: Run) -> None:
     """The personal-data check on a transfer set's texts as well: the student learns from them
     through the teacher. With ``redact_pii`` they are cleaned the same way before the teacher reads them."""
     c, rows = run.config.checks, run.unlabelled
@@ -53,10 +57,10 @@ def unlabelled_checks(run) -> None:
     _log_failures(run, ("pii_unlabelled",))
 
 
-def _pii(run, name: str, data, what: str):
+def _pii(run: Run, name: str, data: TaskData, what: str) -> TaskData:
     """The personal-data check on ``data``'s texts, recorded as ``name``; the data back, redacted
     when ``redact_pii`` is on and something was found."""
-    c, records = run.config.checks, _records(run)
+    c, records = run.config.checks, run.safety_checks
     _timed(records, name, lambda: pii_check(data.texts, c, redacted=c.redact_pii))
     if not (c.redact_pii and records[name]["texts_with_pii"]):
         return data
@@ -64,7 +68,7 @@ def _pii(run, name: str, data, what: str):
     return redact_texts(data)
 
 
-def _timed(records: dict, name: str, check) -> None:
+def _timed(records: dict, name: str, check: Callable[[], dict]) -> None:
     """Run one check and keep its record with the seconds it took (the report shows what the
     checks cost next to what they found)."""
     started = time.perf_counter()
@@ -72,7 +76,7 @@ def _timed(records: dict, name: str, check) -> None:
     records[name]["seconds"] = round(time.perf_counter() - started, 3)
 
 
-def fit_with_breaker(run, fit):
+def fit_with_breaker(run: Run, fit: Callable[[], T]) -> T:
     """Run ``fit()`` with the circuit breaker watching; a trip raises CircuitBreakerTripped."""
     c = run.config.checks
     spending = _spending_meter(run)
@@ -93,35 +97,33 @@ def fit_with_breaker(run, fit):
         _tripped(run, breaker.tripped)
     finally:
         run.reporter.callback = inner
-    _records(run)["circuit_breaker"] = breaker.record()
+    run.safety_checks["circuit_breaker"] = breaker.record()
     return result
 
 
-def _spending_meter(run) -> SpendingMeter | None:
+def _spending_meter(run: Run) -> SpendingMeter | None:
     """A meter from the run's first stage on, when the run has a budget."""
     if run.config.budget is None:
         return None
     return SpendingMeter(run.config.budget, run_started=min(run.reporter.started.values(), default=time.perf_counter()))
 
 
-def _tripped(run, record: dict):
-    _records(run)["circuit_breaker"] = record
+def _tripped(run: Run, record: dict):
+    run.safety_checks["circuit_breaker"] = record
     # the checkpoint holds the broken weights: a rerun starts afresh rather than resuming them
     (run.state_dir / "student.pt").unlink(missing_ok=True)
-    from ..pipeline import jsonable
-
-    (run.out / TRIP_FILE).write_text(json.dumps(jsonable({"check": record, "checks": _records(run)}), indent=2))
+    (run.out / TRIP_FILE).write_text(json.dumps(jsonable({"check": record, "checks": run.safety_checks}), indent=2))
     run.reporter.log(f"circuit breaker tripped: {record['detail']}")
     raise CircuitBreakerTripped(record)
 
 
-def after_training(run) -> None:
+def after_training(run: Run) -> None:
     """Robustness, fairness, calibration and low-margin agreement on the held-out test split."""
     c = run.config.checks
     if not c.enabled:
         return
-    test, records = run.split.test, _records(run)
-    student_logits, teacher_logits = run.results["student_test_logits"], run.results["teacher_test_logits"]
+    test, records = run.split.test, run.safety_checks
+    student_logits, teacher_logits = run.student_test_logits, run.teacher_test_logits
     _timed(records, "calibration", lambda: calibration_check(student_logits, test.labels, teacher_logits, c))
     _timed(records, "low_margin_agreement", lambda: low_margin_agreement_check(student_logits, teacher_logits, c))
     _timed(records, "fairness", lambda: _fairness(run, student_logits, teacher_logits))
@@ -129,7 +131,7 @@ def after_training(run) -> None:
     _log_failures(run, ("calibration", "low_margin_agreement", "fairness", "robustness"))
 
 
-def _fairness(run, student_logits, teacher_logits) -> dict:
+def _fairness(run: Run, student_logits: np.ndarray, teacher_logits: np.ndarray) -> dict:
     c, test = run.config.checks, run.split.test
     if test.task == "text":
         return fairness_check(text_slices(test.texts), student_logits, teacher_logits, test.labels, c, "demographic-term")
@@ -142,7 +144,7 @@ def _fairness(run, student_logits, teacher_logits) -> dict:
                         detail=f"not measured: {why}")
 
 
-def _robustness(run) -> dict:
+def _robustness(run: Run) -> dict:
     c, test = run.config.checks, run.split.test
     rows = np.sort(np.random.default_rng([run.config.seed, 7]).permutation(len(test))[:c.max_rows])
     sample = test.subset(rows)
@@ -155,8 +157,8 @@ def _robustness(run) -> dict:
                             shared_perturbations(sample, run.config.seed), adversarial)
 
 
-def _log_failures(run, names) -> None:
+def _log_failures(run: Run, names: tuple[str, ...]) -> None:
     for name in names:
-        record = _records(run).get(name)
+        record = run.safety_checks.get(name)
         if record is not None and not record["passed"]:
             run.reporter.log(f"check {name} failed: {record['detail']}")

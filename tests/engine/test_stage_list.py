@@ -1,0 +1,56 @@
+"""The stage list is written once: the stages a run runs are the stages its progress spans."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from prsm.engine import stages
+from prsm.engine.pipeline import DistillConfig, run_distillation
+from prsm.engine.stages import STAGES
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    def on_event(self, event: dict) -> None:
+        self.events.append(event)
+
+    def should_stop(self) -> bool:
+        return False
+
+
+@pytest.fixture(scope="module")
+def run_events(tmp_path_factory, digits_teacher, digits_csv):
+    recorder = Recorder()
+    config = DistillConfig(teacher=str(digits_teacher), data=str(digits_csv), max_train_examples=200, epochs=1,
+                           baseline=True, exports=["safetensors"])
+    report = run_distillation(config, tmp_path_factory.mktemp("run"), recorder)
+    return report, recorder.events
+
+
+def _starts() -> dict[str, float]:
+    """Where each stage's share of 0..100 begins, from the weights in STAGES."""
+    total, cumulative, starts = sum(stage.weight for stage in STAGES), 0, {}
+    for stage in STAGES:
+        starts[stage.name] = round(100 * cumulative / total, 2)
+        cumulative += stage.weight
+    return starts
+
+
+def test_every_stage_a_run_runs_begins_where_its_span_in_the_one_list_begins(run_events):
+    report, events = run_events
+    begun = [e for e in events if e["type"] == "stage" and e.get("message") != "completed"]
+    assert [e["stage"] for e in begun] == [stage.name for stage in STAGES] == list(report["stages"])
+    starts = _starts()
+    assert [e["progress"] for e in begun] == [starts[e["stage"]] for e in begun]
+    assert all(stage.weight > 0 for stage in STAGES)
+    assert events[-1]["message"] == "completed" and events[-1]["progress"] == 100
+
+
+def test_every_stage_function_the_package_exports_is_in_the_list():
+    functions = {name for name in stages.__all__ if inspect.isfunction(getattr(stages, name))}
+    assert functions == {stage.run.__name__ for stage in STAGES}
+    assert len({stage.name for stage in STAGES}) == len(STAGES)
