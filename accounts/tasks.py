@@ -2,7 +2,7 @@ import dramatiq
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from prsm_site.broker import broker  # noqa: F401 - configures the broker before any actor exists
+from core.broker import broker  # noqa: F401 - configures the broker before any actor exists
 
 from .consumers import user_group
 

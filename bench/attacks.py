@@ -7,10 +7,8 @@ meets: the engine's own functions without Django (``safe_convert``, ``pickle_sca
 ``onnx_files.check_onnx_file``, ``teachers.load_teacher``, ``data.load_data``), and the upload
 service's functions (``distillation.uploads.receive`` + ``teacher_store`` / ``dataset_store``, and
 ``distillation.archives.extract_archive``) under the test settings with a throwaway MEDIA_ROOT; no
-server, no database rows. The generators are the tests' own where they can be imported
-(tests/engine/test_safe_convert.py, tests/engine/test_onnx_external_data.py,
-distillation/tests/test_uploads_fixtures.py); the rest (bombs, a tiny Hugging Face directory, a
-forged zip header) are built here.
+server, no database rows. Every file comes from ``tests/hostile_files.py``, the makers the safety
+tests use too; this script only aims them (at the canary, at the upload's folder) and feeds them in.
 
 An attack is refused when the entry point raises its refusal (``BadInput`` and its subclasses,
 ``UploadError``, ``ArchiveError``, or Pillow's ``DecompressionBombError``). Returning normally is
@@ -18,8 +16,8 @@ An attack is refused when the entry point raises its refusal (``BadInput`` and i
 Both count as not refused. Every payload that can act writes a canary file (pickles, custom code,
 archive entries aimed at it); the canaries are checked after each attack and again at the end.
 
-Exit status 1 if any attack is not refused or any canary appears. Not part of the test suite
-(tests/test_bench_attacks.py runs the fast subset); record the figures in docs/BENCHMARKS.md.
+Exit status 1 if any attack is not refused or any canary appears. tests/test_bench_attacks.py runs
+every attack once; record the figures in docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -27,15 +25,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
-import struct
+import pickle
 import sys
 import tarfile
 import tempfile
 import time
 import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # ahead of bench/, whose ledger.py would hide the ledger app
 
 from bench._common import print_machine, table  # noqa: E402
+from tests import hostile_files as hostile  # noqa: E402
 
-MiB = 1 << 20
 UPLOAD_ID = "attack"  # every upload lands in MEDIA_ROOT/uploads/<kind>/attack/
 
 
@@ -193,136 +189,14 @@ def aimed_at(canary: Path, folder: Path, kind: str) -> str:
     return os.path.relpath(canary, upload_dest(folder, kind))
 
 
-def fixtures():
-    _django_ready()
-    from distillation.tests import test_uploads_fixtures
-
-    return test_uploads_fixtures
-
-
-# --- generators the tests have no importable form of
-
-
-def deflated_zeros(mib: int) -> bytes:
-    """A raw deflate stream of ``mib`` MiB of zeros in about ``mib`` KiB, without compressing them all:
-    after a full flush the compressor starts afresh, so each MiB compresses to the same bytes."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    block = compressor.compress(bytes(MiB)) + compressor.flush(zlib.Z_FULL_FLUSH)
-    return block * mib + compressor.flush()
-
-
-def crc_of_zeros(mib: int, crc: int = 0) -> int:
-    zeros = bytes(MiB)
-    for _ in range(mib):
-        crc = zlib.crc32(zeros, crc)
-    return crc
-
-
-def zip_bomb(name: str, mib: int) -> bytes:
-    """One deflated entry of ``mib`` MiB of zeros, written by hand (a valid zip, about mib KiB)."""
-    data, crc, size, raw = deflated_zeros(mib), crc_of_zeros(mib), mib * MiB, name.encode()
-    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(data), size, len(raw), 0) + raw
-    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, len(data), size, len(raw),
-                          0, 0, 0, 0, 0o100644 << 16, 0) + raw
-    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + len(data), 0)
-    return local + data + central + end
-
-
-def tar_gz_bomb(name: str, mib: int) -> bytes:
-    """A tar.gz whose one member is ``mib - 1`` MiB of zeros (the last MiB ends the archive)."""
-    info = tarfile.TarInfo(name)
-    info.size = (mib - 1) * MiB
-    header = info.tobuf(format=tarfile.USTAR_FORMAT)
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    head = compressor.compress(header) + compressor.flush(zlib.Z_FULL_FLUSH)
-    body = deflated_zeros(mib)
-    crc = crc_of_zeros(mib, zlib.crc32(header))
-    total = (len(header) + mib * MiB) & 0xFFFFFFFF
-    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + head + body + struct.pack("<II", crc, total)
-
-
-def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
-    """A 1-bit PNG of ``width`` x ``height`` black pixels (400 million by default) in about 50 KiB."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    row = bytes(1 + (width + 7) // 8)  # filter byte 0 and the row's bits
-    compressor = zlib.compressobj(9)
-    rows_per_block = max(1, MiB // len(row))
-    block = row * rows_per_block
-    idat = b"".join(compressor.compress(block) for _ in range(height // rows_per_block))
-    idat += compressor.compress(row * (height % rows_per_block)) + compressor.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
-def forged_zip() -> bytes:
-    """A stored entry of 1000 bytes whose central directory says 10."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr("a/1.png", b"x" * 1000)
-        archive.writestr("b/1.png", b"y" * 10)
-    content = bytearray(buffer.getvalue())
-    central = content.index(b"PK\x01\x02")
-    content[central + 24:central + 28] = (10).to_bytes(4, "little")
-    return bytes(content)
-
-
-def many_entries_zip(count: int) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for index in range(count):
-            archive.writestr(f"a/{index}.png", b"")
-    return buffer.getvalue()
-
-
-def tiny_hf_dir(folder: Path, *, config_extra: dict | None = None, files: dict[str, str] | None = None) -> Path:
-    """A real 1-layer BERT classifier directory (config, safetensors, tokenizer), plus ``files``."""
-    from tests.engine.conftest import tiny_bert_classifier
-
-    model, tokenizer = tiny_bert_classifier()
-    tokenizer.save_pretrained(folder)
-    model.save_pretrained(folder)
-    if config_extra:
-        saved = json.loads((folder / "config.json").read_text())
-        (folder / "config.json").write_text(json.dumps({**saved, **config_extra}))
-    for name, text in (files or {}).items():
-        (folder / name).write_text(text)
-    return folder
-
-
-def code_writing(canary: Path) -> str:
-    """A Python module that writes the canary when imported."""
-    return f"open({str(canary)!r}, 'w').write('imported')\nclass EvilModel: pass\n"
-
-
-AUTO_MAP = {"auto_map": {"AutoModelForSequenceClassification": "modeling_evil.EvilModel"}}
-ELF = b"\x7fELF\x02\x01\x01" + bytes(200)
-HUGE_FIELD_CSV = b"text,label\n" + b"x" * 300_000 + b",a\nshort,b\n"
-DEEP_JSONL = b'{"text": "ok", "label": "a"}\n{"text": "x", "label": "b", "n": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
-
-
 # --- engine attacks (no Django)
-
-
-def _safe_convert():
-    from tests.engine import test_safe_convert
-
-    return test_safe_convert
-
-
-def _onnx():
-    from tests.engine import test_onnx_external_data
-
-    return test_onnx_external_data
 
 
 def pickle_attack(payload: str, layout: str):
     def run(folder: Path, canary: Path):
         from prsm.engine.safe_convert import convert_pickle_to_safetensors
 
-        t = _safe_convert()
-        path = t.save({"weights": getattr(t, payload)(canary)}, folder / "model.pth", layout)
+        path = hostile.save({"weights": getattr(hostile, payload)(canary)}, folder / "model.pth", layout)
         return convert_pickle_to_safetensors(path, folder / "out")
     return run
 
@@ -331,51 +205,32 @@ def poisoned_checkpoint(layout: str):
     def run(folder: Path, canary: Path):
         from prsm.engine.safe_convert import convert_pickle_to_safetensors
 
-        t = _safe_convert()
-        path = t.save({"state_dict": {**t.state_dict(), "num_batches_tracked": t.Exec(canary)}, "epoch": 3},
-                      folder / "checkpoint.pt", layout)
+        poisoned = {**hostile.state_dict(), "num_batches_tracked": hostile.Exec(canary)}
+        path = hostile.save({"state_dict": poisoned, "epoch": 3}, folder / "checkpoint.pt", layout)
         return convert_pickle_to_safetensors(path, folder / "out")
     return run
 
 
-def plain_pickle(protocol: int):
+def scanned(content: Callable[[Path], bytes]):
+    """``pickle_scan.scan_checkpoint`` of ``model.bin`` holding ``content(canary)``."""
     def run(folder: Path, canary: Path):
-        import pickle
-
         from prsm.engine.pickle_scan import scan_checkpoint
 
-        path = folder / "model.bin"
-        path.write_bytes(pickle.dumps(_safe_convert().System(canary), protocol=protocol))
-        return scan_checkpoint(path)
+        (folder / "model.bin").write_bytes(content(canary))
+        return scan_checkpoint(folder / "model.bin")
     return run
 
 
-def memo_stack_global(folder: Path, canary: Path):
-    from prsm.engine.pickle_scan import scan_checkpoint
-
-    ops = (b"\x80\x04" + b"\x8c\x08builtins\x94" + b"\x8c\x04exec\x94" + b"0" + b"h\x00" + b"h\x01" + b"\x93"
-           + b"\x8c\x05print\x85R.")
-    (folder / "model.bin").write_bytes(ops)
-    return scan_checkpoint(folder / "model.bin")
-
-
-def computed_stack_global(folder: Path, canary: Path):
-    from prsm.engine.pickle_scan import scan_checkpoint
-
-    ops = b"\x80\x04" + b"\x8c\x0bcollections\x8c\x0bOrderedDict\x93)R" + b"\x8c\x04exec\x93" + b")R."
-    (folder / "model.bin").write_bytes(ops)
-    return scan_checkpoint(folder / "model.bin")
+def plain_pickle(protocol: int):
+    return scanned(lambda canary: pickle.dumps(hostile.System(canary), protocol=protocol))
 
 
 def payload_in_another_member(folder: Path, canary: Path):
-    import pickle
-
     from prsm.engine.pickle_scan import scan_checkpoint
 
-    t = _safe_convert()
-    path = t.save(t.state_dict(), folder / "model.pth", "zip")
+    path = hostile.save(hostile.state_dict(), folder / "model.pth", "zip")
     with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr("model/extra.pkl", pickle.dumps(t.Exec(canary), protocol=2))
+        archive.writestr("model/extra.pkl", pickle.dumps(hostile.Exec(canary), protocol=2))
     return scan_checkpoint(path)
 
 
@@ -383,26 +238,25 @@ def scan_bypassed(folder: Path, canary: Path):
     """Were the scan fooled, the confined child's ``torch.load(weights_only=True)`` refuses the global too."""
     import torch
 
-    from prsm.engine.safe_convert import ConvertLimits, _convert
+    from prsm.engine.safe_convert import ConvertLimits, convert_in_child
 
-    t = _safe_convert()
-    path = t.save({"w": torch.ones(2), "x": t.System(canary)}, folder / "model.pth", "zip")
-    return _convert(path, folder / "out", "model.safetensors", "zip", ConvertLimits(), "model.pth")
+    path = hostile.save({"w": torch.ones(2), "x": hostile.System(canary)}, folder / "model.pth", "zip")
+    return convert_in_child(path, folder / "out", name="model.safetensors", layout="zip", limits=ConvertLimits(),
+                            label="model.pth")
 
 
 def storage_claiming_memory(folder: Path, canary: Path):
     from prsm.engine.safe_convert import ConvertLimits, convert_pickle_to_safetensors
 
     path = folder / "huge.pth"
-    path.write_bytes(_safe_convert().legacy_checkpoint_claiming(1 << 29))  # 2 GiB of floats
+    path.write_bytes(hostile.legacy_checkpoint_claiming(1 << 29))  # 2 GiB of floats
     return convert_pickle_to_safetensors(path, folder / "out", limits=ConvertLimits(memory_headroom_bytes=256 << 20))
 
 
 def poisoned_zoo_teacher(folder: Path, canary: Path):
     from prsm.engine.teachers import load_teacher
 
-    t = _safe_convert()
-    t.zoo_folder_with_pth(folder / "mlp", payload=t.Exec(canary))
+    hostile.zoo_folder_with_pth(folder / "mlp", payload=hostile.Exec(canary))
     return load_teacher(str(folder / "mlp"))
 
 
@@ -412,51 +266,35 @@ def hf_teacher(kind: str):
 
         model = folder / "tiny-bert"
         if kind == "auto_map":
-            tiny_hf_dir(model, config_extra=AUTO_MAP, files={"modeling_evil.py": code_writing(canary)})
+            hostile.tiny_hf_dir(model, config_extra=hostile.AUTO_MAP,
+                                files={"modeling_evil.py": hostile.code_writing(canary)})
         elif kind == "py":
-            tiny_hf_dir(model, files={"modeling_evil.py": code_writing(canary)})
+            hostile.tiny_hf_dir(model, files={"modeling_evil.py": hostile.code_writing(canary)})
         else:
-            tiny_hf_dir(model)
+            hostile.tiny_hf_dir(model)
             (model / "model.safetensors").unlink()
-            _safe_convert().save({"w": _safe_convert().Exec(canary)}, model / "pytorch_model.bin", "zip")
+            hostile.save({"w": hostile.Exec(canary)}, model / "pytorch_model.bin", "zip")
         return load_teacher(str(model))
     return run
 
 
 def onnx_external(location: str | None, *, link: bool = False, subgraph: bool = False):
     def run(folder: Path, canary: Path):
+        import onnx
+
         from prsm.engine.teachers import load_teacher
 
-        o = _onnx()
-        path = o.save_split(o.linear_model(), folder / "model")
+        path = hostile.save_split(hostile.linear_model(), folder / "model")
         (folder / "secret").write_bytes((folder / "model" / "model.onnx.data").read_bytes())
         if link:
             os.symlink(folder / "secret", folder / "model" / "weights.bin")
         if subgraph:
-            path = _onnx_with_external_constant(folder / "model" / "sub.onnx", location)
+            path = folder / "model" / "sub.onnx"
+            onnx.save(hostile.with_external_constant(location, subgraph=True), str(path))
         else:
-            o.point_at(path, location)
+            hostile.point_at(path, location)
         return load_teacher(str(path))
     return run
-
-
-def _onnx_with_external_constant(path: Path, location: str) -> Path:
-    """An ``If`` node whose branch holds a Constant whose value lives at ``location``."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    o = _onnx()
-    tensor = helper.make_tensor("b", TensorProto.FLOAT, [o.CLASSES], [0.0] * o.CLASSES)
-    tensor.ClearField("float_data")
-    tensor.data_location = TensorProto.EXTERNAL
-    for key, value in (("location", location), ("offset", "0"), ("length", str(4 * o.CLASSES))):
-        tensor.external_data.add(key=key, value=value)
-    branch = helper.make_graph([helper.make_node("Constant", [], ["b"], value=tensor)], "branch", [],
-                               [helper.make_tensor_value_info("b", TensorProto.FLOAT, [o.CLASSES])])
-    node = helper.make_node("If", ["flag"], ["picked"], then_branch=branch, else_branch=branch)
-    flag = helper.make_tensor("flag", TensorProto.BOOL, [], [True])
-    onnx.save(o.linear_model([node], [flag]), str(path))
-    return path
 
 
 def engine_teacher_file(filename: str, content: bytes):
@@ -480,26 +318,10 @@ def engine_data_file(filename: str, content: bytes | Callable[[], bytes]):
 def engine_image_folder(folder: Path, canary: Path):
     from prsm.engine.data.loaders import load_data
 
-    for label, content in (("a", png_bomb()), ("b", _png())):
+    for label, content in (("a", hostile.png_bomb()), ("b", hostile.png())):
         (folder / "images" / label).mkdir(parents=True)
         (folder / "images" / label / "1.png").write_bytes(content)
     return load_data(str(folder / "images"))
-
-
-def _png() -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("1", (20, 20)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _images_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("a/1.png", png_bomb())
-        archive.writestr("b/1.png", _png())
-    return buffer.getvalue()
 
 
 ENGINE = [
@@ -511,10 +333,13 @@ ENGINE = [
              poisoned_checkpoint(layout)) for layout in ("zip", "legacy")],
     *[Attack(f"plain pickle protocol {p}, os.system", "engine: pickle_scan.scan_checkpoint", plain_pickle(p))
       for p in range(6)],
-    Attack("pickle STACK_GLOBAL read back from the memo", "engine: pickle_scan.scan_checkpoint", memo_stack_global),
-    Attack("pickle STACK_GLOBAL with a computed name", "engine: pickle_scan.scan_checkpoint", computed_stack_global),
+    Attack("pickle STACK_GLOBAL read back from the memo", "engine: pickle_scan.scan_checkpoint",
+           scanned(lambda canary: hostile.MEMO_STACK_GLOBAL)),
+    Attack("pickle STACK_GLOBAL with a computed name", "engine: pickle_scan.scan_checkpoint",
+           scanned(lambda canary: hostile.COMPUTED_STACK_GLOBAL)),
     Attack("torch zip, payload in another member", "engine: pickle_scan.scan_checkpoint", payload_in_another_member),
-    Attack("pickle os.system, scan skipped", "engine: safe_convert._convert (confined child)", scan_bypassed, slow=True),
+    Attack("pickle os.system, scan skipped", "engine: safe_convert.convert_in_child (confined child)", scan_bypassed,
+           slow=True),
     Attack("legacy checkpoint claiming 2 GiB storage", "engine: safe_convert.convert_pickle_to_safetensors",
            storage_claiming_memory, slow=True),
     Attack("zoo folder with poisoned model.pth", "engine: teachers.load_teacher", poisoned_zoo_teacher),
@@ -526,12 +351,14 @@ ENGINE = [
     Attack("ONNX external data via a symlink", "engine: teachers.load_teacher", onnx_external("weights.bin", link=True)),
     Attack("ONNX subgraph constant at ../secret", "engine: teachers.load_teacher",
            onnx_external("../secret", subgraph=True)),
-    Attack("ELF binary named model.onnx", "engine: teachers.load_teacher", engine_teacher_file("model.onnx", ELF)),
-    Attack("PNG named data.csv", "engine: data.load_data", engine_data_file("data.csv", _png)),
-    Attack("CSV with a 300,000-char field", "engine: data.load_data", engine_data_file("data.csv", HUGE_FIELD_CSV)),
-    Attack("JSONL nested 100,000 deep", "engine: data.load_data", engine_data_file("data.jsonl", DEEP_JSONL)),
+    Attack("ELF binary named model.onnx", "engine: teachers.load_teacher", engine_teacher_file("model.onnx", hostile.ELF)),
+    Attack("PNG named data.csv", "engine: data.load_data", engine_data_file("data.csv", hostile.png)),
+    Attack("CSV with a 300,000-char field", "engine: data.load_data",
+           engine_data_file("data.csv", hostile.HUGE_FIELD_CSV)),
+    Attack("JSONL nested 100,000 deep", "engine: data.load_data", engine_data_file("data.jsonl", hostile.DEEP_JSONL)),
     Attack("PNG bomb (400 Mpx) in an image folder", "engine: data.load_data", engine_image_folder),
-    Attack("PNG bomb (400 Mpx) in an image zip", "engine: data.load_data", engine_data_file("images.zip", _images_zip)),
+    Attack("PNG bomb (400 Mpx) in an image zip", "engine: data.load_data",
+           engine_data_file("images.zip", hostile.images_zip_with_a_bomb)),
 ]
 
 
@@ -546,39 +373,34 @@ def dataset_upload(filename: str, make: Callable[[Path, Path], bytes]):
     return lambda folder, canary: upload(folder, "datasets", filename, make(folder, canary))
 
 
-def torch_bytes(obj, layout: str) -> bytes:
-    buffer = io.BytesIO()
-    _safe_convert().save(obj, buffer, layout)
-    return buffer.getvalue()
+def same(content: bytes | Callable[[], bytes]) -> Callable[[Path, Path], bytes]:
+    """A maker that ignores the folder and the canary."""
+    return lambda folder, canary: content() if callable(content) else content
 
 
 def zoo_zip(folder: Path, canary: Path) -> bytes:
-    t = _safe_convert()
-    t.zoo_folder_with_pth(folder / "mlp", payload=t.System(canary))
-    return fixtures().zip_of({f"mlp/{p.name}": p.read_bytes() for p in (folder / "mlp").iterdir()})
+    hostile.zoo_folder_with_pth(folder / "mlp", payload=hostile.System(canary))
+    return hostile.zip_of({f"mlp/{p.name}": p.read_bytes() for p in (folder / "mlp").iterdir()})
 
 
 def onnx_archive(location: str, *, tar: bool) -> Callable[[Path, Path], bytes]:
     def make(folder: Path, canary: Path) -> bytes:
-        o = _onnx()
-        path = o.point_at(o.save_split(o.linear_model(), folder / "model"), location)
+        path = hostile.point_at(hostile.save_split(hostile.linear_model(), folder / "model"), location)
         files = {"pack/m/model.onnx": path.read_bytes(), "pack/secret": (folder / "model" / "model.onnx.data").read_bytes()}
-        return fixtures().tar_of(files) if tar else fixtures().zip_of(files)
+        return hostile.tar_of(files) if tar else hostile.zip_of(files)
     return make
 
 
 def onnx_with_link(folder: Path, canary: Path) -> bytes:
-    o = _onnx()
-    path = o.point_at(o.save_split(o.linear_model(), folder / "model"), "weights.bin")
-    return fixtures().zip_of({"m/model.onnx": path.read_bytes()}, symlinks={"m/weights.bin": "/etc/passwd"})
+    path = hostile.point_at(hostile.save_split(hostile.linear_model(), folder / "model"), "weights.bin")
+    return hostile.zip_of({"m/model.onnx": path.read_bytes()}, symlinks={"m/weights.bin": "/etc/passwd"})
 
 
 def traversal(kind: str, *, tar: bool = False, absolute: bool = False):
     def make(folder: Path, canary: Path) -> bytes:
-        f = fixtures()
         name = str(canary) if absolute else aimed_at(canary, folder, kind)
-        files = {"a/1.png": _png(), name: b"pwned"}
-        return f.tar_of(files) if tar else f.zip_of(files)
+        files = {"a/1.png": hostile.png(), name: b"pwned"}
+        return hostile.tar_of(files) if tar else hostile.zip_of(files)
     return make
 
 
@@ -586,26 +408,19 @@ def linked(link_type: bytes | None = None):
     """A zip or tar symlink ``b`` to the canary's folder, then ``b/canary`` that would land there
     through it; or a tar hard link to the canary."""
     def make(folder: Path, canary: Path) -> bytes:
-        f = fixtures()
+        image = {"a/1.png": hostile.png()}
         if link_type == tarfile.LNKTYPE:
-            return f.tar_of({"a/1.png": _png()}, extra=[f.tar_member("b", link_type, str(canary))])
+            return hostile.tar_of(image, extra=[hostile.tar_member("b", link_type, str(canary))])
         if link_type == tarfile.SYMTYPE:
-            through = tarfile.TarInfo("b/canary")
-            return f.tar_of({"a/1.png": _png()}, extra=[f.tar_member("b", link_type, str(canary.parent)), through])
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as archive:
-            archive.writestr("a/1.png", _png())
-            link = zipfile.ZipInfo("b")
-            link.external_attr = 0o120777 << 16
-            archive.writestr(link, str(canary.parent))
-            archive.writestr("b/canary", b"pwned")
-        return buffer.getvalue()
+            link = hostile.tar_member("b", link_type, str(canary.parent))
+            return hostile.tar_of(image, extra=[link, tarfile.TarInfo("b/canary")])
+        return hostile.zip_through_link(str(canary.parent), image)
     return make
 
 
 def device(kind_byte: bytes):
-    return lambda folder, canary: fixtures().tar_of({"a/1.png": _png()}, gz=True,
-                                                    extra=[fixtures().tar_member("a/null", kind_byte)])
+    return same(lambda: hostile.tar_of({"a/1.png": hostile.png()}, gz=True,
+                                       extra=[hostile.tar_member("a/null", kind_byte)]))
 
 
 def bomb_past_the_cap(folder: Path, canary: Path):
@@ -616,7 +431,7 @@ def bomb_past_the_cap(folder: Path, canary: Path):
     from distillation.archives import ArchiveLimits, extract_archive
 
     path = folder / "upload.part"
-    path.write_bytes(zip_bomb("a/zeros.png", 1100))
+    path.write_bytes(hostile.zip_bomb("a/zeros.png", 1100))
     limits = ArchiveLimits(max_entries=settings.UPLOAD_MAX_ARCHIVE_ENTRIES,
                            max_total_bytes=settings.UPLOAD_MAX_DATASET_UNCOMPRESSED_BYTES, max_ratio=10_000)
     return extract_archive(path, folder / "out", limits)
@@ -626,40 +441,40 @@ def too_many_entries(folder: Path, canary: Path) -> bytes:
     _django_ready()
     from django.conf import settings
 
-    return many_entries_zip(settings.UPLOAD_MAX_ARCHIVE_ENTRIES + 1)
+    return hostile.many_entries_zip(settings.UPLOAD_MAX_ARCHIVE_ENTRIES + 1)
 
 
-def huge_field_csv(folder: Path, canary: Path) -> bytes:
-    return HUGE_FIELD_CSV
-
+HF_CONFIG = {"model_type": "bert", "architectures": ["BertForSequenceClassification"]}
 
 UPLOADS = [
     Attack("pickle __reduce__ exec, protocol 2, as model.pth", "upload: teacher_store",
-           teacher_upload("model.pth", lambda folder, canary: fixtures().pickle_payload(canary, 2))),
+           teacher_upload("model.pth", lambda folder, canary: hostile.pickle_payload(canary, 2))),
     Attack("torch zip layout, exec payload, as model.pt", "upload: teacher_store",
-           teacher_upload("model.pt", lambda folder, canary: fixtures().torch_zip_payload(canary))),
-    Attack("torch legacy layout, os.system payload", "upload: teacher_store",
-           teacher_upload("model.pth", lambda folder, canary: torch_bytes({"x": _safe_convert().System(canary)}, "legacy"))),
+           teacher_upload("model.pt", lambda folder, canary: hostile.torch_zip_payload(canary))),
+    Attack("torch legacy layout, os.system payload", "upload: teacher_store", teacher_upload(
+        "model.pth", lambda folder, canary: hostile.torch_bytes({"x": hostile.System(canary)}, "legacy"))),
     Attack("zoo folder zip, poisoned model.pth", "upload: teacher_store", teacher_upload("mlp.zip", zoo_zip)),
-    Attack("HF dir zip with auto_map", "upload: teacher_store", teacher_upload(
-        "bert.zip", lambda folder, canary: fixtures().hf_dir_zip(
-            config={"model_type": "bert", "architectures": ["BertForSequenceClassification"], **AUTO_MAP}))),
+    Attack("HF dir zip with auto_map", "upload: teacher_store",
+           teacher_upload("bert.zip", same(lambda: hostile.hf_dir_zip(config={**HF_CONFIG, **hostile.AUTO_MAP})))),
     Attack("HF dir zip with modeling_evil.py", "upload: teacher_store", teacher_upload(
-        "bert.zip", lambda folder, canary: fixtures().hf_dir_zip(extra={"modeling_evil.py": code_writing(canary).encode()}))),
+        "bert.zip", lambda folder, canary: hostile.hf_dir_zip(
+            extra={"modeling_evil.py": hostile.code_writing(canary).encode()}))),
     Attack("HF dir zip, pytorch_model.bin payload", "upload: teacher_store", teacher_upload(
-        "bert.zip", lambda folder, canary: fixtures().hf_dir_zip(extra={"pytorch_model.bin": fixtures().pickle_payload(canary, 2)}))),
+        "bert.zip", lambda folder, canary: hostile.hf_dir_zip(
+            extra={"pytorch_model.bin": hostile.pickle_payload(canary, 2)}))),
     Attack("ONNX in a tar, external data ../secret", "upload: teacher_store",
            teacher_upload("model.tar", onnx_archive("../secret", tar=True))),
     Attack("ONNX in a zip, external data /etc/passwd", "upload: teacher_store",
            teacher_upload("model.zip", onnx_archive("/etc/passwd", tar=False))),
     Attack("ONNX in a zip, data file is a symlink", "upload: teacher_store", teacher_upload("model.zip", onnx_with_link)),
     Attack("zip bomb, 1.1 MB -> 1.1 GiB", "upload: dataset_store",
-           dataset_upload("images.zip", lambda folder, canary: zip_bomb("a/zeros.png", 1100))),
+           dataset_upload("images.zip", same(lambda: hostile.zip_bomb("a/zeros.png", 1100)))),
     Attack("zip bomb, 1.1 MB -> 1.1 GiB, ratio check off", "upload: archives.extract_archive", bomb_past_the_cap),
     Attack("tar.gz bomb, 1.1 MB -> 1.1 GiB", "upload: dataset_store",
-           dataset_upload("images.tgz", lambda folder, canary: tar_gz_bomb("a/zeros.png", 1100))),
+           dataset_upload("images.tgz", same(lambda: hostile.tar_gz_bomb("a/zeros.png", 1100)))),
     Attack("zip with ../ entry", "upload: dataset_store", dataset_upload("images.zip", traversal("datasets"))),
-    Attack("zip with an absolute entry", "upload: dataset_store", dataset_upload("images.zip", traversal("datasets", absolute=True))),
+    Attack("zip with an absolute entry", "upload: dataset_store",
+           dataset_upload("images.zip", traversal("datasets", absolute=True))),
     Attack("tar with ../ entry", "upload: teacher_store", teacher_upload("model.tar", traversal("teachers", tar=True))),
     Attack("tar with an absolute entry", "upload: teacher_store",
            teacher_upload("model.tar", traversal("teachers", tar=True, absolute=True))),
@@ -672,19 +487,19 @@ UPLOADS = [
     Attack("zip with one entry too many", "upload: dataset_store", dataset_upload("images.zip", too_many_entries),
            slow=True),
     Attack("zip whose header understates an entry", "upload: dataset_store",
-           dataset_upload("images.zip", lambda folder, canary: forged_zip())),
-    Attack("PNG named data.csv", "upload: dataset_store", dataset_upload("data.csv", lambda folder, canary: _png())),
+           dataset_upload("images.zip", same(hostile.forged_zip))),
+    Attack("PNG named data.csv", "upload: dataset_store", dataset_upload("data.csv", same(hostile.png))),
     Attack("exec pickle named data.csv", "upload: dataset_store",
-           dataset_upload("data.csv", lambda folder, canary: fixtures().pickle_payload(canary, 4))),
-    Attack("CSV named model.onnx", "upload: teacher_store",
-           teacher_upload("model.onnx", lambda folder, canary: fixtures().tabular_csv())),
-    Attack("ELF binary named model.onnx", "upload: teacher_store", teacher_upload("model.onnx", lambda folder, canary: ELF)),
-    Attack("CSV with a 300,000-char field", "upload: dataset_store", dataset_upload("data.csv", huge_field_csv)),
-    Attack("JSONL nested 100,000 deep", "upload: dataset_store",
-           dataset_upload("data.jsonl", lambda folder, canary: DEEP_JSONL)),
+           dataset_upload("data.csv", lambda folder, canary: hostile.pickle_payload(canary, 4))),
+    Attack("CSV named model.onnx", "upload: teacher_store", teacher_upload("model.onnx", same(hostile.tabular_csv))),
+    Attack("ELF binary named model.onnx", "upload: teacher_store", teacher_upload("model.onnx", same(hostile.ELF))),
+    Attack("CSV with a 300,000-char field", "upload: dataset_store",
+           dataset_upload("data.csv", same(hostile.HUGE_FIELD_CSV))),
+    Attack("JSONL nested 100,000 deep", "upload: dataset_store", dataset_upload("data.jsonl", same(hostile.DEEP_JSONL))),
     Attack("PNG bomb (400 Mpx) in an image zip", "upload: dataset_store",
-           dataset_upload("images.zip", lambda folder, canary: _images_zip())),
+           dataset_upload("images.zip", same(hostile.images_zip_with_a_bomb))),
 ]
+
 
 ATTACKS = ENGINE + UPLOADS
 

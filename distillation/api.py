@@ -1,19 +1,18 @@
-from django.http import FileResponse, Http404
+from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from django.conf import settings
-from ledger.amounts import display_ftns
-from ledger.errors import LedgerError
-from ledger.models import Hold
+from core.errors import DomainError
+from ledger import selectors as ledger_selectors
+from ledger.amounts import UNITS_PER_FTNS, display_ftns
 from prsm.request import DistillationRequest, request_errors
-from prsm_site.errors import error_body
 
 from . import selectors, services
-from .planning import PlanningError, plan
+from .downloads import artifact_download_response
+from .planning import plan
 
 SEED_EXAMPLE = OpenApiExample(
     "The seed's request",
@@ -59,30 +58,33 @@ class JobOutput(serializers.Serializer):
     finished_at = serializers.DateTimeField()
 
     def get_costs(self, job) -> dict:
-        hold = Hold.objects.filter(reference=services.job_hold_reference(job)).first()
+        hold = self.context["holds"].get(services.job_hold_reference(job))
         if hold is None:
             return {}
         return {"held_ftns": display_ftns(hold.amount), "state": hold.state,
                 "charged_ftns": display_ftns(hold.charged), "released_ftns": display_ftns(hold.released)}
 
     def get_queue_position(self, job) -> int | None:
-        return selectors.job_queue_position(job=job)
+        return self.context["queue"][job.pk][0]
 
     def get_eta_s(self, job) -> float | None:
-        return selectors.job_eta_seconds(job=job)
+        return self.context["queue"][job.pk][1]
 
 
-def _parse(data) -> DistillationRequest | Response:
+def _job_output(jobs, *, many: bool = False) -> dict | list:
+    """Jobs as JobOutput, with their holds and queue figures read once for all of them."""
+    listed = list(jobs) if many else [jobs]
+    holds = ledger_selectors.holds_by_reference(references=[services.job_hold_reference(job) for job in listed])
+    context = {"holds": holds, "queue": selectors.jobs_queue_figures(jobs=listed)}
+    return JobOutput(listed if many else jobs, many=many, context=context).data
+
+
+def _parse(data) -> DistillationRequest:
     try:
         return DistillationRequest.model_validate(data)
     except PydanticValidationError as exc:
         first = request_errors(exc)[0]
-        return Response(error_body("invalid", first["message"], first["field"]), status=status.HTTP_400_BAD_REQUEST)
-
-
-def _refusal(exc) -> Response:
-    """A JobError or LedgerError (both carry code, message, field, status_code) in the API's error shape."""
-    return Response(error_body(exc.code, exc.message, exc.field), status=exc.status_code)
+        raise DomainError(first["message"], field=first["field"], code="invalid", status_code=400) from None
 
 
 def _job_or_404(request, job_id):
@@ -95,72 +97,33 @@ def _job_or_404(request, job_id):
 class JobListCreateApi(APIView):
     @extend_schema(responses={200: JobOutput(many=True)})
     def get(self, request):
-        return Response(JobOutput(selectors.jobs_of(user=request.user)[:100], many=True).data)
+        return Response(_job_output(selectors.jobs_of(user=request.user)[:100], many=True))
 
     @extend_schema(request=DistillationRequestSerializer, responses={201: JobOutput}, examples=[SEED_EXAMPLE])
     def post(self, request):
-        parsed = _parse(request.data)
-        if isinstance(parsed, Response):
-            return parsed
-        try:
-            job = services.distillation_job_create(owner=request.user, request=parsed)
-        except PlanningError as exc:
-            return Response(error_body("invalid", str(exc), exc.field), status=400)
-        except services.JobError as exc:
-            return Response({**error_body(exc.code, exc.message, exc.field), **exc.extra}, status=exc.status_code)
-        except LedgerError as exc:
-            return _refusal(exc)
-        return Response(JobOutput(job).data, status=status.HTTP_201_CREATED)
+        job = services.distillation_job_create(owner=request.user, request=_parse(request.data))
+        return Response(_job_output(job), status=status.HTTP_201_CREATED)
 
 
 class EstimateApi(APIView):
     @extend_schema(request=DistillationRequestSerializer, responses={200: dict}, examples=[SEED_EXAMPLE])
     def post(self, request):
         parsed = _parse(request.data)
-        if isinstance(parsed, Response):
-            return parsed
-        try:
-            estimate = plan(request=parsed, owner=request.user).estimate()
-        except PlanningError as exc:
-            return Response(error_body("invalid", str(exc), exc.field), status=400)
-        return Response({**estimate, "within_budget": estimate["cost_units"] <= parsed.budget_ftns * 1_000_000})
+        estimate = plan(request=parsed, owner=request.user).estimate()
+        return Response({**estimate, "within_budget": estimate["cost_units"] <= parsed.budget_ftns * UNITS_PER_FTNS})
 
 
 class JobDetailApi(APIView):
     @extend_schema(responses={200: JobOutput})
     def get(self, request, job_id):
-        return Response(JobOutput(_job_or_404(request, job_id)).data)
+        return Response(_job_output(_job_or_404(request, job_id)))
 
 
 class JobCancelApi(APIView):
     @extend_schema(request=None, responses={200: JobOutput})
     def post(self, request, job_id):
-        job = _job_or_404(request, job_id)
-        try:
-            job = services.job_cancel(job=job)
-        except services.JobError as exc:
-            return _refusal(exc)
-        return Response(JobOutput(job).data)
-
-
-class DeployInput(serializers.Serializer):
-    export_format = serializers.CharField(required=False)
-
-
-class JobDeployApi(APIView):
-    @extend_schema(request=DeployInput, responses={201: dict})
-    def post(self, request, job_id):
-        job = _job_or_404(request, job_id)
-        serializer = DeployInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            deployed = services.job_deploy(job=job, export_format=serializer.validated_data.get("export_format"))
-        except services.JobError as exc:
-            return _refusal(exc)
-        body = {"model_id": str(deployed.model_id), "export_format": deployed.export_format}
-        if listing := getattr(deployed, "listing", None):  # the request's marketplace_listing
-            body["listing_id"] = str(listing.listing_id)
-        return Response(body, status=201)
+        job = services.job_cancel(job=_job_or_404(request, job_id))
+        return Response(_job_output(job))
 
 
 class JobArtifactsApi(APIView):
@@ -180,18 +143,3 @@ class ArtifactDownloadApi(APIView):
     def get(self, request, job_id, export_format):
         job = _job_or_404(request, job_id)
         return artifact_download_response(job.artifacts.filter(format=export_format).first())
-
-
-def artifact_download_response(artifact) -> FileResponse:
-    """An export's file as an attachment (never rendered: nosniff), with its checksum; 404 when the
-    export or its file is missing, or its path would leave MEDIA_ROOT."""
-    if artifact is None:
-        raise Http404("No such export.")
-    path = (settings.MEDIA_ROOT / artifact.path).resolve()
-    if not path.is_file() or settings.MEDIA_ROOT.resolve() not in path.parents:
-        raise Http404("The export's file is missing.")
-    response = FileResponse(open(path, "rb"), as_attachment=True, filename=path.name,
-                            content_type="application/octet-stream")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["X-Checksum-SHA256"] = artifact.sha256
-    return response

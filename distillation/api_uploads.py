@@ -1,4 +1,5 @@
-"""Uploaded teachers and data sets: list your own, upload one (multipart, field ``file``), read an analysis."""
+"""Uploaded teachers and data sets: list your own, upload one (multipart, field ``file``), read an analysis.
+A refusal is raised (``UploadError``, a ``DomainError``) and answered by the API's exception handler."""
 
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
@@ -9,7 +10,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from prsm_site.errors import error_body
+from core.errors import DomainError
 
 from . import services
 from .uploads import UploadError, UploadTooLarge, dataset_of, datasets_of, teacher_of, teachers_of
@@ -50,23 +51,17 @@ class UploadApi(APIView):
             request.upload_handlers = [self.size_cap, *request.upload_handlers]
         return super().initialize_request(request, *args, **kwargs)
 
-    def too_large(self, request) -> Response | None:
+    def refuse_if_too_large(self, request) -> None:
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
         if declared > self.limit + MULTIPART_OVERHEAD or self._cap_hit(request):
-            error = UploadTooLarge(self.limit)
-            return Response(error_body(error.code, error.message, error.field), status=413)
-        return None
+            raise UploadTooLarge(self.limit)
 
     def _cap_hit(self, request) -> bool:
         request.data  # noqa: B018 - parse now, through the size cap
         return getattr(self, "size_cap", None) is not None and self.size_cap.exceeded
-
-    @staticmethod
-    def refused(error: UploadError) -> Response:
-        return Response(error_body(error.code, error.message, error.field), status=error.status_code)
 
 
 class DatasetOutput(serializers.Serializer):
@@ -132,15 +127,11 @@ class DatasetListCreateApi(UploadApi):
 
     @extend_schema(request={"multipart/form-data": DatasetUploadInput}, responses={201: DatasetOutput, **REFUSED})
     def post(self, request):
-        if refused := self.too_large(request):
-            return refused
+        self.refuse_if_too_large(request)
         serializer = DatasetUploadInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            dataset = services.dataset_upload_create(owner=request.user, file=data["file"], name=data.get("name", ""))
-        except UploadError as error:
-            return self.refused(error)
+        dataset = services.dataset_upload_create(owner=request.user, file=data["file"], name=data.get("name", ""))
         return Response(DatasetOutput(dataset).data, status=status.HTTP_201_CREATED)
 
 
@@ -153,8 +144,7 @@ class TeacherListCreateApi(UploadApi):
 
     @extend_schema(request={"multipart/form-data": TeacherUploadInput}, responses={201: TeacherOutput, **REFUSED})
     def post(self, request):
-        if refused := self.too_large(request):
-            return refused
+        self.refuse_if_too_large(request)
         serializer = TeacherUploadInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -162,12 +152,9 @@ class TeacherListCreateApi(UploadApi):
         if data.get("dataset"):
             dataset = dataset_of(user=request.user, public_id=data["dataset"])
             if dataset is None or dataset.status != dataset.Status.READY:
-                return Response(error_body("invalid", "no ready data set of yours has that id", "dataset"), status=400)
-        try:
-            teacher = services.teacher_upload_create(owner=request.user, file=data["file"], name=data.get("name", ""),
-                                                     dataset=dataset)
-        except UploadError as error:
-            return self.refused(error)
+                raise UploadError("no ready data set of yours has that id", field="dataset")
+        teacher = services.teacher_upload_create(owner=request.user, file=data["file"], name=data.get("name", ""),
+                                                 dataset=dataset)
         return Response(TeacherOutput(teacher).data, status=status.HTTP_201_CREATED)
 
 
@@ -179,6 +166,7 @@ class TeacherAnalysisApi(APIView):
         if teacher is None:
             raise Http404("No such teacher.")
         if teacher.analysis_pending:
-            body = error_body("analysis_pending", "The teacher is still being loaded and analysed; try again shortly.")
-            return Response({**body, "status": teacher.status}, status=status.HTTP_409_CONFLICT)
+            raise DomainError("The teacher is still being loaded and analysed; try again shortly.",
+                              code="analysis_pending", status_code=status.HTTP_409_CONFLICT,
+                              extra={"status": teacher.status})
         return Response(TeacherAnalysisOutput(teacher).data)

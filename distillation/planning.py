@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 
+from core.errors import DomainError
 from ledger import pricing
 from ledger.amounts import UNITS_PER_FTNS, display_ftns
 from prsm.engine.catalog import ENTRIES, CatalogError, read_card
@@ -28,12 +29,14 @@ DEFAULT_EPOCHS = 10
 JOB_OVERHEAD_S = 30  # loading, design measurements, evaluation and exports, whatever the model size
 
 
-class PlanningError(ValueError):
+class PlanningError(DomainError):
     """A request that names something this server cannot use; ``field`` says which."""
 
+    status_code = 400
+    code = "invalid"
+
     def __init__(self, message: str, field: str):
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from prsm.engine.errors import BadInput, Cancelled
 
-from . import services
+from . import selectors, services
 from .models import DistillationJob
 
 log = logging.getLogger("prsm.jobs")
@@ -72,7 +72,7 @@ class JobRunner:
         keeper = threading.Thread(target=self._keep_lease, name=f"lease-{self.job.job_id}", daemon=True)
         keeper.start()
         try:
-            report = run_distillation(self.job.engine_config, services.job_out_dir(self.job), callback=self)
+            report = run_distillation(self.job.engine_config, selectors.job_out_dir(self.job), callback=self)
         except Cancelled:
             self._end_stopped()
         except BadInput as exc:

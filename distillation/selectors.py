@@ -1,6 +1,13 @@
-from django.db.models import Q
+from bisect import bisect_left
+from itertools import accumulate
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from .models import DistillationJob, JobEvent
+
+MODEL_CARD_MAX_CHARS = 50_000
 
 
 def job_visible_to(*, user, job_id) -> DistillationJob | None:
@@ -15,33 +22,56 @@ def jobs_of(*, user):
     return DistillationJob.objects.filter(owner=user).order_by("-created_at")
 
 
+def job_out_dir(job: DistillationJob) -> Path:
+    """Where the engine writes a job's exports, report and model card."""
+    return Path(settings.MEDIA_ROOT) / "jobs" / str(job.job_id)
+
+
+def job_model_card(*, job: DistillationJob) -> str | None:
+    """The MODEL_CARD.md the engine wrote beside the exports (its first 50,000 characters), if any."""
+    path = job_out_dir(job) / "MODEL_CARD.md"
+    try:
+        return path.read_text(errors="replace")[:MODEL_CARD_MAX_CHARS] if path.is_file() else None
+    except OSError:
+        return None
+
+
 def job_events_since(*, job: DistillationJob, since: int, limit: int = 1000) -> list[dict]:
     return list(JobEvent.objects.filter(job=job, seq__gt=since).order_by("seq").values_list("payload", flat=True)[:limit])
 
 
-def _queued_ahead(job: DistillationJob):
-    """Queued jobs that start before this one: higher priority first, FIFO within a priority."""
-    return DistillationJob.objects.filter(status=DistillationJob.Status.QUEUED).filter(
-        Q(priority__gt=job.priority) | Q(priority=job.priority, created_at__lt=job.created_at)
-    )
+def jobs_queue_figures(*, jobs) -> dict[int, tuple[int | None, float | None]]:
+    """(queue position, ETA in seconds) of each job, by pk, with one read of the queue at most.
 
-
-def job_queue_position(*, job: DistillationJob) -> int | None:
-    """1 for the next job to start; None once it runs or ended. FIFO within a priority."""
-    if job.status != DistillationJob.Status.QUEUED:
-        return None
-    return _queued_ahead(job).count() + 1
-
-
-def job_eta_seconds(*, job: DistillationJob) -> float | None:
-    """Seconds until the job should end, from its estimate and its progress; None once it ended.
-
-    A queued job adds the estimated time of the jobs ahead of it, run one at a time.
+    The position is 1 for the next job to start, None once it runs or ended: higher priority first,
+    FIFO within a priority. The ETA comes from the estimate and the progress, None once it ended; a
+    queued job adds the estimated time of the jobs ahead of it, run one at a time.
     """
-    if job.is_finished:
-        return None
-    own = float(job.estimate.get("duration_s", 0))
-    if job.status == DistillationJob.Status.RUNNING:
-        return round(own * (1 - job.progress / 100), 1)
-    ahead = _queued_ahead(job).values_list("estimate", flat=True)
-    return round(own + sum(float(e.get("duration_s", 0)) for e in ahead), 1)
+    figures = {}
+    for job in jobs:
+        if job.status == DistillationJob.Status.RUNNING:
+            figures[job.pk] = (None, round(_duration(job.estimate) * (1 - job.progress / 100), 1))
+        elif job.is_finished:
+            figures[job.pk] = (None, None)
+    queued = [job for job in jobs if job.pk not in figures]
+    if queued:
+        rows = DistillationJob.objects.filter(status=DistillationJob.Status.QUEUED).values_list(
+            "priority", "created_at", "estimate")
+        queue = sorted((-priority, created_at, _duration(estimate)) for priority, created_at, estimate in rows)
+        keys = [(key, created_at) for key, created_at, _ in queue]
+        seconds_before = [0.0, *accumulate(duration for _, _, duration in queue)]
+        for job in queued:
+            ahead = bisect_left(keys, (-job.priority, job.created_at))  # strictly before it
+            figures[job.pk] = (ahead + 1, round(_duration(job.estimate) + seconds_before[ahead], 1))
+    return figures
+
+
+def _duration(estimate: dict) -> float:
+    return float(estimate.get("duration_s", 0))
+
+
+def job_teacher_owner(*, job: DistillationJob):
+    """Who is paid the teacher access fee: an uploaded teacher's owner (as the plan recorded it);
+    None for a catalog teacher (the platform's pool)."""
+    owner_id = (job.estimate or {}).get("teacher_owner_id")
+    return get_user_model().objects.filter(pk=owner_id).first() if owner_id else None

@@ -15,6 +15,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.broker import actor_named
+from core.errors import DomainError
+from core.workers import live_workers
 from ledger import pricing, services as ledger
 from ledger.amounts import UNITS_PER_FTNS
 from prsm.request import DistillationRequest
@@ -22,16 +25,13 @@ from safety import selectors as safety_selectors, services as safety_services
 
 from .models import Artifact, Dataset, DeployedModel, DistillationJob, JobEvent, Teacher
 from .planning import VALIDATION_SUITES, engine_config, plan
+from .selectors import job_out_dir, job_teacher_owner
+from .uploads import UploadError, dataset_store, discard, receive, teacher_store, upload_folder
 
 
-
-class JobError(Exception):
+class JobError(DomainError):
     status_code = 409
     code = "conflict"
-
-    def __init__(self, message: str, *, field: str | None = None, extra: dict | None = None):
-        super().__init__(message)
-        self.message, self.field, self.extra = message, field, extra or {}
 
 
 class OverBudget(JobError):
@@ -45,10 +45,6 @@ def job_group(job_id) -> str:
 
 def job_hold_reference(job: DistillationJob) -> str:
     return f"job:{job.job_id}"
-
-
-def job_out_dir(job: DistillationJob) -> Path:
-    return Path(settings.MEDIA_ROOT) / "jobs" / str(job.job_id)
 
 
 @transaction.atomic
@@ -75,10 +71,7 @@ def distillation_job_create(*, owner, request: DistillationRequest, priority: in
 
 
 def _enqueue(job_id, time_limit_ms: int) -> None:
-    from prsm_site.healthz import live_workers
-
-    from .tasks import distillation_run
-
+    distillation_run = actor_named("distillation_run")  # tasks.py, which calls these services
     message = distillation_run.message_with_options(args=(str(job_id),), time_limit=time_limit_ms)
     if any("gpu" in worker.get("queues", ()) for worker in live_workers()):
         message = message.copy(queue_name="gpu")  # a worker with CUDA is up: it takes training first
@@ -151,12 +144,6 @@ def job_lease_renew(*, job: DistillationJob, token: int) -> bool:
     return bool(renewed)
 
 
-def _teacher_owner(job: DistillationJob):
-    """Who is paid the teacher access fee: an uploaded teacher's owner; the platform for the catalog."""
-    owner_id = job.estimate.get("teacher_owner_id")
-    return type(job.owner).objects.filter(pk=owner_id).first() if owner_id else None
-
-
 def _measured_cost(report_or_seconds) -> pricing.JobCost:
     seconds = report_or_seconds
     if isinstance(report_or_seconds, dict):
@@ -178,7 +165,7 @@ def job_complete(*, job: DistillationJob, token: int, report: dict) -> bool:
             "path": str(path.relative_to(root)), "sha256": export["sha256"], "size_bytes": export["size_bytes"],
             "verified": bool(export.get("verified")), "max_abs_diff": export.get("max_abs_diff"),
         })
-    ledger.hold_settle(reference=job_hold_reference(job), cost=_measured_cost(report), teacher_owners=[_teacher_owner(job)])
+    ledger.hold_settle(reference=job_hold_reference(job), cost=_measured_cost(report), teacher_owners=[job_teacher_owner(job=job)])
     _finish(job, DistillationJob.Status.COMPLETED, report=report)
     safety_services.safety_report_build(job=job)
     return True
@@ -193,7 +180,7 @@ def job_fail(*, job: DistillationJob, token: int | None, message: str, platform_
     if platform_fault:
         ledger.hold_refund(reference=reference)
     else:
-        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[_teacher_owner(job)])
+        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[job_teacher_owner(job=job)])
     _finish(job, DistillationJob.Status.FAILED, error=message)
     safety_services.safety_breaker_trip_record(job=job)
     return True
@@ -224,7 +211,7 @@ def job_cancelled(*, job: DistillationJob, token: int, used_seconds: float) -> b
 def _finish_cancelled(job: DistillationJob, *, used_seconds: float) -> None:
     reference = job_hold_reference(job)
     if used_seconds:
-        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[_teacher_owner(job)])
+        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[job_teacher_owner(job=job)])
     else:
         ledger.hold_release(reference=reference)
     _finish(job, DistillationJob.Status.CANCELLED)
@@ -245,6 +232,8 @@ def _finish(job: DistillationJob, status: str, *, report: dict | None = None, er
 
 @transaction.atomic
 def job_deploy(*, job: DistillationJob, export_format: str | None = None) -> DeployedModel:
+    """Serve a completed job's export; refused while its safety breaker blocks it. Listing it too
+    (the request's ``marketplace_listing``) is the marketplace's ``job_deploy_and_list``."""
     job = DistillationJob.objects.select_for_update().get(pk=job.pk)
     if job.status != DistillationJob.Status.COMPLETED:
         raise JobError(f"Only a completed job can be deployed; this one is {job.status}.")
@@ -266,14 +255,11 @@ def job_deploy(*, job: DistillationJob, export_format: str | None = None) -> Dep
     deployed = DeployedModel(job=job, artifact=artifacts[wanted])
     deployed.full_clean()
     deployed.save()
-    from marketplace.services import listing_create_on_deploy  # marketplace builds on distillation
-
-    listing_create_on_deploy(deployment=deployed)
     return deployed
 
 
 
-# --- Uploaded teachers and data sets (files: distillation/uploads.py)
+# --- Uploaded teachers and data sets (files: distillation/uploads/)
 
 
 def _upload_name(name: str, file) -> str:
@@ -288,8 +274,6 @@ def _flagging(kind: str):
     def wrap(create):
         @functools.wraps(create)
         def service(*, owner, **kwargs):
-            from .uploads import UploadError
-
             try:
                 return create(owner=owner, **kwargs)
             except UploadError as error:
@@ -314,8 +298,6 @@ def _keep_received(error: BaseException, received) -> None:
 def dataset_upload_create(*, owner, file, name: str = "") -> "Dataset":
     """Store and validate a data file (CSV, JSONL, or an archive of image folders); raises UploadError."""
     from .models import Dataset
-    from .uploads import dataset_store, discard, receive, upload_folder
-
     dataset = Dataset(owner=owner, name=_upload_name(name, file))
     folder = upload_folder("datasets", dataset.public_id)
     received = None
@@ -341,8 +323,6 @@ def teacher_upload_create(*, owner, file, name: str = "", dataset=None) -> "Teac
     """Store and check a teacher file (PyTorch weights in a model folder become safetensors); a worker
     then loads and analyses it (``tasks.teacher_analyze``)."""
     from .models import Teacher
-    from .uploads import UploadError, discard, receive, teacher_store, upload_folder
-
     if dataset is not None and (dataset.owner_id != owner.pk or dataset.status != dataset.Status.READY):
         raise UploadError("the data set is not one of your ready data sets", field="dataset")
     teacher = Teacher(owner=owner, name=_upload_name(name, file), dataset=dataset)
@@ -364,9 +344,7 @@ def teacher_upload_create(*, owner, file, name: str = "", dataset=None) -> "Teac
 
 
 def _enqueue_teacher_analysis(public_id) -> None:
-    from .tasks import teacher_analyze
-
-    teacher_analyze.send(str(public_id))
+    actor_named("teacher_analyze").send(str(public_id))
 
 
 @transaction.atomic

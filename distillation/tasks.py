@@ -1,7 +1,7 @@
 import dramatiq
 from dramatiq.middleware import Shutdown, TimeLimitExceeded
 
-from prsm_site.broker import broker  # noqa: F401 - configures the broker before any actor exists
+from core.broker import broker  # noqa: F401 - configures the broker before any actor exists
 
 from . import services
 from .runner import JobRunner

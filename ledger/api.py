@@ -1,5 +1,4 @@
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import ListAPIView
@@ -10,7 +9,6 @@ from rest_framework.views import APIView
 
 from . import selectors, services
 from .amounts import FTNS_DECIMALS, format_ftns, to_units
-from .errors import LedgerError
 from .idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from .models import Transaction
 
@@ -22,20 +20,6 @@ MONEY_POST_ERRORS = {
     409: OpenApiResponse(description="`insufficient_funds`, or `idempotency_key_reused`: the key was used with another "
                          f"body. {ERROR_SHAPE}"),
 }
-
-
-class LedgerRefused(exceptions.APIException):
-    """A LedgerError in the project's error shape."""
-
-    def __init__(self, error: LedgerError):
-        self.status_code = error.status_code
-        self.default_code = error.code
-        detail = {error.field: [error.message]} if error.field else error.message
-        super().__init__(detail=detail, code=error.code)
-
-
-def django_to_drf(error: DjangoValidationError) -> exceptions.ValidationError:
-    return exceptions.ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages)
 
 
 class FtnsAmountField(serializers.DecimalField):
@@ -163,12 +147,7 @@ class LedgerTransfersApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         recipient = _recipient(data["to"])
-        try:
-            txn = services.ledger_transfer_post(sender=request.user, recipient=recipient, amount=data["amount"], memo=data["memo"])
-        except DjangoValidationError as exc:
-            raise django_to_drf(exc) from None
-        except LedgerError as exc:
-            raise LedgerRefused(exc) from None
+        txn = services.ledger_transfer_post(sender=request.user, recipient=recipient, amount=data["amount"], memo=data["memo"])
         balance = selectors.wallet_balance(user=request.user)
         return Response(LedgerTransferOutputSerializer({
             "transaction_id": txn.pk, "to": recipient.username, "amount": format_ftns(data["amount"]),
@@ -198,10 +177,7 @@ class LedgerGrantsApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         recipient = _recipient(data["to"])
-        try:
-            txn = services.ledger_grant_post(staff=request.user, user=recipient, amount=data["amount"], reason=data["reason"])
-        except DjangoValidationError as exc:
-            raise django_to_drf(exc) from None
+        txn = services.ledger_grant_post(staff=request.user, user=recipient, amount=data["amount"], reason=data["reason"])
         return Response(LedgerGrantOutputSerializer({
             "transaction_id": txn.pk, "to": recipient.username, "amount": format_ftns(data["amount"]),
             "amount_units": data["amount"], "reason": txn.memo, "created_at": txn.created_at,

@@ -1,14 +1,11 @@
-"""What the ledger's services refuse. The API turns each into the project's error shape."""
+"""What the ledger's services refuse: domain errors, answered by the API's one exception handler."""
+
+from core.errors import DomainError
 
 
-class LedgerError(Exception):
+class LedgerError(DomainError):
     code = "ledger_error"
     status_code = 409
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class InsufficientFunds(LedgerError):

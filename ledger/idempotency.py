@@ -24,6 +24,8 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from core.api_errors import REFUSALS
+
 from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -85,7 +87,7 @@ def idempotent_response(*, view, request, key: str, respond) -> Response:
     try:
         with transaction.atomic():
             response = respond()
-    except exceptions.APIException as exc:  # a refusal is a response too, and is replayed as one
+    except REFUSALS as exc:  # a refusal (a DomainError, a validation error) is a response too, replayed as one
         response = view.get_exception_handler()(exc, view.get_exception_handler_context())
     if response.status_code >= 500:  # not the request's fault: forget the key so that a retry runs again
         transaction.set_rollback(True)

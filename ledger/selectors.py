@@ -30,6 +30,11 @@ def wallet_held(*, user) -> int:
     )["total"]
 
 
+def holds_by_reference(*, references) -> dict[str, Hold]:
+    """The holds with these references (a job's is ``job:<id>``), in one query."""
+    return {hold.reference: hold for hold in Hold.objects.filter(reference__in=list(references))}
+
+
 def wallet_entries(
     *,
     user,

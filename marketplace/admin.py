@@ -4,7 +4,7 @@ with dismiss / suspend / reinstate actions (each asks for a reason and writes sa
 from django.contrib import admin
 
 from safety import services as safety
-from safety.admin import ModeratorOnly, _with_reason
+from safety.console import ModeratorOnly, reason_action
 
 from . import services
 from .models import Listing, ListingReport, ReportedListingQueueItem
@@ -32,16 +32,11 @@ def suspend_listing_owner(modeladmin, request, item, reason):
     safety.user_suspend(user=listing.owner, moderator=request.user, reason=reason)
 
 
-def _named(action, name):
-    action.__name__ = name
-    return action
-
-
-dismiss_action = _named(_with_reason("Dismiss the reports", dismiss_report), "dismiss_reports")
-suspend_reported_action = _named(_with_reason("Suspend the listings", suspend_reported_listing), "suspend_listings")
-suspend_action = _named(_with_reason("Suspend the listings", suspend_listing), "suspend_listings")
-reinstate_action = _named(_with_reason("Reinstate the listings", reinstate_listing), "reinstate_listings")
-suspend_owner_action = _named(_with_reason("Suspend the owners", suspend_listing_owner), "suspend_owners")
+dismiss_action = reason_action("Dismiss the reports", dismiss_report, name="dismiss_reports")
+suspend_reported_action = reason_action("Suspend the listings", suspend_reported_listing, name="suspend_listings")
+suspend_action = reason_action("Suspend the listings", suspend_listing, name="suspend_listings")
+reinstate_action = reason_action("Reinstate the listings", reinstate_listing, name="reinstate_listings")
+suspend_owner_action = reason_action("Suspend the owners", suspend_listing_owner, name="suspend_owners")
 
 
 @admin.register(ListingReport)

@@ -1,6 +1,6 @@
-"""The marketplace's REST API: search, a listing's page, list, purchase, rate, download, report."""
+"""The marketplace's REST API: deploy (and list), search, a listing's page, list, purchase, rate,
+download, report. Refusals are DomainErrors, answered by the API's one exception handler."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -10,25 +10,17 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from distillation.api import artifact_download_response
+from distillation import selectors as distillation_selectors
+from distillation.downloads import artifact_download_response
 from distillation.models import DeployedModel
 from ledger.amounts import format_ftns
-from ledger.api import FtnsAmountField, LedgerRefused, django_to_drf
-from ledger.errors import LedgerError
+from ledger.api import FtnsAmountField
 from ledger.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 
 from . import selectors, services
 from .models import Listing, Purchase
 
 ERROR_SHAPE = 'The body is {"error": {"code", "message", "field"?}}.'
-
-
-class MarketplaceRefused(exceptions.APIException):
-    """A MarketplaceError in the project's error shape (raised, so an idempotent POST stores it too)."""
-
-    def __init__(self, error: services.MarketplaceError):
-        self.status_code, self.default_code = error.status_code, error.code
-        super().__init__(detail={error.field: [error.message]} if error.field else error.message, code=error.code)
 
 
 def _ftns(units):
@@ -88,15 +80,25 @@ def _listing_or_404(request, listing_id) -> Listing:
     return listing
 
 
-def _refused(call):
-    try:
-        return call()
-    except services.MarketplaceError as exc:
-        raise MarketplaceRefused(exc) from None
-    except LedgerError as exc:
-        raise LedgerRefused(exc) from None
-    except DjangoValidationError as exc:
-        raise django_to_drf(exc) from None
+class DeployInput(serializers.Serializer):
+    export_format = serializers.CharField(required=False)
+
+
+class JobDeployApi(APIView):
+    @extend_schema(operation_id="distillations_deploy_create", request=DeployInput, responses={201: dict},
+                   description="Deploy a completed job; with the request's marketplace_listing, also list it "
+                   "(listing_id). 409 while its safety breaker is tripped or rejected.")
+    def post(self, request, job_id):
+        job = distillation_selectors.job_visible_to(user=request.user, job_id=job_id)
+        if job is None:
+            raise Http404("No such job.")
+        serializer = DeployInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        deployed = services.job_deploy_and_list(job=job, export_format=serializer.validated_data.get("export_format"))
+        body = {"model_id": str(deployed.model_id), "export_format": deployed.export_format}
+        if listing := getattr(deployed, "listing", None):  # the request's marketplace_listing
+            body["listing_id"] = str(listing.listing_id)
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class ListingCreateInput(serializers.Serializer):
@@ -150,7 +152,7 @@ class ListingSearchApi(APIView):
             raise Http404("No such deployed model of yours.")
         data.setdefault("price_buy", None)
         data.setdefault("price_rent", None)
-        listing = _refused(lambda: services.listing_create(owner=request.user, deployment=deployment, **data))
+        listing = services.listing_create(owner=request.user, deployment=deployment, **data)
         listing = selectors.listing_visible_to(user=request.user, listing_id=listing.listing_id)
         return Response(ListingDetailOutput(listing, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
@@ -180,7 +182,7 @@ class ListingDetailApi(APIView):
         listing = _listing_or_404(request, listing_id)
         serializer = ListingUpdateInput(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        _refused(lambda: services.listing_update(listing=listing, user=request.user, **serializer.validated_data))
+        services.listing_update(listing=listing, user=request.user, **serializer.validated_data)
         listing = selectors.listing_visible_to(user=request.user, listing_id=listing_id)
         return Response(ListingDetailOutput(listing, context={"request": request}).data)
 
@@ -218,8 +220,7 @@ class ListingPurchaseApi(APIView):
             raise Http404("No such listing.")
         serializer = PurchaseInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        purchase = _refused(lambda: services.listing_purchase(listing=listing, buyer=request.user,
-                                                              kind=serializer.validated_data["kind"]))
+        purchase = services.listing_purchase(listing=listing, buyer=request.user, kind=serializer.validated_data["kind"])
         return Response(PurchaseOutput(purchase).data, status=status.HTTP_201_CREATED)
 
 
@@ -243,7 +244,7 @@ class ListingRatingsApi(APIView):
         listing = _listing_or_404(request, listing_id)
         serializer = RatingInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        rating = _refused(lambda: services.listing_rate(listing=listing, rater=request.user, **serializer.validated_data))
+        rating = services.listing_rate(listing=listing, rater=request.user, **serializer.validated_data)
         return Response(RatingOutput(rating).data, status=status.HTTP_201_CREATED)
 
 
@@ -259,8 +260,8 @@ class ListingReportApi(APIView):
         listing = _listing_or_404(request, listing_id)
         serializer = ReportInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        report = _refused(lambda: services.listing_report_create(listing=listing, reporter=request.user,
-                                                                 reason=serializer.validated_data["reason"]))
+        report = services.listing_report_create(listing=listing, reporter=request.user,
+                                                reason=serializer.validated_data["reason"])
         return Response({"report_id": report.pk, "status": report.status, "created_at": report.created_at},
                         status=status.HTTP_201_CREATED)
 

@@ -6,11 +6,9 @@ from django.db.models import Avg, Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from distillation.services import job_out_dir
+from distillation.selectors import job_model_card
 
 from .models import Listing, Purchase
-
-MODEL_CARD_MAX_CHARS = 50_000
 
 ORDERINGS = {
     "newest": "-created_at", "oldest": "created_at",
@@ -91,7 +89,7 @@ def listing_page(*, listing: Listing) -> dict:
     teacher, student = report.get("teacher") or {}, report.get("student") or {}
     teachers = [t["model"] for t in request.get("teacher_models") or []] or [request.get("teacher_model")]
     return {
-        "model_card": _model_card_file(job) or _model_card(listing, report),
+        "model_card": job_model_card(job=job) or _model_card(listing, report),
         "benchmarks": {
             "retention": report.get("retention"), "compression_ratio": report.get("compression_ratio"),
             "speedup": report.get("speedup"),
@@ -105,15 +103,6 @@ def listing_page(*, listing: Listing) -> dict:
                     "architecture": student.get("architecture")},
         "exports": sorted(job.artifacts.filter(verified=True).values_list("format", flat=True)),
     }
-
-
-def _model_card_file(job) -> str | None:
-    """The MODEL_CARD.md the engine wrote beside the exports, when there is one."""
-    path = job_out_dir(job) / "MODEL_CARD.md"
-    try:
-        return path.read_text(errors="replace")[:MODEL_CARD_MAX_CHARS] if path.is_file() else None
-    except OSError:
-        return None
 
 
 def _model_card(listing: Listing, report: dict) -> str:

@@ -9,7 +9,9 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from distillation.models import DeployedModel
+from core.errors import DomainError
+from distillation import services as distillation
+from distillation.models import DeployedModel, DistillationJob
 from ledger import pricing
 from ledger import services as ledger
 from ledger.amounts import UNITS_PER_FTNS
@@ -26,13 +28,9 @@ DEFAULT_PRICE_BUY = 10 * UNITS_PER_FTNS
 DEFAULT_PRICE_RENT = 2 * UNITS_PER_FTNS
 
 
-class MarketplaceError(Exception):
+class MarketplaceError(DomainError):
     status_code = 409
     code = "conflict"
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
 
 
 class NotAllowed(MarketplaceError):
@@ -76,6 +74,15 @@ def listing_create_on_deploy(*, deployment: DeployedModel) -> Listing | None:
         return None
     existing = Listing.objects.filter(deployment=deployment).first()
     return existing or listing_create(owner=deployment.job.owner, deployment=deployment)
+
+
+@transaction.atomic
+def job_deploy_and_list(*, job: DistillationJob, export_format: str | None = None) -> DeployedModel:
+    """Deploy a completed job (distillation's ``job_deploy``) and, when its request asked, list the
+    model; neither happens when the listing is refused."""
+    deployment = distillation.job_deploy(job=job, export_format=export_format)
+    listing_create_on_deploy(deployment=deployment)
+    return deployment
 
 
 @transaction.atomic

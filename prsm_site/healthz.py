@@ -1,12 +1,12 @@
 """``/healthz``: the state of the database, the broker and the workers; 503 when one is down."""
 
-import json
 import time
 
 from django.db import connection
 from django.http import JsonResponse
 
-from .broker import broker, broker_ping, redis_client, worker_key_prefix
+from core.broker import broker, broker_ping
+from core.workers import live_workers
 
 
 def _check(probe) -> dict:
@@ -31,13 +31,6 @@ def _database() -> dict:
 def _broker() -> dict:
     broker_ping(broker)
     return {"kind": type(broker).__name__}
-
-
-def live_workers() -> list[dict]:
-    client = redis_client()
-    keys = list(client.scan_iter(match=f"{worker_key_prefix()}*", count=100))
-    values = client.mget(keys) if keys else []
-    return [json.loads(value) for value in values if value]
 
 
 def _workers() -> dict:

@@ -13,6 +13,6 @@ django.setup()
 
 from django.utils.module_loading import autodiscover_modules  # noqa: E402
 
-from prsm_site.broker import broker  # noqa: E402,F401
+from core.broker import broker  # noqa: E402,F401
 
 autodiscover_modules("tasks")

@@ -4,62 +4,14 @@ Review queues of tripped jobs and of flagged uploads (refused for a forbidden pi
 approve / reject / suspend-the-owner actions, each asking for a reason and going through
 ``services`` (which writes the audit log); every report, every flagged upload and the audit log
 itself, read-only. Anyone who is not a moderator is refused. The queue of reported listings lives in
-marketplace/admin.py, built from the same pieces.
+marketplace/admin.py, built from the same pieces (safety/console.py).
 """
 
-from django import forms
-from django.contrib import admin, messages
-from django.template.response import TemplateResponse
-
-from accounts.selectors import user_is_moderator
+from django.contrib import admin
 
 from . import services
+from .console import ModeratorOnly, reason_action
 from .models import FlaggedUpload, FlaggedUploadQueueItem, ModerationAction, ReviewQueueItem, SafetyReport
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
-
-
-class ModeratorOnly(admin.ModelAdmin):
-    """Moderators read; changes happen only through the actions (services), never by editing rows."""
-
-    def has_module_permission(self, request):
-        return user_is_moderator(user=request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return user_is_moderator(user=request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-def _with_reason(title: str, apply):
-    """An admin action that first asks for a reason, then calls ``apply(admin, request, item, reason)``."""
-
-    def action(modeladmin, request, queryset):
-        form = ReasonForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            done = 0
-            for item in queryset:
-                try:
-                    apply(modeladmin, request, item, form.cleaned_data["reason"])
-                    done += 1
-                except services.SafetyError as error:
-                    modeladmin.message_user(request, f"{item}: {error.message}", messages.ERROR)
-            modeladmin.message_user(request, f"{title}: {done} done.", messages.SUCCESS)
-            return None
-        return TemplateResponse(request, "admin/safety/reason.html", {
-            **modeladmin.admin_site.each_context(request), "title": title, "queryset": queryset, "form": form,
-            "action": action.__name__, "opts": modeladmin.model._meta})
-
-    return admin.action(description=title)(action)
 
 
 def approve(modeladmin, request, report, reason):
@@ -74,12 +26,9 @@ def suspend_owner(modeladmin, request, report, reason):
     services.user_suspend(user=report.job.owner, moderator=request.user, reason=reason)
 
 
-approve_action = _with_reason("Approve for deploy", approve)
-approve_action.__name__ = "approve_selected"
-reject_action = _with_reason("Reject", reject)
-reject_action.__name__ = "reject_selected"
-suspend_action = _with_reason("Suspend the owners", suspend_owner)
-suspend_action.__name__ = "suspend_owners"
+approve_action = reason_action("Approve for deploy", approve, name="approve_selected")
+reject_action = reason_action("Reject", reject, name="reject_selected")
+suspend_action = reason_action("Suspend the owners", suspend_owner, name="suspend_owners")
 
 
 class SafetyReportAdmin(ModeratorOnly):
@@ -131,12 +80,9 @@ def suspend_uploader(modeladmin, request, flagged, reason):
     services.user_suspend(user=flagged.user, moderator=request.user, reason=reason)
 
 
-approve_upload_action = _with_reason("Approve: a false alarm", approve_upload)
-approve_upload_action.__name__ = "approve_selected"
-reject_upload_action = _with_reason("Reject: a confirmed attack", reject_upload)
-reject_upload_action.__name__ = "reject_selected"
-suspend_uploader_action = _with_reason("Suspend the uploaders", suspend_uploader)
-suspend_uploader_action.__name__ = "suspend_owners"
+approve_upload_action = reason_action("Approve: a false alarm", approve_upload, name="approve_selected")
+reject_upload_action = reason_action("Reject: a confirmed attack", reject_upload, name="reject_selected")
+suspend_uploader_action = reason_action("Suspend the uploaders", suspend_uploader, name="suspend_owners")
 
 
 @admin.register(FlaggedUpload)

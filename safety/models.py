@@ -1,8 +1,6 @@
 from django.conf import settings
 from django.db import models
 
-from distillation.models import DistillationJob
-
 
 class SafetyReport(models.Model):
     """A job's safety checks and the state of its circuit breaker."""
@@ -13,7 +11,8 @@ class SafetyReport(models.Model):
         APPROVED = "approved"  # a moderator let it through
         REJECTED = "rejected"  # a moderator refused it
 
-    job = models.OneToOneField(DistillationJob, on_delete=models.CASCADE, related_name="safety_report")
+    # a job of distillation's, an app above this one: named, never imported
+    job = models.OneToOneField("distillation.DistillationJob", on_delete=models.CASCADE, related_name="safety_report")
     checks = models.JSONField(default=dict, help_text="the safety checks of the job's report (those with a phase)")
     failed_checks = models.JSONField(default=list)
     breaker_state = models.CharField(max_length=10, choices=Breaker.choices, default=Breaker.CLOSED, db_index=True)
@@ -108,7 +107,8 @@ class ModerationAction(models.Model):
 
     moderator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="moderation_actions")
     action = models.CharField(max_length=20, choices=Action.choices)
-    job = models.ForeignKey(DistillationJob, null=True, blank=True, on_delete=models.PROTECT, related_name="moderation_actions")
+    job = models.ForeignKey("distillation.DistillationJob", null=True, blank=True, on_delete=models.PROTECT,
+                            related_name="moderation_actions")
     upload = models.ForeignKey(FlaggedUpload, null=True, blank=True, on_delete=models.PROTECT,
                                related_name="moderation_actions")
     listing = models.ForeignKey("marketplace.Listing", null=True, blank=True, on_delete=models.PROTECT,

@@ -10,19 +10,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.selectors import user_is_moderator
+from core.errors import DomainError
 
 from .models import FlaggedUpload, ModerationAction, SafetyReport
 
 TRIP_FILE = "safety-trip.json"  # written by prsm.engine.checks.hooks when the breaker stops training
 
 
-class SafetyError(Exception):
+class SafetyError(DomainError):
     status_code = 409
     code = "conflict"
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
 
 
 class NotModerator(SafetyError):

@@ -79,7 +79,7 @@ class WorkerProcess:
         )
 
     def live_heartbeats(self) -> list[dict]:
-        from prsm_site.healthz import live_workers
+        from core.workers import live_workers
 
         return live_workers()
 
@@ -162,7 +162,7 @@ def live_daphne(subprocess_env, tmp_path):
 def _clean_redis_namespace():
     """Leave nothing of this run in Redis."""
     yield
-    from prsm_site.broker import redis_client
+    from core.workers import redis_client
 
     client = redis_client()
     keys = list(client.scan_iter(match=f"{settings.PRSM_NAMESPACE}:*", count=500))

@@ -3,7 +3,7 @@ import signal
 import pytest
 
 from prsm_site import healthz
-from prsm_site.broker import build_broker
+from core.broker import build_broker
 from tests.fixtures import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

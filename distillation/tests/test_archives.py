@@ -8,8 +8,7 @@ import zipfile
 import pytest
 
 from distillation.archives import ArchiveError, ArchiveLimits, extract_archive, inspect_archive
-
-from .test_uploads_fixtures import tar_member, tar_of, zip_of
+from tests.hostile_files import tar_member, tar_of, zip_of
 
 LIMITS = ArchiveLimits(max_entries=50, max_total_bytes=4 << 20, max_ratio=100)
 

@@ -4,7 +4,9 @@ import pytest
 
 from distillation.models import Dataset
 
-from .test_uploads_fixtures import ada, bob, media, png, tabular_csv, tar_of, text_jsonl, upload, zip_of  # noqa: F401
+from tests.hostile_files import DEEP_JSONL, huge_field_csv, png, tabular_csv, tar_of, zip_of
+
+from .test_uploads_fixtures import ada, bob, media, text_jsonl, upload  # noqa: F401
 
 DATASETS = "/api/v1/datasets/"
 
@@ -55,15 +57,13 @@ def test_the_engines_one_line_reason_is_the_400(ada):
 def test_it_refuses_a_csv_with_a_huge_field(ada):
     api, _ = ada
     for size in (120_000, 300_000):  # past our limit, and past the csv module's own
-        content = b"text,label\n" + b"x" * size + b",a\nshort,b\n"
-        _refused(upload(api, DATASETS, "data.csv", content), "line 2", "longer than")
+        _refused(upload(api, DATASETS, "data.csv", huge_field_csv(size)), "line 2", "longer than")
 
 
 def test_it_refuses_jsonl_nested_too_deep(ada):
     api, _ = ada
-    content = b'{"text": "ok", "label": "a"}\n{"text": "x", "label": "b", "n": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
 
-    _refused(upload(api, DATASETS, "data.jsonl", content), "line 2", "nested deeper")
+    _refused(upload(api, DATASETS, "data.jsonl", DEEP_JSONL), "line 2", "nested deeper")
 
 
 def test_it_goes_by_the_content_not_by_a_name_that_lies(ada):

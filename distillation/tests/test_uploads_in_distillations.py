@@ -3,7 +3,9 @@
 from distillation.models import DistillationJob
 from distillation.tasks import teacher_analyze
 
-from .test_uploads_fixtures import ada, bob, media, onnx_teacher, tabular_csv, upload  # noqa: F401
+from tests.hostile_files import tabular_csv
+
+from .test_uploads_fixtures import ada, bob, media, onnx_teacher, upload  # noqa: F401
 
 BODY = {"domain": "tabular", "budget_ftns": 1000, "epochs": 2}
 

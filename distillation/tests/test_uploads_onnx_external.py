@@ -9,7 +9,9 @@ from pathlib import Path
 from distillation.models import Teacher
 from distillation.tasks import teacher_analyze
 
-from .test_uploads_fixtures import ada, media, onnx_teacher, tabular_csv, tar_of, upload, zip_of  # noqa: F401 - fixtures
+from tests.hostile_files import point_at, save_split, tabular_csv, tar_of, zip_of
+
+from .test_uploads_fixtures import ada, media, onnx_teacher, upload  # noqa: F401 - fixtures
 
 TEACHERS = "/api/v1/teachers/"
 
@@ -19,16 +21,10 @@ def split_onnx(location: str | None = None) -> dict[str, bytes]:
     ``location``, the weights' external-data location is rewritten to it."""
     import onnx
 
-    model = onnx.load_from_string(onnx_teacher())
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "model.onnx"
-        onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location="model.onnx.data", size_threshold=0)
+        path = save_split(onnx.load_from_string(onnx_teacher()), Path(folder))
         if location is not None:
-            saved = onnx.load(str(path), load_external_data=False)
-            entry = next(e for e in saved.graph.initializer[0].external_data if e.key == "location")
-            entry.value = location
-            onnx.save(saved, str(path))
+            point_at(path, location)
         return {"model.onnx": path.read_bytes(), "model.onnx.data": (Path(folder) / "model.onnx.data").read_bytes()}
 
 

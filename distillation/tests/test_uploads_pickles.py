@@ -1,9 +1,8 @@
 """PyTorch weights in uploaded teachers: converted to safetensors (only the copy is kept), or refused
 with the reason; a forbidden import in a pickle is flagged for the moderators. Every malicious file
-is generated here; a payload that ran would write the canary."""
+comes from ``tests/hostile_files.py``; a payload that ran would write the canary."""
 
 import hashlib
-import io
 import json
 import os
 import pickle
@@ -16,25 +15,13 @@ from distillation.models import Teacher
 from distillation.tasks import teacher_analyze
 from safety.models import FlaggedUpload
 
-from .test_uploads_fixtures import ada, media, pickle_payload, safetensors_bytes, tar_of, upload, zip_of  # noqa: F401
+from tests.hostile_files import System, pickle_payload, safetensors_bytes, tar_of, torch_bytes, zip_of
+
+from .test_uploads_fixtures import ada, media, upload  # noqa: F401
 
 TEACHERS = "/api/v1/teachers/"
 ARCHITECTURE = {"format": "prsm-zoo/1", "kind": "mlp", "task": "tabular", "classes": ["a", "b"],
                 "config": {"input_dim": 3, "hidden": [4], "dropout": 0.0}}
-
-
-class SystemPayload:
-    def __init__(self, canary) -> None:
-        self.canary = str(canary)
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.canary}",)
-
-
-def torch_bytes(obj, *, legacy: bool = False) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer, _use_new_zipfile_serialization=not legacy)
-    return buffer.getvalue()
 
 
 def zoo_weights() -> dict:
@@ -59,12 +46,12 @@ def _refused(response, *words, status=400) -> str:
     return message
 
 
-@pytest.mark.parametrize("legacy", [False, True], ids=["zip layout", "legacy layout"])
-def test_a_zoo_folder_with_pth_weights_becomes_a_teacher_stored_as_safetensors(ada, media, legacy):
+@pytest.mark.parametrize("layout", ["zip", "legacy"], ids=["zip layout", "legacy layout"])
+def test_a_zoo_folder_with_pth_weights_becomes_a_teacher_stored_as_safetensors(ada, media, layout):
     api, _ = ada
     weights = zoo_weights()
     archive = zip_of({"mlp/architecture.json": json.dumps(ARCHITECTURE).encode(),
-                      "mlp/model.pth": torch_bytes(weights, legacy=legacy)})
+                      "mlp/model.pth": torch_bytes(weights, layout)})
 
     response = upload(api, TEACHERS, "mlp.zip", archive)
 
@@ -99,7 +86,7 @@ def test_a_hugging_face_directory_with_pytorch_model_bin_is_stored_as_safetensor
 @pytest.mark.parametrize("layout", ["zip", "legacy"])
 def test_a_malicious_pth_is_refused_and_flagged_for_the_moderators(ada, media, canary, layout):
     api, user = ada
-    content = torch_bytes({"w": torch.ones(2), "x": SystemPayload(canary)}, legacy=layout == "legacy")
+    content = torch_bytes({"w": torch.ones(2), "x": System(canary)}, layout)
 
     response = upload(api, TEACHERS, "../model.pth", content)
 
@@ -114,7 +101,7 @@ def test_a_malicious_pth_is_refused_and_flagged_for_the_moderators(ada, media, c
 
 def test_a_poisoned_checkpoint_inside_a_model_folder_is_refused_and_flagged(ada, media, canary):
     api, _ = ada
-    poisoned = torch_bytes({"state_dict": {**zoo_weights(), "extra": SystemPayload(canary)}, "epoch": 2})
+    poisoned = torch_bytes({"state_dict": {**zoo_weights(), "extra": System(canary)}, "epoch": 2})
     archive = zip_of({"mlp/architecture.json": json.dumps(ARCHITECTURE).encode(), "mlp/model.pth": poisoned})
 
     _refused(upload(api, TEACHERS, "mlp.zip", archive), "model.pth: refused", f"{os.system.__module__}.system")

@@ -5,20 +5,18 @@ import pytest
 from distillation.models import Teacher
 from distillation.tasks import teacher_analyze
 
-from .test_uploads_fixtures import (  # noqa: F401 - fixtures
-    ada,
-    bob,
+from tests.hostile_files import (
+    ELF,
     hf_dir_zip,
-    media,
-    onnx_teacher,
     pickle_payload,
     safetensors_bytes,
     tabular_csv,
     tar_of,
     torch_zip_payload,
-    upload,
     zip_of,
 )
+
+from .test_uploads_fixtures import ada, bob, media, onnx_teacher, upload  # noqa: F401 - fixtures
 
 TEACHERS = "/api/v1/teachers/"
 
@@ -44,7 +42,9 @@ def test_an_onnx_teacher_is_stored_by_id_then_loaded_and_analysed_by_the_actor(a
     teacher = Teacher.objects.get(public_id=body["id"])
     assert teacher.path == f"uploads/teachers/{teacher.public_id}/model.onnx"
     assert (media / teacher.path).is_file() and not list(media.rglob("*evil*"))
-    assert api.get(f"{TEACHERS}{body['id']}/analysis/").status_code == 409
+    pending = api.get(f"{TEACHERS}{body['id']}/analysis/")
+    assert (pending.status_code, pending.json()["error"]["code"], pending.json()["status"]) == (409, "analysis_pending",
+                                                                                                "uploaded")
 
     teacher_analyze(body["id"])  # what the worker runs (a real worker does it in test_uploads_worker)
 
@@ -111,7 +111,7 @@ def test_it_goes_by_the_content_not_by_a_name_that_lies(ada):
     api, _ = ada
 
     _refused(upload(api, TEACHERS, "model.onnx", tabular_csv()), "text file", "not a teacher")
-    _refused(upload(api, TEACHERS, "model.onnx", b"\x7fELF\x02\x01\x01" + bytes(200)), "unknown type")
+    _refused(upload(api, TEACHERS, "model.onnx", ELF), "unknown type")
     _refused(upload(api, TEACHERS, "model.onnx", b"\x08\x07" + bytes(100)), "not a valid ONNX model")
     _refused(upload(api, TEACHERS, "weights.safetensors", safetensors_bytes()), "safetensors file alone")
     # an ONNX model named like a zip is still an ONNX model

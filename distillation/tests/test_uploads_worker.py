@@ -5,8 +5,9 @@ import shutil
 from distillation.models import Teacher
 from distillation.uploads import upload_folder
 from tests.fixtures import wait_for
+from tests.hostile_files import tabular_csv
 
-from .test_uploads_fixtures import api_for, onnx_teacher, tabular_csv, upload
+from .test_uploads_fixtures import api_for, onnx_teacher, upload
 
 
 def test_a_worker_loads_and_analyses_an_uploaded_teacher(start_worker, request):

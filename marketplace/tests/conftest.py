@@ -1,6 +1,7 @@
 import pytest
 
-from distillation.services import distillation_job_create, job_complete, job_deploy, job_lease_acquire, job_out_dir
+from distillation.selectors import job_out_dir
+from distillation.services import distillation_job_create, job_complete, job_deploy, job_lease_acquire
 from ledger.amounts import UNITS_PER_FTNS
 from marketplace import services
 from prsm.request import DistillationRequest

@@ -10,7 +10,8 @@ a plain relative path whose every component is a real, non-link entry inside the
 and its bytes must lie within that file. Only then does ``onnx.checker`` see the model, by path,
 so that it checks the external data too.
 
-Imports only onnx: the upload service runs it in a small, resource-limited child process.
+Imports only onnx: the upload service runs it in the confined child of ``untrusted.sandbox`` (no
+network, no writes, limits on memory and CPU time), with onnx imported before the limits.
 """
 
 from __future__ import annotations

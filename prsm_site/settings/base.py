@@ -37,7 +37,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "prsm_site.logging.RequestLogMiddleware",
+    "core.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -98,7 +98,7 @@ CACHES = {
     }
 }
 
-# --- Dramatiq: queues, retries and time limits, applied in prsm_site/broker.py.
+# --- Dramatiq: queues, retries and time limits, applied in core/broker.py.
 DRAMATIQ_QUEUES = ["default", "training", "gpu"]  # gpu: consumed only by workers that have CUDA
 DRAMATIQ_MAX_RETRIES = env_int("DRAMATIQ_MAX_RETRIES", 3)
 DRAMATIQ_MIN_BACKOFF_MS = env_int("DRAMATIQ_MIN_BACKOFF_MS", 1_000)
@@ -134,7 +134,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "prsm_site.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"register": "20/hour"},
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -171,9 +171,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "prsm_site.logging.JsonFormatter"},
+        "json": {"()": "core.logging.JsonFormatter"},
     },
-    "filters": {"only_exceptions": {"()": "prsm_site.logging.OnlyExceptions"}},
+    "filters": {"only_exceptions": {"()": "core.logging.OnlyExceptions"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "text"},
         "tracebacks": {

@@ -4,7 +4,8 @@ from rest_framework.test import APIClient
 
 from accounts.services import moderator_add, user_create
 from distillation.tests.conftest import catalog_home  # noqa: F401 - the digits-mlp teacher, built once
-from distillation.services import distillation_job_create, job_complete, job_lease_acquire, job_out_dir
+from distillation.selectors import job_out_dir
+from distillation.services import distillation_job_create, job_complete, job_lease_acquire
 from prsm.request import DistillationRequest
 
 REQUEST = {"teacher_model": "catalog:digits-mlp", "domain": "digits", "budget_ftns": 1000, "epochs": 2,

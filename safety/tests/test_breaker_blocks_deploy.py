@@ -54,7 +54,8 @@ def test_only_a_moderator_decides_and_always_with_a_reason(make_user, completed_
 def test_a_breaker_trip_during_training_is_recorded_when_the_job_fails(make_user, completed_job, settings):
     import json
 
-    from distillation.services import distillation_job_create, job_fail, job_lease_acquire, job_out_dir
+    from distillation.selectors import job_out_dir
+    from distillation.services import distillation_job_create, job_fail, job_lease_acquire
     from prsm.request import DistillationRequest
 
     from .conftest import REQUEST

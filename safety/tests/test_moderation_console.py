@@ -81,3 +81,16 @@ def test_on_postgresql_even_raw_sql_cannot_rewrite_the_log(make_user, tripped):
     services.safety_report_decide(report=tripped, moderator=make_user("mo", moderator=True), approve=True, reason="ok")
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE safety_moderationaction SET reason = 'rewritten'")
+
+
+def test_a_refused_action_is_shown_beside_the_item_and_the_others_still_run(client, make_user, completed_job, tripped):
+    passed = completed_job(make_user("bob"), {"robustness": check(True)}).safety_report
+    client.force_login(make_user("mo", moderator=True))
+    page = client.post("/admin/safety/safetyreport/", {"action": "approve_selected", "apply": "1", "reason": "fine",
+                                                       "_selected_action": [tripped.pk, passed.pk]}, follow=True)
+    assert page.status_code == 200
+    shown = [(message.level_tag, str(message)) for message in page.context["messages"]]
+    assert shown == [("error", f"{passed}: The job passed its checks; there is nothing to decide."),
+                     ("success", "Approve for deploy: 1 done.")]
+    tripped.refresh_from_db()
+    assert tripped.breaker_state == "approved" and ModerationAction.objects.count() == 1

@@ -1,5 +1,5 @@
 """ONNX external data: kept inside the model's folder or refused, and a valid split model loads and
-answers like the same model in one file. Every file is made here."""
+answers like the same model in one file. Every file is made by ``tests/hostile_files.py``."""
 
 from __future__ import annotations
 
@@ -12,52 +12,7 @@ import pytest
 from prsm.engine.errors import BadInput
 from prsm.engine.onnx_files import check_onnx_file
 from prsm.engine.teachers import load_teacher
-
-FEATURES, CLASSES = 16, 3
-
-
-def linear_model(extra_nodes=(), extra_initializers=()):
-    """``x @ W + B`` as ONNX: one float32 input [batch, 16], logits [batch, 3]."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(0)
-    weights = numpy_helper.from_array(rng.normal(size=(FEATURES, CLASSES)).astype(np.float32), "W")
-    bias = numpy_helper.from_array(rng.normal(size=CLASSES).astype(np.float32), "B")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Add", ["h", "B"], ["logits"]), *extra_nodes],
-        "linear",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", FEATURES])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", CLASSES])],
-        initializer=[weights, bias, *extra_initializers],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    return model
-
-
-def save_split(model, folder: Path) -> Path:
-    """The model as ``model.onnx`` + ``model.onnx.data``, as onnx writes large models."""
-    import onnx
-
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "model.onnx"
-    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location="model.onnx.data", size_threshold=0)
-    return path
-
-
-def point_at(path: Path, location: str, tensors=("W",)) -> Path:
-    """Rewrite the external-data location of ``tensors`` in the saved model at ``path``."""
-    import onnx
-
-    model = onnx.load(str(path), load_external_data=False)
-    for tensor in model.graph.initializer:
-        if tensor.name in tensors:
-            for entry in tensor.external_data:
-                if entry.key == "location":
-                    entry.value = location
-    onnx.save(model, str(path))
-    return path
+from tests.hostile_files import CLASSES, FEATURES, linear_model, point_at, save_split, with_external_constant
 
 
 @pytest.fixture
@@ -156,26 +111,12 @@ def test_missing_files_nul_bytes_and_bytes_past_the_end_are_refused(split_model)
 def test_tensors_in_node_attributes_and_subgraphs_are_checked_too(tmp_path):
     """A Constant node's value and an If branch's constant, each pointing at ../secret."""
     import onnx
-    from onnx import TensorProto, helper
-
-    def external_tensor(name: str):
-        tensor = helper.make_tensor(name, TensorProto.FLOAT, [CLASSES], [0.0] * CLASSES)
-        tensor.ClearField("float_data")
-        tensor.data_location = TensorProto.EXTERNAL
-        for key, value in (("location", "../secret"), ("offset", "0"), ("length", str(4 * CLASSES))):
-            tensor.external_data.add(key=key, value=value)
-        return tensor
 
     (tmp_path / "secret").write_bytes(bytes(64))
-    constant = helper.make_node("Constant", [], ["c"], value=external_tensor("c"))
-    branch = helper.make_graph([helper.make_node("Constant", [], ["b"], value=external_tensor("b"))], "branch", [],
-                               [helper.make_tensor_value_info("b", TensorProto.FLOAT, [CLASSES])])
-    conditional = helper.make_node("If", ["flag"], ["picked"], then_branch=branch, else_branch=branch)
-    flag = helper.make_tensor("flag", TensorProto.BOOL, [], [True])
-    for nodes, initializers in (([constant], []), ([conditional], [flag])):
+    for subgraph in (False, True):
         path = tmp_path / "model" / "model.onnx"
         path.parent.mkdir(exist_ok=True)
-        onnx.save(linear_model(nodes, initializers), str(path))
+        onnx.save(with_external_constant("../secret", subgraph=subgraph), str(path))
         with pytest.raises(BadInput, match="'../secret' leaves the model's folder"):
             check_onnx_file(path)
 

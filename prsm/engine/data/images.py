@@ -13,10 +13,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import BadInput
+from ..untrusted.kinds import IMAGE_SUFFIXES
 from .files import labelled
 from .types import TaskData, sha256_of_bytes
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 GRAY_MODES = {"1", "L", "I", "I;16", "F"}
 
 

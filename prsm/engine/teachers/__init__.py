@@ -11,11 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import BadInput
-from ..safe_convert import WEIGHT_SUFFIXES, converted_teacher_folder, needs_conversion
+from ..safe_convert import converted_teacher_folder, needs_conversion
+from ..untrusted.kinds import PICKLE_SUFFIXES, WEIGHT_SUFFIXES
 from ..zoo import ARCHITECTURE_FILE, is_zoo_folder
 from .base import Teacher, align_classes
-
-PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt", ".joblib"}
 
 __all__ = ["Teacher", "align_classes", "load_teacher", "resolve_teacher_path"]
 

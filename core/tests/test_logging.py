@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from prsm_site.logging import JsonFormatter
+from core.logging import JsonFormatter
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def test_the_json_formatter_writes_one_object_per_line_with_the_extra_fields():
 def test_an_actor_run_logs_one_line_with_its_outcome(caplog):
     from dramatiq import Message
 
-    from prsm_site.broker import ActorRunLog
+    from core.broker import ActorRunLog
 
     middleware = ActorRunLog()
     message = Message(queue_name="default", actor_name="user_notify", args=(), kwargs={}, options={})

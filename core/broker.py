@@ -1,7 +1,8 @@
 """The one Dramatiq broker, configured from settings before any actor is declared.
 
 Every ``tasks.py`` imports ``broker`` from here first, so actors always bind to this broker;
-workers start with ``dramatiq prsm_site.worker`` (see that module).
+workers start with ``dramatiq prsm_site.worker`` (see that module). A service sends work to an
+actor by name (``actor_named``), so it never imports the ``tasks`` module that imports it back.
 
 Policy, the same for every actor unless it says otherwise:
 - retries: ``DRAMATIQ_MAX_RETRIES`` with exponential backoff between ``DRAMATIQ_MIN_BACKOFF_MS``
@@ -10,17 +11,14 @@ Policy, the same for every actor unless it says otherwise:
 - queues: ``default`` for short work, ``training`` for distillation runs.
 """
 
-import json
 import logging
-import os
-import socket
-import threading
 import time
 
 import dramatiq
-import redis
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils.module_loading import autodiscover_modules
+from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
@@ -32,57 +30,9 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from .workers import WorkerHeartbeat
+
 actor_log = logging.getLogger("prsm.actor")
-
-
-def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
-
-
-def worker_key_prefix() -> str:
-    return f"{settings.PRSM_NAMESPACE}:workers:"
-
-
-class WorkerHeartbeat(Middleware):
-    """Each worker process refreshes a Redis key with a TTL; ``/healthz`` counts the live keys.
-
-    A worker that stops cleanly deletes its key; one that is killed stops refreshing it, and the
-    key expires after ``WORKER_HEARTBEAT_TTL`` seconds.
-    """
-
-    def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.key = ""
-
-    def after_worker_boot(self, broker, worker) -> None:
-        self.key = f"{worker_key_prefix()}{socket.gethostname()}:{os.getpid()}"
-        queues = worker.consumer_whitelist or broker.get_declared_queues()
-        self._info = json.dumps(
-            {"host": socket.gethostname(), "pid": os.getpid(), "queues": sorted(queues), "started": time.time()}
-        )
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._beat, name="prsm-heartbeat", daemon=True)
-        self._thread.start()
-
-    def _beat(self) -> None:
-        ttl = settings.WORKER_HEARTBEAT_TTL
-        client = redis_client()
-        while True:
-            try:
-                client.set(self.key, self._info, ex=ttl)
-            except redis.RedisError as exc:
-                actor_log.warning("worker heartbeat failed: %s", exc)
-            if self._stop.wait(max(0.5, ttl / 3)):
-                return
-
-    def before_worker_shutdown(self, broker, worker) -> None:
-        self._stop.set()
-        if self.key:
-            try:
-                redis_client().delete(self.key)
-            except redis.RedisError:
-                pass
 
 
 class ActorRunLog(Middleware):
@@ -176,6 +126,16 @@ def broker_ping(target: dramatiq.Broker) -> None:
     params.socket_timeout = 2
     params.blocked_connection_timeout = 2
     pika.BlockingConnection(params).close()
+
+
+def actor_named(name: str) -> dramatiq.Actor:
+    """The actor an app's ``tasks.py`` declares as ``name``; the apps' ``tasks`` modules are imported
+    on first use (a worker has imported them all already)."""
+    try:
+        return broker.get_actor(name)
+    except ActorNotFound:
+        autodiscover_modules("tasks")
+        return broker.get_actor(name)
 
 
 broker = build_broker(settings.BROKER_URL)

@@ -4,7 +4,8 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries, TimeLimit
 from django.conf import settings
 
-from prsm_site.broker import WorkerHeartbeat, broker, broker_ping, build_broker
+from core.broker import broker, broker_ping, build_broker
+from core.workers import WorkerHeartbeat
 
 
 def test_the_project_broker_is_redis_with_both_queues_declared():
@@ -33,3 +34,10 @@ def test_an_amqp_url_gives_a_rabbitmq_broker_that_answers():
 def test_an_unknown_broker_scheme_is_refused():
     with pytest.raises(ValueError, match="BROKER_URL must start with redis:// or amqp://"):
         build_broker("kafka://127.0.0.1:9092")
+
+
+def test_a_service_finds_an_actor_by_name_without_importing_its_tasks_module():
+    from core.broker import actor_named
+
+    assert actor_named("distillation_run").queue_name == "training"
+    assert actor_named("user_notify").broker is broker
