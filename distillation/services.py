@@ -182,7 +182,7 @@ def job_fail(*, job: DistillationJob, token: int | None, message: str, platform_
     else:
         ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[job_teacher_owner(job=job)])
     _finish(job, DistillationJob.Status.FAILED, error=message)
-    safety_services.safety_breaker_trip_record(job=job)
+    safety_services.safety_breaker_trip_record(job=job, folder=job_out_dir(job))
     return True
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.selectors import user_is_moderator
 from core.errors import DomainError
+from prsm.engine.checks.breaker import TRIP_FILE
 
 from .models import FlaggedUpload, ModerationAction, SafetyReport
 
-TRIP_FILE = "safety-trip.json"  # written by prsm.engine.checks.hooks when the breaker stops training
 
 
 class SafetyError(DomainError):
@@ -48,9 +47,9 @@ def safety_report_build(*, job) -> SafetyReport:
 
 
 @transaction.atomic
-def safety_breaker_trip_record(*, job) -> SafetyReport | None:
-    """A failed job whose training the breaker stopped: its record, read from the run's folder."""
-    path = Path(settings.MEDIA_ROOT) / "jobs" / str(job.job_id) / TRIP_FILE
+def safety_breaker_trip_record(*, job, folder: Path) -> SafetyReport | None:
+    """A failed job whose training the breaker stopped: its record, read from the run's ``folder``."""
+    path = folder / TRIP_FILE
     try:
         trip = json.loads(path.read_text())
     except (OSError, ValueError):

@@ -10,20 +10,10 @@ import pytest
 import torch
 
 from prsm.engine.pipeline import DistillConfig, run_distillation
+from tests.engine.events import Recorder
 
 CONTRACT_FIELDS = {"task", "backend", "seed", "data_sha256", "teacher", "student", "retention", "compression_ratio",
                    "speedup", "exports", "checks", "stages"}
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-
-    def on_event(self, event: dict) -> None:
-        self.events.append(event)
-
-    def should_stop(self) -> bool:
-        return False
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,7 @@ import pytest
 from prsm.engine import stages
 from prsm.engine.pipeline import DistillConfig, run_distillation
 from prsm.engine.stages import STAGES
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-
-    def on_event(self, event: dict) -> None:
-        self.events.append(event)
-
-    def should_stop(self) -> bool:
-        return False
+from tests.engine.events import Recorder
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from ..data.loaders import load_data
 from ..data.splits import stratified_split
 from ..evaluation.compare import onnx_cost, torch_cost
 from ..evaluation.metrics import confusion_matrix, per_class_accuracy, quality, softmax
+from ..jsonable import jsonable
 from ..teachers import align_classes, load_teacher
 from .structure import attention_head_importance, layer_similarity, permutation_importance
 
@@ -38,7 +39,7 @@ def analyze_teacher(ref: str, data: str | None = None, max_examples: int = 2000,
     analysis["low_margin_examples"] = _low_margin(logits, held_out)
     analysis["structure"] = _structure(teacher, held_out, inputs, logits, seed)
     analysis["data"] = {"ref": data, "sha256": rows.sha256, "examples_analysed": len(held_out)}
-    return _jsonable(analysis)
+    return jsonable(analysis)
 
 
 def _cost(teacher, inputs) -> dict:
@@ -87,12 +88,3 @@ def _structure(teacher, data, inputs, logits, seed: int) -> dict:
         return {"permutation_importance": permutation_importance(teacher, data, seed)}
     return {}
 
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

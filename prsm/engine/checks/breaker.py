@@ -16,6 +16,10 @@ from .config import ChecksConfig
 from .record import check_record
 from .spending import SpendingMeter
 
+# The record a run leaves in its folder when the breaker stops training; the platform reads it
+# (safety.services.safety_breaker_trip_record) to queue the job for the moderators.
+TRIP_FILE = "safety-trip.json"
+
 EMA_WEIGHT = 0.3  # weight of the newest loss in the smoothed loss
 
 

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from ..checks.breaker import BreakerCallback, CircuitBreaker, CircuitBreakerTripped
+from ..checks.breaker import TRIP_FILE, BreakerCallback, CircuitBreaker, CircuitBreakerTripped
 from ..checks.data_checks import class_imbalance_check, label_sanity_check, pii_check, redact_texts
 from ..checks.gate import (calibration_check, column_slices, fairness_check, low_margin_agreement_check,
                            robustness_check, text_slices)
@@ -25,7 +25,6 @@ from ..errors import BadInput, Cancelled
 from ..jsonable import jsonable
 from ..run import Run
 
-TRIP_FILE = "safety-trip.json"  # the platform reads it (safety.services) when the breaker stops a job
 
 T = TypeVar("T")
 
