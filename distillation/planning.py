@@ -16,6 +16,8 @@ from prsm.engine.data.builtin import BUILTIN_NAMES
 from prsm.planning import backend_choose, request_to_config
 from prsm.request import DistillationRequest
 
+from .models import DistillationJob
+
 from .uploads import dataset_of, media_path, teacher_of
 
 VALIDATION_SUITES = 1  # held-out evaluation with the retention check
@@ -131,8 +133,6 @@ def _dataset(request: DistillationRequest, teacher: _TeacherRef, owner) -> tuple
 
 def measured_teacher_seconds(engine_teacher: str) -> float | None:
     """Seconds per example of this teacher at batch 1, as the last completed job on it measured them."""
-    from .models import DistillationJob
-
     reports = (DistillationJob.objects.filter(status=DistillationJob.Status.COMPLETED, engine_config__teacher=engine_teacher)
                .order_by("-finished_at").values_list("report", flat=True)[:1])
     latency = next(iter(reports), None) and (reports[0] or {}).get("teacher", {}).get("latency_ms_p50")

@@ -297,7 +297,6 @@ def _keep_received(error: BaseException, received) -> None:
 @transaction.atomic
 def dataset_upload_create(*, owner, file, name: str = "") -> "Dataset":
     """Store and validate a data file (CSV, JSONL, or an archive of image folders); raises UploadError."""
-    from .models import Dataset
     dataset = Dataset(owner=owner, name=_upload_name(name, file))
     folder = upload_folder("datasets", dataset.public_id)
     received = None
@@ -322,7 +321,6 @@ def dataset_upload_create(*, owner, file, name: str = "") -> "Dataset":
 def teacher_upload_create(*, owner, file, name: str = "", dataset=None) -> "Teacher":
     """Store and check a teacher file (PyTorch weights in a model folder become safetensors); a worker
     then loads and analyses it (``tasks.teacher_analyze``)."""
-    from .models import Teacher
     if dataset is not None and (dataset.owner_id != owner.pk or dataset.status != dataset.Status.READY):
         raise UploadError("the data set is not one of your ready data sets", field="dataset")
     teacher = Teacher(owner=owner, name=_upload_name(name, file), dataset=dataset)

@@ -1,10 +1,15 @@
+import json
+
 import dramatiq
 from dramatiq.middleware import Shutdown, TimeLimitExceeded
 
 from core.broker import broker  # noqa: F401 - configures the broker before any actor exists
+from prsm.engine.errors import BadInput
 
 from . import services
+from .models import Teacher
 from .runner import JobRunner
+from .uploads import media_path, teacher_load
 
 
 @dramatiq.actor(queue_name="training", max_retries=50, min_backoff=2_000, max_backoff=30_000, notify_shutdown=True)
@@ -29,13 +34,7 @@ def distillation_run(job_id: str) -> None:
 def teacher_analyze(teacher_id: str) -> None:
     """Load an uploaded teacher with the engine (ready or rejected), then analyse it, with its own
     data set when it has one. A teacher already analysed or rejected is a no-op."""
-    import json
-
-    from prsm.engine.analysis import analyze_teacher
-    from prsm.engine.errors import BadInput
-
-    from .models import Teacher
-    from .uploads import media_path, teacher_load
+    from prsm.engine.analysis import analyze_teacher  # torch and the rest: only where an analysis runs
 
     teacher = Teacher.objects.select_related("dataset").filter(public_id=teacher_id).first()
     if teacher is None or teacher.status == Teacher.Status.REJECTED or teacher.analyzed_at is not None:
