@@ -4,11 +4,10 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializ
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from . import services
-from .selectors import client_ip, user_is_moderator
+from . import services, throttles
+from .selectors import user_is_moderator
 
 TokenOutput = inline_serializer("TokenOutput", {"token": serializers.CharField(), "user_id": serializers.IntegerField()})
 
@@ -32,20 +31,22 @@ class UserOutput(serializers.Serializer):
 
 
 class RegisterApi(APIView):
+    """Sign-ups are limited per client address (SIGNUP_RATE_PER_HOUR, shared with the sign-up page)."""
+
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "register"
 
     class RegisterInputSerializer(serializers.Serializer):
-        username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+        username = serializers.CharField(max_length=150, help_text="Letters A-Z, digits and . _ @ + - (after "
+                                         "Unicode NFKC normalisation); unique without regard to case.")
         password = serializers.CharField(write_only=True, trim_whitespace=False)
         email = serializers.EmailField()
 
         def validate_username(self, value):
-            if services.User.objects.filter(username__iexact=value).exists():
-                raise serializers.ValidationError("A user with that username already exists.", code="taken")
-            return value
+            try:
+                return services.username_clean(username=value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages[0], code=exc.code) from None
 
     @extend_schema(
         request=RegisterInputSerializer,
@@ -54,11 +55,15 @@ class RegisterApi(APIView):
         auth=[],
     )
     def post(self, request):
-        data = self._validated(request)
         try:
-            user = services.user_create(**data)
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError({"password": exc.messages}) from None
+            throttles.signup_slot_take(request)
+        except throttles.SignupThrottled as exc:
+            raise exceptions.Throttled(wait=exc.wait, detail=exc.message) from None
+        try:
+            user = services.user_create(**self._validated(request))
+        except (exceptions.APIException, DjangoValidationError):  # no account made (the service names the field)
+            throttles.signup_slot_return(request)
+            raise
         token = services.user_token_get_or_create(user=user)
         return Response({"token": token, "user_id": user.id}, status=status.HTTP_201_CREATED)
 
@@ -81,15 +86,15 @@ class TokenApi(APIView):
         serializer = self.TokenInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         username, password = serializer.validated_data["username"], serializer.validated_data["password"]
-        ip = client_ip(request)
-        wait = services.login_retry_after(username=username, ip=ip)
+        client = throttles.LoginClient.of(request, username)
+        wait = client.retry_after()
         if wait:
             raise exceptions.Throttled(wait=wait, detail="Too many failed logins.")
         user = authenticate(request, username=username, password=password)
         if user is None:
-            services.login_failure_record(username=username, ip=ip)
+            client.failed()
             raise InvalidCredentials()
-        services.login_failures_clear(username=username)
+        client.succeeded()
         return Response({"token": services.user_token_get_or_create(user=user), "user_id": user.id})
 
 

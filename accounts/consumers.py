@@ -1,11 +1,11 @@
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from core.websockets import JsonFrameConsumer
 
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-class NotificationConsumer(AsyncJsonWebsocketConsumer):
+class NotificationConsumer(JsonFrameConsumer):
     """Read-only stream of a signed-in user's notifications (``user.notify`` group messages)."""
 
     async def connect(self):

@@ -1,8 +1,9 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from . import services
-from .selectors import client_ip
+from .throttles import LoginClient
 
 
 class SignupForm(UserCreationForm):
@@ -12,20 +13,24 @@ class SignupForm(UserCreationForm):
         model = services.User
         fields = ("username", "email")
 
+    def clean_username(self):
+        return services.username_clean(username=self.cleaned_data.get("username") or "")
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """Refuses to check the password at all once an account or address has failed too often."""
+
+class LoginThrottleMixin:
+    """Refuses to check the password at all once the account or the address has failed too often
+    (accounts.throttles.LoginClient); the view remembers the browser after a login."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
         "throttled": "Too many failed logins. Try again in %(minutes)s minute(s).",
     }
     throttled = False
+    login_client: LoginClient | None = None
 
     def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        ip = client_ip(self.request)
-        wait = services.login_retry_after(username=username, ip=ip)
+        self.login_client = client = LoginClient.of(self.request, self.cleaned_data.get("username") or "")
+        wait = client.retry_after()
         if wait:
             self.throttled = True
             raise forms.ValidationError(
@@ -34,7 +39,18 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         try:
             cleaned = super().clean()
         except forms.ValidationError:
-            services.login_failure_record(username=username, ip=ip)
+            if self.user_cache is None:  # a wrong password; not an inactive or non-staff account's refusal
+                client.failed()
             raise
-        services.login_failures_clear(username=username)
+        if self.user_cache is not None:  # no password given checks nothing, and clears nothing
+            client.succeeded()
         return cleaned
+
+
+class ThrottledAuthenticationForm(LoginThrottleMixin, AuthenticationForm):
+    pass
+
+
+class ThrottledAdminAuthenticationForm(LoginThrottleMixin, AdminAuthenticationForm):
+    error_messages = {**AdminAuthenticationForm.error_messages, **LoginThrottleMixin.error_messages,
+                      "invalid_login": AdminAuthenticationForm.error_messages["invalid_login"]}

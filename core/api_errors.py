@@ -1,9 +1,12 @@
 """One error shape for the whole API, ``{"error": {"code", "message", "field"?}}``, made in one place:
 the DRF exception handler answers every refusal (a ``DomainError`` from a service, Django's or DRF's
-validation errors, DRF's own exceptions) and turns anything else into a logged 500."""
+validation errors, DRF's own exceptions, what a malformed request body raises while it is read) and
+turns anything else into a logged 500."""
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from rest_framework import exceptions
@@ -31,6 +34,25 @@ STATUS_CODES = {
 
 # What the handler answers as the client's doing (4xx): an idempotent POST stores these answers too.
 REFUSALS = (exceptions.APIException, DomainError, DjangoValidationError)
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "too_large"
+    default_detail = "The request body is too large."
+
+
+def malformed_request(exc) -> exceptions.APIException | None:
+    """What reading a malformed request raises (Django's body and form limits, text that is not
+    UTF-8) as the 4xx it is; ``core.parsers`` raises ParseError for the rest of a bad body."""
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes; "
+                               "files go to the upload routes as multipart/form-data.")
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return exceptions.ParseError(f"The form has too many fields (at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,}).")
+    if isinstance(exc, UnicodeError):
+        return exceptions.ParseError("The request holds text that is not valid UTF-8.")
+    return None
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict:
@@ -63,6 +85,7 @@ def api_exception_handler(exc, context):
         return Response({"error": exc.as_dict(), **exc.extra}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):  # a model's full_clean() in a service
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    exc = malformed_request(exc) or exc
     response = exception_handler(exc, context)
     if response is None:
         log.exception("Unhandled API error", exc_info=exc)

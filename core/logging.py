@@ -66,3 +66,14 @@ class OnlyExceptions(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.exc_info is not None
+
+
+class ClientErrorsAsWarnings(logging.Filter):
+    """Django logs a suspicious request (a Host not allowed, a form with too many fields) as an ERROR
+    with its traceback; it is the client's doing, so it is written as one WARNING line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        record.exc_info, record.exc_text = None, None
+        return True

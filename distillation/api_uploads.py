@@ -99,7 +99,8 @@ class TeacherAnalysisOutput(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     status = serializers.CharField()
     status_reason = serializers.CharField()
-    analysis = serializers.JSONField(help_text="the engine's teacher analysis (as `prsm teacher analyze --json` prints)")
+    analysis = serializers.JSONField(help_text="the engine's teacher analysis (as `prsm teacher analyze --json` prints), "
+                                     "naming the teacher and its data set by their ids (`ref`), never by server paths")
     analysis_error = serializers.CharField()
     analyzed_at = serializers.DateTimeField()
 

@@ -9,7 +9,9 @@ import time
 
 from django.db import close_old_connections, connection
 from django.utils import timezone
+from pydantic import ValidationError
 
+from prsm.engine.config import DistillConfig
 from prsm.engine.errors import BadInput, Cancelled
 
 from . import selectors, services
@@ -72,7 +74,7 @@ class JobRunner:
         keeper = threading.Thread(target=self._keep_lease, name=f"lease-{self.job.job_id}", daemon=True)
         keeper.start()
         try:
-            report = run_distillation(self.job.engine_config, selectors.job_out_dir(self.job), callback=self)
+            report = run_distillation(self._config(), selectors.job_out_dir(self.job), callback=self)
         except Cancelled:
             self._end_stopped()
         except BadInput as exc:
@@ -87,6 +89,15 @@ class JobRunner:
         finally:
             self._done.set()
             keeper.join(timeout=RENEW_EVERY_S * 2)
+
+    def _config(self) -> DistillConfig:
+        """The job's config as the engine takes it; one it refuses is the request's fault, so the user's."""
+        try:
+            return DistillConfig.model_validate(self.job.engine_config)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(part) for part in first["loc"])
+            raise BadInput(f"{field}: {first['msg'].removeprefix('Value error, ')}") from None
 
     @property
     def used(self) -> float:

@@ -49,4 +49,19 @@ def teacher_analyze(teacher_id: str) -> None:
         analysis, error = json.loads(json.dumps(analyze_teacher(path, data), default=str)), ""
     except BadInput as exc:
         analysis, error = None, str(exc)
-    services.teacher_analysis_store(teacher=teacher, analysis=analysis, error=error)
+    # the owner sees the uploads by the ids they were given, never where this server keeps them
+    references = {path: str(teacher.public_id)} | ({data: str(teacher.dataset.public_id)} if data else {})
+    services.teacher_analysis_store(teacher=teacher, analysis=_in_users_terms(analysis, references),
+                                    error=_in_users_terms(error, references))
+
+
+def _in_users_terms(value, references: dict[str, str]):
+    """``value`` (JSON) with every server path in ``references`` replaced by the upload's id."""
+    if isinstance(value, dict):
+        return {key: _in_users_terms(item, references) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_in_users_terms(item, references) for item in value]
+    if isinstance(value, str):
+        for path, reference in references.items():
+            value = value.replace(path, reference)
+    return value

@@ -1,14 +1,24 @@
 """FTNS amounts: integers in the smallest unit everywhere; FTNS only at the edges (API, pages, CSV)."""
 
+import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 UNITS_PER_FTNS = 1_000_000
 FTNS_DECIMALS = 6
 
+# The one written form of an amount: ASCII digits, then an optional point and decimals ("12.5"); the
+# decimals are counted by whoever reads it (at most six). Decimal() alone also reads "٣", "１",
+# "1_000", "1e3", "NaN" and padding, each a different number to some other reader of the same text.
+AMOUNT_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+AMOUNT_FORM = 'Write FTNS as ASCII digits with an optional point and at most six decimals, e.g. "12.5", or as a JSON number.'
+
 
 def to_units(ftns: Decimal | int | str | Fraction) -> int:
-    """FTNS -> units, exactly; refuses anything finer than one unit (never rounds money silently)."""
+    """FTNS -> units, exactly; refuses anything finer than one unit (never rounds money silently), and
+    text in any form but ``AMOUNT_TEXT``."""
+    if isinstance(ftns, bool) or (isinstance(ftns, str) and not AMOUNT_TEXT.fullmatch(ftns)):
+        raise ValueError(f"not an amount: {ftns!r}. {AMOUNT_FORM}")
     try:
         value = Fraction(Decimal(ftns) if isinstance(ftns, str) else ftns)
     except (InvalidOperation, ValueError, TypeError, OverflowError):

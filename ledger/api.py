@@ -1,5 +1,7 @@
+from decimal import Decimal
+
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import LimitOffsetPagination
@@ -8,9 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .amounts import FTNS_DECIMALS, format_ftns, to_units
+from .amounts import AMOUNT_FORM, AMOUNT_TEXT, FTNS_DECIMALS, format_ftns, to_units
 from .idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from .models import Transaction
+from .users import user_by_username
 
 User = get_user_model()
 
@@ -22,13 +25,21 @@ MONEY_POST_ERRORS = {
 }
 
 
+@extend_schema_field({"oneOf": [
+    {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,6})?$", "example": "12.5"},
+    {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+]})
 class FtnsAmountField(serializers.DecimalField):
-    """FTNS as a decimal string with at most six places; the view receives integer units."""
+    """FTNS as an ASCII decimal string with at most six places (``AMOUNT_TEXT``) or a JSON number; the
+    view receives integer units."""
 
     def __init__(self, **kwargs):
         super().__init__(max_digits=18, decimal_places=FTNS_DECIMALS, min_value=0, **kwargs)
 
     def to_internal_value(self, data):
+        number = isinstance(data, (int, float, Decimal)) and not isinstance(data, bool)
+        if not (number or (isinstance(data, str) and AMOUNT_TEXT.fullmatch(data))):
+            raise serializers.ValidationError(AMOUNT_FORM, code="invalid")
         units = to_units(super().to_internal_value(data))
         if units <= 0:
             raise serializers.ValidationError("Must be more than 0 FTNS.", code="min_value")
@@ -36,8 +47,14 @@ class FtnsAmountField(serializers.DecimalField):
 
 
 class LedgerBalanceOutputSerializer(serializers.Serializer):
-    balance = serializers.CharField(help_text="Spendable FTNS, six decimal places.")
+    balance = serializers.CharField(help_text="FTNS to spend on jobs, six decimal places: the wallet and the "
+                                    "promotional credit together.")
     balance_units = serializers.IntegerField(help_text="The same in units (1 FTNS = 1,000,000 units).")
+    promo_credit = serializers.CharField(help_text="The part of balance that is promotional credit (the signup "
+                                         "grant): it pays for distillation jobs only, never transfers or purchases.")
+    promo_credit_units = serializers.IntegerField()
+    transferable = serializers.CharField(help_text="The part of balance that transfers and purchases may spend.")
+    transferable_units = serializers.IntegerField()
     held = serializers.CharField(help_text="FTNS in escrow for running jobs (not included in balance).")
     held_units = serializers.IntegerField()
     currency = serializers.CharField(default="FTNS")
@@ -47,9 +64,11 @@ class LedgerEntryOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     transaction_id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Transaction.Kind.choices, source="transaction.kind")
+    account = serializers.ChoiceField(choices=["wallet", "promo"], source="account.kind",
+                                      help_text="wallet, or promo: promotional credit, which pays for jobs only.")
     amount = serializers.SerializerMethodField(help_text="Signed FTNS: positive credits the wallet.")
     amount_units = serializers.IntegerField(source="amount")
-    balance_after = serializers.SerializerMethodField(help_text="The wallet's balance once this entry applied.")
+    balance_after = serializers.SerializerMethodField(help_text="The balance of the entry's account (wallet or promo) once it applied.")
     balance_after_units = serializers.IntegerField(source="balance_after")
     counterparty = serializers.SerializerMethodField()
     memo = serializers.CharField(source="transaction.memo")
@@ -87,7 +106,7 @@ class LedgerGrantOutputSerializer(serializers.Serializer):
 
 
 def _recipient(username: str) -> User:
-    user = User.objects.filter(username=username, is_active=True).first()
+    user = user_by_username(username)  # NFKC, then without case: a lookalike name finds the same user
     if user is None:
         raise exceptions.ValidationError({"to": ["No active user with that username."]}, code="unknown_user")
     return user
@@ -99,8 +118,11 @@ class LedgerBalanceApi(APIView):
     @extend_schema(operation_id="ledger_balance", responses={200: LedgerBalanceOutputSerializer})
     def get(self, request):
         balance, held = selectors.wallet_balance(user=request.user), selectors.wallet_held(user=request.user)
+        promo = selectors.wallet_promo_credit(user=request.user)
         return Response(LedgerBalanceOutputSerializer({
             "balance": format_ftns(balance), "balance_units": balance,
+            "promo_credit": format_ftns(promo), "promo_credit_units": promo,
+            "transferable": format_ftns(balance - promo), "transferable_units": balance - promo,
             "held": format_ftns(held), "held_units": held, "currency": "FTNS",
         }).data)
 

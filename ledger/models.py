@@ -13,9 +13,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 
+USER_KINDS = ["wallet", "promo"]  # the accounts that belong to a user
+
+
 class Account(models.Model):
     class Kind(models.TextChoices):
         WALLET = "wallet", "User wallet"
+        PROMO = "promo", "Promotional credit (pays for jobs only)"
         PLATFORM_REVENUE = "platform_revenue", "Platform revenue"
         HOLDS = "holds", "Job budget holds (escrow)"
         CATALOG_TEACHERS = "catalog_teachers", "Catalog teachers' access fees and shares"
@@ -23,8 +27,9 @@ class Account(models.Model):
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     code = models.CharField(max_length=64, unique=True)
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="ftns_wallet"
+    # A user has a wallet and, once granted some, a promotional credit account; platform accounts have no user.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="ftns_accounts"
     )
     balance = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
@@ -36,9 +41,10 @@ class Account(models.Model):
                 condition=Q(balance__gte=0) | Q(kind="issuance"), name="ledger_account_never_negative"
             ),
             models.CheckConstraint(
-                condition=Q(kind="wallet", user__isnull=False) | (~Q(kind="wallet") & Q(user__isnull=True)),
-                name="ledger_account_wallet_has_a_user",
+                condition=Q(kind__in=USER_KINDS, user__isnull=False) | (~Q(kind__in=USER_KINDS) & Q(user__isnull=True)),
+                name="ledger_account_user_accounts_have_a_user",
             ),
+            models.UniqueConstraint(fields=["user", "kind"], name="ledger_account_one_per_user_and_kind"),
         ]
 
     def __str__(self) -> str:

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import Coalesce
 
-from .models import Account, Entry, Hold, Transaction
+from .models import USER_KINDS, Account, Entry, Hold, Transaction
 
 
 def wallet_get(*, user) -> Account | None:
@@ -13,9 +13,15 @@ def wallet_get(*, user) -> Account | None:
 
 
 def wallet_balance(*, user) -> int:
-    """The cached balance; ``ledger_problems`` proves it equals the sum of the wallet's entries."""
-    wallet = wallet_get(user=user)
-    return wallet.balance if wallet else 0
+    """What the user may spend on jobs: the wallet and the promotional credit together (cached
+    balances; ``ledger_problems`` proves each equals the sum of its entries)."""
+    return Account.objects.filter(kind__in=USER_KINDS, user=user).aggregate(total=Coalesce(Sum("balance"), 0))["total"]
+
+
+def wallet_promo_credit(*, user) -> int:
+    """The part of ``wallet_balance`` that is promotional credit: it pays for jobs only."""
+    promo = Account.objects.filter(kind=Account.Kind.PROMO, user=user).first()
+    return promo.balance if promo else 0
 
 
 def account_balance(*, account: Account) -> int:
@@ -45,7 +51,7 @@ def wallet_entries(
     direction: str | None = None,
     oldest_first: bool = False,
 ) -> QuerySet[Entry]:
-    entries = Entry.objects.filter(account__kind=Account.Kind.WALLET, account__user=user).select_related("transaction")
+    entries = Entry.objects.filter(account__kind__in=USER_KINDS, account__user=user).select_related("transaction", "account")
     if kind:
         entries = entries.filter(transaction__kind=kind)
     if reference:
@@ -62,18 +68,26 @@ def wallet_entries(
 
 
 def entry_counterparties(*, entries: list[Entry]) -> dict[int, str]:
-    """For each entry, who is on the other side of its transaction: a username or a platform account."""
+    """For each entry, who is on the other side of its transaction: a username or a platform account
+    (the entry's owner's other account, wallet or promotional credit, is the same side)."""
     others = (
         Entry.objects.filter(transaction_id__in={e.transaction_id for e in entries})
         .select_related("account__user")
         .order_by("id")
     )
-    names: dict[int, list[tuple[int, str]]] = {}
+    owners: dict[int, int | None] = {}
+    names: dict[int, list[tuple[int, int | None, str]]] = {}
     for other in others:
         label = other.account.user.username if other.account.user_id else other.account.code
-        names.setdefault(other.transaction_id, []).append((other.account_id, label))
+        owners[other.account_id] = other.account.user_id
+        names.setdefault(other.transaction_id, []).append((other.account_id, other.account.user_id, label))
+
+    def same_side(entry, account_id, user_id) -> bool:
+        return account_id == entry.account_id or (user_id is not None and user_id == owners.get(entry.account_id))
+
     return {
-        e.pk: ", ".join(label for account_id, label in names.get(e.transaction_id, []) if account_id != e.account_id)
+        e.pk: ", ".join(dict.fromkeys(label for account_id, user_id, label in names.get(e.transaction_id, [])
+                                      if not same_side(e, account_id, user_id)))
         for e in entries
     }
 

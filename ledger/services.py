@@ -8,6 +8,12 @@ transactions serialise writers instead.
 
 Operations that a retry or a redelivered worker message may repeat are exactly-once: they carry
 a ``dedupe_key`` that a unique index guards, and holds check their state under a row lock.
+
+Promotional credit (``promo:<user id>``, where the signup grant goes) pays only for the platform's
+own work: a job's hold takes it before the wallet, and whatever of it the job does not spend goes
+back to it. It is never transferred, never pays for a marketplace sale, and the part of a job's
+charge it pays to a teacher's owner reaches that owner as promotional credit too. So accounts made
+only to collect the grant cannot funnel it into one account or into purchases (and ratings).
 """
 
 from collections import defaultdict
@@ -51,6 +57,15 @@ def wallet_open(*, user: User) -> Account:
         code=f"wallet:{user.pk}", defaults={"kind": Account.Kind.WALLET, "user": user}
     )
     return wallet
+
+
+def promo_open(*, user: User) -> Account:
+    promo, _ = Account.objects.get_or_create(code=f"promo:{user.pk}", defaults={"kind": Account.Kind.PROMO, "user": user})
+    return promo
+
+
+def promo_get(*, user: User) -> Account | None:
+    return Account.objects.filter(code=f"promo:{user.pk}").first()
 
 
 def system_account(kind: Account.Kind) -> Account:
@@ -141,14 +156,27 @@ def _positive(amount: int, field: str = "amount") -> None:
 
 @transaction.atomic
 def wallet_signup_grant_post(*, user: User) -> Account:
-    """Open the user's wallet and credit the signup grant, once per user however often it is called."""
+    """Open the user's wallet and credit the signup grant as promotional credit, once per user
+    however often it is called."""
     wallet = wallet_open(user=user)
     amount = settings.LEDGER_SIGNUP_GRANT * UNITS_PER_FTNS
     if amount > 0:
         issuance = system_account(Account.Kind.ISSUANCE)
-        _post_once(kind=Transaction.Kind.SIGNUP_GRANT, legs=[(issuance, -amount), (wallet, amount)],
-                   memo="Welcome grant", dedupe_key=f"signup:{user.pk}")
+        _post_once(kind=Transaction.Kind.SIGNUP_GRANT, legs=[(issuance, -amount), (promo_open(user=user), amount)],
+                   memo="Welcome grant (promotional credit for distillation jobs)", dedupe_key=f"signup:{user.pk}")
     return wallet
+
+
+def _wallet_only(user: User, posting):
+    """Run a wallet-only posting; a refusal for want of funds says why promotional credit did not count."""
+    try:
+        return posting()
+    except InsufficientFunds as exc:
+        promo = promo_get(user=user)
+        if promo is None or promo.balance <= 0:
+            raise
+        raise InsufficientFunds(f"{exc.message} Promotional credit ({display_ftns(promo.balance)} FTNS) pays only "
+                                "for distillation jobs: it cannot be transferred or buy models.") from None
 
 
 @transaction.atomic
@@ -178,7 +206,7 @@ def ledger_transfer_post(*, sender: User, recipient: User, amount: int, memo: st
     if sender.pk == recipient.pk:
         raise ValidationError({"to": "You cannot transfer FTNS to yourself."})
     legs = [(wallet_open(user=sender), -amount), (wallet_open(user=recipient), amount)]
-    return _post(kind=Transaction.Kind.TRANSFER, legs=legs, memo=memo, created_by=sender)
+    return _wallet_only(sender, lambda: _post(kind=Transaction.Kind.TRANSFER, legs=legs, memo=memo, created_by=sender))
 
 
 @transaction.atomic
@@ -198,20 +226,23 @@ def ledger_transaction_reverse(*, staff: User, original: Transaction, reason: st
 
 @transaction.atomic
 def hold_place(*, user: User, reference: str, amount: int, budget: int, memo: str = "") -> Hold:
-    """Move a job's estimate into escrow. Placing the same hold again returns it unchanged."""
+    """Move a job's estimate into escrow, promotional credit first, then the wallet. Placing the same
+    hold again returns it unchanged."""
     _positive(amount)
     if amount > budget:
         raise BudgetExceeded(f"The estimate ({display_ftns(amount)} FTNS) is over the budget ({display_ftns(budget)} FTNS).",
                              field="budget_ftns")
-    wallet, holds = wallet_open(user=user), system_account(Account.Kind.HOLDS)
+    wallet, holds, promo = wallet_open(user=user), system_account(Account.Kind.HOLDS), promo_get(user=user)
     # Take _post's locks now (same accounts, same order): a placement racing this one for the same
     # job then finds the hold here instead of finding the wallet already charged for it.
-    _lock([wallet.pk, holds.pk])
+    locked = {account.pk: account for account in _lock([wallet.pk, holds.pk] + ([promo.pk] if promo else []))}
     if existing := Hold.objects.filter(reference=reference).first():
         return _same_hold(existing, user=user, amount=amount)
+    from_promo = min(locked[promo.pk].balance, amount) if promo else 0
+    legs = [(wallet, from_promo - amount), (holds, amount)] + ([(promo, -from_promo)] if promo else [])
     try:
         with transaction.atomic():
-            txn = _post(kind=Transaction.Kind.HOLD, legs=[(wallet, -amount), (holds, amount)],
+            txn = _post(kind=Transaction.Kind.HOLD, legs=legs,
                         reference=reference, memo=memo or f"Budget held for {reference}",
                         dedupe_key=f"hold:{reference}:place", created_by=user)
             hold = Hold(reference=reference, wallet=wallet, amount=amount, budget=budget, place_transaction=txn)
@@ -242,6 +273,20 @@ def _hold_for_closing(reference: str, state: Hold.State) -> Hold | None:
     raise HoldConflict(f"The hold for {reference} is already {hold.state}.")
 
 
+def _hold_promo(hold: Hold) -> tuple[Account | None, int]:
+    """The promotional credit account that paid into this hold, and how much it paid (from the
+    placing transaction's entries, which never change)."""
+    entry = hold.place_transaction.entries.select_related("account").filter(account__kind=Account.Kind.PROMO).first()
+    return (entry.account, -entry.amount) if entry else (None, 0)
+
+
+def _hold_back(hold: Hold, *, charged_to_promo: int, charged_to_wallet: int) -> list[tuple[Account, int]]:
+    """The legs returning what the charge left of the hold to where it came from."""
+    promo, from_promo = _hold_promo(hold)
+    legs = [(hold.wallet, hold.amount - from_promo - charged_to_wallet)]
+    return legs + ([(promo, from_promo - charged_to_promo)] if promo else [])
+
+
 def _hold_close(hold: Hold, *, state: Hold.State, kind: Transaction.Kind, legs: Legs, charged: int, memo: str) -> Hold:
     legs = [(system_account(Account.Kind.HOLDS), -hold.amount), *legs]
     hold.close_transaction = _post(kind=kind, legs=legs, reference=hold.reference, memo=memo,
@@ -257,7 +302,9 @@ def hold_settle(*, reference: str, cost: pricing.JobCost, teacher_owners: Sequen
     """Charge a finished (or cancelled) job's actual cost and release the rest of its hold.
 
     The charge never exceeds the hold. Teacher access fees are paid first, to the teachers' owners;
-    the base, compute and validation fees go to the platform; what is left returns to the wallet.
+    the base, compute and validation fees go to the platform; what is left returns to where it came
+    from. Promotional credit pays the platform's fees first; the part of the teacher fees it pays
+    reaches a teacher's owner as promotional credit (catalog teachers are the platform's own).
     """
     if len(teacher_owners) != len(cost.teacher_fees):
         raise ValueError("one teacher owner per teacher fee")
@@ -267,30 +314,44 @@ def hold_settle(*, reference: str, cost: pricing.JobCost, teacher_owners: Sequen
     charge = min(cost.total, hold.amount)
     teacher_total = min(sum(cost.teacher_fees), charge)
     teacher_parts = pricing.apportion(teacher_total, cost.teacher_fees) if cost.teacher_fees and teacher_total else []
-    legs = [(teacher_owner_account(owner=owner), part) for owner, part in zip(teacher_owners, teacher_parts)]
-    legs += [(system_account(Account.Kind.PLATFORM_REVENUE), charge - teacher_total), (hold.wallet, hold.amount - charge)]
+    platform_part = charge - teacher_total
+    promo_charged = min(_hold_promo(hold)[1], charge)
+    promo_to_teachers = max(promo_charged - platform_part, 0)
+    promo_parts = pricing.apportion(promo_to_teachers, teacher_parts) if promo_to_teachers else [0] * len(teacher_parts)
+    legs = [leg for owner, part, promo_part in zip(teacher_owners, teacher_parts, promo_parts)
+            for leg in _teacher_fee_legs(owner, part, promo_part)]
+    legs += [(system_account(Account.Kind.PLATFORM_REVENUE), platform_part),
+             *_hold_back(hold, charged_to_promo=promo_charged, charged_to_wallet=charge - promo_charged)]
     memo = f"{reference}: charged {display_ftns(charge)} FTNS, released {display_ftns(hold.amount - charge)} FTNS"
     return _hold_close(hold, state=Hold.State.SETTLED, kind=Transaction.Kind.SETTLE, legs=legs, charged=charge, memo=memo)
 
 
+def _teacher_fee_legs(owner: User | None, part: int, promo_part: int) -> list[tuple[Account, int]]:
+    if owner is None:  # a catalog teacher: the platform's own account, whatever paid
+        return [(teacher_owner_account(owner=None), part)]
+    return [(wallet_open(user=owner), part - promo_part)] + ([(promo_open(user=owner), promo_part)] if promo_part else [])
+
+
 @transaction.atomic
 def hold_release(*, reference: str) -> Hold:
-    """Return the whole hold to the wallet (a job cancelled before it used anything)."""
+    """Return the whole hold to where it came from (a job cancelled before it used anything)."""
     hold = _hold_for_closing(reference, Hold.State.RELEASED)
     if hold is None:
         return Hold.objects.get(reference=reference)
     return _hold_close(hold, state=Hold.State.RELEASED, kind=Transaction.Kind.RELEASE,
-                       legs=[(hold.wallet, hold.amount)], charged=0, memo=f"{reference}: hold released")
+                       legs=_hold_back(hold, charged_to_promo=0, charged_to_wallet=0), charged=0,
+                       memo=f"{reference}: hold released")
 
 
 @transaction.atomic
 def hold_refund(*, reference: str) -> Hold:
-    """Return the whole hold to the wallet because the platform failed the job."""
+    """Return the whole hold to where it came from because the platform failed the job."""
     hold = _hold_for_closing(reference, Hold.State.REFUNDED)
     if hold is None:
         return Hold.objects.get(reference=reference)
     return _hold_close(hold, state=Hold.State.REFUNDED, kind=Transaction.Kind.REFUND,
-                       legs=[(hold.wallet, hold.amount)], charged=0, memo=f"{reference}: refunded (platform failure)")
+                       legs=_hold_back(hold, charged_to_promo=0, charged_to_wallet=0), charged=0,
+                       memo=f"{reference}: refunded (platform failure)")
 
 
 # --- Marketplace sales
@@ -307,7 +368,8 @@ def ledger_sale_post(
     reference: str = "",
     dedupe_key: str | None = None,
 ) -> Transaction:
-    """Charge the buyer and split the price per ``pricing.revenue_split``; ``teachers`` are (owner, weight)."""
+    """Charge the buyer's wallet (never promotional credit) and split the price per
+    ``pricing.revenue_split``; ``teachers`` are (owner, weight)."""
     _positive(price, "price")
     if buyer.pk == creator.pk:
         raise ValidationError("A creator cannot buy their own model.")
@@ -317,4 +379,4 @@ def ledger_sale_post(
     legs += [(teacher_owner_account(owner=owner), part) for (owner, _), part in zip(teachers, split.teachers)]
     posting = dict(kind=Transaction.Kind.SALE, legs=legs, reference=reference, created_by=buyer,
                    memo=f"Purchase {reference}".strip())
-    return _post_once(dedupe_key=dedupe_key, **posting) if dedupe_key else _post(**posting)
+    return _wallet_only(buyer, lambda: _post_once(dedupe_key=dedupe_key, **posting) if dedupe_key else _post(**posting))

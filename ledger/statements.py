@@ -5,10 +5,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .amounts import format_ftns
-from .models import Entry
+from .models import Account, Entry
 from .selectors import entry_counterparties
 
-CSV_HEADER = ["date", "transaction", "kind", "description", "reference", "counterparty", "debit_ftns", "credit_ftns", "balance_ftns"]
+CSV_HEADER = ["date", "transaction", "kind", "description", "reference", "counterparty", "account", "debit_ftns",
+              "credit_ftns", "balance_ftns"]
+# A user's two accounts; each row's balance is the balance of the row's account.
+ACCOUNT_NAMES = {Account.Kind.WALLET: "wallet", Account.Kind.PROMO: "promotional credit"}
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -22,6 +25,7 @@ class StatementRow:
     description: str
     reference: str
     counterparty: str
+    account: str  # wallet or promotional credit
     debit: int  # units, never negative: debits and credits get a column each
     credit: int
     balance: int
@@ -46,6 +50,7 @@ def _rows(entries: list[Entry]) -> Iterator[StatementRow]:
         yield StatementRow(
             entry_id=entry.pk, transaction_id=txn.pk, date=txn.created_at, kind=txn.get_kind_display(),
             description=txn.memo, reference=txn.reference, counterparty=counterparties.get(entry.pk, ""),
+            account=ACCOUNT_NAMES.get(entry.account.kind, entry.account.code),
             debit=max(-entry.amount, 0), credit=max(entry.amount, 0), balance=entry.balance_after,
         )
 
@@ -57,7 +62,7 @@ def csv_cell(value) -> str:
 
 def csv_record(row: StatementRow) -> list[str]:
     values = [
-        row.date.isoformat(), row.transaction_id, row.kind, row.description, row.reference, row.counterparty,
+        row.date.isoformat(), row.transaction_id, row.kind, row.description, row.reference, row.counterparty, row.account,
         format_ftns(row.debit) if row.debit else "", format_ftns(row.credit) if row.credit else "", format_ftns(row.balance),
     ]
     return [csv_cell(value) for value in values]

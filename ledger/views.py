@@ -26,6 +26,7 @@ def statement(request):
         "page": page,
         "rows": list(statement_rows(page.object_list)),
         "balance": selectors.wallet_balance(user=request.user),
+        "promo_credit": selectors.wallet_promo_credit(user=request.user),
         "held": selectors.wallet_held(user=request.user),
         "kind": kind,
         "kinds": Transaction.Kind.choices,

@@ -1,6 +1,8 @@
 """The marketplace's REST API: deploy (and list), search, a listing's page, list, purchase, rate,
 download, report. Refusals are DomainErrors, answered by the API's one exception handler."""
 
+from collections.abc import Mapping
+
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -34,7 +36,7 @@ class ListingOutput(serializers.Serializer):
     title = serializers.CharField()
     description = serializers.CharField()
     domain = serializers.CharField()
-    status = serializers.CharField(help_text="active | suspended | withdrawn (only owners see the last two)")
+    status = serializers.CharField(help_text="active | suspended | withdrawn (only owners and current buyers see the last two)")
     price_buy = serializers.SerializerMethodField(help_text="FTNS; null: not for sale")
     price_buy_units = serializers.IntegerField(source="price_buy", allow_null=True)
     price_rent = serializers.SerializerMethodField(help_text="FTNS per rent period; null: not for rent")
@@ -73,6 +75,16 @@ class ListingDetailOutput(ListingOutput):
         return user.is_authenticated and selectors.listing_download_allowed(listing=listing, user=user)
 
 
+class StrictInput(serializers.Serializer):
+    """A field not listed here is refused with 400 naming it, never ignored."""
+
+    # as the distillation routes do: a purchase that says max_price must not go through without it
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and (unknown := sorted(set(data) - set(self.fields))):
+            raise serializers.ValidationError({unknown[0]: ["Unknown field."]}, code="unknown_field")
+        return super().to_internal_value(data)
+
+
 def _listing_or_404(request, listing_id) -> Listing:
     listing = selectors.listing_visible_to(user=request.user, listing_id=listing_id)
     if listing is None:
@@ -80,7 +92,7 @@ def _listing_or_404(request, listing_id) -> Listing:
     return listing
 
 
-class DeployInput(serializers.Serializer):
+class DeployInput(StrictInput):
     export_format = serializers.CharField(required=False)
 
 
@@ -101,7 +113,7 @@ class JobDeployApi(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class ListingCreateInput(serializers.Serializer):
+class ListingCreateInput(StrictInput):
     model_id = serializers.UUIDField(help_text="the deployed model (POST /distillations/{job_id}/deploy/ gives it)")
     title = serializers.CharField(max_length=200, required=False, default="")
     description = serializers.CharField(max_length=20_000, required=False, default="", allow_blank=True)
@@ -157,7 +169,7 @@ class ListingSearchApi(APIView):
         return Response(ListingDetailOutput(listing, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
-class ListingUpdateInput(serializers.Serializer):
+class ListingUpdateInput(StrictInput):
     title = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
     price_buy = FtnsAmountField(required=False, allow_null=True)
@@ -187,8 +199,21 @@ class ListingDetailApi(APIView):
         return Response(ListingDetailOutput(listing, context={"request": request}).data)
 
 
-class PurchaseInput(serializers.Serializer):
+class PurchaseInput(StrictInput):
     kind = serializers.ChoiceField(choices=Purchase.Kind.choices, default=Purchase.Kind.BUY)
+    expected_price = FtnsAmountField(help_text="the price you accept, in FTNS: the listing's price_buy (or price_rent "
+                                     "for a rent) as you read it; 409 `price_changed` when it is not the price now")
+    rent_period_days = serializers.IntegerField(min_value=1, max_value=3650, required=False,
+                                                help_text="a rent only, and required for one: the period you accept; "
+                                                "409 `price_changed` when it is not the period now")
+
+    def validate(self, data):
+        renting = data["kind"] == Purchase.Kind.RENT
+        if renting and "rent_period_days" not in data:
+            raise serializers.ValidationError({"rent_period_days": ["Give the rent period you accept."]}, code="required")
+        if not renting and "rent_period_days" in data:
+            raise serializers.ValidationError({"rent_period_days": ["Only a rent has a period."]})
+        return data
 
 
 class PurchaseOutput(serializers.Serializer):
@@ -207,11 +232,16 @@ class PurchaseOutput(serializers.Serializer):
 
 class ListingPurchaseApi(APIView):
     @extend_schema(operation_id="marketplace_models_purchase", request=PurchaseInput, parameters=[IDEMPOTENCY_KEY_PARAMETER],
-                   description="Buy (download for good) or rent (until the rent period ends). The price is split by "
-                   "the ledger's sale: 70% creator, 20% teachers' owners (or the job's revenue_sharing), 10% platform.",
-                   responses={201: PurchaseOutput, 404: OpenApiResponse(description="No such listing."),
-                              409: OpenApiResponse(description="`insufficient_funds`, already owned, not on sale "
-                                                   f"(suspended), or `idempotency_key_reused`. {ERROR_SHAPE}")})
+                   description="Buy (download for good) or rent (until the rent period ends) at the price you state "
+                   "(`expected_price`, and for a rent `rent_period_days`): when the listing's price or period is no "
+                   "longer that, the answer is 409 `price_changed` and nothing is charged. The price is split by the "
+                   "ledger's sale: 70% creator, 20% teachers' owners (or the job's revenue_sharing), 10% platform.",
+                   responses={201: PurchaseOutput,
+                              400: OpenApiResponse(description="A missing or malformed field (`expected_price`, "
+                                                   f"`rent_period_days`), an unknown one, or no Idempotency-Key. {ERROR_SHAPE}"),
+                              404: OpenApiResponse(description="No such listing."),
+                              409: OpenApiResponse(description="`price_changed`, `insufficient_funds`, already owned, "
+                                                   f"not on sale (suspended), or `idempotency_key_reused`. {ERROR_SHAPE}")})
     @idempotent
     def post(self, request, listing_id):
         # a suspended or withdrawn listing is a 409 here (not on sale), not a 404
@@ -220,11 +250,14 @@ class ListingPurchaseApi(APIView):
             raise Http404("No such listing.")
         serializer = PurchaseInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        purchase = services.listing_purchase(listing=listing, buyer=request.user, kind=serializer.validated_data["kind"])
+        data = serializer.validated_data
+        purchase = services.listing_purchase(listing=listing, buyer=request.user, kind=data["kind"],
+                                             expected_price=data["expected_price"],
+                                             expected_period_days=data.get("rent_period_days"))
         return Response(PurchaseOutput(purchase).data, status=status.HTTP_201_CREATED)
 
 
-class RatingInput(serializers.Serializer):
+class RatingInput(StrictInput):
     stars = serializers.IntegerField(min_value=1, max_value=5)
     review = serializers.CharField(max_length=5000, required=False, default="", allow_blank=True)
 
@@ -248,7 +281,7 @@ class ListingRatingsApi(APIView):
         return Response(RatingOutput(rating).data, status=status.HTTP_201_CREATED)
 
 
-class ReportInput(serializers.Serializer):
+class ReportInput(StrictInput):
     reason = serializers.CharField(max_length=2000)
 
 
@@ -281,10 +314,14 @@ class ListingDownloadApi(APIView):
 
     @extend_schema(operation_id="marketplace_models_download", parameters=[DownloadQuery],
                    responses={(200, "application/octet-stream"): bytes,
-                              403: OpenApiResponse(description=f"Owners and buyers only (a rent not expired). {ERROR_SHAPE}")})
+                              403: OpenApiResponse(description="Owners and buyers only (a rent not expired); a buyer keeps "
+                                                   "a withdrawn listing, not one a moderator suspended. "
+                                                   f"{ERROR_SHAPE}")})
     def get(self, request, listing_id):
         listing = _listing_or_404(request, listing_id)
         if not selectors.listing_download_allowed(listing=listing, user=request.user):
+            if listing.status == Listing.Status.SUSPENDED:
+                raise exceptions.PermissionDenied("A moderator suspended this listing; it downloads again if reinstated.")
             raise exceptions.PermissionDenied("Only the owner and buyers (a rent not expired) can download this model.")
         query = self.DownloadQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

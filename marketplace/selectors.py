@@ -57,13 +57,14 @@ def listing_search(*, q: str = "", domain: str = "", min_retention: float | None
 
 
 def listing_visible_to(*, user, listing_id) -> Listing | None:
-    """Active listings for everyone; the owner also sees a suspended or withdrawn one (404 for others)."""
+    """Active listings for everyone; the owner, and a buyer while the purchase lasts, also see a suspended
+    or withdrawn one (404 for others)."""
     listing = _annotated(Listing.objects.filter(listing_id=listing_id)).first()
     if listing is None:
         return None
     if listing_is_public(listing=listing) or (user.is_authenticated and listing.owner_id == user.pk):
         return listing
-    return None
+    return listing if purchase_current(listing=listing, user=user) is not None else None
 
 
 def listing_by_id(*, listing_id) -> Listing | None:
@@ -79,7 +80,12 @@ def purchase_current(*, listing: Listing, user) -> Purchase | None:
 
 
 def listing_download_allowed(*, listing: Listing, user) -> bool:
-    return listing.owner_id == user.pk or purchase_current(listing=listing, user=user) is not None
+    """The owner; a buyer for good and a renter until the rent ends, whether the listing is still on sale,
+    withdrawn by its owner or the owner suspended, but not while a moderator has the listing suspended
+    (the moderators' judgement of the model itself)."""
+    if listing.owner_id == user.pk:
+        return True
+    return listing.status != Listing.Status.SUSPENDED and purchase_current(listing=listing, user=user) is not None
 
 
 def listing_page(*, listing: Listing) -> dict:

@@ -14,7 +14,7 @@ from distillation import services as distillation
 from distillation.models import DeployedModel, DistillationJob
 from ledger import pricing
 from ledger import services as ledger
-from ledger.amounts import UNITS_PER_FTNS
+from ledger.amounts import UNITS_PER_FTNS, format_ftns
 from safety import selectors as safety_selectors
 from safety import services as safety
 from safety.models import ModerationAction
@@ -100,6 +100,9 @@ def listing_update(*, listing: Listing, user, **changes) -> Listing:
         listing.status = status
     for name, value in changes.items():
         setattr(listing, name, value)
+    if listing.price_buy is None and listing.price_rent is None:  # in words, before the constraint's name
+        raise MarketplaceError("Give a price to buy, to rent, or both.", status_code=400, code="invalid",
+                               field="price_rent" if "price_rent" in changes else "price_buy")
     listing.full_clean()
     listing.save()
     return listing
@@ -112,9 +115,28 @@ def _teachers_of(job) -> list:
     return [(owner, 1)]
 
 
+def _require_the_stated_terms(listing: Listing, *, kind: str, price: int, expected_price: int,
+                              expected_period_days: int | None) -> None:
+    """The owner may change a price between the buyer's read and the purchase: the buyer pays only
+    the price (and, renting, for the period) they stated."""
+    now = {"price": format_ftns(price)}
+    if kind == Purchase.Kind.RENT:
+        now["rent_period_days"] = listing.rent_period_days
+        if expected_period_days != listing.rent_period_days:
+            raise MarketplaceError(f"The rent period is now {listing.rent_period_days} days, not the "
+                                   f"{expected_period_days} you accepted; nothing was charged.",
+                                   code="price_changed", field="rent_period_days", extra={"current": now})
+    if expected_price != price:
+        raise MarketplaceError(f"The price to {kind} is now {now['price']} FTNS, not the {format_ftns(expected_price)} "
+                               "you accepted; nothing was charged.", code="price_changed", field="expected_price",
+                               extra={"current": now})
+
+
 @transaction.atomic
-def listing_purchase(*, listing: Listing, buyer, kind: str) -> Purchase:
-    """Buy or rent: the buyer pays the price, split by the ledger's sale (creator, teachers, platform)."""
+def listing_purchase(*, listing: Listing, buyer, kind: str, expected_price: int,
+                     expected_period_days: int | None = None) -> Purchase:
+    """Buy or rent at the price the buyer states (units; and a rent's period): the buyer pays it,
+    split by the ledger's sale (creator, teachers, platform)."""
     listing = Listing.objects.select_for_update().select_related("deployment__job", "owner").get(pk=listing.pk)
     if not selectors.listing_is_public(listing=listing):
         raise MarketplaceError("This listing is not on sale (withdrawn or suspended).")
@@ -123,6 +145,8 @@ def listing_purchase(*, listing: Listing, buyer, kind: str) -> Purchase:
     price = listing.price_buy if kind == Purchase.Kind.BUY else listing.price_rent
     if price is None:
         raise MarketplaceError(f"This model is not offered to {kind}.", field="kind")
+    _require_the_stated_terms(listing, kind=kind, price=price, expected_price=expected_price,
+                              expected_period_days=expected_period_days)
     if selectors.purchase_current(listing=listing, user=buyer) is not None:
         raise MarketplaceError("You already have this model.")
     job = listing.job

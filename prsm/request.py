@@ -7,6 +7,7 @@ message saying so, never dropped.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -15,6 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 EXPORT_FORMATS = {"pth", "safetensors", "onnx", "onnx-int8", "huggingface", "savedmodel", "tflite"}
 NEEDS_TENSORFLOW = {"savedmodel", "tflite"}
 WEIGHT_TOLERANCE = 1e-6
+# Every number a person sends is bounded here, at the edge the SDK, the CLI and the API share: a value
+# past these is refused naming its field, never passed on to fail in a worker or a database column.
+MAX_BUDGET_FTNS = 10**9  # 10^15 units, far inside the ledger's 64-bit columns
+MAX_SEED = 2**32 - 1  # what every random generator the engine seeds takes
+MAX_LATENCY_MS = 3_600_000.0  # an hour per prediction
+MAX_MEMORY_BYTES = 2**40  # 1 TiB
+MAX_REFERENCE_CHARS = 1000  # a catalog name, an upload's id or a local path
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|sec|seconds?|milliseconds?)?\s*$", re.IGNORECASE)
 _DURATION_MS = {"us": 1e-3, "µs": 1e-3, "ms": 1.0, "millisecond": 1.0, "milliseconds": 1.0,
@@ -22,6 +30,7 @@ _DURATION_MS = {"us": 1e-3, "µs": 1e-3, "ms": 1.0, "millisecond": 1.0, "millise
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b|bytes?)?\s*$", re.IGNORECASE)
 _SIZE_BYTES = {"b": 1, "byte": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
                "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, None: 1}
+_AMOUNT_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 # Seed fields the engine cannot act on yet, each with the reason a person is told.
 NOT_YET = {
@@ -50,15 +59,17 @@ def parse_duration_ms(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("must be a duration such as '100ms' or '0.5s'")
     if isinstance(value, (int, float)):
-        milliseconds = float(value)
+        milliseconds = _number(value)
     else:
         match = _DURATION.match(str(value))
         if not match:
             raise ValueError(f"{value!r} is not a duration; write e.g. '100ms' or '0.5s'")
         unit = match.group(2).lower() if match.group(2) else None
-        milliseconds = float(match.group(1)) * _DURATION_MS[unit]
+        milliseconds = _number(match.group(1)) * _DURATION_MS[unit]
     if milliseconds <= 0:
         raise ValueError("must be more than 0")
+    if milliseconds > MAX_LATENCY_MS:
+        raise ValueError(f"must be at most {MAX_LATENCY_MS / 1000:.0f}s")
     return milliseconds
 
 
@@ -67,22 +78,35 @@ def parse_size_bytes(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("must be a size such as '1GB' or '512MB'")
     if isinstance(value, (int, float)):
-        size = float(value)
+        size = _number(value)
     else:
         match = _SIZE.match(str(value))
         if not match:
             raise ValueError(f"{value!r} is not a size; write e.g. '512MB' or '1GB'")
         unit = match.group(2).lower() if match.group(2) else None
-        size = float(match.group(1)) * _SIZE_BYTES[unit]
+        size = _number(match.group(1)) * _SIZE_BYTES[unit]
     if size < 1:
         raise ValueError("must be at least 1 byte")
+    if size > MAX_MEMORY_BYTES:
+        raise ValueError("must be at most 1TiB")
     return int(size)
+
+
+def _number(number: Any) -> float:
+    """A float, infinity for a number past a float's range (refused by the caller's bound), never NaN."""
+    try:
+        value = float(number)
+    except OverflowError:  # an int of hundreds of digits
+        return math.inf
+    if math.isnan(value):
+        raise ValueError("must be a number, not NaN")
+    return value
 
 
 class TeacherWeight(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(min_length=1, description="catalog id, uploaded-teacher id, or a local path")
+    model: str = Field(min_length=1, max_length=MAX_REFERENCE_CHARS, description="catalog id, uploaded-teacher id, or a local path")
     weight: float = Field(gt=0, le=1)
 
 
@@ -91,13 +115,13 @@ class DistillationRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    teacher_model: str | None = Field(None, min_length=1, description="catalog:NAME, an uploaded-teacher id, or a local path")
+    teacher_model: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS, description="catalog:NAME, an uploaded-teacher id, or a local path")
     teacher_models: list[TeacherWeight] | None = Field(None, description="several teachers with weights that sum to 1")
-    dataset: str | None = Field(None, min_length=1, description="uploaded-dataset id, builtin:NAME, or a local path")
+    dataset: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS, description="uploaded-dataset id, builtin:NAME, or a local path")
     domain: str = Field("general", max_length=200, description="free text; drives backend auto-selection")
     target_size: Literal["small", "medium", "large"] = "small"
     optimization_target: Literal["speed", "accuracy", "efficiency"] = "speed"
-    budget_ftns: int = Field(1000, ge=1, description="the most this job may cost, in whole FTNS")
+    budget_ftns: int = Field(1000, ge=1, le=MAX_BUDGET_FTNS, description="the most this job may cost, in whole FTNS")
     quality_threshold: float = Field(0.85, description="minimum retention (student/teacher accuracy) to deploy or list")
     target_architecture: Literal["auto", "transformer", "mlp", "cnn"] = "auto"
     layer_count: int | None = Field(None, ge=1, le=48)
@@ -125,7 +149,16 @@ class DistillationRequest(BaseModel):
     adaptation_strategy: str | None = None
     specialty_requirements: list[str] | dict | None = None
     epochs: int | None = Field(None, ge=1, le=200)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+
+    @field_validator("budget_ftns", mode="before")
+    @classmethod
+    def _budget(cls, value):
+        # the ledger's one written form of an amount (ledger/amounts.py AMOUNT_TEXT), not int()'s
+        # "٣", "１" or "1_000"; whole FTNS are checked after
+        if isinstance(value, bool) or (isinstance(value, str) and not _AMOUNT_TEXT.fullmatch(value)):
+            raise ValueError('should be a valid integer of whole FTNS: a JSON number or ASCII digits such as "1000"')
+        return value
 
     @field_validator("max_inference_latency", mode="before")
     @classmethod

@@ -1,7 +1,8 @@
-"""The site's 404, 500 and CSRF-failure handlers: JSON in the API's error shape under ``/api/``
+"""The site's 400, 404, 500 and CSRF-failure handlers: JSON in the API's error shape under ``/api/``
 (``core.api_errors``), Django's HTML pages elsewhere."""
 
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from django.views.csrf import csrf_failure as django_csrf_failure
 from rest_framework import status
 
@@ -12,8 +13,15 @@ def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
+@csrf_exempt  # a POST with a token to a route that does not exist is a 404, not a CSRF refusal
 def api_not_found(request, *args, **kwargs):
     return json_error(status.HTTP_404_NOT_FOUND, f"No API route {request.path}; see /api/docs/.")
+
+
+def handler400(request, exception=None):  # a Host not allowed, a form past Django's limits
+    if _is_api(request):
+        return json_error(status.HTTP_400_BAD_REQUEST, "Bad request.")
+    return defaults.bad_request(request, exception)
 
 
 def handler404(request, exception=None):

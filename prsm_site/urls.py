@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import views as accounts_views
+
 from . import errors, healthz, views
 
 api_v1 = [
@@ -18,6 +20,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("ledger/", include("ledger.urls")),
     path("jobs/", include("distillation.urls")),
+    path("admin/login/", accounts_views.admin_login),  # the admin's own login view, under the login throttle
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -26,5 +29,6 @@ urlpatterns = [
     re_path(r"^api/", errors.api_not_found),
 ]
 
+handler400 = errors.handler400
 handler404 = errors.handler404
 handler500 = errors.handler500

@@ -21,6 +21,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# DEBUG is off unless DEBUG=1 is set, and bootstrap then refuses the demo account's published
+# password: without PRSM_DEMO_PASSWORD the first run makes one, kept (owner-only) in var/demo-password.
+if [ -z "${PRSM_DEMO_PASSWORD:-}" ]; then
+  if [ ! -s var/demo-password ]; then
+    mkdir -p var
+    (umask 077 && "$PY" -c "import secrets; print(secrets.token_urlsafe(12))" > var/demo-password)
+  fi
+  PRSM_DEMO_PASSWORD=$(cat var/demo-password)
+fi
+export PRSM_DEMO_PASSWORD
+
 "$PY" manage.py migrate --noinput -v 0
 "$PY" manage.py bootstrap
 
@@ -34,7 +45,7 @@ announce() {
   cat <<MSG
 
   PRSM Distill is up:  $URL
-  Log in as:           demo / ${PRSM_DEMO_PASSWORD:-distill-demo-2026}
+  Log in as:           demo / $PRSM_DEMO_PASSWORD
   Health:              $URL/healthz      API docs: $URL/api/docs/
   Stop:                Ctrl-C
 

@@ -25,7 +25,8 @@ def test_the_balance_shows_spendable_and_held_ftns(api_client, alice):
     response = api_client.get("/api/v1/ledger/balance/")
     assert response.status_code == 200
     assert response.json() == {"balance": "70.000000", "balance_units": ftns(70), "held": "30.000000",
-                               "held_units": ftns(30), "currency": "FTNS"}
+                               "held_units": ftns(30), "promo_credit": "0.000000", "promo_credit_units": 0,
+                               "transferable": "70.000000", "transferable_units": ftns(70), "currency": "FTNS"}
 
 
 def test_a_user_without_a_wallet_has_a_zero_balance(api_client, alice):

@@ -3,9 +3,11 @@ import pytest
 from distillation.selectors import job_out_dir
 from distillation.services import distillation_job_create, job_complete, job_deploy, job_lease_acquire
 from ledger.amounts import UNITS_PER_FTNS
+from ledger.tests.factories import fund
 from marketplace import services
 from prsm.request import DistillationRequest
-from safety.tests.conftest import REQUEST, api_for, catalog_home, check, make_user  # noqa: F401 - shared fixtures
+from safety.tests.conftest import REQUEST, api_for, catalog_home, check  # noqa: F401 - shared fixtures
+from safety.tests.conftest import make_user as make_unfunded_user  # noqa: F401 - a fixture
 
 __all__ = ["check"]
 
@@ -18,6 +20,19 @@ def report_of(path, *, retention=0.9, latency=2.0, checks=None) -> dict:
                         "latency_ms_p95": latency * 1.5, "architecture": "mlp"},
             "checks": checks or {"calibration": check(True)}, "stages": {"train": {"seconds": 1.0}},
             "exports": {"onnx": {"path": str(path), "sha256": "0" * 64, "size_bytes": 9, "verified": True}}}
+
+
+@pytest.fixture
+def make_user(make_unfunded_user):
+    """safety's ``make_user``, with 1,000 FTNS paid into the wallet: the signup grant is promotional
+    credit, which pays for jobs only, never purchases."""
+
+    def make(username: str, **roles):
+        user = make_unfunded_user(username, **roles)
+        fund(user, 1000)
+        return user
+
+    return make
 
 
 @pytest.fixture

@@ -8,10 +8,7 @@ from ledger.models import Account, Transaction
 from ledger.services import system_account
 from marketplace.models import Listing, Purchase
 
-
-def buy(api, listing, kind="buy", key="k1"):
-    return api.post(f"/api/v1/marketplace/models/{listing.listing_id}/purchase/", {"kind": kind}, format="json",
-                    HTTP_IDEMPOTENCY_KEY=key)
+from .buying import purchase as buy
 
 
 def test_a_purchase_splits_the_price_exactly_and_a_retry_charges_once(make_user, api_for, listed):

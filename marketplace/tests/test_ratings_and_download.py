@@ -6,10 +6,11 @@ from django.utils import timezone
 
 from marketplace.models import Purchase
 
+from .buying import purchase as buy
+
 
 def purchase(api, listing, kind="buy"):
-    response = api.post(f"/api/v1/marketplace/models/{listing.listing_id}/purchase/", {"kind": kind}, format="json",
-                        HTTP_IDEMPOTENCY_KEY=f"{kind}-1")
+    response = buy(api, listing, kind, key=f"{kind}-1")
     assert response.status_code == 201, response.json()
 
 

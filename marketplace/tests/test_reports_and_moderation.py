@@ -56,7 +56,8 @@ def test_report_queue_suspend_hides_the_listing_and_logs_the_action(client, make
     assert api_for(make_user("cy")).get(url).status_code == 404
     owner_view = api_for(reported.owner).get(url)
     assert owner_view.status_code == 200 and owner_view.json()["status"] == "suspended"
-    bought = api_for(make_user("dan")).post(f"{url}purchase/", {"kind": "buy"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    bought = api_for(make_user("dan")).post(f"{url}purchase/", {"kind": "buy", "expected_price": "10"}, format="json",
+                                              HTTP_IDEMPOTENCY_KEY="k")
     assert bought.status_code == 409 and "not on sale" in bought.json()["error"]["message"]
 
 

@@ -29,7 +29,7 @@ class DistillConfig(BaseModel):
     backend: Literal["auto", "pytorch", "transformers", "tensorflow"] = "auto"
     exports: list[str] | None = Field(None, description="formats to write; None: the backend's defaults")
     epochs: int | None = Field(None, ge=1, le=1000)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="numpy and torch seeds take 32 bits")
     batch_size: int | None = Field(None, ge=1)
     learning_rate: float | None = Field(None, gt=0)
     temperature: float = Field(4.0, gt=0, description="softmax temperature T of the soft targets")

@@ -11,7 +11,8 @@ from .env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me-in-production-0123456789abcdef")
-DEBUG = env_bool("DEBUG", True)
+# Debug pages list settings and URL patterns: only when a developer asks for them (DEBUG=1).
+DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -42,6 +43,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "core.middleware.ApiQueryBounds",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -84,10 +86,14 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 BROKER_URL = env_str("BROKER_URL", REDIS_URL)
 PRSM_NAMESPACE = env_str("PRSM_NAMESPACE", "prsm")
 
+# An idle socket's channel waits on Redis in 5-second blocking reads: redis-py 8 gives every read a
+# 5-second timeout by default, which would close each idle socket with 1011 after 5 seconds.
+CHANNEL_LAYER_READ_TIMEOUT_S = 30
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{PRSM_NAMESPACE}:asgi", "capacity": 1000, "expiry": 60},
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_READ_TIMEOUT_S}],
+                   "prefix": f"{PRSM_NAMESPACE}:asgi", "capacity": 1000, "expiry": 60},
     }
 }
 CACHES = {
@@ -123,8 +129,14 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
-LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)  # per (account, address); 4x per address and per account
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60)
+# Reverse proxies in front of the server that each append the address they saw to X-Forwarded-For.
+# 0: the client is REMOTE_ADDR and X-Forwarded-For is ignored (a client can write anything there).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+SIGNUP_RATE_PER_HOUR = env_int("SIGNUP_RATE_PER_HOUR", 20)  # accounts per client address, browser and API together
+# Usernames compare NFKC-normalised and without case, at login too (accounts/backends.py).
+AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameBackend"]
 MODERATORS_GROUP = "moderators"
 
 REST_FRAMEWORK = {
@@ -135,7 +147,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"register": "20/hour"},
+    # JSON only, whatever the client's Accept says (no browsable pages); bodies read with limits.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.negotiation.JsonUnlessAsked",
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser", "core.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,  # DRF's throttles find the client the way accounts.selectors.client_ip does
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
@@ -173,7 +190,10 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "core.logging.JsonFormatter"},
     },
-    "filters": {"only_exceptions": {"()": "core.logging.OnlyExceptions"}},
+    "filters": {
+        "only_exceptions": {"()": "core.logging.OnlyExceptions"},
+        "client_errors": {"()": "core.logging.ClientErrorsAsWarnings"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "text"},
         "tracebacks": {
@@ -181,11 +201,18 @@ LOGGING = {
             "formatter": "json" if LOG_FORMAT == "json" else "text",
             "filters": ["only_exceptions"],
         },
+        "security": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+            "filters": ["client_errors"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Our own request line replaces Django's and Daphne's access lines.
         "django.request": {"handlers": ["tracebacks"], "level": "ERROR", "propagate": False},
+        # A bad Host header or an oversized form is the client's doing: a warning line, no traceback.
+        "django.security": {"handlers": ["security"], "level": "WARNING", "propagate": False},
         "django.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         "dramatiq": {"level": "WARNING"},
@@ -212,6 +239,10 @@ UPLOAD_JSONL_MAX_DEPTH = env_int("UPLOAD_JSONL_MAX_DEPTH", _engine_files.MAX_JSO
 UPLOAD_MAX_IMAGE_PIXELS = env_int("UPLOAD_MAX_IMAGE_PIXELS", 16_000_000)  # per image
 UPLOAD_MAX_DATASET_PIXELS = env_int("UPLOAD_MAX_DATASET_PIXELS", 100_000_000)  # all images of one data set
 UPLOAD_ONNX_CHECK_MEMORY_BYTES = env_int("UPLOAD_ONNX_CHECK_MEMORY_BYTES", 2 << 30)  # plus 4x the file's size
+# A request body other than an upload's files (JSON, form fields) past this is refused with 413; a
+# form with more fields than this with 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DATA_UPLOAD_MAX_NUMBER_FIELDS", 1000)
 # Request bodies past this stream to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 1 << 20)
 FILE_UPLOAD_PERMISSIONS = 0o640

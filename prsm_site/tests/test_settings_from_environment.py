@@ -40,7 +40,7 @@ def test_redis_url_drives_the_broker_channels_and_cache_unless_broker_url_is_giv
     base = _load_base(monkeypatch, REDIS_URL="redis://cache.example:6380/2")
 
     assert base.BROKER_URL == "redis://cache.example:6380/2"
-    assert base.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] == ["redis://cache.example:6380/2"]
+    assert [host["address"] for host in base.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]] == ["redis://cache.example:6380/2"]
     assert base.CACHES["default"]["LOCATION"] == "redis://cache.example:6380/2"
 
     base = _load_base(monkeypatch, BROKER_URL="amqp://guest:guest@127.0.0.1:5672/")

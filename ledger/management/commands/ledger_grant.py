@@ -1,11 +1,11 @@
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from ledger.amounts import display_ftns, to_units
 from ledger.services import ledger_grant_post
+from ledger.users import user_by_username
 
 
 class Command(BaseCommand):
@@ -18,11 +18,12 @@ class Command(BaseCommand):
         parser.add_argument("--by", required=True, help="the staff member's username")
 
     def handle(self, *args, username, amount, reason, by, **options):
-        users = get_user_model().objects
+        user, staff = user_by_username(username, active_only=False), user_by_username(by, active_only=False)
+        if user is None or staff is None:
+            raise CommandError(f"no user named {username if user is None else by!r}")
         try:
-            user, staff = users.get(username=username), users.get(username=by)
             units = to_units(amount)
-        except (users.model.DoesNotExist, ValueError) as exc:
+        except ValueError as exc:
             raise CommandError(str(exc)) from None
         try:
             txn = ledger_grant_post(staff=staff, user=user, amount=units, reason=reason)
