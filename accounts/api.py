@@ -6,6 +6,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.serializers import StrictInput
+
 from . import services, throttles
 from .selectors import user_is_moderator
 
@@ -36,7 +38,7 @@ class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    class RegisterInputSerializer(serializers.Serializer):
+    class RegisterInputSerializer(StrictInput):
         username = serializers.CharField(max_length=150, help_text="Letters A-Z, digits and . _ @ + - (after "
                                          "Unicode NFKC normalisation); unique without regard to case.")
         password = serializers.CharField(write_only=True, trim_whitespace=False)
@@ -77,7 +79,7 @@ class TokenApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    class TokenInputSerializer(serializers.Serializer):
+    class TokenInputSerializer(StrictInput):
         username = serializers.CharField()
         password = serializers.CharField(trim_whitespace=False)
 
@@ -101,7 +103,7 @@ class TokenApi(APIView):
 class MeApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class MeUpdateSerializer(serializers.Serializer):
+    class MeUpdateSerializer(StrictInput):
         email = serializers.EmailField()
 
     @extend_schema(responses={200: UserOutput})

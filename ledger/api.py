@@ -9,6 +9,8 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.serializers import StrictInput
+
 from . import selectors, services
 from .amounts import AMOUNT_FORM, AMOUNT_TEXT, FTNS_DECIMALS, format_ftns, to_units
 from .idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
@@ -151,7 +153,7 @@ class LedgerEntriesApi(ListAPIView):
 class LedgerTransfersApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class LedgerTransferInputSerializer(serializers.Serializer):
+    class LedgerTransferInputSerializer(StrictInput):
         to = serializers.CharField(max_length=150, help_text="The recipient's username.")
         amount = FtnsAmountField(help_text="FTNS to send, e.g. \"12.5\" (at most six decimal places).")
         memo = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
@@ -181,7 +183,7 @@ class LedgerTransfersApi(APIView):
 class LedgerGrantsApi(APIView):
     permission_classes = [IsAdminUser]
 
-    class LedgerGrantInputSerializer(serializers.Serializer):
+    class LedgerGrantInputSerializer(StrictInput):
         to = serializers.CharField(max_length=150, help_text="The recipient's username.")
         amount = FtnsAmountField()
         reason = serializers.CharField(max_length=500)

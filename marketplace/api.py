@@ -1,8 +1,6 @@
 """The marketplace's REST API: deploy (and list), search, a listing's page, list, purchase, rate,
 download, report. Refusals are DomainErrors, answered by the API's one exception handler."""
 
-from collections.abc import Mapping
-
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -12,6 +10,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.serializers import StrictInput
 from distillation import selectors as distillation_selectors
 from distillation.downloads import artifact_download_response
 from distillation.models import DeployedModel
@@ -73,16 +72,6 @@ class ListingDetailOutput(ListingOutput):
     def get_purchased(self, listing) -> bool:
         user = self.context["request"].user
         return user.is_authenticated and selectors.listing_download_allowed(listing=listing, user=user)
-
-
-class StrictInput(serializers.Serializer):
-    """A field not listed here is refused with 400 naming it, never ignored."""
-
-    # as the distillation routes do: a purchase that says max_price must not go through without it
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping) and (unknown := sorted(set(data) - set(self.fields))):
-            raise serializers.ValidationError({unknown[0]: ["Unknown field."]}, code="unknown_field")
-        return super().to_internal_value(data)
 
 
 def _listing_or_404(request, listing_id) -> Listing:
