@@ -10,16 +10,9 @@ import pytest
 from distillation.uploads import UploadError, onnx_check
 from distillation.uploads.teachers import onnx_confinement
 from prsm.engine.untrusted.sandbox import ChildFailed, run_confined
+from tests.engine.test_untrusted_sandbox import accepted
 
 from .test_uploads_fixtures import onnx_teacher
-
-
-def accepted(server: socket.socket) -> bool:
-    try:
-        server.accept()[0].close()
-    except BlockingIOError:
-        return False
-    return True
 
 
 def test_the_onnx_checks_child_cannot_reach_the_network(tmp_path):
