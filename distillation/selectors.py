@@ -75,3 +75,28 @@ def job_teacher_owner(*, job: DistillationJob):
     None for a catalog teacher (the platform's pool)."""
     owner_id = (job.estimate or {}).get("teacher_owner_id")
     return get_user_model().objects.filter(pk=owner_id).first() if owner_id else None
+
+
+# The metric events' keys that the job page charts, in order: (key, label, axis).
+METRIC_SERIES = (("train_loss", "training loss", "y"), ("val_accuracy", "validation accuracy", "y2"))
+
+
+def job_metric_series(job: DistillationJob) -> dict:
+    """The job's stored metric events as chart series over training steps, with the teacher's
+    accuracy as a reference line; ``last_seq`` lets a live page append only newer events."""
+    series = {key: {"key": key, "name": name, "axis": axis, "x": [], "y": []} for key, name, axis in METRIC_SERIES}
+    references, last_seq = [], 0
+    for seq, payload in JobEvent.objects.filter(job=job, type="metric").order_by("seq").values_list("seq", "payload"):
+        last_seq = seq
+        metrics, step = payload.get("metrics") or {}, payload.get("step")
+        if "teacher_accuracy" in metrics:
+            references = [{"key": "teacher_accuracy", "name": "teacher accuracy", "axis": "y2",
+                           "y": metrics["teacher_accuracy"]}]
+        if step is None:
+            continue
+        for key, line in series.items():
+            if isinstance(metrics.get(key), (int, float)):
+                line["x"].append(step)
+                line["y"].append(metrics[key])
+    return {"x_title": "training step", "y_title": "loss", "y2_title": "accuracy",
+            "series": list(series.values()), "references": references, "last_seq": last_seq}

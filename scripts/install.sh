@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv with Python 3.11 and installs the project with its test tools.
+# Creates .venv with Python 3.11 and installs the project with its test tools; then the browser
+# tests' tools (Debian's chromium with apt-get, axe-core from npm into var/node) and the data sets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
@@ -20,6 +21,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # CUDA build of several GB.
 .venv/bin/python -m pip install --quiet -e '.[test]' 2>&1 | grep -v "is ignored: it is neither" || true
 .venv/bin/python -c "import django, torch, dramatiq, channels; print('installed: django', django.get_version(), '| torch', torch.__version__)"
+scripts/install-browser.sh
 if [ -x scripts/install-data.sh ]; then
   scripts/install-data.sh
 fi

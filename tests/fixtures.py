@@ -206,3 +206,7 @@ def api_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+# The browser tests' page (headless Chromium against live_daphne), for every app's tests.
+from tests.browser import browser_page  # noqa: E402,F401

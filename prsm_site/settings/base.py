@@ -1,5 +1,6 @@
 """Shared settings. Everything a deployment changes comes from the environment (see README)."""
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
@@ -64,6 +65,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "ledger.context_processors.ftns_balance",
             ],
         },
     },
@@ -175,7 +177,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js from the installed plotly package's own bundle (/static/plotly/plotly.min.js), no CDN or copy
+STATICFILES_DIRS = [BASE_DIR / "static",
+                    ("plotly", Path(find_spec("plotly").submodule_search_locations[0]) / "package_data")]
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "media/"

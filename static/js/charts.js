@@ -1,0 +1,89 @@
+// Shared chart helper: draws every chart container (templates/_partials/chart.html) from the JSON
+// series its data-series-url returns, and appends live metric events to it.
+//
+// The JSON: {x_title, y_title, y2_title, series: [{key, name, axis, x, y}], references:
+// [{key, name, axis, y}], last_seq}. A series' key names the metric in a metric event's
+// "metrics"; last_seq is the newest metric event the series holds, so an event replayed by the
+// websocket (seq <= last_seq) is not drawn twice and none that came in while loading is lost.
+(function () {
+  "use strict";
+  const state = new WeakMap();
+
+  function trace(line) {
+    return {type: "scatter", mode: "lines+markers", name: line.name, meta: line.key,
+            x: line.x.slice(), y: line.y.slice(), yaxis: line.axis === "y2" ? "y2" : "y"};
+  }
+
+  function layout(data) {
+    const shapes = [], annotations = [];
+    for (const ref of data.references || []) {  // a horizontal dashed line across the plot
+      const yref = ref.axis === "y2" ? "y2" : "y";
+      shapes.push({type: "line", xref: "paper", x0: 0, x1: 1, yref: yref, y0: ref.y, y1: ref.y,
+                   line: {dash: "dash", width: 1.5, color: "#495057"}});
+      annotations.push({xref: "paper", x: 1, xanchor: "right", yref: yref, y: ref.y, yanchor: "bottom",
+                        text: ref.name, showarrow: false, font: {size: 11, color: "#495057"}});
+    }
+    const twoAxes = (data.series || []).some((line) => line.axis === "y2");
+    return {
+      height: 320, margin: {l: 56, r: twoAxes ? 56 : 16, t: 16, b: 48},
+      legend: {orientation: "h", y: -0.25}, shapes: shapes, annotations: annotations,
+      xaxis: {title: {text: data.x_title || ""}},
+      yaxis: {title: {text: data.y_title || ""}, rangemode: "tozero"},
+      yaxis2: twoAxes ? {title: {text: data.y2_title || ""}, overlaying: "y", side: "right",
+                            range: [0, 1.05], tickmode: "auto", tickformat: ".0%", showgrid: false} : undefined,
+    };
+  }
+
+  function showEmpty(el, points) {
+    const empty = document.getElementById(el.id + "-empty");
+    if (empty) empty.hidden = points > 0;
+  }
+
+  function apply(el, event) {
+    const s = state.get(el);
+    if (event.seq <= s.lastSeq || event.step === undefined || event.step === null) return;
+    s.lastSeq = event.seq;
+    const metrics = event.metrics || {}, x = [], y = [], indices = [];
+    s.keys.forEach((key, index) => {
+      if (typeof metrics[key] === "number") { x.push([event.step]); y.push([metrics[key]]); indices.push(index); }
+    });
+    if (indices.length) {
+      Plotly.extendTraces(el, {x: x, y: y}, indices);
+      s.points += indices.length;
+      showEmpty(el, s.points);
+    }
+    el.dataset.lastSeq = String(s.lastSeq);
+  }
+
+  function draw(el) {
+    state.set(el, {lastSeq: Infinity, keys: [], points: 0, pending: []});  // events wait until drawn
+    return fetch(el.dataset.seriesUrl, {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then((response) => { if (!response.ok) throw new Error("HTTP " + response.status); return response.json(); })
+      .then((data) => Plotly.newPlot(el, data.series.map(trace), layout(data),
+                                     {responsive: true, displaylogo: false}).then(() => data))
+      .then((data) => {
+        const s = state.get(el), pending = s.pending;
+        Object.assign(s, {lastSeq: data.last_seq || 0, keys: data.series.map((line) => line.key), pending: null,
+                          points: data.series.reduce((total, line) => total + line.x.length, 0)});
+        el.dataset.lastSeq = String(s.lastSeq);
+        el.dataset.state = "drawn";
+        showEmpty(el, s.points);
+        pending.forEach((event) => apply(el, event));
+      })
+      .catch((error) => {
+        el.dataset.state = "failed";
+        el.textContent = "The chart could not be loaded (" + error.message + ").";
+      });
+  }
+
+  // A metric event from the job's websocket: its points join the chart once, in seq order.
+  function append(el, event) {
+    const s = state.get(el);
+    if (!s || event.type !== "metric") return;
+    if (s.pending) { s.pending.push(event); return; }
+    apply(el, event);
+  }
+
+  window.PrsmCharts = {draw: draw, append: append};
+  document.querySelectorAll("[data-chart][data-series-url]").forEach(draw);
+})();
