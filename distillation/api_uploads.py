@@ -6,11 +6,12 @@ from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import DomainError
+from core.parsers import FormParser
 
 from . import services
 from .uploads import UploadError, UploadTooLarge, dataset_of, datasets_of, teacher_of, teachers_of
