@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("PRSM_CHROMIUM", "/usr/bin/chromium"))
@@ -62,6 +63,10 @@ def browser_page(live_daphne, monkeypatch):
         finally:
             context.close()
             browser.close()
+            # Django's connections are per context (asgiref's Local), and Playwright's loop runs in
+            # this thread: what the test did on the database while it ran opened connections of
+            # their own, which would outlive the test and block the test database's teardown.
+            connections.close_all()
 
 
 def off_the_browser_loop(function, /, *args, **kwargs):
