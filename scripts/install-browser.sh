@@ -9,6 +9,7 @@
 # (pytest -m browser) are then skipped with that reason.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. scripts/apt-install.sh
 
 CHROMIUM=/usr/bin/chromium
 AXE_VERSION=4.14.1
@@ -19,24 +20,7 @@ install_chromium() {
         echo "install-browser: chromium already installed ($CHROMIUM)"
         return 0
     fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "install-browser: apt-get is not available; install Chromium at $CHROMIUM to run the browser tests" >&2
-        return 0
-    fi
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; else
-            echo "install-browser: not root and no sudo; run: apt-get install chromium" >&2
-            return 0
-        fi
-    fi
-    echo "install-browser: installing chromium with apt-get"
-    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; then
-        $sudo apt-get update -qq >/dev/null 2>&1
-        if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; then
-            echo "install-browser: apt-get could not install chromium; the browser tests will be skipped" >&2
-        fi
-    fi
+    apt_install install-browser chromium "the browser tests will be skipped"
 }
 
 install_axe() {

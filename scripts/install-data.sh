@@ -10,6 +10,7 @@
 # a machine without apt-get can run the rest of the project (those data sets then say what is
 # missing when used, and their tests are skipped with that reason).
 set -uo pipefail
+. "$(dirname "$0")/apt-install.sh"
 
 PYTHON="${1:-}"
 if [ -z "$PYTHON" ]; then
@@ -23,25 +24,7 @@ install_fashion_mnist() {
         echo "install-data: Fashion-MNIST already installed ($FASHION_DIR)"
         return 0
     fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "install-data: apt-get is not available; install the Debian package $FASHION_PACKAGE" \
-             "(or put its four idx .gz files in a folder named by PRSM_FASHION_MNIST_DIR) to use builtin:fashion-mnist" >&2
-        return 0
-    fi
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; else
-            echo "install-data: not root and no sudo; run: apt-get install $FASHION_PACKAGE" >&2
-            return 0
-        fi
-    fi
-    echo "install-data: installing $FASHION_PACKAGE with apt-get"
-    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$FASHION_PACKAGE" >/dev/null 2>&1; then
-        $sudo apt-get update -qq >/dev/null 2>&1
-        if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$FASHION_PACKAGE" >/dev/null; then
-            echo "install-data: apt-get could not install $FASHION_PACKAGE; builtin:fashion-mnist will be unavailable" >&2
-        fi
-    fi
+    apt_install install-data "$FASHION_PACKAGE" "builtin:fashion-mnist will be unavailable (or put its four idx .gz files in a folder named by PRSM_FASHION_MNIST_DIR)"
 }
 
 fetch_movie_reviews() {
