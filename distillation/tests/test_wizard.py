@@ -1,0 +1,141 @@
+"""The wizard (/distill/) through Django's test client: each step validates with DistillationRequest,
+the draft survives back, forward and a reload, the estimate refuses a low budget with the amount
+needed, and submit creates the same job the API would."""
+
+import json
+
+import pytest
+
+from accounts.services import user_create
+from distillation.models import DistillationJob
+from ledger import selectors as ledger_selectors
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ada(client, catalog_home):
+    user = user_create(username="ada", password="correct horse battery", email="ada@example.com")
+    client.force_login(user)
+    return user
+
+
+def _walk_to_budget(client):
+    assert client.post("/distill/teacher/", {"teacher_model": "catalog:digits-mlp", "go": "next"})["Location"] == "/distill/data/"
+    assert client.post("/distill/data/", {"dataset": "builtin:digits", "go": "next"})["Location"] == "/distill/goal/"
+    goal = {"target_size": "small", "optimization_target": "speed", "epochs": "2", "quality_threshold": "0.5",
+            "export_formats": ["onnx"], "target_architecture": "auto", "go": "next"}
+    assert client.post("/distill/goal/", goal)["Location"] == "/distill/budget/"
+
+
+def test_the_teacher_step_shows_catalog_cards_and_which_are_built(client, ada):
+    page = client.get("/distill/teacher/").content.decode()
+
+    assert "digits-mlp" in page and "built, ready" in page
+    assert "fashion-cnn" in page and "not built on this server yet" in page
+    assert "BSD-3-Clause" in page and "Intended use" in page
+
+
+def test_a_step_refuses_what_the_request_refuses_beside_the_field(client, ada):
+    _walk_to_budget(client)
+
+    page = client.post("/distill/goal/", {"target_size": "small", "optimization_target": "speed",
+                                           "max_inference_latency": "fast", "go": "next"})
+
+    assert page.status_code == 400
+    assert "is not a duration" in page.content.decode()
+    assert 'aria-invalid="true"' in page.content.decode()
+
+
+def test_the_draft_survives_back_forward_and_a_reload(client, ada):
+    _walk_to_budget(client)
+
+    assert client.post("/distill/budget/", {"budget_ftns": "777", "go": "back"})["Location"] == "/distill/goal/"
+    goal = client.get("/distill/goal/").content.decode()
+    assert 'value="2"' in goal  # the epochs entered earlier
+    assert 'value="777"' in client.get("/distill/budget/").content.decode()
+    assert client.get("/distill/")["Location"] == "/distill/review/"  # a return visit goes on where it stopped
+
+
+def test_the_budget_step_shows_the_estimate_and_the_amount_a_low_budget_needs(client, ada):
+    _walk_to_budget(client)
+
+    page = client.get("/distill/budget/").content.decode()
+    assert "Estimated cost" in page and "base fee" in page and "compute" in page
+
+    live = client.post("/distill/estimate/", {"budget_ftns": "1"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "The budget is too low: this job needs at least" in live
+
+    refused = client.post("/distill/budget/", {"budget_ftns": "1", "go": "next"})
+    assert refused.status_code == 400
+    body = refused.content.decode()
+    assert "give at least" in body and 'id="id_budget_ftns_error"' in body
+
+
+def test_review_shows_the_request_as_json_sdk_cli_and_curl_and_submit_queues_the_job(client, ada):
+    _walk_to_budget(client)
+    assert client.post("/distill/budget/", {"budget_ftns": "500", "go": "next"})["Location"] == "/distill/review/"
+
+    review = client.get("/distill/review/")
+    assert review.status_code == 200
+    sent = json.loads(_between(review.content.decode(), '<code id="request-json">', "</code>").replace("&quot;", '"'))
+    assert sent == {"teacher_model": "catalog:digits-mlp", "dataset": "builtin:digits", "target_size": "small",
+                    "optimization_target": "speed", "epochs": 2, "quality_threshold": 0.5, "export_formats": ["onnx"],
+                    "budget_ftns": 500}
+    body = review.content.decode()
+    assert "DistillationOrchestrator(base_url=" in body and "prsm distill --teacher catalog:digits-mlp" in body
+    assert "curl -X POST" in body
+
+    before = ledger_selectors.wallet_balance(user=ada)
+    response = client.post("/distill/submit/")
+    job = DistillationJob.objects.get(owner=ada)
+    assert response["Location"] == f"/jobs/{job.job_id}/"
+    assert job.request["epochs"] == 2 and job.request["export_formats"] == ["onnx"]
+    assert ledger_selectors.wallet_balance(user=ada) < before  # the estimate is held
+    assert client.get("/distill/")["Location"] == "/distill/teacher/"  # the draft is spent
+
+
+def test_run_again_with_changes_prefills_the_wizard_from_a_finished_job(client, ada):
+    _walk_to_budget(client)
+    client.post("/distill/budget/", {"budget_ftns": "500", "go": "next"})
+    client.post("/distill/submit/")
+    job = DistillationJob.objects.get(owner=ada)
+
+    assert client.get(f"/distill/?from={job.job_id}")["Location"] == "/distill/goal/"
+    assert 'value="2"' in client.get("/distill/goal/").content.decode()
+    assert "500" in client.get("/distill/budget/").content.decode()
+
+    other = user_create(username="eve", password="correct horse battery", email="eve@example.com")
+    client.force_login(other)
+    assert client.get(f"/distill/?from={job.job_id}").status_code == 404
+
+
+def test_the_data_step_previews_rows_class_counts_splits_and_warnings(client, ada):
+    client.post("/distill/teacher/", {"teacher_model": "catalog:digits-mlp", "go": "next"})
+
+    page = client.get("/distill/data/").content.decode()
+    assert "Preview of builtin:digits" in page and "pixel_0_0" in page
+    assert "The job trains on 1,259" in page and "Examples per class" in page
+
+    text = client.get("/distill/preview/?dataset=builtin:review-snippets").content.decode()
+    assert "Before anything runs, the data checks found" in text  # handles and links in the snippets
+
+
+def test_a_bad_upload_is_refused_in_plain_words(client, ada):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    bad = SimpleUploadedFile("model.onnx", b"not an onnx model at all", content_type="application/octet-stream")
+    response = client.post("/distill/upload/teacher/", {"teacher-file": bad}, HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["message"]
+
+
+def test_a_visitor_is_sent_to_log_in(client):
+    for path in ("/distill/", "/distill/teacher/", "/distill/review/"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def _between(text: str, start: str, end: str) -> str:
+    return text.split(start, 1)[1].split(end, 1)[0]

@@ -1,0 +1,1 @@
+"""The browser's way to build a DistillationRequest: teacher, data, goal, budget, review (``/distill/``)."""

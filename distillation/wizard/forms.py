@@ -1,0 +1,97 @@
+"""The wizard's step forms. They only shape what a browser sends (types, choices, labels, help); the
+request's rules are ``DistillationRequest``'s, applied to the whole draft (drafts.py), so the
+wizard cannot accept what the API refuses."""
+
+from __future__ import annotations
+
+from django import forms
+
+from prsm.request import AUGMENTATIONS, EXPORT_FORMATS, NEEDS_TENSORFLOW
+
+OWN_DATA = ""  # the data the catalog teacher was built on
+BROWSER_EXPORTS = sorted(EXPORT_FORMATS - NEEDS_TENSORFLOW)
+
+
+class TeacherForm(forms.Form):
+    teacher_model = forms.ChoiceField(label="Teacher", widget=forms.RadioSelect,
+                                      error_messages={"required": "Choose a teacher."})
+
+    def __init__(self, *args, cards=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["teacher_model"].choices = [(card.ref, card.name) for card in cards if card.built]
+
+
+class DataForm(forms.Form):
+    dataset = forms.ChoiceField(label="Data", widget=forms.RadioSelect, required=False)
+
+    def __init__(self, *args, choices=(), own_data: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        options = [(OWN_DATA, f"The teacher's own data ({own_data})")] if own_data else []
+        self.fields["dataset"].choices = options + [(choice.ref, choice.name) for choice in choices]
+
+
+class GoalForm(forms.Form):
+    target_size = forms.ChoiceField(label="Target size", widget=forms.RadioSelect, initial="small",
+                                    choices=[("small", "Small"), ("medium", "Medium"), ("large", "Large")])
+    optimization_target = forms.ChoiceField(label="Optimise for", widget=forms.RadioSelect, initial="speed",
+                                            choices=[("speed", "Speed"), ("accuracy", "Accuracy"),
+                                                     ("efficiency", "Efficiency")])
+    domain = forms.CharField(label="Domain", required=False, max_length=200,
+                             help_text="Free text, e.g. sentiment or vision; helps choose the backend. Default: general.")
+    target_architecture = forms.ChoiceField(label="Student architecture", required=False, initial="auto",
+                                            choices=[("auto", "Chosen for the data"), ("mlp", "MLP"), ("cnn", "CNN"),
+                                                     ("transformer", "Transformer")])
+    layer_count = forms.IntegerField(label="Layers", required=False, min_value=1, max_value=48,
+                                     help_text="Exact student depth; empty: the planner chooses.")
+    hidden_size = forms.IntegerField(label="Width", required=False, min_value=1, max_value=8192,
+                                     help_text="Exact student width (hidden size); empty: the planner chooses.")
+    attention_heads = forms.IntegerField(label="Attention heads", required=False, min_value=1, max_value=64,
+                                         help_text="Transformer students only.")
+    epochs = forms.IntegerField(label="Epochs", required=False, min_value=1, max_value=200,
+                                help_text="Passes over the training data; empty: 10.")
+    augmentation_techniques = forms.MultipleChoiceField(
+        label="Augmentation", required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(name, f"{name} ({task})") for name, task in AUGMENTATIONS.items()],
+        help_text="Varied copies of the training inputs; choose those for your data's kind.")
+    export_formats = forms.MultipleChoiceField(label="Export formats", required=False, widget=forms.CheckboxSelectMultiple,
+                                               choices=[(name, name) for name in BROWSER_EXPORTS], initial=["safetensors", "onnx"],
+                                               help_text="Files you can download; ONNX is what a deployment serves.")
+    max_inference_latency = forms.CharField(label="Maximum latency", required=False, max_length=40,
+                                            help_text="Per prediction on this CPU, e.g. 5ms; empty: no limit.")
+    max_memory_usage = forms.CharField(label="Maximum memory", required=False, max_length=40,
+                                       help_text="Weights and activations, e.g. 50MB; empty: no limit.")
+    quality_threshold = forms.FloatField(label="Quality threshold", required=False, min_value=0, max_value=1,
+                                         initial=0.85, help_text="The least retention (student accuracy / teacher "
+                                         "accuracy) to deploy or list the model, e.g. 0.85.")
+    seed = forms.IntegerField(label="Seed", required=False, min_value=0, max_value=2**32 - 1,
+                              help_text="The same seed repeats a run; default 0.")
+
+    ADVANCED = ("domain", "target_architecture", "layer_count", "hidden_size", "attention_heads", "epochs",
+                "augmentation_techniques", "export_formats", "max_inference_latency", "max_memory_usage",
+                "quality_threshold", "seed")
+
+    def advanced_fields(self):
+        return [self[name] for name in self.ADVANCED]
+
+    def values(self) -> dict:
+        """The draft's values: what the person changed from the defaults (the request applies those)."""
+        data = dict(self.cleaned_data)
+        if data.get("target_architecture") == "auto":
+            data["target_architecture"] = None
+        return data
+
+
+class BudgetForm(forms.Form):
+    budget_ftns = forms.CharField(label="Budget (FTNS)", max_length=20,
+                                  widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+                                  help_text="The most this job may cost, in whole FTNS. Only the measured cost is "
+                                            "charged; the rest of the hold comes back.")
+
+    def values(self) -> dict:
+        budget = self.cleaned_data["budget_ftns"].strip()
+        return {"budget_ftns": int(budget) if budget.isascii() and budget.isdigit() else budget}
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label="File")
+    name = forms.CharField(label="Name", required=False, max_length=200, help_text="Shown to you only; optional.")

@@ -1,0 +1,55 @@
+"""The wizard's request as a power user would send it: the SDK, the `prsm distill` command and curl.
+Each is built from the same draft the wizard submits, so what is copied is what the page sends."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+# `prsm distill` flags for the request fields it takes (CONTRACT.md, prsm/cli.py).
+CLI_FLAGS = {"target_size": "--target-size", "optimization_target": "--optimization-target", "epochs": "--epochs",
+             "seed": "--seed", "layer_count": "--layers", "hidden_size": "--hidden-size", "attention_heads": "--heads",
+             "quality_threshold": "--quality-threshold"}
+
+
+def snippets(draft: dict, *, base_url: str) -> dict[str, str]:
+    return {"sdk": sdk_snippet(draft, base_url=base_url), "cli": cli_snippet(draft), "curl": curl_snippet(draft, base_url=base_url)}
+
+
+def sdk_snippet(draft: dict, *, base_url: str) -> str:
+    arguments = "".join(f"    {name}={value!r},\n" for name, value in draft.items())
+    return ("import asyncio\n\nfrom prsm.distillation import DistillationOrchestrator, DistillationRequest\n\n"
+            f"request = DistillationRequest(\n{arguments})\n"
+            f"orchestrator = DistillationOrchestrator(base_url={base_url!r}, token=\"YOUR_API_TOKEN\")\n"
+            "job = asyncio.run(orchestrator.create_distillation(request))\nprint(job.job_id, job.backend)\n")
+
+
+def cli_snippet(draft: dict) -> str:
+    """`prsm distill` runs the same pipeline on your own machine; uploads live on the server, so a
+    request naming one is shown with a placeholder for your local copy."""
+    teacher = draft.get("teacher_model", "")
+    data = draft.get("dataset")
+    parts = ["prsm", "distill", "--teacher", teacher if teacher.startswith("catalog:") else "PATH/TO/YOUR/TEACHER"]
+    if data:
+        parts += ["--data", data if data.startswith("builtin:") else "PATH/TO/YOUR/DATA"]
+    for name, flag in CLI_FLAGS.items():
+        if name in draft:
+            parts += [flag, str(draft[name])]
+    if "export_formats" in draft:
+        parts += ["--export", ",".join(draft["export_formats"])]
+    if latency := draft.get("max_inference_latency"):
+        parts += ["--max-latency-ms", f"{float(latency):g}"]
+    if memory := draft.get("max_memory_usage"):
+        parts += ["--max-memory-mb", f"{int(memory) / 2**20:g}"]  # the CLI counts MiB
+    if draft.get("augmentation_techniques"):
+        parts.append("--augment")
+        if "flip" in draft["augmentation_techniques"]:
+            parts.append("--augment-flip")
+    return " ".join(shlex.quote(part) if "/" not in part or part.startswith("PATH") else part for part in parts)
+
+
+def curl_snippet(draft: dict, *, base_url: str) -> str:
+    body = json.dumps(draft)
+    return (f"curl -X POST {shlex.quote(base_url + '/api/v1/distillations/')} \\\n"
+            "  -H 'Authorization: Token YOUR_API_TOKEN' -H 'Content-Type: application/json' \\\n"
+            f"  -d {shlex.quote(body)}")
