@@ -54,3 +54,11 @@ class ThrottledAuthenticationForm(LoginThrottleMixin, AuthenticationForm):
 class ThrottledAdminAuthenticationForm(LoginThrottleMixin, AdminAuthenticationForm):
     error_messages = {**AdminAuthenticationForm.error_messages, **LoginThrottleMixin.error_messages,
                       "invalid_login": AdminAuthenticationForm.error_messages["invalid_login"]}
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=60, label="Token name",
+        help_text="Say where it will be used, e.g. “laptop SDK” or “CI pipeline”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )

@@ -1,5 +1,7 @@
 from django.conf import settings
 
+from .models import ApiToken, Notification
+
 
 def user_is_moderator(*, user) -> bool:
     return user.is_superuser or (user.is_staff and user.groups.filter(name=settings.MODERATORS_GROUP).exists())
@@ -15,3 +17,13 @@ def client_ip(request) -> str:
         return remote
     addresses = [address.strip() for address in forwarded.split(",") if address.strip()]
     return addresses[-min(proxies, len(addresses))] if addresses else remote
+
+
+def api_tokens_of(*, user, live_only: bool = True):
+    """The user's API tokens, newest first (revoked ones too when ``live_only`` is False)."""
+    tokens = ApiToken.objects.filter(user=user)
+    return tokens.filter(revoked_at__isnull=True) if live_only else tokens
+
+
+def notifications_of(*, user, limit: int = 20):
+    return Notification.objects.filter(user=user)[:limit]

@@ -1,17 +1,27 @@
-"""Writes for accounts: sign-up, tokens and the moderators group (the throttles are in throttles.py)."""
+"""Writes for accounts: sign-up, tokens, notifications and the moderators group (the throttles are
+in throttles.py)."""
 
+import hashlib
 import re
+import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import connection, transaction
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from core.errors import DomainError
 from ledger import services as ledger_services
 from ledger.users import username_key, username_normalize
+
+from .consumers import user_group
+from .models import ApiToken, Notification
 
 User = get_user_model()
 
@@ -90,3 +100,79 @@ def user_update(*, user: User, email: str) -> User:
     user.full_clean()
     user.save(update_fields=["email"])
     return user
+
+
+# Named API keys (accounts.auth.ApiTokenAuthentication reads them). A key is this prefix and 32
+# random bytes; DRF's older 40-hex keys never start with it, so one header serves both kinds.
+API_KEY_PREFIX = "prsm_"
+API_KEY_VISIBLE = len(API_KEY_PREFIX) + 6  # what the token list shows of a key
+API_TOKEN_LIMIT = 20  # live tokens per user
+
+
+class ApiTokenError(DomainError):
+    code = "api_token"
+
+
+def api_key_hash(key: str) -> str:
+    """SHA-256 suffices (no slow hash): the keys are 256 random bits, so nothing can be guessed."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """A new live token and its key; the key exists only in the return value (the database keeps
+    its hash). Refused when the name is empty or taken by a live token, or at API_TOKEN_LIMIT."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise ApiTokenError("Give the token a name.", field="name", code="invalid", status_code=400)
+    User.objects.select_for_update().filter(pk=user.pk).first()  # two requests cannot both pass the limit
+    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    if live.count() >= API_TOKEN_LIMIT:
+        raise ApiTokenError(f"You already have {API_TOKEN_LIMIT} tokens, the most allowed. Revoke one you no "
+                            "longer use first.", field="name", code="token_limit", status_code=409)
+    if live.filter(name__iexact=name).exists():
+        raise ApiTokenError(f"You already have a token named “{name}”. Choose another name.", field="name",
+                            code="name_taken", status_code=409)
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=name, key_hash=api_key_hash(key), prefix=key[:API_KEY_VISIBLE])
+    token.full_clean()
+    token.save()
+    return token, key
+
+
+@transaction.atomic
+def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
+    """Revoke one of the user's tokens; from now on its key is refused (HTTP and websockets).
+    Another user's token, or none, is a 404: the same answer, so ids reveal nothing."""
+    token = ApiToken.objects.select_for_update().filter(user=user, pk=token_id).first()
+    if token is None:
+        raise ApiTokenError("No such token.", code="not_found", status_code=404)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def notification_payload(notification: Notification) -> dict:
+    """What the notifications websocket sends; the account page renders the same fields."""
+    return {"type": "notification", "id": notification.pk, "kind": notification.kind, "message": notification.message,
+            "link": notification.link, "created_at": notification.created_at.isoformat()}
+
+
+@transaction.atomic
+def notification_send(*, user: User, kind: str, message: str, link: str = "") -> Notification:
+    """Keep a notification for the user and push it to their open pages once the transaction commits
+    (kinds in use: job_completed, job_failed, model_sold). ``link`` is a path on this site."""
+    if link and (not link.startswith("/") or link.startswith("//") or "\\" in link):
+        raise ValueError(f"a notification links to a path on this site, not {link!r}")
+    notification = Notification(user=user, kind=kind, message=message[:500], link=link)
+    notification.full_clean()
+    notification.save()
+    payload = notification_payload(notification)
+    # robust: a channel layer that is down must not undo or fail what the caller committed
+    transaction.on_commit(lambda: _notification_push(user.pk, payload), robust=True)
+    return notification
+
+
+def _notification_push(user_id: int, payload: dict) -> None:
+    async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": "user.notify", "payload": payload})

@@ -8,4 +8,5 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.ThrottledLoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="token-revoke"),
 ]

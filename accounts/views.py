@@ -1,12 +1,24 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
-from . import services, throttles
-from .forms import SignupForm, ThrottledAuthenticationForm
+from core.views import domain_errors_shown
+from ledger import selectors as ledger_selectors
+from ledger.statements import statement_rows
+
+from . import selectors, services, throttles
+from .forms import ApiTokenForm, SignupForm, ThrottledAuthenticationForm
+
+# A new key waits here between the POST that made it and the one page that shows it.
+NEW_KEY_SESSION = "accounts.new_api_key"
+RECENT_ENTRIES = 10
 
 # The form's names for the fields the sign-up service's errors name.
 SIGNUP_FIELDS = {"username": "username", "email": "email", "password": "password1"}  # nosec B105  # field names, no secret
@@ -77,3 +89,53 @@ def admin_login(request):
 def logout_view(request):
     logout(request)
     return redirect("home")
+
+
+@never_cache  # the page may show a new key: no copy of it in any cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_page(request):
+    """Balance and recent entries, API tokens (a POST makes one), and notifications."""
+    if request.method != "POST":
+        return _account(request, ApiTokenForm())
+    form = ApiTokenForm(request.POST)
+    if form.is_valid():
+        with domain_errors_shown(request, form=form) as shown:
+            token, key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
+        if shown.error is None:
+            request.session[NEW_KEY_SESSION] = {"id": token.pk, "key": key}
+            return redirect(reverse("account") + "#new-key")
+    return _account(request, form, status=400)
+
+
+def _account(request, form, status=200):
+    user = request.user
+    entries = ledger_selectors.wallet_entries(user=user)[:RECENT_ENTRIES]
+    tokens = list(selectors.api_tokens_of(user=user))
+    new_key = request.session.pop(NEW_KEY_SESSION, None)  # shown once, then gone
+    new_token = next((token for token in tokens if new_key and token.pk == new_key["id"]), None)
+    return render(request, "accounts/account.html", {
+        "balance": ledger_selectors.wallet_balance(user=user),
+        "held": ledger_selectors.wallet_held(user=user),
+        "promo_credit": ledger_selectors.wallet_promo_credit(user=user),
+        "rows": list(statement_rows(entries)),
+        "tokens": tokens,
+        "token_limit": services.API_TOKEN_LIMIT,
+        "new_key": new_key["key"] if new_token else None,
+        "new_token": new_token,
+        "form": form,
+        "notifications": selectors.notifications_of(user=user),
+    }, status=status)
+
+
+@login_required
+@require_POST
+def api_token_revoke(request, token_id: int):
+    try:
+        token = services.api_token_revoke(user=request.user, token_id=token_id)
+    except services.ApiTokenError as error:
+        if error.status_code == 404:
+            raise Http404(error.message) from None
+        raise
+    messages.success(request, f"Token “{token.name}” revoked: its key no longer works.")
+    return redirect("account")

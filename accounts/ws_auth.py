@@ -1,4 +1,5 @@
-"""Websocket authentication: the browser's session, or ``?token=KEY`` for API clients."""
+"""Websocket authentication: the browser's session, or ``?token=KEY`` (a named API token's key or a
+DRF token's) for API clients."""
 
 from urllib.parse import parse_qs
 
@@ -10,8 +11,13 @@ from channels.security.websocket import OriginValidator
 
 @database_sync_to_async
 def _user_for_token(key: str):
+    """A named token's user (accounts.auth), or the user of a DRF ``Token`` with this key."""
     from rest_framework.authtoken.models import Token
 
+    from .auth import api_token_user, is_named_key
+
+    if is_named_key(key):
+        return api_token_user(key)
     token = Token.objects.select_related("user").filter(key=key, user__is_active=True).first()
     return token.user if token else None
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.broker import actor_named
 from core.errors import DomainError
+from accounts.services import notification_send
 from core.workers import live_workers
 from ledger import pricing, services as ledger
 from ledger.amounts import UNITS_PER_FTNS
@@ -228,6 +229,11 @@ def _finish(job: DistillationJob, status: str, *, report: dict | None = None, er
     job.save(update_fields=list(fields))
     payload = {"stage": status, "message": error or status}
     job_event_append(job=job, type=status, payload=payload, token=None)
+    if status != DistillationJob.Status.CANCELLED:  # the owner cancelled it: they know
+        teacher = (job.estimate or {}).get("teacher", "the teacher")
+        message = (f"Your distillation of {teacher} finished." if status == DistillationJob.Status.COMPLETED
+                   else f"Your distillation of {teacher} failed: {error}")
+        notification_send(user=job.owner, kind=f"job_{status}", message=message, link=f"/jobs/{job.job_id}/")
 
 
 @transaction.atomic

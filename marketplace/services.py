@@ -9,12 +9,13 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.services import notification_send
 from core.errors import DomainError
 from distillation import services as distillation
 from distillation.models import DeployedModel, DistillationJob
 from ledger import pricing
 from ledger import services as ledger
-from ledger.amounts import UNITS_PER_FTNS, format_ftns
+from ledger.amounts import UNITS_PER_FTNS, display_ftns, format_ftns
 from safety import selectors as safety_selectors
 from safety import services as safety
 from safety.models import ModerationAction
@@ -156,6 +157,9 @@ def listing_purchase(*, listing: Listing, buyer, kind: str, expected_price: int,
     purchase = Purchase(listing=listing, buyer=buyer, kind=kind, price=price, transaction=txn, expires_at=expires)
     purchase.full_clean()
     purchase.save()
+    verb = "bought" if kind == Purchase.Kind.BUY else "rented"
+    notification_send(user=listing.owner, kind="model_sold", link=f"/jobs/{job.job_id}/",
+                      message=f"{buyer.get_username()} {verb} {listing.title} for {display_ftns(price)} FTNS.")
     return purchase
 
 
