@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django import forms
 
-from prsm.request import AUGMENTATIONS, EXPORT_FORMATS, NEEDS_TENSORFLOW
+from prsm.request import AUGMENTATIONS, EXPORT_FORMATS, NEEDS_TENSORFLOW, DistillationRequest
 
 OWN_DATA = ""  # the data the catalog teacher was built on
 BROWSER_EXPORTS = sorted(EXPORT_FORMATS - NEEDS_TENSORFLOW)
@@ -75,9 +75,12 @@ class GoalForm(forms.Form):
 
     def values(self) -> dict:
         """The draft's values: what the person changed from the defaults (the request applies those)."""
+        fields = DistillationRequest.model_fields
         data = dict(self.cleaned_data)
-        if data.get("target_architecture") == "auto":
-            data["target_architecture"] = None
+        for name in self.ADVANCED:  # an advanced option left at the request's default is not sent
+            default = fields[name].get_default(call_default_factory=True)
+            if data.get(name) == default or (isinstance(default, list) and sorted(data.get(name) or []) == sorted(default)):
+                data[name] = None
         return data
 
 
