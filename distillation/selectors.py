@@ -4,8 +4,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from .models import DistillationJob, JobEvent
+from safety.selectors import job_deploy_refusal
+
+from .models import DeployedModel, DistillationJob, JobEvent
 
 MODEL_CARD_MAX_CHARS = 50_000
 
@@ -100,3 +103,118 @@ def job_metric_series(job: DistillationJob) -> dict:
                 line["y"].append(metrics[key])
     return {"x_title": "training step", "y_title": "loss", "y2_title": "accuracy",
             "series": list(series.values()), "references": references, "last_seq": last_seq}
+
+
+# --- The job page (templates/distillation/job.html): its timeline, log lines and comparison charts
+
+LOG_EVENT_TYPES = ("stage", "log", "completed", "failed", "cancelled")
+
+
+def job_stage_timeline(job: DistillationJob) -> list[dict]:
+    """The stages the job went through, in order: ``{stage, seconds, state}`` with state "done",
+    "running" (the current one, ``started`` its Unix time) or the job's end ("failed", "cancelled").
+    A completed job's seconds are its report's; otherwise they run from one stage event to the next."""
+    reported = (job.report or {}).get("stages") or {}
+    if reported:
+        return [{"stage": name, "seconds": record.get("seconds"), "state": "done"} for name, record in reported.items()]
+    events = [(payload, at) for payload, at in JobEvent.objects.filter(job=job, type="stage").order_by("seq")
+              .values_list("payload", "created_at") if payload.get("stage") != "queued"]
+    end = job.finished_at or timezone.now()
+    stages: dict[str, dict] = {}  # a job resumed after a worker died runs a stage again: its times add up
+    for index, (payload, started) in enumerate(events):
+        until = events[index + 1][1] if index + 1 < len(events) else end
+        row = stages.setdefault(payload.get("stage") or "", {"stage": payload.get("stage") or "", "seconds": 0.0})
+        row["seconds"] = round(row["seconds"] + max(0.0, (until - started).total_seconds()), 3)
+        row["state"], row["started"] = "done", started.timestamp()
+    rows = list(stages.values())
+    if rows and not job.is_finished:
+        rows[-1]["state"] = "running"
+    elif rows and job.status != DistillationJob.Status.COMPLETED:
+        rows[-1]["state"] = job.status
+    return rows
+
+
+def job_log_lines(job: DistillationJob, *, limit: int = 20) -> list[dict]:
+    """The newest stage changes, log lines and the ending, oldest first (what the page's live list
+    starts from; newer ones come over the websocket)."""
+    payloads = JobEvent.objects.filter(job=job, type__in=LOG_EVENT_TYPES).order_by("-seq").values_list("payload", flat=True)
+    return list(reversed(payloads[:limit]))
+
+
+def job_deploy_blocker(job: DistillationJob) -> str | None:
+    """Why the job cannot be deployed or listed now, in plain words, or None: the rules of
+    ``services.job_deploy`` (a completed job, the safety breaker, the quality threshold)."""
+    if job.status != DistillationJob.Status.COMPLETED:
+        return f"Only a completed job can be deployed; this one is {job.status}."
+    if refusal := job_deploy_refusal(job=job):
+        return refusal
+    retention = (job.report or {}).get("retention")
+    threshold = (job.request or {}).get("quality_threshold", 0)
+    if retention is None or retention < threshold:
+        return (f"The student kept {retention if retention is None else format(retention, '.1%')} of the teacher's "
+                f"accuracy, under the job's quality threshold of {threshold:.0%}; it cannot be deployed.")
+    if not job.artifacts.filter(verified=True).exists():
+        return "No export of this job passed verification; there is nothing to deploy."
+    return None
+
+
+def deployments_of(*, user):
+    """The user's deployed models, newest first, with their job and export."""
+    return DeployedModel.objects.filter(job__owner=user).select_related("job", "artifact").order_by("-created_at")
+
+
+COMPARED = ("teacher", "student")
+
+
+def job_comparison_charts(job: DistillationJob) -> dict[str, dict]:
+    """Teacher against student from the job's report, one chart series each (the JSON the page draws;
+    the API's ``report`` holds the same figures): accuracy (with the labels-only baseline when the
+    job trained one), size in parameters, latency p50/p95, and the student's per-class accuracy and
+    confusion matrix when the report has them. Only charts whose figures exist are returned."""
+    report = job.report or {}
+    sides = {name: report.get(name) or {} for name in COMPARED}
+    charts = {}
+    accuracy = _bars(sides, "accuracy", "accuracy (held-out test split)")
+    if accuracy and isinstance((report.get("baseline") or {}).get("accuracy"), (int, float)):
+        accuracy["x"].append("labels-only baseline")
+        accuracy["y"].append(report["baseline"]["accuracy"])
+    if accuracy:
+        charts["accuracy"] = _chart("model", "accuracy", [accuracy], y_range=[0, 1])
+    if params := _bars(sides, "params", "parameters"):
+        charts["size"] = _chart("model", "parameters", [params])
+    latency = [line for line in (_bars(sides, "latency_ms_p50", "p50"), _bars(sides, "latency_ms_p95", "p95")) if line]
+    if latency:
+        charts["latency"] = _chart("model", "latency, ms (CPU, batch 1)", latency)
+    per_class = sides["student"].get("per_class_accuracy")
+    if isinstance(per_class, dict) and per_class:
+        names = list(per_class)
+        line = {"key": "per_class_accuracy", "name": "student", "type": "bar", "axis": "y",
+                "x": names, "y": [per_class[name] for name in names]}
+        charts["per_class"] = _chart("class", "student accuracy", [line], y_range=[0, 1])
+    matrix = sides["student"].get("confusion_matrix")
+    if isinstance(matrix, list) and matrix:
+        classes = [str(name) for name in (report.get("classes") or range(len(matrix)))]
+        line = {"key": "confusion_matrix", "name": "examples", "type": "heatmap", "axis": "y",
+                "x": classes, "y": classes, "z": matrix}
+        charts["confusion"] = _chart("predicted class", "true class", [line])
+    return charts
+
+
+def _bars(sides: dict, key: str, name: str) -> dict | None:
+    present = [side for side in COMPARED if isinstance(sides[side].get(key), (int, float))]
+    if not present:
+        return None
+    return {"key": key, "name": name, "type": "bar", "axis": "y", "x": present, "y": [sides[side][key] for side in present]}
+
+
+def _chart(x_title: str, y_title: str, series: list[dict], *, y_range: list | None = None, y_type: str | None = None) -> dict:
+    chart = {"x_title": x_title, "y_title": y_title, "series": series, "references": [], "last_seq": 0}
+    if y_range:
+        chart["y_range"] = y_range
+    if y_type:
+        chart["y_type"] = y_type
+    return chart
+
+
+def job_deployment(job: DistillationJob) -> DeployedModel | None:
+    return DeployedModel.objects.filter(job=job).select_related("artifact").first()

@@ -3,6 +3,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as accounts_views
+from distillation.wizard import views as wizard_views
+from marketplace import views as marketplace_views
 
 from . import errors, healthz, views
 
@@ -18,8 +20,13 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", healthz.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
+    path("account/", accounts_views.account_page, name="account"),
     path("ledger/", include("ledger.urls")),
     path("jobs/", include("distillation.urls")),
+    path("models/", marketplace_views.models_page, name="models"),
+    path("marketplace/", include("marketplace.urls")),
+    path("distill/", wizard_views.distill, name="distill"),
+    path("distill/", include("distillation.wizard.urls")),
     path("admin/login/", accounts_views.admin_login),  # the admin's own login view, under the login throttle
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -27,7 +27,7 @@ def test_the_owner_watches_a_job_in_the_browser(client, job):
 
     assert page.status_code == 200
     body = page.content.decode()
-    assert "catalog:digits-mlp" in body and "0.946" in body and "46.3" in body
+    assert "catalog:digits-mlp" in body and "94.6" in body and "46.3" in body
     assert f"/ws/distillations/" in body
     assert str(job.job_id) in client.get("/jobs/").content.decode()
 

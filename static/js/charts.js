@@ -5,11 +5,23 @@
 // [{key, name, axis, y}], last_seq}. A series' key names the metric in a metric event's
 // "metrics"; last_seq is the newest metric event the series holds, so an event replayed by the
 // websocket (seq <= last_seq) is not drawn twice and none that came in while loading is lost.
+// A series may also be bars ("type": "bar", x the categories) or a heatmap ("type": "heatmap",
+// with z rows over y); optional y_range and y_type ("log") set the value axis (the job's
+// comparison charts, distillation.selectors.job_comparison_charts).
 (function () {
   "use strict";
   const state = new WeakMap();
 
   function trace(line) {
+    if (line.type === "heatmap") {
+      return {type: "heatmap", name: line.name, meta: line.key, x: line.x.slice(), y: line.y.slice(),
+              z: line.z.map((row) => row.slice()), colorscale: "Blues", reversescale: true, texttemplate: "%{z}",
+              hovertemplate: "true %{y}, predicted %{x}: %{z}<extra></extra>"};
+    }
+    if (line.type === "bar") {
+      return {type: "bar", name: line.name, meta: line.key, x: line.x.slice(), y: line.y.slice(),
+              text: line.y.map((value) => Number(value.toPrecision(3))), textposition: "auto"};
+    }
     return {type: "scatter", mode: "lines+markers", name: line.name, meta: line.key,
             x: line.x.slice(), y: line.y.slice(), yaxis: line.axis === "y2" ? "y2" : "y"};
   }
@@ -23,15 +35,25 @@
       annotations.push({xref: "paper", x: 1, xanchor: "right", yref: yref, y: ref.y, yanchor: "bottom",
                         text: ref.name, showarrow: false, font: {size: 11, color: "#495057"}});
     }
-    const twoAxes = (data.series || []).some((line) => line.axis === "y2");
-    return {
-      height: 320, margin: {l: 56, r: twoAxes ? 56 : 16, t: 16, b: 48},
-      legend: {orientation: "h", y: -0.25}, shapes: shapes, annotations: annotations,
+    const series = data.series || [];
+    const twoAxes = series.some((line) => line.axis === "y2");
+    const heatmap = series.some((line) => line.type === "heatmap");
+    const result = {
+      height: 320, margin: {l: 56, r: twoAxes ? 56 : 16, t: 16, b: 48}, barmode: "group",
+      legend: {orientation: "h", y: -0.25}, shapes: shapes, annotations: annotations, showlegend: series.length > 1,
       xaxis: {title: {text: data.x_title || ""}},
       yaxis: {title: {text: data.y_title || ""}, rangemode: "tozero"},
-      yaxis2: twoAxes ? {title: {text: data.y2_title || ""}, overlaying: "y", side: "right",
-                            range: [0, 1.05], tickmode: "auto", tickformat: ".0%", showgrid: false} : undefined,
     };
+    // Plotly reads a key set to undefined as an axis to lay out: only what applies is set
+    if (series.some((line) => line.type === "bar" || line.type === "heatmap")) result.xaxis.type = "category";
+    if (heatmap) Object.assign(result.yaxis, {type: "category", autorange: "reversed"});
+    if (data.y_type) result.yaxis.type = data.y_type;
+    if (data.y_range) result.yaxis.range = data.y_range;
+    if (twoAxes) {
+      result.yaxis2 = {title: {text: data.y2_title || ""}, overlaying: "y", side: "right",
+                       range: [0, 1.05], tickmode: "auto", tickformat: ".0%", showgrid: false};
+    }
+    return result;
   }
 
   function showEmpty(el, points) {

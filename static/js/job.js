@@ -1,47 +1,100 @@
-// The job page: follows the job's websocket (replaying from the last seq after a reconnect),
-// updates the status, progress and event list, and feeds metric events to the chart.
+// The job page: follows an unfinished job's websocket from the seq the page was drawn at (replaying
+// what it missed after a reconnect), updates the status, progress, stage timeline and log lines, and
+// feeds metric events to the chart; a job that ends reloads the page, which then shows the result.
 (function () {
   "use strict";
   const box = document.getElementById("job");
   const chart = document.getElementById("metrics-chart");
   const status = document.getElementById("status");
   const finished = new Set(["completed", "failed", "cancelled"]);
-  const loadedFinished = finished.has(status.textContent.trim());
-  let lastSeq = 0, socket = null, ended = loadedFinished;
+  const MAX_LINES = 50;
+  let lastSeq = Number(box.dataset.lastSeq) || 0, ended = finished.has(box.dataset.status), submitting = false;
+  // a form on its way (Cancel) leads to the page anew, with its message: a reload must not cut in
+  document.addEventListener("submit", () => { submitting = true; });
+
+  function setText(id, text) {
+    const el = document.getElementById(id);
+    if (el) el.textContent = text;
+  }
 
   function setStatus(value) {
     status.textContent = value;
     status.className = "badge badge-" + value;
   }
 
-  function show(event) {
-    if (event.seq <= lastSeq) return;  // replayed and live copies overlap
-    lastSeq = event.seq;
-    document.getElementById("progress").value = event.progress;
-    document.getElementById("percent").textContent = Math.round(event.progress) + "%";
-    document.getElementById("stage").textContent = event.current_stage;
-    if (event.type === "metric" && chart && window.PrsmCharts) window.PrsmCharts.append(chart, event);
-    if (event.type === "stage" || finished.has(event.type) || event.type === "log") {
-      const item = document.createElement("li");
-      item.textContent = event.type + ": " + (event.message || event.stage || "");
-      document.getElementById("events").appendChild(item);
+  function seconds(value) {
+    return value.toFixed(1) + " s";
+  }
+
+  function addLogLine(event) {
+    const list = document.getElementById("events"), item = document.createElement("li");
+    item.textContent = event.type + ": " + (event.message || event.stage || "");
+    list.appendChild(item);
+    while (list.children.length > MAX_LINES) list.removeChild(list.firstElementChild);
+    const empty = document.getElementById("events-empty");
+    if (empty) empty.hidden = true;
+  }
+
+  // A stage event closes the running stage (its seconds from the events' send times) and opens the next.
+  function addStage(event) {
+    const timeline = document.getElementById("timeline");
+    if (!timeline || !event.stage || event.stage === "queued") return;
+    const running = timeline.querySelector("li[data-state=running]");
+    if (running) {
+      running.dataset.state = "done";
+      const started = Number(running.dataset.started);
+      running.querySelector(".stage-seconds").textContent = started && event.sent_at ? seconds(Math.max(0, event.sent_at - started)) : "done";
     }
+    const item = document.createElement("li"), name = document.createElement("span"), time = document.createElement("span");
+    item.dataset.stage = event.stage;
+    item.dataset.state = "running";
+    if (event.sent_at) item.dataset.started = String(event.sent_at);
+    name.className = "stage-name";
+    name.textContent = event.stage;
+    time.className = "stage-seconds";
+    time.textContent = "running";
+    item.append(name, " ", time);
+    timeline.appendChild(item);
+    const empty = document.getElementById("timeline-empty");
+    if (empty) empty.hidden = true;
+  }
+
+  function showProgress(event) {
+    const bar = document.getElementById("progress");
+    if (bar) bar.value = event.progress;
+    setText("percent", Math.round(event.progress) + "%");
+    setText("stage", event.current_stage);
+    const eta = document.getElementById("eta"), duration = eta && Number(eta.dataset.duration);
+    if (duration) {
+      const left = duration * (1 - event.progress / 100);
+      eta.textContent = "· " + (left < 60 ? "under a minute" : "about " + Math.round(left / 60) + " min") + " left";
+    }
+  }
+
+  function show(event) {
+    if (typeof event.seq !== "number" || event.seq <= lastSeq) return;  // replayed and live copies overlap
+    lastSeq = event.seq;
+    showProgress(event);
+    if (event.type === "metric" && chart && window.PrsmCharts) window.PrsmCharts.append(chart, event);
+    if (event.type === "stage") addStage(event);
+    if (event.type === "stage" || event.type === "log" || finished.has(event.type)) addLogLine(event);
     if (finished.has(event.type)) {
       ended = true;
       setStatus(event.type);
-      if (event.type === "completed" && !loadedFinished) { window.location.reload(); }  // the page shows the result
-      if (event.type === "failed") { const e = document.getElementById("error"); e.textContent = event.message; e.hidden = false; }
-    } else if (!loadedFinished) {
+      if (!submitting) window.location.reload();  // the page shows the result, or what happened and what it cost
+    } else if (status.textContent.trim() === "queued" && event.current_stage !== "queued") {
       setStatus("running");
+      const queue = document.getElementById("queue");
+      if (queue) queue.hidden = true;
     }
   }
 
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(scheme + "://" + window.location.host + box.dataset.socketPath);
+    const socket = new WebSocket(scheme + "://" + window.location.host + box.dataset.socketPath);
     socket.onopen = () => socket.send(JSON.stringify({since: lastSeq}));
     socket.onmessage = (message) => show(JSON.parse(message.data));
     socket.onclose = () => { if (!ended) setTimeout(connect, 2000); };  // reconnect and replay what was missed
   }
-  connect();  // a finished job replays its history too
+  if (!ended) connect();  // a finished job's page already shows all it did
 })();
