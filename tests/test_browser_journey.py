@@ -131,3 +131,32 @@ def test_a_reload_in_the_middle_of_a_run_draws_the_chart_without_gaps_or_repeats
               if e.payload.get("step") is not None and "train_loss" in (e.payload.get("metrics") or {})]
     assert drawn == stored  # every stored point once, in order: no gap, no repeat
     assert len(drawn) == len(set(drawn)) and len(drawn) >= 3
+
+
+def test_cancel_stops_a_running_job_and_the_page_shows_what_was_released(catalog_home, start_worker,  # noqa: F811
+                                                                       browser_page):
+    from accounts.services import user_create
+    from distillation.services import distillation_job_create
+    from prsm.request import DistillationRequest
+
+    from .browser import log_in, off_the_browser_loop
+
+    user = user_create(username="ada", password=PASSWORD, email="ada@example.com")
+    job = off_the_browser_loop(distillation_job_create, owner=user, request=DistillationRequest(
+        teacher_model="catalog:digits-mlp", epochs=200, quality_threshold=0.5, export_formats=["onnx"]))
+    page = browser_page
+    log_in(page, "ada", next_path=f"/jobs/{job.job_id}/")
+    start_worker()
+    page.wait_for_function("""() => { const c = document.getElementById('metrics-chart');
+        const line = (c && c.data || []).find((t) => /loss/i.test(t.name || '')); return line && line.x.length >= 1; }""",
+                           timeout=120_000)
+
+    page.get_by_role("button", name="Cancel job").click()
+    page.wait_for_function("() => document.getElementById('status').textContent.trim() === 'cancelled'", timeout=60_000)
+    page.locator("#cost-released").wait_for()
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    released = page.locator("#cost-released").inner_text()
+    charged = page.locator("#cost-charged").inner_text()
+    assert released.endswith("FTNS") and charged.endswith("FTNS") and released != "0.00 FTNS"
+    screenshot(page, "journey-cancelled-while-running")
