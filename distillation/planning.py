@@ -11,7 +11,7 @@ from fractions import Fraction
 from core.errors import DomainError
 from ledger import pricing
 from ledger.amounts import UNITS_PER_FTNS, display_ftns
-from prsm.engine.catalog import ENTRIES, CatalogError, read_card
+from prsm.engine.catalog import ENTRIES, build_seconds_expected
 from prsm.engine.data.builtin import BUILTIN_NAMES
 from prsm.planning import backend_choose, request_to_config
 from prsm.request import DistillationRequest
@@ -58,6 +58,8 @@ class Plan:
     engine_teacher: str = ""
     engine_dataset: str = ""
     teacher_speed: str = "approximated from its parameter count"
+    teacher_build_s: float = 0.0  # a catalog teacher not built here yet: the job builds it first
+
 
     def estimate(self) -> dict:
         return {
@@ -73,6 +75,7 @@ class Plan:
             "epochs": self.epochs,
             "teacher_speed": self.teacher_speed,
             "teacher_owner_id": self.teacher_owner_id,
+            "teacher_build_s": round(self.teacher_build_s, 1),
         }
 
 
@@ -80,10 +83,7 @@ def _catalog_teacher(ref: str):
     name = ref.removeprefix("catalog:")
     if name not in ENTRIES:
         raise PlanningError(f"unknown teacher {ref!r}; the catalog has {', '.join('catalog:' + n for n in ENTRIES)}", "teacher_model")
-    entry = ENTRIES[name]
-    if read_card(name) is None:
-        raise PlanningError(f"catalog teacher {ref!r} is not built on this server yet (prsm catalog build {name})", "teacher_model")
-    return entry
+    return ENTRIES[name]
 
 
 @dataclass(frozen=True)
@@ -168,12 +168,14 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
                             f"{entry.task} data", "augmentation_techniques")
     epochs = request.epochs or DEFAULT_EPOCHS
     measured = measured_teacher_seconds(entry.engine_ref or teacher)
+    build_s = build_seconds_expected(teacher) if teacher.startswith("catalog:") else 0.0
     hours = _compute_hours(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs, rows=rows,
-                           teacher_seconds=measured, augment=request.augmentation_task is not None)
+                           teacher_seconds=measured, augment=request.augmentation_task is not None) + build_s / 3600
     cost = pricing.job_cost(teachers=1, compute_hours=Fraction(hours).limit_denominator(10**9), validation_suites=VALIDATION_SUITES)
     return Plan(teacher=teacher, teacher_params=entry.params, teacher_owner_id=entry.owner_id, task=entry.task, dataset=dataset,
                 backend=backend, backend_reason=reason, epochs=epochs, compute_hours=hours, duration_s=hours * 3600,
                 cost=cost, teacher_speed="measured by an earlier job on this server" if measured else Plan.teacher_speed,
+                teacher_build_s=build_s,
                 engine_teacher=entry.engine_ref, engine_dataset=engine_dataset if engine_dataset != dataset else "")
 
 

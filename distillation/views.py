@@ -17,6 +17,7 @@ from ledger.amounts import display_ftns
 from safety import selectors as safety_selectors
 
 from . import selectors, services
+from .formatting import duration_text
 from .models import DistillationJob
 
 JOBS_PER_PAGE = 20
@@ -141,15 +142,6 @@ def model_card_html(text: str | None) -> str | None:
     html = nh3.clean(markdown.markdown(FRONT_MATTER.sub("", text, count=1), extensions=["tables", "fenced_code"]),
                      tags=CARD_TAGS)
     return mark_safe(re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m[1]}h{min(int(m[2]) + 2, 6)}", html))  # nosec B308 B703  # nh3 cleaned it above
-
-
-def duration_text(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    if seconds < 60:
-        return "under a minute"
-    minutes = round(seconds / 60)
-    return f"about {minutes} min" if minutes < 90 else f"about {minutes // 60} h {minutes % 60:02d} min"
 
 
 @login_required

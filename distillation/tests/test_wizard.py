@@ -34,6 +34,9 @@ def test_the_teacher_step_shows_catalog_cards_and_which_are_built(client, ada):
     assert "digits-mlp" in page and "built, ready" in page
     assert "fashion-cnn" in page and "not built on this server yet" in page
     assert "BSD-3-Clause" in page and "Intended use" in page
+    # an unbuilt catalog teacher can be chosen: the job builds it first, and the estimate counts it
+    assert "your job builds it first" in page
+    assert client.post("/distill/teacher/", {"teacher_model": "catalog:fashion-cnn", "go": "next"}).status_code == 302
 
 
 def test_a_step_refuses_what_the_request_refuses_beside_the_field(client, ada):

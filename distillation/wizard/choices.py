@@ -54,12 +54,20 @@ class TeacherCard:
     status: str = ""
     analysis: dict | None = None
     summary: tuple[str, ...] = ()
+    building: bool = False
+    build_s: float = 0.0
+
+    @property
+    def usable(self) -> bool:
+        """A catalog teacher always is (a job builds it first when needed); an upload once checked."""
+        return self.built or not self.uploaded
 
 
 def teacher_cards(*, user) -> list[TeacherCard]:
     cards = [TeacherCard(ref=f"catalog:{row['name']}", name=row["name"], task=row["task"], params=row["params"],
                          accuracy=row["accuracy"], built=row["status"] == "built", licence=row["licence"],
-                         intended_use=row["intended_use"], description=row["description"])
+                         intended_use=row["intended_use"], description=row["description"],
+                         building=row["status"] == "building", build_s=ENTRIES[row["name"]].build_seconds)
              for row in catalog_list()]
     for teacher in teachers_of(user=user)[:20]:
         cards.append(TeacherCard(

@@ -18,7 +18,7 @@ class TeacherForm(forms.Form):
 
     def __init__(self, *args, cards=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["teacher_model"].choices = [(card.ref, card.name) for card in cards if card.built]
+        self.fields["teacher_model"].choices = [(card.ref, card.name) for card in cards if card.usable]
 
 
 class DataForm(forms.Form):

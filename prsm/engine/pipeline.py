@@ -34,7 +34,7 @@ from pathlib import Path
 from .config import DistillConfig
 from .errors import BadInput, Cancelled
 from .run import Run
-from .stages import STAGES
+from .stages import stages_for
 from .training.callbacks import Callback, Reporter
 
 __all__ = ["DistillConfig", "run_distillation", "BadInput", "Cancelled", "Callback"]
@@ -45,8 +45,9 @@ def run_distillation(config: DistillConfig | dict, out_dir: str | Path, callback
     config = config if isinstance(config, DistillConfig) else DistillConfig.model_validate(config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    run = Run(config=config, out=out, reporter=Reporter(callback, [(stage.name, stage.weight) for stage in STAGES]))
-    for index, stage in enumerate(STAGES):
+    stages = stages_for(config)
+    run = Run(config=config, out=out, reporter=Reporter(callback, [(stage.name, stage.weight) for stage in stages]))
+    for index, stage in enumerate(stages):
         if index:  # a stop asked for during a stage is honoured when it ends; the report, once begun, finishes
             run.reporter.check_stop()
         run.reporter.begin(stage.name)

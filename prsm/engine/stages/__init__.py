@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ..run import Run
+from .build import build_teacher, teacher_build_needed
 from .finish import evaluate, export, report
 from .prepare import design, load_data, load_teacher, split, teacher_eval
 from .train import baseline, cache_teacher, train
@@ -21,9 +22,11 @@ class Stage(NamedTuple):
     name: str  # the ``stage`` of its events and its key in report.json's ``stages``
     run: Callable[[Run], None]
     weight: int  # its share of the overall progress, relative to the other stages'
+    needed: Callable[[object], bool] | None = None  # given the config; None: every run
 
 
 STAGES: tuple[Stage, ...] = (
+    Stage("build_teacher", build_teacher, 30, needed=teacher_build_needed),
     Stage("load_data", load_data, 3),
     Stage("load_teacher", load_teacher, 3),
     Stage("split", split, 1),
@@ -37,5 +40,10 @@ STAGES: tuple[Stage, ...] = (
     Stage("report", report, 1),
 )
 
-__all__ = ["STAGES", "Stage", "load_data", "load_teacher", "split", "teacher_eval", "design", "cache_teacher", "train",
+__all__ = ["STAGES", "Stage", "stages_for", "build_teacher", "load_data", "load_teacher", "split", "teacher_eval", "design", "cache_teacher", "train",
            "baseline", "evaluate", "export", "report"]
+
+
+def stages_for(config) -> tuple[Stage, ...]:
+    """The stages a run of ``config`` goes through (a catalog teacher already built skips its build)."""
+    return tuple(stage for stage in STAGES if stage.needed is None or stage.needed(config))
