@@ -76,7 +76,8 @@ class ListingForm(forms.Form):
         return data
 
 
-def _visible_job(request, job_id):
+def visible_job_or_404(request, job_id):
+    """The signed-in person's job (staff see any); a 404 for anyone else's, as for one that does not exist."""
     job = selectors.job_visible_to(user=request.user, job_id=job_id)
     if job is None:
         raise Http404("No such job.")
@@ -85,7 +86,7 @@ def _visible_job(request, job_id):
 
 @login_required
 def job_page(request, job_id):
-    return job_page_response(request, _visible_job(request, job_id))
+    return job_page_response(request, visible_job_or_404(request, job_id))
 
 
 def job_page_response(request, job, *, status: int = 200, **forms_shown):
@@ -147,7 +148,7 @@ def model_card_html(text: str | None) -> str | None:
 @login_required
 @require_POST
 def job_cancel_page(request, job_id):
-    job = _visible_job(request, job_id)
+    job = visible_job_or_404(request, job_id)
     form = CancelForm(request.POST)
     with domain_errors_shown(request, form=form) as shown:
         job = services.job_cancel(job=job)
@@ -164,18 +165,18 @@ def job_cancel_page(request, job_id):
 
 @login_required
 def job_metrics(request, job_id):
-    return JsonResponse(selectors.job_metric_series(_visible_job(request, job_id)))
+    return JsonResponse(selectors.job_metric_series(visible_job_or_404(request, job_id)))
 
 
 @login_required
 def job_comparison(request, job_id):
     """Every comparison chart's series, by name (what the page's charts draw, one URL each below)."""
-    return JsonResponse(selectors.job_comparison_charts(_visible_job(request, job_id)))
+    return JsonResponse(selectors.job_comparison_charts(visible_job_or_404(request, job_id)))
 
 
 @login_required
 def job_comparison_chart(request, job_id, name):
-    chart = selectors.job_comparison_charts(_visible_job(request, job_id)).get(name)
+    chart = selectors.job_comparison_charts(visible_job_or_404(request, job_id)).get(name)
     if chart is None:
         raise Http404("The report has no figures for this chart.")
     return JsonResponse(chart)

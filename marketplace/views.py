@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from core.views import domain_errors_shown
 from distillation import selectors as distillation_selectors
-from distillation.views import DeployForm, ListingForm, job_page_response
+from distillation.views import DeployForm, ListingForm, job_page_response, visible_job_or_404
 from ledger.amounts import to_units
 
 from . import services
@@ -22,17 +22,10 @@ from .models import Listing
 MODELS_PER_PAGE = 20
 
 
-def _visible_job(request, job_id):
-    job = distillation_selectors.job_visible_to(user=request.user, job_id=job_id)
-    if job is None:
-        raise Http404("No such job.")
-    return job
-
-
 @login_required
 @require_POST
 def job_deploy_page(request, job_id):
-    job = _visible_job(request, job_id)
+    job = visible_job_or_404(request, job_id)
     form = DeployForm(request.POST, job=job)
     if not form.is_valid():
         return job_page_response(request, job, deploy_form=form, status=400)
@@ -47,7 +40,7 @@ def job_deploy_page(request, job_id):
 @login_required
 @require_POST
 def job_list_page(request, job_id):
-    job = _visible_job(request, job_id)
+    job = visible_job_or_404(request, job_id)
     form = ListingForm(request.POST)
     if not form.is_valid():
         return job_page_response(request, job, listing_form=form, status=400)

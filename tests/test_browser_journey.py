@@ -104,8 +104,9 @@ def test_a_novice_distils_a_model_from_sign_up_to_my_models(catalog_home, start_
     assert [error for error in page.js_errors if "favicon" not in error] == []
 
 
-def test_a_reload_in_the_middle_of_a_run_draws_the_chart_without_gaps_or_repeats(catalog_home, start_worker,  # noqa: F811
-                                                                                 browser_page):
+def running_job_page(page, start_worker, *, epochs: int, points: int):
+    """ada's digits job (``epochs``), its page open, a worker running it: returns once the loss line
+    has ``points`` points."""
     from accounts.services import user_create
     from distillation.services import distillation_job_create
     from prsm.request import DistillationRequest
@@ -114,13 +115,19 @@ def test_a_reload_in_the_middle_of_a_run_draws_the_chart_without_gaps_or_repeats
 
     user = user_create(username="ada", password=PASSWORD, email="ada@example.com")
     job = off_the_browser_loop(distillation_job_create, owner=user, request=DistillationRequest(
-        teacher_model="catalog:digits-mlp", epochs=12, quality_threshold=0.5, export_formats=["onnx"]))
-    page = browser_page
+        teacher_model="catalog:digits-mlp", epochs=epochs, quality_threshold=0.5, export_formats=["onnx"]))
     log_in(page, "ada", next_path=f"/jobs/{job.job_id}/")
     start_worker()
-    page.wait_for_function("""() => { const c = document.getElementById('metrics-chart');
-        const line = (c && c.data || []).find((t) => /loss/i.test(t.name || '')); return line && line.x.length >= 3; }""",
-                           timeout=120_000)
+    page.wait_for_function("""(points) => { const c = document.getElementById('metrics-chart');
+        const line = (c && c.data || []).find((t) => /loss/i.test(t.name || '')); return line && line.x.length >= points; }""",
+                           arg=points, timeout=120_000)
+    return job
+
+
+def test_a_reload_in_the_middle_of_a_run_draws_the_chart_without_gaps_or_repeats(catalog_home, start_worker,  # noqa: F811
+                                                                                 browser_page):
+    page = browser_page
+    job = running_job_page(page, start_worker, epochs=12, points=3)
     page.reload()  # mid-run: the page loads the stored series, then the socket replays from its last seq
     page.wait_for_function("() => ['completed', 'failed'].includes(document.getElementById('status').textContent.trim())"
                            " || document.getElementById('result')", timeout=300_000)
@@ -135,21 +142,8 @@ def test_a_reload_in_the_middle_of_a_run_draws_the_chart_without_gaps_or_repeats
 
 def test_cancel_stops_a_running_job_and_the_page_shows_what_was_released(catalog_home, start_worker,  # noqa: F811
                                                                        browser_page):
-    from accounts.services import user_create
-    from distillation.services import distillation_job_create
-    from prsm.request import DistillationRequest
-
-    from .browser import log_in, off_the_browser_loop
-
-    user = user_create(username="ada", password=PASSWORD, email="ada@example.com")
-    job = off_the_browser_loop(distillation_job_create, owner=user, request=DistillationRequest(
-        teacher_model="catalog:digits-mlp", epochs=200, quality_threshold=0.5, export_formats=["onnx"]))
     page = browser_page
-    log_in(page, "ada", next_path=f"/jobs/{job.job_id}/")
-    start_worker()
-    page.wait_for_function("""() => { const c = document.getElementById('metrics-chart');
-        const line = (c && c.data || []).find((t) => /loss/i.test(t.name || '')); return line && line.x.length >= 1; }""",
-                           timeout=120_000)
+    job = running_job_page(page, start_worker, epochs=200, points=1)
 
     page.get_by_role("button", name="Cancel job").click()
     page.wait_for_function("() => document.getElementById('status').textContent.trim() === 'cancelled'", timeout=60_000)
