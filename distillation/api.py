@@ -35,6 +35,14 @@ class DistillationRequestSerializer(serializers.Serializer):
     export_formats = serializers.ListField(child=serializers.CharField(), required=False)
     epochs = serializers.IntegerField(required=False, min_value=1)
     seed = serializers.IntegerField(required=False)
+    temperature = serializers.FloatField(required=False, help_text="softmax temperature of the soft targets (default 4)")
+    alpha = serializers.FloatField(required=False, min_value=0, max_value=1,
+                                   help_text="weight of the teacher's soft targets against the labels (default 0.7)")
+    unlabelled_data = serializers.CharField(required=False, help_text="a transfer set: builtin:NAME or an uploaded-dataset id")
+    max_unlabelled_examples = serializers.IntegerField(required=False, min_value=1)
+    text_variants = serializers.IntegerField(required=False, min_value=0, max_value=50)
+    vocabulary_size = serializers.IntegerField(required=False, min_value=2)
+    student_base = serializers.CharField(required=False, help_text="text: builtin:all-minilm-l6-v2")
 
 
 class JobOutput(serializers.Serializer):

@@ -13,7 +13,7 @@ from ledger import pricing
 from ledger.amounts import UNITS_PER_FTNS, display_ftns
 from prsm.engine.catalog import ENTRIES, build_seconds_expected
 from prsm.engine.data.builtin import BUILTIN_NAMES
-from prsm.planning import backend_choose, request_to_config
+from prsm.planning import STUDENT_BASES, backend_choose, request_to_config
 from prsm.request import DistillationRequest
 
 from .models import DistillationJob
@@ -57,6 +57,7 @@ class Plan:
     # What the engine reads: an uploaded teacher's or data set's stored path; empty for catalog/builtin refs.
     engine_teacher: str = ""
     engine_dataset: str = ""
+    engine_unlabelled: str = ""  # an uploaded transfer set's stored path
     teacher_speed: str = "approximated from its parameter count"
     teacher_build_s: float = 0.0  # a catalog teacher not built here yet: the job builds it first
 
@@ -131,6 +132,30 @@ def _dataset(request: DistillationRequest, teacher: _TeacherRef, owner) -> tuple
     return dataset, str(media_path(uploaded.path)), uploaded.rows
 
 
+def _transfer_set(request: DistillationRequest, owner) -> str:
+    """An uploaded transfer set's stored path for the engine ('' for none or a built-in set); the
+    server reads no local paths."""
+    ref = request.unlabelled_data
+    if ref is None:
+        return ""
+    if ref.startswith("builtin:"):
+        if ref.removeprefix("builtin:") not in BUILTIN_NAMES:
+            raise PlanningError(f"unknown data set {ref!r}; built-in ones are {', '.join('builtin:' + n for n in BUILTIN_NAMES)}",
+                                "unlabelled_data")
+        return ""
+    uploaded = dataset_of(user=owner, public_id=ref)
+    if uploaded is None or uploaded.status != uploaded.Status.READY:
+        raise PlanningError("unlabelled_data: give builtin:NAME or the id of a data set you uploaded "
+                            "(the server does not read local paths)", "unlabelled_data")
+    return str(media_path(uploaded.path))
+
+
+def _student_base(request: DistillationRequest) -> None:
+    if request.student_base is not None and request.student_base.removeprefix("builtin:") not in STUDENT_BASES:
+        raise PlanningError(f"student_base: on this server, one of {', '.join('builtin:' + n for n in STUDENT_BASES)} "
+                            "(it does not read local paths)", "student_base")
+
+
 def measured_teacher_seconds(engine_teacher: str) -> float | None:
     """Seconds per example of this teacher at batch 1, as the last completed job on it measured them."""
     reports = (DistillationJob.objects.filter(status=DistillationJob.Status.COMPLETED, engine_config__teacher=engine_teacher)
@@ -161,6 +186,8 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     teacher = request.teacher
     entry = _teacher(teacher, owner)
     dataset, engine_dataset, rows = _dataset(request, entry, owner)
+    engine_unlabelled = _transfer_set(request, owner)
+    _student_base(request)
     backend, reason = backend_choose(domain=request.domain, teacher_kind=entry.kind, task=entry.task or None,
                                      target_hardware=request.target_hardware)
     if request.augmentation_task is not None and entry.task and entry.task != request.augmentation_task:
@@ -176,7 +203,8 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
                 backend=backend, backend_reason=reason, epochs=epochs, compute_hours=hours, duration_s=hours * 3600,
                 cost=cost, teacher_speed="measured by an earlier job on this server" if measured else Plan.teacher_speed,
                 teacher_build_s=build_s,
-                engine_teacher=entry.engine_ref, engine_dataset=engine_dataset if engine_dataset != dataset else "")
+                engine_teacher=entry.engine_ref, engine_dataset=engine_dataset if engine_dataset != dataset else "",
+                engine_unlabelled=engine_unlabelled)
 
 
 def engine_config(*, request: DistillationRequest, job_plan: Plan) -> dict:
@@ -184,7 +212,8 @@ def engine_config(*, request: DistillationRequest, job_plan: Plan) -> dict:
     price rule, so that the circuit breaker stops a run whose spending reaches the budget."""
     config = request_to_config(request, teacher=job_plan.engine_teacher or job_plan.teacher,
                                dataset=job_plan.engine_dataset or job_plan.dataset, backend=job_plan.backend,
-                               epochs=job_plan.epochs)
+                               epochs=job_plan.epochs,
+                               overrides={"unlabelled_data": job_plan.engine_unlabelled} if job_plan.engine_unlabelled else None)
     cost = job_plan.cost
     config["budget"] = {"limit_units": request.budget_ftns * UNITS_PER_FTNS,
                         "fixed_units": cost.total - cost.compute,  # base, teacher and validation fees: due however long it runs

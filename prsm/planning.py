@@ -7,6 +7,9 @@ from pathlib import Path
 
 NLP_WORDS = ("text", "sentiment", "nlp", "language", "review", "chat", "question", "translation", "toxicity")
 VISION_WORDS = ("image", "vision", "photo", "fashion", "picture", "camera")
+# The packaged student bases (prsm/engine/backends/transformers/bases.py BUILTIN), named here without
+# importing the transformers backend: a server offers only these (it reads no local paths).
+STUDENT_BASES = ("all-minilm-l6-v2",)
 
 
 def teacher_task(ref: str) -> str | None:
@@ -50,12 +53,14 @@ def backend_choose(*, domain: str, teacher_kind: str, task: str | None = None, t
     return "pytorch", "a custom (zoo or ONNX) teacher trains on the PyTorch backend"
 
 
-def request_to_config(request, *, teacher: str, dataset: str, backend: str, epochs: int | None) -> dict:
+def request_to_config(request, *, teacher: str, dataset: str, backend: str, epochs: int | None,
+                      overrides: dict | None = None) -> dict:
     """The engine's ``DistillConfig`` (as JSON) for a validated ``DistillationRequest``.
 
-    Asked augmentations turn on the engine's augmentation (``flip`` adds image flips) and fix the
-    task to the one they are for, so that data of another kind is refused when it is loaded
-    instead of being augmented another way.
+    ``overrides`` replace config fields after the request's (a server's stored path of an uploaded
+    transfer set, say). Asked augmentations turn on the engine's augmentation (``flip`` adds image
+    flips) and fix the task to the one they are for, so that data of another kind is refused when it
+    is loaded instead of being augmented another way.
     """
     from .engine.config import DistillConfig
 
@@ -67,6 +72,6 @@ def request_to_config(request, *, teacher: str, dataset: str, backend: str, epoc
         backend=backend, exports=request.export_formats, epochs=epochs, seed=request.seed, domain=request.domain,
         quality_threshold=request.quality_threshold, max_inference_latency_ms=request.max_inference_latency,
         max_memory_bytes=request.max_memory_usage, layer_count=request.layer_count, hidden_size=request.hidden_size,
-        attention_heads=request.attention_heads,
+        attention_heads=request.attention_heads, **{**request.engine_options(), **(overrides or {})},
     )
     return config.model_dump(mode="json")

@@ -150,6 +150,16 @@ class DistillationRequest(BaseModel):
     specialty_requirements: list[str] | dict | None = None
     epochs: int | None = Field(None, ge=1, le=200)
     seed: int = Field(0, ge=0, le=MAX_SEED)
+    # How the student learns (the engine's DistillConfig; None: the engine's default)
+    temperature: float | None = Field(None, gt=0, le=100, description="softmax temperature of the soft targets (default 4)")
+    alpha: float | None = Field(None, ge=0, le=1, description="weight of the teacher's soft targets; the rest on the labels (default 0.7)")
+    unlabelled_data: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS,
+                                        description="a transfer set the teacher labels: builtin:NAME, an uploaded-dataset id, or a local path")
+    max_unlabelled_examples: int | None = Field(None, ge=1, le=10_000_000, description="cap on the transfer set's rows")
+    text_variants: int | None = Field(None, ge=0, le=50, description="text: new versions of each training text for the teacher to label")
+    vocabulary_size: int | None = Field(None, ge=2, le=1_000_000, description="text: the most tokens in the student's vocabulary")
+    student_base: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS,
+                                     description="text: a small pretrained model the student starts from (builtin:all-minilm-l6-v2)")
 
     @field_validator("budget_ftns", mode="before")
     @classmethod
@@ -263,7 +273,31 @@ class DistillationRequest(BaseModel):
         if self.teacher_models is not None and len(self.teacher_models) > 1:
             raise ValueError("teacher_models: ensembles of several teachers are not available yet; give one teacher")
         self._augmentation_fits_the_teacher()
+        self._engine_options_fit()
         return self
+
+    def _engine_options_fit(self) -> None:
+        """The engine's own rules on how these options combine (unlabelled rows need alpha > 0, a
+        student_base learns logits only and without online augmentation), named by field."""
+        if not self.engine_options():
+            return
+        from pydantic import ValidationError
+
+        from .engine.config import DistillConfig
+
+        try:
+            DistillConfig.model_validate({"teacher": self.teacher, "augment": self.augmentation_task is not None,
+                                          **self.engine_options()})
+        except ValidationError as exc:
+            first = request_errors(exc)[0]
+            message = first["message"]
+            raise ValueError(message if re.match(r"^\w+: ", message) else f"{first['field']}: {message}") from None
+
+    def engine_options(self) -> dict:
+        """The fields that go to the engine's DistillConfig as they are, when given."""
+        names = ("temperature", "alpha", "unlabelled_data", "max_unlabelled_examples", "text_variants",
+                 "vocabulary_size", "student_base")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     def _augmentation_fits_the_teacher(self) -> None:
         """A catalog teacher says its task now; for any other the engine refuses data of another kind."""

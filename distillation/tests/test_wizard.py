@@ -142,3 +142,21 @@ def test_a_visitor_is_sent_to_log_in(client):
 
 def _between(text: str, start: str, end: str) -> str:
     return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def test_the_advanced_options_reach_the_jobs_engine_config_and_their_refusals_sit_beside_their_field(client, ada):
+    _walk_to_budget(client)
+    goal = {"target_size": "small", "optimization_target": "speed", "epochs": "2", "temperature": "2", "alpha": "0",
+            "unlabelled_data": "builtin:wine", "go": "next"}
+
+    refused = client.post("/distill/goal/", goal)
+    assert refused.status_code == 400
+    assert 'id="id_unlabelled_data_error"' in refused.content.decode() and "alpha &gt; 0" in refused.content.decode()
+
+    assert client.post("/distill/goal/", {**goal, "alpha": "0.5"})["Location"] == "/distill/budget/"
+    client.post("/distill/budget/", {"budget_ftns": "500", "go": "next"})
+    review = client.get("/distill/review/").content.decode()
+    assert "--temperature 2.0 --alpha 0.5" in review and "--unlabelled-data builtin:wine" in review
+    client.post("/distill/submit/")
+    config = DistillationJob.objects.get(owner=ada).engine_config
+    assert (config["temperature"], config["alpha"], config["unlabelled_data"]) == (2.0, 0.5, "builtin:wine")

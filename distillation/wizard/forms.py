@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 
+from prsm.planning import STUDENT_BASES
 from prsm.request import AUGMENTATIONS, EXPORT_FORMATS, NEEDS_TENSORFLOW, DistillationRequest
 
 OWN_DATA = ""  # the data the catalog teacher was built on
@@ -65,10 +66,32 @@ class GoalForm(forms.Form):
                                          "accuracy) to deploy or list the model, e.g. 0.85.")
     seed = forms.IntegerField(label="Seed", required=False, min_value=0, max_value=2**32 - 1,
                               help_text="The same seed repeats a run; default 0.")
+    temperature = forms.FloatField(label="Temperature", required=False, min_value=0.01, max_value=100,
+                                   help_text="Softens the teacher's outputs so the student sees how sure it is; default 4.")
+    alpha = forms.FloatField(label="Alpha", required=False, min_value=0, max_value=1,
+                             help_text="Weight of the teacher's outputs against the true labels (0 to 1); default 0.7.")
+    unlabelled_data = forms.ChoiceField(label="Transfer set", required=False,
+                                        help_text="Extra examples without labels that the teacher labels for the student.")
+    max_unlabelled_examples = forms.IntegerField(label="Transfer set rows (at most)", required=False, min_value=1,
+                                                 max_value=10_000_000, help_text="A seeded sample; empty: all.")
+    text_variants = forms.IntegerField(label="Text variants", required=False, min_value=0, max_value=50,
+                                       help_text="Text: new versions of each training text for the teacher to label.")
+    vocabulary_size = forms.IntegerField(label="Vocabulary size", required=False, min_value=2, max_value=1_000_000,
+                                         help_text="Text: the most tokens in the student's vocabulary; empty: every "
+                                                   "token the training texts use.")
+    student_base = forms.ChoiceField(label="Student base", required=False,
+                                     choices=[("", "The teacher's own layers")] + [
+                                         (f"builtin:{name}", name) for name in STUDENT_BASES],
+                                     help_text="Text: a small pretrained model the student starts from.")
 
     ADVANCED = ("domain", "target_architecture", "layer_count", "hidden_size", "attention_heads", "epochs",
                 "augmentation_techniques", "export_formats", "max_inference_latency", "max_memory_usage",
-                "quality_threshold", "seed")
+                "quality_threshold", "seed", "temperature", "alpha", "unlabelled_data", "max_unlabelled_examples",
+                "text_variants", "vocabulary_size", "student_base")
+
+    def __init__(self, *args, transfer_sets=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unlabelled_data"].choices = [("", "None")] + [(choice.ref, choice.name) for choice in transfer_sets]
 
     def advanced_fields(self):
         return [self[name] for name in self.ADVANCED]

@@ -9,7 +9,9 @@ import shlex
 # `prsm distill` flags for the request fields it takes (CONTRACT.md, prsm/cli.py).
 CLI_FLAGS = {"target_size": "--target-size", "optimization_target": "--optimization-target", "epochs": "--epochs",
              "seed": "--seed", "layer_count": "--layers", "hidden_size": "--hidden-size", "attention_heads": "--heads",
-             "quality_threshold": "--quality-threshold"}
+             "quality_threshold": "--quality-threshold", "temperature": "--temperature", "alpha": "--alpha",
+             "max_unlabelled_examples": "--max-unlabelled", "text_variants": "--text-variants",
+             "vocabulary_size": "--vocabulary-size", "student_base": "--student-base"}
 
 
 def snippets(draft: dict, *, base_url: str) -> dict[str, str]:
@@ -41,6 +43,8 @@ def cli_snippet(draft: dict) -> str:
         parts += ["--max-latency-ms", f"{float(latency):g}"]
     if memory := draft.get("max_memory_usage"):
         parts += ["--max-memory-mb", f"{int(memory) / 2**20:g}"]  # the CLI counts MiB
+    if transfer := draft.get("unlabelled_data"):
+        parts += ["--unlabelled-data", transfer if transfer.startswith("builtin:") else "PATH/TO/YOUR/TRANSFER/SET"]
     if draft.get("augmentation_techniques"):
         parts.append("--augment")
         if "flip" in draft["augmentation_techniques"]:
