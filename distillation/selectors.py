@@ -169,8 +169,8 @@ COMPARED = ("teacher", "student")
 def job_comparison_charts(job: DistillationJob) -> dict[str, dict]:
     """Teacher against student from the job's report, one chart series each (the JSON the page draws;
     the API's ``report`` holds the same figures): accuracy (with the labels-only baseline when the
-    job trained one), size in parameters, latency p50/p95, and the student's per-class accuracy and
-    confusion matrix when the report has them. Only charts whose figures exist are returned."""
+    job trained one), size in parameters, latency p50/p95, the student's per-class accuracy and
+    confusion matrix, and both models' reliability diagrams, when the report has them. Only charts whose figures exist are returned."""
     report = job.report or {}
     sides = {name: report.get(name) or {} for name in COMPARED}
     charts = {}
@@ -197,6 +197,11 @@ def job_comparison_charts(job: DistillationJob) -> dict[str, dict]:
         line = {"key": "confusion_matrix", "name": "examples", "type": "heatmap", "axis": "y",
                 "x": classes, "y": classes, "z": matrix}
         charts["confusion"] = _chart("predicted class", "true class", [line])
+    curves = [{"key": f"reliability_{side}", "name": side, "axis": "y", "x": table["confidence"], "y": table["accuracy"]}
+              for side in COMPARED if isinstance(table := sides[side].get("reliability"), dict) and table.get("confidence")]
+    if curves:
+        diagonal = {"key": "calibrated", "name": "perfectly calibrated", "axis": "y", "x": [0, 1], "y": [0, 1]}
+        charts["reliability"] = _chart("confidence", "accuracy at that confidence", curves + [diagonal], y_range=[0, 1])
     return charts
 
 

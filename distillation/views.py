@@ -32,6 +32,9 @@ COMPARISON_TEXT = {
     "per_class": ("The student's accuracy per class", "Share of each class's test examples the student got right."),
     "confusion": ("The student's confusion matrix",
                   "Test examples by true class (rows) and the class the student predicted (columns)."),
+    "reliability": ("Calibration: how sure against how right",
+                    "For test examples grouped by the model's confidence, the share it got right; on the diagonal, "
+                    "a model is exactly as sure as it is right. Below it, over-confident."),
 }
 BREAKER_MEANING = {
     "closed": "Every safety check passed: the model may be deployed and listed.",

@@ -24,16 +24,28 @@ def macro_f1(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
 def expected_calibration_error(logits: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
     """ECE = sum_b |B_b|/n * |acc(B_b) - conf(B_b)| over equal-width confidence bins
     (Naeini et al., 2015; Guo et al., "On Calibration of Modern Neural Networks", 2017)."""
+    table = reliability(logits, labels, bins)
+    n = max(sum(table["count"]), 1)
+    return float(sum(count / n * abs(acc - conf)
+                     for count, acc, conf in zip(table["count"], table["accuracy"], table["confidence"])))
+
+
+def reliability(logits: np.ndarray, labels: np.ndarray, bins: int = 10) -> dict[str, list]:
+    """The reliability diagram's points: for each non-empty equal-width confidence bin, the mean
+    confidence, the accuracy and the number of examples (a calibrated model's points lie on the
+    diagonal; Guo et al., 2017, figure 1)."""
     probabilities = softmax(logits)
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == labels
     edges = np.linspace(0, 1, bins + 1)
-    ece = 0.0
+    table: dict[str, list] = {"confidence": [], "accuracy": [], "count": []}
     for low, high in zip(edges[:-1], edges[1:]):
         members = (confidence > low) & (confidence <= high)
         if members.any():
-            ece += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return float(ece)
+            table["confidence"].append(float(confidence[members].mean()))
+            table["accuracy"].append(float(correct[members].mean()))
+            table["count"].append(int(members.sum()))
+    return table
 
 
 def agreement(student_logits: np.ndarray, teacher_logits: np.ndarray) -> float:
@@ -55,4 +67,4 @@ def per_class_accuracy(logits: np.ndarray, labels: np.ndarray, classes: list[str
 
 def quality(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
     return {"accuracy": accuracy(logits, labels), "f1_macro": macro_f1(logits, labels, num_classes),
-            "ece": expected_calibration_error(logits, labels)}
+            "ece": expected_calibration_error(logits, labels), "reliability": reliability(logits, labels)}
