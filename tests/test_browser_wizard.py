@@ -118,3 +118,23 @@ def test_a_bad_upload_shows_its_refusal(ada, browser_page):
     assert refusal.inner_text().strip()
     screenshot(page, "wizard-upload-refused")
     assert page.url.endswith("/distill/teacher/")
+
+
+def test_a_data_upload_shows_its_progress_and_becomes_the_choice_with_a_preview(ada, browser_page, tmp_path):
+    rows = ["text,label"] + [f"review number {i} was {'great' if i % 2 else 'awful'},{'pos' if i % 2 else 'neg'}"
+                             for i in range(40)]
+    page = browser_page
+    log_in(page, "ada", next_path="/distill/teacher/")
+    page.get_by_label("sentiment-minilm").check()
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url("**/distill/data/")
+    page.locator("#id_data-file").set_input_files(
+        files=[{"name": "reviews.csv", "mimeType": "text/csv", "buffer": "\n".join(rows).encode()}])
+    page.locator("#id_data-name").fill("my reviews")
+    page.locator("form[data-upload]").get_by_role("button", name="Upload").click()
+    page.wait_for_url("**/distill/data/")
+    page.get_by_text("Received my reviews: ready.").wait_for()
+    assert page.get_by_label("my reviews").is_checked()
+    page.get_by_text("Preview of").wait_for()
+    assert "40 text examples in 2 classes" in page.locator("#preview").inner_text()
+    assert serious_violations(page) == []

@@ -160,3 +160,16 @@ def test_the_advanced_options_reach_the_jobs_engine_config_and_their_refusals_si
     client.post("/distill/submit/")
     config = DistillationJob.objects.get(owner=ada).engine_config
     assert (config["temperature"], config["alpha"], config["unlabelled_data"]) == (2.0, 0.5, "builtin:wine")
+
+
+def test_a_teacher_analysis_reads_as_plain_sentences(catalog_home):
+    from distillation.wizard.choices import analysis_summary
+    from prsm.engine.analysis import analyze_teacher
+
+    lines = analysis_summary(analyze_teacher("catalog:digits-mlp", "builtin:digits", max_examples=200))
+
+    assert lines[0].startswith("3 layers, 167,178 parameters")
+    assert any(line.startswith("One prediction takes about") for line in lines)
+    assert any(line.startswith("Accuracy on held-out rows") for line in lines)
+    assert any(line.startswith("Calibration error") for line in lines)
+    assert any(line.startswith("What matters most to it: pixel_") for line in lines)
