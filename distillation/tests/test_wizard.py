@@ -173,3 +173,18 @@ def test_a_teacher_analysis_reads_as_plain_sentences(catalog_home):
     assert any(line.startswith("Accuracy on held-out rows") for line in lines)
     assert any(line.startswith("Calibration error") for line in lines)
     assert any(line.startswith("What matters most to it: pixel_") for line in lines)
+
+
+def test_the_goal_step_shows_the_planners_budget_and_what_a_job_here_measured(client, ada):
+    from django.utils import timezone
+
+    client.post("/distill/teacher/", {"teacher_model": "catalog:digits-mlp", "go": "next"})
+    page = client.get("/distill/goal/").content.decode()
+    assert "8,358" in page and "not yet: the job measures it" in page  # 167,178 // 20
+
+    DistillationJob.objects.create(
+        owner=ada, request={}, engine_config={"teacher": "catalog:digits-mlp", "target_size": "small"}, backend="pytorch",
+        backend_reason="zoo", cost_estimate_ftns=1, status=DistillationJob.Status.COMPLETED, finished_at=timezone.now(),
+        report={"retention": 0.96, "compression_ratio": 46.3, "student": {"latency_ms_p50": 0.031}})
+    page = client.get("/distill/goal/").content.decode()
+    assert "0.031 ms a prediction" in page and "46.3x smaller" in page and "96% of the teacher" in page

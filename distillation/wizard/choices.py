@@ -15,7 +15,8 @@ from prsm.engine.data.builtin import BUILTIN_NAMES
 from prsm.engine.students.design import SIZE_RATIOS
 from prsm.request import DistillationRequest
 
-from ..planning import CPU_FLOPS_PER_SECOND, TEXT_TOKENS, measured_teacher_seconds, plan
+from ..models import DistillationJob
+from ..planning import plan
 from ..uploads import datasets_of, media_path, teachers_of
 
 PREVIEW_CACHE_SECONDS = 3600
@@ -166,17 +167,29 @@ def _uuid(text: str) -> bool:
     return True
 
 
-def size_predictions(*, teacher_ref: str | None, teacher_params: int | None, task: str) -> list[dict]:
-    """For each target size: the student's parameter budget, its compression and a latency estimate,
-    from the teacher's latency measured by an earlier job here (or approximated from its size)."""
+def size_predictions(*, teacher_ref: str | None, teacher_params: int | None) -> list[dict]:
+    """For each target size: the most parameters the planner gives the student and the compression
+    that means; with the student's latency, size and retention as the last completed job here at
+    that size measured them (None before any has run)."""
     if not teacher_params:
         return []
-    measured = measured_teacher_seconds(teacher_ref) if teacher_ref else None
-    teacher_ms = (measured * 1000 if measured else
-                  2 * teacher_params * (TEXT_TOKENS if task == "text" else 1) / CPU_FLOPS_PER_SECOND * 1000)
-    return [{"size": size, "params": teacher_params // ratio, "compression": ratio,
-             "latency_ms": teacher_ms / ratio, "teacher_latency_ms": teacher_ms, "measured": bool(measured),
-             "sentence": SIZE_SENTENCES[size]} for size, ratio in SIZE_RATIOS.items()]
+    rows = []
+    for size, ratio in SIZE_RATIOS.items():
+        measured = _measured_student(teacher_ref, size) if teacher_ref else None
+        rows.append({"size": size, "params": teacher_params // ratio, "compression": ratio, "measured": measured,
+                     "sentence": SIZE_SENTENCES[size]})
+    return rows
+
+
+def _measured_student(teacher_ref: str, size: str) -> dict | None:
+    report = (DistillationJob.objects.filter(status=DistillationJob.Status.COMPLETED, engine_config__teacher=teacher_ref,
+                                             engine_config__target_size=size)
+              .order_by("-finished_at").values_list("report", flat=True).first()) or {}
+    student = report.get("student") or {}
+    if student.get("latency_ms_p50") is None:
+        return None
+    return {"latency_ms": student["latency_ms_p50"], "compression": report.get("compression_ratio"),
+            "retention": report.get("retention")}
 
 
 def estimate_for(*, user, request: DistillationRequest) -> dict:
