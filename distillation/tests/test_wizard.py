@@ -188,3 +188,28 @@ def test_the_goal_step_shows_the_planners_budget_and_what_a_job_here_measured(cl
         report={"retention": 0.96, "compression_ratio": 46.3, "student": {"latency_ms_p50": 0.031}})
     page = client.get("/distill/goal/").content.decode()
     assert "0.031 ms a prediction" in page and "46.3x smaller" in page and "96% of the teacher" in page
+
+
+def test_an_uploaded_teachers_card_refreshes_itself_until_its_analysis_is_in(client, ada):
+    from django.utils import timezone
+
+    from distillation.models import Teacher
+
+    teacher = Teacher.objects.create(owner=ada, name="my onnx", sha256="0" * 64, size_bytes=10, path="uploads/x",
+                                     kind=Teacher.Kind.ONNX, status=Teacher.Status.UPLOADED)
+    page = client.get("/distill/teacher/").content.decode()
+    card_url = f"/distill/teacher/card/{teacher.public_id}/"
+    assert f'hx-get="{card_url}"' in page and "being checked and analysed by a worker" in page
+
+    Teacher.objects.filter(pk=teacher.pk).update(
+        status=Teacher.Status.READY, task="tabular", params=1000, analyzed_at=timezone.now(),
+        analysis={"profile": {"params": 1000, "layers": 2, "size_bytes": 4000, "latency_ms_p50": 0.02},
+                  "quality": {"accuracy": 0.9, "ece": 0.02}})
+    card = client.get(card_url).content.decode()
+    assert "hx-trigger" not in card  # it stops asking
+    assert "2 layers, 1,000 parameters" in card and "90% on held-out rows" in card
+    assert 'value="%s"' % teacher.public_id in card and "disabled" not in card
+
+    other = user_create(username="eve", password="correct horse battery", email="eve@example.com")
+    client.force_login(other)
+    assert client.get(card_url).status_code == 404

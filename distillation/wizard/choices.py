@@ -57,6 +57,7 @@ class TeacherCard:
     summary: tuple[str, ...] = ()
     building: bool = False
     build_s: float = 0.0
+    pending: bool = False  # an upload a worker is still checking or analysing
 
     @property
     def usable(self) -> bool:
@@ -70,14 +71,20 @@ def teacher_cards(*, user) -> list[TeacherCard]:
                          intended_use=row["intended_use"], description=row["description"],
                          building=row["status"] == "building", build_s=ENTRIES[row["name"]].build_seconds)
              for row in catalog_list()]
-    for teacher in teachers_of(user=user)[:20]:
-        cards.append(TeacherCard(
-            ref=str(teacher.public_id), name=teacher.name, task=teacher.task or "not known yet", params=teacher.params,
-            accuracy=(teacher.analysis or {}).get("accuracy"), built=teacher.status == teacher.Status.READY,
-            licence="yours", intended_use="", description=f"uploaded {teacher.get_kind_display()} teacher",
-            uploaded=True, status=teacher.status if not teacher.status_reason else f"{teacher.status}: {teacher.status_reason}",
-            analysis=teacher.analysis, summary=tuple(analysis_summary(teacher.analysis))))
-    return cards
+    return cards + [uploaded_teacher_card(teacher) for teacher in teachers_of(user=user)[:20]]
+
+
+def uploaded_teacher_card(teacher) -> TeacherCard:
+    state = teacher.status if not teacher.status_reason else f"{teacher.status}: {teacher.status_reason}"
+    if teacher.analysis_pending:
+        state = "being checked and analysed by a worker" if teacher.status == teacher.Status.UPLOADED else \
+            "ready; its analysis is being measured"
+    return TeacherCard(
+        ref=str(teacher.public_id), name=teacher.name, task=teacher.task or "not known yet", params=teacher.params,
+        accuracy=((teacher.analysis or {}).get("quality") or {}).get("accuracy"),
+        built=teacher.status == teacher.Status.READY, licence="yours", intended_use="",
+        description=f"uploaded {teacher.get_kind_display()} teacher", uploaded=True, status=state,
+        analysis=teacher.analysis, summary=tuple(analysis_summary(teacher.analysis)), pending=teacher.analysis_pending)
 
 
 def analysis_summary(analysis: dict | None) -> list[str]:

@@ -17,7 +17,7 @@ from core.views import show_domain_error
 from prsm.request import DistillationRequest
 
 from .. import selectors, services
-from ..uploads import UploadError
+from ..uploads import UploadError, teacher_of
 from . import choices, snippets
 from .drafts import (STEPS, draft_errors, draft_from_request, draft_get, draft_merge, draft_put, draft_request,
                      first_incomplete_step, step_after, step_before, step_named)
@@ -146,6 +146,18 @@ def estimate(request):
     draft = draft_get(request.session)
     return render(request, "distillation/wizard/_estimate.html",
                   {"estimate": _estimate(request, draft, request.POST.get("budget_ftns"))})
+
+
+@login_required
+def teacher_card(request, teacher_id):
+    """One uploaded teacher's card, for the teacher step to refresh while a worker checks it."""
+    teacher = teacher_of(user=request.user, public_id=teacher_id)
+    if teacher is None:
+        raise Http404("No such teacher.")
+    draft = draft_get(request.session)
+    return render(request, "distillation/wizard/_teacher_card.html", {
+        "card": choices.uploaded_teacher_card(teacher),
+        "checked": request.GET.get("checked") == "1" or draft.get("teacher_model") == str(teacher.public_id)})
 
 
 @login_required
