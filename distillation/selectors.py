@@ -115,8 +115,9 @@ def job_stage_timeline(job: DistillationJob) -> list[dict]:
     "running" (the current one, ``started`` its Unix time) or the job's end ("failed", "cancelled").
     A completed job's seconds are its report's; otherwise they run from one stage event to the next."""
     reported = (job.report or {}).get("stages") or {}
-    if reported:
-        return [{"stage": name, "seconds": record.get("seconds"), "state": "done"} for name, record in reported.items()]
+    if reported:  # in running order: PostgreSQL's jsonb does not keep the keys' order, each stage's "order" does
+        ordered = sorted(reported.items(), key=lambda item: item[1].get("order", len(reported)))
+        return [{"stage": name, "seconds": record.get("seconds"), "state": "done"} for name, record in ordered]
     events = [(payload, at) for payload, at in JobEvent.objects.filter(job=job, type="stage").order_by("seq")
               .values_list("payload", "created_at") if payload.get("stage") != "queued"]
     end = job.finished_at or timezone.now()
@@ -187,7 +188,8 @@ def job_comparison_charts(job: DistillationJob) -> dict[str, dict]:
         charts["latency"] = _chart("model", "latency, ms (CPU, batch 1)", latency)
     per_class = sides["student"].get("per_class_accuracy")
     if isinstance(per_class, dict) and per_class:
-        names = list(per_class)
+        # the classes' own order (jsonb keeps an object's keys in its own order, not the report's)
+        names = [str(name) for name in report.get("classes") or [] if str(name) in per_class] or list(per_class)
         line = {"key": "per_class_accuracy", "name": "student", "type": "bar", "axis": "y",
                 "x": names, "y": [per_class[name] for name in names]}
         charts["per_class"] = _chart("class", "student accuracy", [line], y_range=[0, 1])

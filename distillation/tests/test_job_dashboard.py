@@ -65,7 +65,8 @@ def engine_report(folder, *, retention=0.95, checks=None, baseline=True) -> dict
                              "size_bytes": 16, "verified": True, "max_abs_diff": 7.15e-07}},
         "checks": {"retention": {"passed": True, "score": retention, "threshold": 0.5, "detail": "student / teacher"},
                    **(checks or {"calibration": safety_check(True), "label_sanity": safety_check(True, "before")})},
-        "stages": {"load_data": {"seconds": 1.031}, "train": {"seconds": 12.5}, "export": {"seconds": 3.685}},
+        "stages": {"load_data": {"seconds": 1.031, "order": 0}, "train": {"seconds": 12.5, "order": 1},
+                   "export": {"seconds": 3.685, "order": 2}},  # as the engine writes them
     }
     if baseline:
         report["baseline"] = {"accuracy": 0.88, "f1_macro": 0.87, "ece": 0.04, "agreement": 0.9, "epochs_trained": 2,

@@ -54,7 +54,9 @@ def run_distillation(config: DistillConfig | dict, out_dir: str | Path, callback
         stage.run(run)
     run.reporter.end()
     report = run.report
-    report["stages"] = {name: {"seconds": seconds} for name, seconds in run.reporter.seconds.items()}
+    # "order" keeps the running order where a store does not keep keys' order (PostgreSQL's jsonb sorts them)
+    report["stages"] = {name: {"seconds": seconds, "order": index}
+                        for index, (name, seconds) in enumerate(run.reporter.seconds.items())}
     (out / "report.json").write_text(json.dumps(report, indent=2))
     run.reporter.emit("stage", fraction=1.0, message="completed")
     return report

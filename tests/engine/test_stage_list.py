@@ -36,6 +36,8 @@ def test_every_stage_a_run_runs_begins_where_its_span_in_the_one_list_begins(run
     # a teacher from a folder: every stage but the catalog build, in the list's order
     assert [stage.name for stage in run_stages] == [stage.name for stage in STAGES if stage.name != "build_teacher"]
     assert [e["stage"] for e in begun] == [stage.name for stage in run_stages] == list(report["stages"])
+    # the running order survives a store that sorts keys (PostgreSQL's jsonb)
+    assert [record["order"] for record in report["stages"].values()] == list(range(len(run_stages)))
     starts = _starts(run_stages)
     assert [e["progress"] for e in begun] == [starts[e["stage"]] for e in begun]
     assert all(stage.weight > 0 for stage in STAGES)
