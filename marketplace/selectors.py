@@ -120,3 +120,94 @@ def _model_card(listing: Listing, report: dict) -> str:
     if report.get("speedup"):
         lines.append(f"- Speed-up: {report['speedup']:.1f}x")
     return "\n".join(lines).strip() + "\n"
+
+
+# --- The buyer's library and the seller's dashboard (/marketplace/library/, /marketplace/selling/)
+
+
+def _export_formats(job_ids) -> dict[int, list[str]]:
+    from distillation.models import Artifact
+
+    formats: dict[int, list[str]] = {}
+    for job_id, name in Artifact.objects.filter(job_id__in=set(job_ids), verified=True).order_by("format").values_list(
+            "job_id", "format"):
+        formats.setdefault(job_id, []).append(name)
+    return formats
+
+
+def buyer_library(*, user) -> list[dict]:
+    """What the user bought or rents, newest first: each purchase with whether it still downloads (as
+    ``listing_download_allowed`` decides: a current purchase, the listing not suspended) and in which formats."""
+    purchases = list(Purchase.objects.filter(buyer=user).select_related("listing__deployment").order_by("-created_at", "-pk"))
+    formats = _export_formats(p.listing.deployment.job_id for p in purchases)
+    return [{"purchase": p, "listing": p.listing, "expired": not p.is_current,
+             "suspended": p.listing.status == Listing.Status.SUSPENDED,
+             "download_allowed": p.is_current and p.listing.status != Listing.Status.SUSPENDED,
+             "formats": formats.get(p.listing.deployment.job_id, [])} for p in purchases]
+
+
+def listing_reference(listing: Listing) -> str:
+    """The reference the purchase's ledger sale carries (``services.listing_purchase``)."""
+    return f"listing:{listing.listing_id}"
+
+
+def _seller_entries(*, user, references):
+    from ledger.models import Transaction
+    from ledger.selectors import wallet_entries
+
+    # net of any reversal of a sale (it carries the sale's reference); a seller never pays into their own listing
+    return (wallet_entries(user=user).filter(transaction__reference__in=list(references),
+                                             transaction__kind__in=[Transaction.Kind.SALE, Transaction.Kind.REVERSAL])
+            .order_by())
+
+
+def seller_listing_figures(*, user) -> list[dict]:
+    """Each of the user's listings, newest first, with its sales and rentals, rating, and revenue: what the
+    ledger credited the user for it (units), not the purchases' prices."""
+    from django.db.models import Sum
+
+    listings = list(Listing.objects.filter(owner=user).select_related("deployment").annotate(
+        sales=Count("purchases", filter=Q(purchases__kind=Purchase.Kind.BUY), distinct=True),
+        rentals=Count("purchases", filter=Q(purchases__kind=Purchase.Kind.RENT), distinct=True),
+        rating_avg=Avg("ratings__stars"), rating_count=Count("ratings", distinct=True),
+    ).order_by("-created_at", "-pk"))
+    references = {listing_reference(listing): listing for listing in listings}
+    revenue = dict(_seller_entries(user=user, references=references).values("transaction__reference")
+                   .annotate(total=Sum("amount")).values_list("transaction__reference", "total"))
+    return [{"listing": listing, "sales": listing.sales, "rentals": listing.rentals,
+             "rating_avg": listing.rating_avg, "rating_count": listing.rating_count,
+             "revenue": revenue.get(reference, 0)} for reference, listing in references.items()]
+
+
+def seller_revenue_series(*, user) -> dict:
+    """The user's revenue from their listings by day (FTNS, summed from the ledger's entries), every day
+    from the first sale to the last (a day without one is 0), as bars in the JSON ``static/js/charts.js`` draws."""
+    from datetime import timedelta
+
+    from django.db.models import Sum
+    from django.db.models.functions import TruncDate
+
+    from ledger.amounts import to_ftns
+
+    references = [listing_reference(listing) for listing in Listing.objects.filter(owner=user).only("listing_id")]
+    days = dict(_seller_entries(user=user, references=references).annotate(day=TruncDate("transaction__created_at"))
+                .values("day").annotate(total=Sum("amount")).values_list("day", "total"))
+    x, y = [], []
+    if days:
+        day, last = min(days), max(days)
+        while day <= last:
+            x.append(day.isoformat())
+            y.append(float(to_ftns(days.get(day, 0))))
+            day += timedelta(days=1)
+    return {"x_title": "day (UTC)", "y_title": "revenue, FTNS", "references": [], "last_seq": 0,
+            "series": [{"key": "revenue", "name": "revenue", "axis": "y", "type": "bar", "x": x, "y": y}]}
+
+
+def listing_reviews(*, listing: Listing) -> QuerySet:
+    """A listing's ratings with their reviews, newest first."""
+    return listing.ratings.select_related("rater").order_by("-created_at")
+
+
+def listing_ever_bought_by(*, listing: Listing, user) -> bool:
+    """Whether the user bought or rented it at some time (the service lets only those rate)."""
+    return user.is_authenticated and Purchase.objects.filter(listing=listing, buyer=user).exists()

@@ -1,0 +1,199 @@
+"""The marketplace's browsing pages: search (/marketplace/) and a listing (/marketplace/<id>/) with its
+purchase confirmation, rating and report forms. They call the selectors and services the API calls."""
+
+import uuid
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from core.views import domain_errors_shown
+from distillation.views import model_card_html
+from ledger import pricing
+from ledger import selectors as ledger_selectors
+from ledger.amounts import display_ftns, to_units
+
+from . import selectors, services
+from .models import Purchase
+
+RESULTS_PER_PAGE = 20
+ORDERING_CHOICES = [("newest", "Newest"), ("-retention", "Highest retention"), ("latency", "Fastest"),
+                    ("price", "Cheapest"), ("-price", "Dearest"), ("-rating", "Best rated"), ("oldest", "Oldest")]
+DONE_KEYS = "marketplace_purchase_keys"  # the session's confirmations already paid
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label="Search", required=False, max_length=200)
+    domain = forms.CharField(required=False, max_length=100, help_text="e.g. digits, sentiment")
+    min_retention = forms.FloatField(label="Retention at least, %", required=False, min_value=0, max_value=100)
+    max_latency_ms = forms.FloatField(label="Latency at most, ms", required=False, min_value=0)
+    max_price = forms.DecimalField(label="Price at most, FTNS", required=False, min_value=0, decimal_places=6)
+    ordering = forms.ChoiceField(label="Order by", choices=ORDERING_CHOICES, required=False)
+
+    def filters(self) -> dict:
+        data = self.cleaned_data
+        retention = data.get("min_retention")
+        price = data.get("max_price")
+        return {"q": data.get("q") or "", "domain": data.get("domain") or "",
+                "min_retention": None if retention is None else retention / 100,
+                "max_latency_ms": data.get("max_latency_ms"),
+                "max_price": None if price is None else to_units(price),
+                "ordering": data.get("ordering") or "newest"}
+
+
+class PurchaseForm(forms.Form):
+    kind = forms.ChoiceField(choices=Purchase.Kind.choices, widget=forms.HiddenInput)
+    expected_price = forms.IntegerField(min_value=1, widget=forms.HiddenInput)  # units, as shown
+    rent_period_days = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    key = forms.UUIDField(widget=forms.HiddenInput)  # one per rendered confirmation: a double click pays once
+
+
+class RateForm(forms.Form):
+    stars = forms.TypedChoiceField(coerce=int, choices=[(n, f"{n} star{'s' if n > 1 else ''}") for n in range(5, 0, -1)],
+                                   widget=forms.RadioSelect)
+    review = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ReportForm(forms.Form):
+    reason = forms.CharField(label="What is wrong with this listing?", max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 3}))
+
+
+def search_page(request):
+    form = SearchForm(request.GET or None)
+    valid = form.is_valid() if form.is_bound else True
+    listings = selectors.listing_search(**form.filters()) if valid and form.is_bound else selectors.listing_search()
+    if not valid:
+        listings = listings.none()
+    page = Paginator(listings, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode(), "total": page.paginator.count}
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "marketplace/_search_results.html" if partial else "marketplace/search.html"
+    return render(request, template, context)
+
+
+def listing_page(request, listing_id):
+    return _listing_response(request, _listing_or_404(request, listing_id))
+
+
+def _listing_or_404(request, listing_id):
+    listing = selectors.listing_visible_to(user=request.user, listing_id=listing_id)
+    if listing is None:
+        raise Http404("No such listing.")
+    return listing
+
+
+def _listing_response(request, listing, *, status=200, **forms_):
+    user = request.user
+    page = selectors.listing_page(listing=listing)
+    context = {
+        "listing": listing, "page": page, "job": listing.job, "card_html": model_card_html(page["model_card"]),
+        "retention_percent": _percent(page["benchmarks"]["retention"]),
+        "splits": {kind: _split(listing, price) for kind, price in
+                   (("buy", listing.price_buy), ("rent", listing.price_rent)) if price},
+        "is_owner": user.is_authenticated and listing.owner_id == user.pk,
+        "purchase": selectors.purchase_current(listing=listing, user=user),
+        "can_download": user.is_authenticated and selectors.listing_download_allowed(listing=listing, user=user),
+        "can_rate": selectors.listing_ever_bought_by(listing=listing, user=user),
+        "reviews": selectors.listing_reviews(listing=listing),
+        "rate_form": forms_.get("rate_form") or RateForm(), "report_form": forms_.get("report_form") or ReportForm(),
+        "confirm": forms_.get("confirm"),
+    }
+    return render(request, "marketplace/listing.html", context, status=status)
+
+
+def _split(listing, price: int) -> dict:
+    """The ledger's sale split of ``price`` (one teacher, as the purchase service passes it)."""
+    share = (listing.job.request or {}).get("revenue_sharing")
+    split = pricing.revenue_split(price=price, teacher_weights=[1], teacher_share=share)
+    teacher_share = pricing.TEACHER_SHARE if share is None else pricing.exact_fraction(share)
+    return {"price": price, "creator": split.creator, "teachers": sum(split.teachers), "platform": split.platform,
+            "teacher_percent": float(teacher_share) * 100, "platform_percent": float(pricing.PLATFORM_SHARE) * 100,
+            "creator_percent": 100 - float(teacher_share + pricing.PLATFORM_SHARE) * 100}
+
+
+def _percent(share):
+    return None if share is None else share * 100
+
+
+@login_required
+def listing_purchase_page(request, listing_id):
+    """GET: the confirmation (price, split, balance after); POST: the purchase at the price shown."""
+    listing = _listing_or_404(request, listing_id)
+    if request.method == "POST":
+        return _purchase(request, listing)
+    kind = request.GET.get("kind", Purchase.Kind.BUY)
+    price = listing.price_buy if kind == Purchase.Kind.BUY else listing.price_rent
+    if kind not in Purchase.Kind.values or price is None:
+        raise Http404("This model is not offered that way.")
+    form = PurchaseForm(initial={"kind": kind, "expected_price": price, "key": uuid.uuid4(),
+                                 "rent_period_days": listing.rent_period_days if kind == Purchase.Kind.RENT else None})
+    return _listing_response(request, listing, confirm=_confirmation(request, listing, form, kind, price))
+
+
+def _confirmation(request, listing, form, kind: str, price: int) -> dict:
+    spendable = ledger_selectors.wallet_balance(user=request.user) - ledger_selectors.wallet_promo_credit(user=request.user)
+    return {"form": form, "kind": kind, "price": price, "spendable": spendable, "after": spendable - price,
+            "split": _split(listing, price), "rent_period_days": listing.rent_period_days}
+
+
+def _purchase(request, listing):
+    form = PurchaseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That confirmation was not complete; confirm again.")
+        return redirect("marketplace:listing", listing_id=listing.listing_id)
+    data = dict(form.cleaned_data)  # a refusal naming a field takes it out of cleaned_data
+    key = str(data["key"])
+    if key in request.session.get(DONE_KEYS, []):  # the same confirmation sent again: it was paid once
+        return redirect("marketplace:listing", listing_id=listing.listing_id)
+    with domain_errors_shown(request, form=form) as shown:
+        purchase = services.listing_purchase(listing=listing, buyer=request.user, kind=data["kind"],
+                                             expected_price=data["expected_price"],
+                                             expected_period_days=data["rent_period_days"])
+    if shown.error is not None:
+        if selectors.purchase_current(listing=listing, user=request.user) is not None:
+            # a second click while the first was being paid: that one went through
+            return redirect("marketplace:listing", listing_id=listing.listing_id)
+        confirm = _confirmation(request, listing, form, data["kind"], data["expected_price"])
+        return _listing_response(request, listing, confirm=confirm, status=shown.error.status_code)
+    request.session[DONE_KEYS] = [*request.session.get(DONE_KEYS, [])[-19:], key]
+    verb = "Bought" if purchase.kind == Purchase.Kind.BUY else "Rented"
+    messages.success(request, f"{verb} “{listing.title}” for {display_ftns(purchase.price)} FTNS. Download it below.")
+    return redirect("marketplace:listing", listing_id=listing.listing_id)
+
+
+@login_required
+@require_POST
+def listing_rate_page(request, listing_id):
+    listing = _listing_or_404(request, listing_id)
+    form = RateForm(request.POST)
+    if not form.is_valid():
+        return _listing_response(request, listing, rate_form=form, status=400)
+    with domain_errors_shown(request, form=form) as shown:
+        services.listing_rate(listing=listing, rater=request.user, **form.cleaned_data)
+    if shown.error is not None:
+        return _listing_response(request, listing, rate_form=form, status=shown.error.status_code)
+    messages.success(request, "Thank you: your rating is published.")
+    return redirect("marketplace:listing", listing_id=listing.listing_id)
+
+
+@login_required
+@require_POST
+def listing_report_page(request, listing_id):
+    listing = _listing_or_404(request, listing_id)
+    form = ReportForm(request.POST)
+    if not form.is_valid():
+        return _listing_response(request, listing, report_form=form, status=400)
+    with domain_errors_shown(request, form=form) as shown:
+        services.listing_report_create(listing=listing, reporter=request.user, reason=form.cleaned_data["reason"])
+    if shown.error is not None:
+        return _listing_response(request, listing, report_form=form, status=shown.error.status_code)
+    messages.success(request, "Reported: a moderator will look at this listing.")
+    return redirect("marketplace:listing", listing_id=listing.listing_id)
+

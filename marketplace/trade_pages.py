@@ -1,0 +1,130 @@
+"""The buyer's library (/marketplace/library/) and the seller's dashboard (/marketplace/selling/): what
+a person bought or rents, and what they sell with its sales, revenue (from the ledger) and the forms
+that change a listing's prices or withdraw and relist it (``services.listing_update``)."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from core.views import domain_errors_shown
+from ledger.amounts import display_ftns, to_units
+
+from . import selectors, services
+from .models import Listing
+
+
+class ListingPricesForm(forms.Form):
+    """A listing's prices in FTNS (empty: not offered that way) and its rent period."""
+
+    price_buy = forms.DecimalField(label="Price to buy (FTNS)", required=False, min_value=0.000001, max_digits=18,
+                                   decimal_places=6, help_text="Empty: not for sale.")
+    price_rent = forms.DecimalField(label="Price to rent (FTNS a period)", required=False, min_value=0.000001,
+                                    max_digits=18, decimal_places=6, help_text="Empty: not for rent.")
+    rent_period_days = forms.IntegerField(label="Rent period (days)", min_value=1, max_value=3650)
+
+    def __init__(self, *args, listing: Listing, **kwargs):
+        # each listing's form on the one page needs ids of its own; the names stay plain
+        kwargs.setdefault("auto_id", f"id_%s_{listing.pk}")
+        kwargs.setdefault("initial", {"price_buy": _ftns_text(listing.price_buy), "price_rent": _ftns_text(listing.price_rent),
+                                      "rent_period_days": listing.rent_period_days})
+        super().__init__(*args, **kwargs)
+
+    def changes(self) -> dict:
+        data = self.cleaned_data
+        return {"price_buy": _units(data["price_buy"]), "price_rent": _units(data["price_rent"]),
+                "rent_period_days": data["rent_period_days"]}
+
+
+class ListingStatusForm(forms.Form):
+    """Withdraw a listing from sale, or relist it."""
+
+    status = forms.ChoiceField(choices=[(Listing.Status.WITHDRAWN, "withdraw"), (Listing.Status.ACTIVE, "relist")])
+
+    def __init__(self, *args, listing: Listing, **kwargs):
+        kwargs.setdefault("auto_id", f"id_%s_{listing.pk}")
+        super().__init__(*args, **kwargs)
+
+
+def _ftns_text(units):
+    return None if units is None else display_ftns(units).replace(",", "")
+
+
+def _units(ftns):
+    return None if ftns is None else to_units(ftns)
+
+
+@login_required
+@require_GET
+def library_page(request):
+    return render(request, "marketplace/library.html", {"rows": selectors.buyer_library(user=request.user)})
+
+
+@login_required
+@require_GET
+def selling_page(request):
+    return _selling_response(request)
+
+
+@login_required
+@require_GET
+def selling_revenue_json(request):
+    return JsonResponse(selectors.seller_revenue_series(user=request.user))
+
+
+def _selling_response(request, *, bound: dict | None = None, status: int = 200):
+    """The dashboard; ``bound`` is {listing pk: {form name: the posted form}} to show beside that listing."""
+    rows = selectors.seller_listing_figures(user=request.user)
+    for row in rows:
+        listing, posted = row["listing"], (bound or {}).get(row["listing"].pk, {})
+        row["prices_form"] = posted.get("prices") or ListingPricesForm(listing=listing)
+        row["status_form"] = posted.get("status") or ListingStatusForm(listing=listing)
+    totals = {"revenue": sum(row["revenue"] for row in rows), "sales": sum(row["sales"] for row in rows),
+              "rentals": sum(row["rentals"] for row in rows)}
+    return render(request, "marketplace/selling.html", {"rows": rows, "totals": totals}, status=status)
+
+
+def _back_to(listing: Listing):
+    return redirect(f"{reverse('marketplace:selling')}#listing-{listing.listing_id}")
+
+
+def _own_listing_or_404(request, listing_id) -> Listing:
+    # someone else's listing is a 404 here, as one that does not exist
+    listing = Listing.objects.filter(listing_id=listing_id, owner=request.user).first()
+    if listing is None:
+        raise Http404("No such listing of yours.")
+    return listing
+
+
+@login_required
+@require_POST
+def listing_prices_page(request, listing_id):
+    listing = _own_listing_or_404(request, listing_id)
+    form = ListingPricesForm(request.POST, listing=listing)
+    if not form.is_valid():
+        return _selling_response(request, bound={listing.pk: {"prices": form}}, status=400)
+    with domain_errors_shown(request, form=form) as shown:
+        services.listing_update(listing=listing, user=request.user, **form.changes())
+    if shown.error is not None:
+        return _selling_response(request, bound={listing.pk: {"prices": form}}, status=shown.error.status_code)
+    messages.success(request, f"New prices for “{listing.title}” saved.")
+    return _back_to(listing)
+
+
+@login_required
+@require_POST
+def listing_status_page(request, listing_id):
+    listing = _own_listing_or_404(request, listing_id)
+    form = ListingStatusForm(request.POST, listing=listing)
+    if not form.is_valid():
+        return _selling_response(request, bound={listing.pk: {"status": form}}, status=400)
+    with domain_errors_shown(request, form=form) as shown:
+        services.listing_update(listing=listing, user=request.user, status=form.cleaned_data["status"])
+    if shown.error is not None:
+        return _selling_response(request, bound={listing.pk: {"status": form}}, status=shown.error.status_code)
+    done = "withdrawn from sale" if form.cleaned_data["status"] == Listing.Status.WITHDRAWN else "listed again"
+    messages.success(request, f"“{listing.title}” {done}.")
+    return _back_to(listing)
