@@ -135,3 +135,14 @@ def screenshot(page, name: str, full_page: bool = True) -> Path:
     path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def fits_and_passes_axe(page, name: str) -> dict:
+    """Screenshots ``name`` at desktop and phone width; what axe and the phone-width check found
+    (``{"axe": [], "wider than 390px": []}`` when nothing)."""
+    page.set_viewport_size(DESKTOP)
+    screenshot(page, name)
+    found = {"axe": serious_violations(page), "wider than 390px": wider_than_a_phone(page)}
+    screenshot(page, f"{name}-390px")
+    page.set_viewport_size(DESKTOP)
+    return found

@@ -10,7 +10,7 @@ import pytest
 
 from accounts.services import notification_send, user_create
 from distillation.models import DistillationJob
-from tests.browser import DESKTOP, PASSWORD, log_in, off_the_browser_loop, screenshot, serious_violations, wider_than_a_phone
+from tests.browser import PASSWORD, fits_and_passes_axe, log_in, off_the_browser_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,16 +33,6 @@ def _me(base_url: str, key: str) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-def _fits_and_passes_axe(page, name: str) -> dict:
-    """Screenshots at desktop and phone width; what axe and the phone-width check found."""
-    page.set_viewport_size(DESKTOP)
-    screenshot(page, name)
-    found = {"axe": serious_violations(page), "wider than 390px": wider_than_a_phone(page)}
-    screenshot(page, f"{name}-390px")
-    page.set_viewport_size(DESKTOP)
-    return found
-
-
 def test_a_token_is_made_shown_once_used_and_revoked(browser_page, live_daphne, ada):
     page = browser_page
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_daphne)
@@ -60,7 +50,7 @@ def test_a_token_is_made_shown_once_used_and_revoked(browser_page, live_daphne, 
     page.wait_for_function("() => document.getElementById('copy-status').textContent.includes('Copied')")
     assert page.evaluate("() => navigator.clipboard.readText()") == key
     assert _me(live_daphne, key) == (200, _me(live_daphne, key)[1]) and _me(live_daphne, key)[1]["username"] == "ada"
-    assert _fits_and_passes_axe(page, "account") == {"axe": [], "wider than 390px": []}
+    assert fits_and_passes_axe(page, "account") == {"axe": [], "wider than 390px": []}
 
     page.reload()
     assert page.locator("#new-key").count() == 0 and key not in page.content()
@@ -108,7 +98,7 @@ def test_a_notification_appears_on_the_open_page_without_a_reload(browser_page, 
     assert page.evaluate("() => window.stillTheSamePage") is True
     assert page.locator("#notifications-empty").is_hidden()
     assert page.locator("#notifications").get_attribute("aria-live") == "polite"
-    assert _fits_and_passes_axe(page, "account-notification") == {"axe": [], "wider than 390px": []}
+    assert fits_and_passes_axe(page, "account-notification") == {"axe": [], "wider than 390px": []}
     assert page.js_errors == []
 
 
@@ -125,12 +115,12 @@ def test_home_for_a_visitor_and_for_a_signed_in_user(browser_page, ada):
     page.goto("/")
     assert page.get_by_text("Example result").is_visible()
     assert page.get_by_role("link", name="Sign up free").get_attribute("href") == "/accounts/signup/"
-    assert _fits_and_passes_axe(page, "home-visitor") == {"axe": [], "wider than 390px": []}
+    assert fits_and_passes_axe(page, "home-visitor") == {"axe": [], "wider than 390px": []}
 
     off_the_browser_loop(_jobs, ada)
     log_in(page, "ada")
     assert page.get_by_role("link", name="Distill a model").first.get_attribute("href") == "/distill/"
     assert page.locator("#recent-jobs .badge").all_inner_texts() == ["failed", "running", "completed"]
     assert page.get_by_role("navigation", name="Main").get_by_role("link", name="ada").get_attribute("href") == "/account/"
-    assert _fits_and_passes_axe(page, "home-signed-in") == {"axe": [], "wider than 390px": []}
+    assert fits_and_passes_axe(page, "home-signed-in") == {"axe": [], "wider than 390px": []}
     assert page.js_errors == []

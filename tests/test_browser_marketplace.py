@@ -9,7 +9,7 @@ from marketplace.models import Purchase
 from marketplace.tests.conftest import catalog_home, completed_job, listed  # noqa: F401 - fixtures
 from safety.tests.conftest import check  # noqa: F401 - a fixture the report needs
 
-from .browser import DESKTOP, PASSWORD, log_in, off_the_browser_loop, screenshot, serious_violations, wider_than_a_phone
+from .browser import PASSWORD, fits_and_passes_axe, log_in, off_the_browser_loop, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,15 +18,6 @@ def _funded(username):
     user = user_create(username=username, password=PASSWORD, email=f"{username}@example.com")
     fund(user, 1000)  # the signup grant is promotional credit, which never pays a purchase
     return user
-
-
-def _fits_and_passes_axe(page, name: str) -> dict:
-    page.set_viewport_size(DESKTOP)
-    screenshot(page, name)
-    found = {"axe": serious_violations(page), "wider than 390px": wider_than_a_phone(page)}
-    screenshot(page, f"{name}-390px")
-    page.set_viewport_size(DESKTOP)
-    return found
 
 
 def test_a_buyer_searches_opens_a_listing_buys_it_and_sees_the_download(browser_page, live_daphne, listed):
@@ -41,15 +32,15 @@ def test_a_buyer_searches_opens_a_listing_buys_it_and_sees_the_download(browser_
     page.wait_for_url("**/marketplace/?q=digits*")  # htmx keeps the query in the URL
     page.locator("#search-count", has_text="1 model found").wait_for()
     assert page.locator(".listing-result").count() == 1
-    assert _fits_and_passes_axe(page, "marketplace-search") == {"axe": [], "wider than 390px": []}
+    assert fits_and_passes_axe(page, "marketplace-search") == {"axe": [], "wider than 390px": []}
 
     page.get_by_role("link", name="Handwritten digits, small").click()
     page.wait_for_url(f"**/marketplace/{listing.listing_id}/")
-    assert _fits_and_passes_axe(page, "marketplace-listing") == {"axe": [], "wider than 390px": []}
+    assert fits_and_passes_axe(page, "marketplace-listing") == {"axe": [], "wider than 390px": []}
 
     page.locator("#buy-button").click()
     assert page.locator("#balance-after").inner_text() == "988.00 FTNS"
-    assert _fits_and_passes_axe(page, "marketplace-listing-confirm") == {"axe": [], "wider than 390px": []}
+    assert fits_and_passes_axe(page, "marketplace-listing-confirm") == {"axe": [], "wider than 390px": []}
     page.locator("#confirm-purchase").dblclick()  # a double click pays once
     page.locator("#downloads").wait_for()
     assert "Bought “Handwritten digits, small” for 12.00 FTNS" in page.locator(".messages").inner_text()
