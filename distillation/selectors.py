@@ -143,19 +143,26 @@ def job_log_lines(job: DistillationJob, *, limit: int = 20) -> list[dict]:
 
 
 def job_deploy_blocker(job: DistillationJob) -> str | None:
-    """Why the job cannot be deployed or listed now, in plain words, or None: the rules of
-    ``services.job_deploy`` (a completed job, the safety breaker, the quality threshold)."""
+    """Why the job cannot be deployed or listed now, in plain words, or None."""
+    problem = job_deploy_problem(job)
+    return problem[0] if problem else None
+
+
+def job_deploy_problem(job: DistillationJob) -> tuple[str, str | None] | None:
+    """The first rule that stops deploying the job (a completed job, the safety breaker, the quality
+    threshold, a verified export) as (message, the field it is about), or None. ``services.job_deploy``
+    refuses with it; the job page disables its forms with it."""
     if job.status != DistillationJob.Status.COMPLETED:
-        return f"Only a completed job can be deployed; this one is {job.status}."
+        return f"Only a completed job can be deployed; this one is {job.status}.", None
     if refusal := job_deploy_refusal(job=job):
-        return refusal
+        return refusal, None
     retention = (job.report or {}).get("retention")
     threshold = (job.request or {}).get("quality_threshold", 0)
     if retention is None or retention < threshold:
         return (f"The student kept {retention if retention is None else format(retention, '.1%')} of the teacher's "
-                f"accuracy, under the job's quality threshold of {threshold:.0%}; it cannot be deployed.")
+                f"accuracy, under the job's quality threshold of {threshold:.0%}; it cannot be deployed."), "quality_threshold"
     if not job.artifacts.filter(verified=True).exists():
-        return "No export of this job passed verification; there is nothing to deploy."
+        return "No export of this job passed verification; there is nothing to deploy.", "export_format"
     return None
 
 

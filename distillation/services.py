@@ -22,11 +22,11 @@ from core.workers import live_workers
 from ledger import pricing, services as ledger
 from ledger.amounts import UNITS_PER_FTNS
 from prsm.request import DistillationRequest
-from safety import selectors as safety_selectors, services as safety_services
+from safety import services as safety_services
 
 from .models import Artifact, Dataset, DeployedModel, DistillationJob, JobEvent, Teacher
 from .planning import VALIDATION_SUITES, engine_config, plan
-from .selectors import job_out_dir, job_teacher_owner
+from .selectors import job_deploy_problem, job_out_dir, job_teacher_owner
 from .uploads import UploadError, dataset_store, discard, receive, teacher_store, upload_folder
 
 
@@ -241,17 +241,10 @@ def job_deploy(*, job: DistillationJob, export_format: str | None = None) -> Dep
     """Serve a completed job's export; refused while its safety breaker blocks it. Listing it too
     (the request's ``marketplace_listing``) is the marketplace's ``job_deploy_and_list``."""
     job = DistillationJob.objects.select_for_update().get(pk=job.pk)
-    if job.status != DistillationJob.Status.COMPLETED:
-        raise JobError(f"Only a completed job can be deployed; this one is {job.status}.")
-    if refusal := safety_selectors.job_deploy_refusal(job=job):
-        raise JobError(refusal)
+    if problem := job_deploy_problem(job):
+        raise JobError(problem[0], field=problem[1])
     if existing := DeployedModel.objects.filter(job=job).first():
         return existing
-    retention = (job.report or {}).get("retention")
-    threshold = job.request.get("quality_threshold", 0)
-    if retention is None or retention < threshold:
-        raise JobError(f"Retention {retention} is under the job's quality_threshold {threshold}; the model is not deployed.",
-                       field="quality_threshold")
     artifacts = {a.format: a for a in job.artifacts.all()}
     wanted = export_format or next((f for f in ("onnx", "safetensors", "huggingface", "pth") if f in artifacts), None)
     if wanted not in artifacts:

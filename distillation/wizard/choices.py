@@ -17,7 +17,7 @@ from prsm.request import DistillationRequest
 
 from ..models import DistillationJob
 from ..planning import plan
-from ..uploads import datasets_of, media_path, teachers_of
+from ..uploads import dataset_of, datasets_of, media_path, teachers_of
 
 PREVIEW_CACHE_SECONDS = 3600
 BUILTIN_DESCRIPTIONS = {
@@ -150,8 +150,8 @@ def data_preview_of(*, user, ref: str) -> dict:
     if ref.startswith("builtin:"):
         key, path = f"wizard-preview:{ref}", ref
     else:
-        dataset = datasets_of(user=user).filter(public_id=ref, status="ready").first() if _uuid(ref) else None
-        if dataset is None:
+        dataset = dataset_of(user=user, public_id=ref)
+        if dataset is None or dataset.status != dataset.Status.READY:
             return {"error": "No ready data set of yours has that id."}
         key, path = f"wizard-preview:{dataset.sha256}", str(media_path(dataset.path))
     preview = cache.get(key)
@@ -162,16 +162,6 @@ def data_preview_of(*, user, ref: str) -> dict:
             return {"error": str(error)}
         cache.set(key, preview, PREVIEW_CACHE_SECONDS)
     return {**preview, "class_rows": list(zip(preview["classes"], preview["class_counts"]))}
-
-
-def _uuid(text: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def size_predictions(*, teacher_ref: str | None, teacher_params: int | None) -> list[dict]:
@@ -209,9 +199,8 @@ def estimate_for(*, user, request: DistillationRequest) -> dict:
     balance = ledger_selectors.wallet_balance(user=user)  # promotional credit included: it pays for jobs
     cost, budget = estimate["cost_units"], request.budget_ftns * UNITS_PER_FTNS
     names = {"base": "base fee", "teacher_fees": "teacher fees", "compute": "compute", "validation": "validation"}
-    breakdown = [{"name": names.get(name, name), "units": value if isinstance(value, int) else sum(value),
-                  "ftns": display_ftns(value if isinstance(value, int) else sum(value))}
-                 for name, value in estimate["breakdown_units"].items()]
+    parts = {name: value if isinstance(value, int) else sum(value) for name, value in estimate["breakdown_units"].items()}
+    breakdown = [{"name": names.get(name, name), "units": units, "ftns": display_ftns(units)} for name, units in parts.items()]
     return {**estimate, "breakdown": breakdown, "budget_units": budget, "within_budget": cost <= budget,
             "needed_ftns": -(-cost // UNITS_PER_FTNS), "balance_units": balance, "after_units": balance - cost,
             "affordable": balance >= cost}

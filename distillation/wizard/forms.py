@@ -19,6 +19,7 @@ class TeacherForm(forms.Form):
 
     def __init__(self, *args, cards=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.cards = list(cards)  # the page shows them: read once
         self.fields["teacher_model"].choices = [(card.ref, card.name) for card in cards if card.usable]
 
 
@@ -27,6 +28,7 @@ class DataForm(forms.Form):
 
     def __init__(self, *args, choices=(), own_data: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.data_choices = list(choices)  # the page shows them: read once
         options = [(OWN_DATA, f"The teacher's own data ({own_data})")] if own_data else []
         self.fields["dataset"].choices = options + [(choice.ref, choice.name) for choice in choices]
 

@@ -20,7 +20,7 @@ from .. import selectors, services
 from ..uploads import UploadError, teacher_of
 from . import choices, snippets
 from .drafts import (STEPS, draft_errors, draft_from_request, draft_get, draft_merge, draft_put, draft_request,
-                     first_incomplete_step, step_after, step_before, step_named)
+                     first_incomplete_step, step_after, step_before, step_named, step_of_field)
 from .forms import BudgetForm, DataForm, GoalForm, TeacherForm, UploadForm
 
 ERRORS_KEY = "distill_errors"  # a refusal at submit, shown on the step its field belongs to
@@ -56,7 +56,8 @@ def step(request, slug):
         going_back = request.POST.get("go") == "back"
         if form.is_valid():
             draft = draft_merge(draft, current, _values(form))
-            errors = [e for e in draft_errors(draft) + _planning_errors(request, current, draft) if e["step"] == current.slug]
+            errors = draft_errors(draft) or _planning_errors(request, current, draft)
+            errors = [e for e in errors if e["step"] == current.slug]
             if not errors or going_back:
                 draft_put(request.session, draft)
                 return redirect("wizard:step", (step_before(current) if going_back else step_after(current)).slug)
@@ -90,13 +91,13 @@ def _values(form) -> dict:
 
 def _planning_errors(request, current, draft: dict) -> list[dict]:
     """The planner's refusals (an unknown or unbuilt teacher, data of the wrong kind, a budget under
-    the estimate) for the step just sent, once the request itself is valid."""
-    if current.slug not in ("teacher", "data", "budget") or draft_errors(draft):
+    the estimate) for the step just sent; ``draft`` is a valid request."""
+    if current.slug not in ("teacher", "data", "budget"):
         return []
     estimate = choices.estimate_for(user=request.user, request=draft_request(draft))
     if "error" in estimate:
         field = estimate.get("field") or "teacher_model"
-        return [{"field": field, "message": estimate["error"], "step": "data" if field == "dataset" else "teacher"}]
+        return [{"field": field, "message": estimate["error"], "step": step_of_field(field)}]
     if current.slug == "budget" and not estimate["within_budget"]:
         return [{"field": "budget_ftns", "step": "budget",
                  "message": f"The estimate is {estimate['cost_ftns']} FTNS, over this budget: "
@@ -115,11 +116,10 @@ def _attach(form, errors: list[dict]) -> None:
 def _step_context(request, slug: str, draft: dict, form) -> dict:
     user = request.user
     if slug == "teacher":
-        cards = choices.teacher_cards(user=user)
-        return {"cards": cards, "upload_form": UploadForm(prefix="teacher")}
+        return {"cards": form.cards, "upload_form": UploadForm(prefix="teacher")}
     if slug == "data":
         chosen = draft.get("dataset") or choices.teacher_default_data(draft.get("teacher_model"))
-        return {"data_choices": choices.data_choices(user=user), "upload_form": UploadForm(prefix="data"),
+        return {"data_choices": form.data_choices, "upload_form": UploadForm(prefix="data"),
                 "own_data": choices.teacher_default_data(draft.get("teacher_model")), "chosen_data": chosen,
                 "preview": choices.data_preview_of(user=user, ref=chosen) if chosen else None}
     if slug == "goal":
@@ -173,7 +173,7 @@ def _review(request, draft: dict):
     errors = draft_errors(draft)
     estimate = None if errors else choices.estimate_for(user=request.user, request=draft_request(draft))
     if estimate and "error" in estimate:
-        errors = [{"field": estimate.get("field"), "message": estimate["error"], "step": "teacher"}]
+        errors = [{"field": estimate.get("field"), "message": estimate["error"], "step": step_of_field(estimate.get("field"))}]
     return render(request, "distillation/wizard/review.html", {
         "step": STEPS[-1], "steps": STEPS, "draft": draft, "errors": errors, "estimate": estimate,
         "request_json": json.dumps(draft, indent=2), "snippets": snippets.snippets(draft, base_url=request.build_absolute_uri("/").rstrip("/")),
@@ -192,10 +192,8 @@ def submit(request):
         job = services.distillation_job_create(owner=request.user, request=draft_request(draft))
     except DomainError as error:
         field = error.field or "teacher_model"
-        step_slug = "budget" if field == "budget_ftns" else "data" if field == "dataset" else \
-            next((s.slug for s in STEPS if field in s.fields), "goal")
-        request.session[ERRORS_KEY] = [{"field": field, "message": error.message, "step": step_slug}]
-        return redirect("wizard:step", step_slug)
+        request.session[ERRORS_KEY] = [{"field": field, "message": error.message, "step": step_of_field(field)}]
+        return redirect("wizard:step", step_of_field(field))
     draft_put(request.session, {})
     messages.success(request, "Your distillation is queued. This page follows it live.")
     return redirect("distillation:job", job.job_id)
