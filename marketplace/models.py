@@ -3,10 +3,26 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.utils import timezone
+
+from core import clock
 
 from distillation.models import DeployedModel
 from ledger.models import Transaction
+
+
+class ListingFamily(models.Model):
+    """The versions of one model: a re-run or an update of the same model by the same owner (same teacher
+    lineage, or one job started from the other) is listed as a new version in its family."""
+
+    family_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="listing_families")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "listing families"
+
+    def __str__(self) -> str:
+        return f"family {self.family_id}"
 
 
 class Listing(models.Model):
@@ -31,10 +47,25 @@ class Listing(models.Model):
     latency_ms = models.FloatField(null=True, blank=True, help_text="the student's p50 latency, batch 1, CPU")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Catalogue facts, copied from the job and its report when listed (a completed job's report never
+    # changes), so search filters and sorts on columns.
+    family = models.ForeignKey(ListingFamily, null=True, blank=True, on_delete=models.PROTECT, related_name="listings")
+    version = models.PositiveIntegerField(default=1)
+    category = models.CharField(max_length=60, blank=True, db_index=True,
+                                help_text="a slug of the documented taxonomy, e.g. text/sentiment")
+    task = models.CharField(max_length=16, blank=True, db_index=True, help_text="text, tabular or image")
+    size_bytes = models.BigIntegerField(null=True, blank=True, help_text="the listed export's size")
+    compression = models.FloatField(null=True, blank=True, help_text="teacher parameters / student parameters")
+    export_formats = models.CharField(max_length=200, blank=True,
+                                      help_text="the verified exports, comma-delimited with a comma at each end")
+    recommended_price = models.PositiveBigIntegerField(null=True, blank=True,
+                                                       help_text="units; the rule's advice when listed")
+    search_document = models.TextField(blank=True, help_text="title, description, category, domain and model card")
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.UniqueConstraint(fields=["family", "version"], name="listing_one_per_family_version"),
             # not "price > 0": NULL > 0 is NULL, which a CHECK lets through
             models.CheckConstraint(condition=models.Q(price_buy__isnull=False) | models.Q(price_rent__isnull=False),
                                    name="listing_has_a_price"),
@@ -79,7 +110,7 @@ class Purchase(models.Model):
 
     @property
     def is_current(self) -> bool:
-        return self.expires_at is None or self.expires_at > timezone.now()
+        return self.expires_at is None or self.expires_at > clock.now()
 
 
 class Rating(models.Model):
@@ -125,6 +156,33 @@ class ListingReport(models.Model):
 
     def __str__(self) -> str:
         return f"report of {self.listing} by {self.reporter}: {self.status}"
+
+
+class Bonus(models.Model):
+    """A bonus paid from the platform's revenue to a listing's owner for one period, by the documented rule;
+    one per listing, kind and period however often the scheduler runs."""
+
+    class Kind(models.TextChoices):
+        PERFORMANCE = "performance"  # highly rated and often bought
+        EFFICIENCY = "efficiency"    # keeps the most quality per parameter
+
+    listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="bonuses")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    period = models.CharField(max_length=10, help_text="the period paid for, e.g. 2026-12")
+    amount = models.PositiveBigIntegerField(help_text="units")
+    reason = models.CharField(max_length=300)
+    transaction = models.OneToOneField(Transaction, on_delete=models.PROTECT, related_name="bonus")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["listing", "kind", "period"], name="bonus_once_per_listing_kind_period"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="bonus_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} bonus {self.period} for {self.listing_id}"
 
 
 class ReportedListingQueueItem(ListingReport):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Avg, Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce, Least
-from django.utils import timezone
 
+from core import clock
 from distillation.selectors import job_model_card
 
 from .models import Listing, Purchase
@@ -76,7 +76,7 @@ def purchase_current(*, listing: Listing, user) -> Purchase | None:
     if not user.is_authenticated:
         return None
     return (Purchase.objects.filter(listing=listing, buyer=user)
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())).order_by("-created_at").first())
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=clock.now())).order_by("-created_at").first())
 
 
 def listing_download_allowed(*, listing: Listing, user) -> bool:

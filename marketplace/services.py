@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.services import notification_send
+from core import clock
 from core.errors import DomainError
 from distillation import services as distillation
 from distillation.models import DeployedModel, DistillationJob
@@ -153,7 +154,7 @@ def listing_purchase(*, listing: Listing, buyer, kind: str, expected_price: int,
     job = listing.job
     txn = ledger.ledger_sale_post(buyer=buyer, creator=listing.owner, price=price, teachers=_teachers_of(job),
                                   teacher_share=job.request.get("revenue_sharing"), reference=f"listing:{listing.listing_id}")
-    expires = timezone.now() + timedelta(days=listing.rent_period_days) if kind == Purchase.Kind.RENT else None
+    expires = clock.now() + timedelta(days=listing.rent_period_days) if kind == Purchase.Kind.RENT else None
     purchase = Purchase(listing=listing, buyer=buyer, kind=kind, price=price, transaction=txn, expires_at=expires)
     purchase.full_clean()
     purchase.save()
