@@ -1,4 +1,4 @@
-"""The marketplace's browsing pages: search (/marketplace/) and a listing (/marketplace/<id>/) with its
+"""The marketplace's listing page: a listing (/marketplace/<id>/) with its
 purchase confirmation, rating and report forms. They call the selectors and services the API calls."""
 
 import uuid
@@ -6,7 +6,6 @@ import uuid
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -15,34 +14,12 @@ from core.views import domain_errors_shown
 from distillation.views import model_card_html
 from ledger import pricing
 from ledger import selectors as ledger_selectors
-from ledger.amounts import display_ftns, to_units
+from ledger.amounts import display_ftns
 
 from . import selectors, services
 from .models import Purchase
 
-RESULTS_PER_PAGE = 20
-ORDERING_CHOICES = [("newest", "Newest"), ("-retention", "Highest retention"), ("latency", "Fastest"),
-                    ("price", "Cheapest"), ("-price", "Dearest"), ("-rating", "Best rated"), ("oldest", "Oldest")]
 DONE_KEYS = "marketplace_purchase_keys"  # the session's confirmations already paid
-
-
-class SearchForm(forms.Form):
-    q = forms.CharField(label="Search", required=False, max_length=200)
-    domain = forms.CharField(required=False, max_length=100, help_text="e.g. digits, sentiment")
-    min_retention = forms.FloatField(label="Retention at least, %", required=False, min_value=0, max_value=100)
-    max_latency_ms = forms.FloatField(label="Latency at most, ms", required=False, min_value=0)
-    max_price = forms.DecimalField(label="Price at most, FTNS", required=False, min_value=0, decimal_places=6)
-    ordering = forms.ChoiceField(label="Order by", choices=ORDERING_CHOICES, required=False)
-
-    def filters(self) -> dict:
-        data = self.cleaned_data
-        retention = data.get("min_retention")
-        price = data.get("max_price")
-        return {"q": data.get("q") or "", "domain": data.get("domain") or "",
-                "min_retention": None if retention is None else retention / 100,
-                "max_latency_ms": data.get("max_latency_ms"),
-                "max_price": None if price is None else to_units(price),
-                "ordering": data.get("ordering") or "newest"}
 
 
 class PurchaseForm(forms.Form):
@@ -61,21 +38,6 @@ class RateForm(forms.Form):
 class ReportForm(forms.Form):
     reason = forms.CharField(label="What is wrong with this listing?", max_length=2000,
                              widget=forms.Textarea(attrs={"rows": 3}))
-
-
-def search_page(request):
-    form = SearchForm(request.GET or None)
-    valid = form.is_valid() if form.is_bound else True
-    listings = selectors.listing_search(**form.filters()) if valid and form.is_bound else selectors.listing_search()
-    if not valid:
-        listings = listings.none()
-    page = Paginator(listings, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode(), "total": page.paginator.count}
-    partial = request.htmx and not request.htmx.history_restore_request
-    template = "marketplace/_search_results.html" if partial else "marketplace/search.html"
-    return render(request, template, context)
 
 
 def listing_page(request, listing_id):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import pages, trade_pages, views
+from . import pages, search_pages, trade_pages, views
 
 app_name = "marketplace"
 
@@ -12,7 +12,7 @@ urlpatterns = [
     path("selling/revenue.json", trade_pages.selling_revenue_json, name="selling-revenue"),
     path("selling/<uuid:listing_id>/prices/", trade_pages.listing_prices_page, name="selling-prices"),
     path("selling/<uuid:listing_id>/status/", trade_pages.listing_status_page, name="selling-status"),
-    path("", pages.search_page, name="search"),
+    path("", search_pages.search_page, name="search"),
     path("<uuid:listing_id>/", pages.listing_page, name="listing"),
     path("<uuid:listing_id>/purchase/", pages.listing_purchase_page, name="listing-purchase"),
     path("<uuid:listing_id>/rate/", pages.listing_rate_page, name="listing-rate"),

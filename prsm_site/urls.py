@@ -25,6 +25,7 @@ urlpatterns = [
     path("jobs/", include("distillation.urls")),
     path("models/", marketplace_views.models_page, name="models"),
     path("marketplace/", include("marketplace.urls")),
+    path("moderation/", include("moderation.urls")),
     path("distill/", wizard_views.distill, name="distill"),
     path("distill/", include("distillation.wizard.urls")),
     path("admin/login/", accounts_views.admin_login),  # the admin's own login view, under the login throttle

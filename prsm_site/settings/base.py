@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "distillation",
     "safety",
     "marketplace",
+    "moderation",
 ]
 
 MIDDLEWARE = [
