@@ -63,6 +63,7 @@ class Transaction(models.Model):
         REFUND = "refund", "Hold refunded"
         SALE = "sale", "Marketplace sale"
         REVERSAL = "reversal", "Reversal"
+        BONUS = "bonus", "Marketplace bonus"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     memo = models.CharField(max_length=500, blank=True)

@@ -18,6 +18,7 @@ only to collect the grant cannot funnel it into one account or into purchases (a
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -380,3 +381,49 @@ def ledger_sale_post(
     posting = dict(kind=Transaction.Kind.SALE, legs=legs, reference=reference, created_by=buyer,
                    memo=f"Purchase {reference}".strip())
     return _wallet_only(buyer, lambda: _post_once(dedupe_key=dedupe_key, **posting) if dedupe_key else _post(**posting))
+
+
+# --- Bonuses (marketplace/bonuses.py decides who is paid what; docs/BONUSES.md)
+
+
+@dataclass(frozen=True)
+class BonusPayment:
+    recipient: User
+    amount: int  # units
+    reason: str  # the memo: shown on the recipient's statement
+    reference: str
+    dedupe_key: str  # one payment per key, however often it is posted
+
+
+@transaction.atomic
+def ledger_bonus_post(*, recipient: User, amount: int, reason: str, reference: str, dedupe_key: str) -> Transaction:
+    """Pay one bonus from the platform's revenue account into the recipient's wallet, once per key."""
+    payment = BonusPayment(recipient=recipient, amount=amount, reason=reason, reference=reference, dedupe_key=dedupe_key)
+    return ledger_bonuses_post(payments=[payment])[0]
+
+
+@transaction.atomic
+def ledger_bonuses_post(*, payments: Sequence[BonusPayment]) -> list[Transaction]:
+    """Pay bonuses from the platform's revenue account, all or none: refused (``InsufficientFunds``,
+    nothing paid) when the account holds less than the payments not yet posted. A payment whose key
+    was posted before returns that transaction and pays nothing again.
+
+    Every account is locked up front in the one global order: locking the wallets one payment at a
+    time while holding the platform's account could deadlock with a sale that locks them the other way.
+    """
+    for payment in payments:
+        _positive(payment.amount)
+        if not payment.reason.strip():
+            raise ValidationError({"reason": "A bonus needs a reason."})
+    platform = system_account(Account.Kind.PLATFORM_REVENUE)
+    wallets = [wallet_open(user=payment.recipient) for payment in payments]
+    locked = {account.pk: account for account in _lock({platform.pk, *(wallet.pk for wallet in wallets)})}
+    posted = set(Transaction.objects.filter(dedupe_key__in=[p.dedupe_key for p in payments])
+                 .values_list("dedupe_key", flat=True))
+    due = sum({p.dedupe_key: p.amount for p in payments if p.dedupe_key not in posted}.values())
+    if due > locked[platform.pk].balance:
+        raise InsufficientFunds(f"The platform's revenue account holds {display_ftns(locked[platform.pk].balance)} FTNS, "
+                                f"less than the {display_ftns(due)} FTNS of bonuses due; none was paid.")
+    return [_post_once(kind=Transaction.Kind.BONUS, legs=[(platform, -payment.amount), (wallet, payment.amount)],
+                       memo=payment.reason.strip(), reference=payment.reference, dedupe_key=payment.dedupe_key)
+            for payment, wallet in zip(payments, wallets)]

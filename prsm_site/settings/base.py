@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_htmx",
+    "dramatiq_crontab",
     "prsm_site",
     "accounts",
     "ledger",
@@ -120,6 +121,12 @@ WORKER_HEARTBEAT_TTL = env_int("WORKER_HEARTBEAT_TTL", 15)
 # the chance (per million broker commands) that a command also runs that clean-up.
 DRAMATIQ_REDIS_HEARTBEAT_TIMEOUT_MS = env_int("DRAMATIQ_REDIS_HEARTBEAT_TIMEOUT_MS", 15_000)
 DRAMATIQ_REDIS_MAINTENANCE_CHANCE = env_int("DRAMATIQ_REDIS_MAINTENANCE_CHANCE", 10_000)
+# The scheduler (`manage.py crontab`, dramatiq-crontab) sends the actors marked @cron; a Redis lock lets one
+# scheduler run at a time (another waits LOCK_BLOCKING_TIMEOUT seconds for it, then exits).
+DRAMATIQ_CRONTAB = {
+    "REDIS_URL": REDIS_URL,
+    "LOCK_BLOCKING_TIMEOUT": env_int("SCHEDULER_LOCK_WAIT_S", 15),
+}
 # A running job's lease: a worker renews it every few seconds; a dead worker's lease lapses after this.
 DISTILLATION_LEASE_SECONDS = env_int("DISTILLATION_LEASE_SECONDS", 30)
 DISTILLATION_MAX_RUNNING_PER_USER = env_int("DISTILLATION_MAX_RUNNING_PER_USER", 2)
