@@ -6,7 +6,7 @@ import uuid
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -16,8 +16,9 @@ from ledger import pricing
 from ledger import selectors as ledger_selectors
 from ledger.amounts import display_ftns
 
-from . import selectors, services
+from . import listing_extras, selectors, services
 from .models import Purchase
+from .usage import listing_usage
 
 DONE_KEYS = "marketplace_purchase_keys"  # the session's confirmations already paid
 
@@ -62,12 +63,44 @@ def _listing_response(request, listing, *, status=200, **forms_):
         "is_owner": user.is_authenticated and listing.owner_id == user.pk,
         "purchase": selectors.purchase_current(listing=listing, user=user),
         "can_download": user.is_authenticated and selectors.listing_download_allowed(listing=listing, user=user),
-        "can_rate": selectors.listing_ever_bought_by(listing=listing, user=user),
         "reviews": selectors.listing_reviews(listing=listing),
-        "rate_form": forms_.get("rate_form") or RateForm(), "report_form": forms_.get("report_form") or ReportForm(),
-        "confirm": forms_.get("confirm"),
+        "report_form": forms_.get("report_form") or ReportForm(), "confirm": forms_.get("confirm"),
+        **_extras_context(request, listing, forms_.get("rate_form")),
     }
     return render(request, "marketplace/listing.html", context, status=status)
+
+
+def _extras_context(request, listing, rate_form) -> dict:
+    """Charts, lineage graph, versions, the rating distribution and form, suggestions and usage snippets."""
+    rating = listing_extras.listing_rating_state(listing=listing, user=request.user)
+    own = rating["own"]
+    if rate_form is None:
+        rate_form = RateForm(initial={"stars": own.stars, "review": own.review} if own else None)
+    return {
+        "charts": listing_extras.listing_chart_list(listing=listing),
+        "lineage_graph": listing_extras.listing_lineage_graph(listing=listing),
+        "family": listing_extras.listing_versions(listing=listing),
+        "distribution": listing_extras.listing_rating_distribution(listing=listing),
+        "rating": rating, "rate_form": rate_form,
+        "can_rate": rating["state"] in ("rate", "edit"),
+        "similar": _with_percent(listing_extras.listing_similar(listing)),
+        "cheaper": _with_percent(listing_extras.listing_cheaper(listing)),
+        "usage": listing_usage(listing=listing),
+    }
+
+
+def _with_percent(listings: list) -> list:
+    for other in listings:
+        other.retention_percent = _percent(other.retention)
+    return listings
+
+
+def listing_chart_json(request, listing_id, name):
+    """One of the listing's charts against its teacher, as the JSON static/js/charts.js draws."""
+    chart = listing_extras.listing_charts(listing=_listing_or_404(request, listing_id)).get(name)
+    if chart is None:
+        raise Http404("The report has no figures for this chart.")
+    return JsonResponse(chart)
 
 
 def _split(listing, price: int) -> dict:
@@ -137,11 +170,12 @@ def listing_rate_page(request, listing_id):
     form = RateForm(request.POST)
     if not form.is_valid():
         return _listing_response(request, listing, rate_form=form, status=400)
+    edited = listing_extras.listing_rating_state(listing=listing, user=request.user)["own"] is not None
     with domain_errors_shown(request, form=form) as shown:
         services.listing_rate(listing=listing, rater=request.user, **form.cleaned_data)
     if shown.error is not None:
         return _listing_response(request, listing, rate_form=form, status=shown.error.status_code)
-    messages.success(request, "Thank you: your rating is published.")
+    messages.success(request, "Thank you: your rating is published." if not edited else "Your rating is updated.")
     return redirect("marketplace:listing", listing_id=listing.listing_id)
 
 

@@ -1,3 +1,5 @@
+import hashlib
+
 import pytest
 
 from distillation.selectors import job_out_dir
@@ -19,7 +21,8 @@ def report_of(path, *, retention=0.9, latency=2.0, checks=None) -> dict:
             "student": {"params": 1000, "accuracy": 0.95 * retention, "latency_ms_p50": latency,
                         "latency_ms_p95": latency * 1.5, "architecture": "mlp"},
             "checks": checks or {"calibration": check(True)}, "stages": {"train": {"seconds": 1.0}},
-            "exports": {"onnx": {"path": str(path), "sha256": "0" * 64, "size_bytes": 9, "verified": True}}}
+            "exports": {"onnx": {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                                 "size_bytes": path.stat().st_size, "verified": True}}}
 
 
 @pytest.fixture
@@ -37,14 +40,17 @@ def make_user(make_unfunded_user):
 
 @pytest.fixture
 def completed_job(catalog_home, db):
-    """A job taken through the real services to completed, with an ONNX export on disk (no training)."""
+    """A job taken through the real services to completed, with an ONNX export on disk (no training) and,
+    when given, a model card."""
 
-    def complete(owner, *, request=None, **report):
+    def complete(owner, *, request=None, model_card=None, **report):
         job = distillation_job_create(owner=owner, request=DistillationRequest.model_validate({**REQUEST, **(request or {})}))
         job, token = job_lease_acquire(job_id=job.job_id)
         path = job_out_dir(job) / "model.onnx"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"onnx-model")
+        if model_card is not None:
+            (path.parent / "MODEL_CARD.md").write_text(model_card)
         assert job_complete(job=job, token=token, report=report_of(path, **report))
         job.refresh_from_db()
         return job
