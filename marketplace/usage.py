@@ -94,6 +94,7 @@ def _onnx_text(file: str, folder: str | None) -> str:
 
 def _transformers(folder: str) -> str:
     return (
+        f"# the download is {folder}.zip: unzip it here first (it holds the folder {folder}/)\n"
         "import torch\nfrom transformers import AutoModelForSequenceClassification, AutoTokenizer\n\n"
         f'model = AutoModelForSequenceClassification.from_pretrained("{folder}").eval()\n'
         f'tokenizer = AutoTokenizer.from_pretrained("{folder}")\n'
