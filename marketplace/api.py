@@ -1,6 +1,7 @@
 """The marketplace's REST API: deploy (and list), search, a listing's page, list, purchase, rate,
 download, report. Refusals are DomainErrors, answered by the API's one exception handler."""
 
+from django.db.models import prefetch_related_objects
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -19,6 +20,9 @@ from ledger.api import FtnsAmountField
 from ledger.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 
 from . import selectors, services
+from .catalogue import export_formats_list
+from .categories import CHOICES as CATEGORY_CHOICES
+from .categories import TASKS, category_label
 from .models import Listing, Purchase
 
 ERROR_SHAPE = 'The body is {"error": {"code", "message", "field"?}}.'
@@ -44,7 +48,21 @@ class ListingOutput(serializers.Serializer):
     retention = serializers.FloatField(allow_null=True)
     latency_ms = serializers.FloatField(allow_null=True)
     rating = serializers.SerializerMethodField()
+    category = serializers.CharField(help_text="a slug of the taxonomy (docs/MARKETPLACE.md), e.g. text/sentiment")
+    category_label = serializers.SerializerMethodField()
+    task = serializers.CharField(help_text="text, image or tabular")
+    compression = serializers.FloatField(allow_null=True, help_text="teacher parameters / student parameters")
+    size_bytes = serializers.IntegerField(allow_null=True, help_text="the listed export's size")
+    export_formats = serializers.SerializerMethodField(help_text="the verified exports")
+    family_id = serializers.UUIDField(source="family.family_id", allow_null=True, default=None)
+    version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
+
+    def get_category_label(self, listing) -> str:
+        return category_label(listing.category)
+
+    def get_export_formats(self, listing) -> list[str]:
+        return export_formats_list(listing.export_formats)
 
     def get_price_buy(self, listing) -> str | None:
         return _ftns(listing.price_buy)
@@ -109,6 +127,8 @@ class ListingCreateInput(StrictInput):
     price_buy = FtnsAmountField(required=False, allow_null=True, help_text="FTNS; omit or null: not for sale")
     price_rent = FtnsAmountField(required=False, allow_null=True, help_text="FTNS per period; omit or null: not for rent")
     rent_period_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, default=30)
+    category = serializers.CharField(max_length=60, required=False, default="", allow_blank=True,
+                                     help_text="a slug of the taxonomy its task allows; omit: assigned from the job")
 
     def validate(self, data):
         if data.get("price_buy") is None and data.get("price_rent") is None:
@@ -123,12 +143,22 @@ class ListingSearchApi(APIView):
         return [AllowAny()] if self.request.method == "GET" else [IsAuthenticated()]
 
     class SearchFilters(serializers.Serializer):
-        q = serializers.CharField(required=False, default="", max_length=200)
-        domain = serializers.CharField(required=False, default="", max_length=100)
+        q = serializers.CharField(required=False, default="", max_length=200, allow_blank=True,
+                                  help_text="words of the title, description, category, domain or model card")
+        domain = serializers.CharField(required=False, default="", max_length=100, allow_blank=True)
+        category = serializers.ChoiceField(choices=[*TASKS, *(slug for slug, _ in CATEGORY_CHOICES)], required=False,
+                                           default="", allow_blank=True, help_text="a category, or a task for all of its")
+        task = serializers.ChoiceField(choices=TASKS, required=False, default="", allow_blank=True)
         min_retention = serializers.FloatField(required=False, min_value=0)
         max_latency_ms = serializers.FloatField(required=False, min_value=0)
+        max_size_bytes = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1,
+                                                  help_text="the listed export's size")
         max_price = FtnsAmountField(required=False, help_text="FTNS; a buy or rent price at most this")
-        ordering = serializers.ChoiceField(choices=list(selectors.ORDERINGS), required=False, default="newest")
+        export_format = serializers.RegexField(r"^[a-z0-9_-]{1,40}$", required=False, default="", allow_blank=True,
+                                               help_text="a verified export, e.g. onnx")
+        min_rating = serializers.FloatField(required=False, min_value=1, max_value=5)
+        ordering = serializers.ChoiceField(choices=list(selectors.ORDERINGS), required=False, default="",
+                                           allow_blank=True, help_text="default: relevance with q, else newest")
 
     @extend_schema(operation_id="marketplace_models_list", parameters=[SearchFilters],
                    responses={200: ListingOutput(many=True)})
@@ -137,6 +167,7 @@ class ListingSearchApi(APIView):
         filters.is_valid(raise_exception=True)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.listing_search(**filters.validated_data), request, view=self)
+        prefetch_related_objects(page, "deployment", "family")  # model_id and family_id, for this page only
         return paginator.get_paginated_response(ListingOutput(page, many=True).data)
 
     @extend_schema(operation_id="marketplace_models_create", request=ListingCreateInput,
@@ -164,6 +195,8 @@ class ListingUpdateInput(StrictInput):
     price_buy = FtnsAmountField(required=False, allow_null=True)
     price_rent = FtnsAmountField(required=False, allow_null=True)
     rent_period_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
+    category = serializers.CharField(max_length=60, required=False,
+                                     help_text="a slug of the taxonomy its task allows; 400 otherwise")
     status = serializers.ChoiceField(choices=[Listing.Status.ACTIVE, Listing.Status.WITHDRAWN], required=False)
 
 
@@ -268,6 +301,17 @@ class ListingRatingsApi(APIView):
         serializer.is_valid(raise_exception=True)
         rating = services.listing_rate(listing=listing, rater=request.user, **serializer.validated_data)
         return Response(RatingOutput(rating).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="marketplace_models_ratings_update", request=RatingInput,
+                   description="Change your own rating of the model (stars and review).",
+                   responses={200: RatingOutput, 403: OpenApiResponse(description=f"Buyers only. {ERROR_SHAPE}"),
+                              404: OpenApiResponse(description=f"Not rated yet. {ERROR_SHAPE}")})
+    def patch(self, request, listing_id):
+        listing = _listing_or_404(request, listing_id)
+        serializer = RatingInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rating = services.listing_rating_update(listing=listing, rater=request.user, **serializer.validated_data)
+        return Response(RatingOutput(rating).data)
 
 
 class ReportInput(StrictInput):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import uuid
 
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import Abs
 
 from distillation.models import Dataset, Teacher
@@ -15,7 +15,7 @@ from distillation.selectors import job_comparison_charts
 from prsm.engine.catalog import ENTRIES
 
 from .models import Listing, Purchase, Rating
-from .selectors import _annotated, _public, listing_is_public
+from .selectors import _annotated, _public, listing_is_public, public_latest_versions
 
 # What each chart is (selectors.job_comparison_charts names them), for its caption and description.
 CHART_TEXT = {
@@ -276,8 +276,7 @@ CANDIDATES = 200  # the closest are ranked in Python among this many of the cate
 def _others(listing: Listing):
     """Public listings of its category, another family's, each the latest public version of its family
     (what search shows)."""
-    newer = _public().filter(family_id=OuterRef("family_id"), version__gt=OuterRef("version"))
-    others = _public().filter(category=listing.category).exclude(pk=listing.pk).exclude(Exists(newer))
+    others = public_latest_versions().filter(category=listing.category).exclude(pk=listing.pk)
     if listing.family_id is not None:
         others = others.exclude(family_id=listing.family_id)
     return others

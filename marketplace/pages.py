@@ -150,7 +150,8 @@ def _purchase(request, listing):
     with domain_errors_shown(request, form=form) as shown:
         purchase = services.listing_purchase(listing=listing, buyer=request.user, kind=data["kind"],
                                              expected_price=data["expected_price"],
-                                             expected_period_days=data["rent_period_days"])
+                                             expected_period_days=data["rent_period_days"],
+                                             dedupe_key=f"purchase:{request.user.pk}:{key}")
     if shown.error is not None:
         if selectors.purchase_current(listing=listing, user=request.user) is not None:
             # a second click while the first was being paid: that one went through
@@ -171,8 +172,9 @@ def listing_rate_page(request, listing_id):
     if not form.is_valid():
         return _listing_response(request, listing, rate_form=form, status=400)
     edited = listing_extras.listing_rating_state(listing=listing, user=request.user)["own"] is not None
+    rate = services.listing_rating_update if edited else services.listing_rate
     with domain_errors_shown(request, form=form) as shown:
-        services.listing_rate(listing=listing, rater=request.user, **form.cleaned_data)
+        rate(listing=listing, rater=request.user, **form.cleaned_data)
     if shown.error is not None:
         return _listing_response(request, listing, rate_form=form, status=shown.error.status_code)
     messages.success(request, "Thank you: your rating is published." if not edited else "Your rating is updated.")

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
-from django.db.models import Avg, Count, F, Q, QuerySet
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Avg, Count, Exists, FloatField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Least
 
 from core import clock
 from distillation.selectors import job_model_card
 
-from .models import Listing, Purchase
+from . import search
+from .models import Listing, Purchase, Rating
 
-ORDERINGS = {
-    "newest": "-created_at", "oldest": "created_at",
-    "price": "price_min", "-price": "-price_min",
-    "retention": "retention", "-retention": "-retention",
-    "latency": "latency_ms", "-latency": "-latency_ms",
-    "rating": "rating_avg", "-rating": "-rating_avg",
-}
+ORDERINGS = search.ORDERINGS
 
 
 def _annotated(listings: QuerySet) -> QuerySet:
     return listings.select_related("owner", "deployment__job", "deployment__artifact").annotate(
         rating_avg=Avg("ratings__stars"), rating_count=Count("ratings", distinct=True),
+        price_min=Least(Coalesce("price_buy", "price_rent"), Coalesce("price_rent", "price_buy")))
+
+
+def _search_annotated(listings: QuerySet) -> QuerySet:
+    """What a search result shows, with the rating from subqueries: no GROUP BY over the wide rows, and
+    PostgreSQL computes them for the page's rows only unless a filter or sort needs them. No join to the
+    deployment, which every matching row would pay for before the sort; the API prefetches it for its page."""
+    ratings = Rating.objects.filter(listing=OuterRef("pk")).order_by().values("listing")
+    return listings.select_related("owner").defer("search_document").annotate(
+        rating_avg=Subquery(ratings.annotate(average=Avg("stars")).values("average"), output_field=FloatField()),
+        rating_count=Coalesce(Subquery(ratings.annotate(count=Count("pk")).values("count")), 0),
         price_min=Least(Coalesce("price_buy", "price_rent"), Coalesce("price_rent", "price_buy")))
 
 
@@ -34,26 +43,50 @@ def listing_is_public(*, listing: Listing) -> bool:
     return listing.status == Listing.Status.ACTIVE and listing.owner.is_active
 
 
-def listing_search(*, q: str = "", domain: str = "", min_retention: float | None = None,
-                   max_latency_ms: float | None = None, max_price: int | None = None,
-                   ordering: str = "newest") -> QuerySet:
-    """Active listings matching every filter given; ``max_price`` (units) matches a buy or a rent price."""
-    listings = _public()
-    if q:
-        listings = listings.filter(Q(title__icontains=q) | Q(description__icontains=q) | Q(domain__icontains=q))
+def listing_search(*, q: str = "", domain: str = "", category: str = "", task: str = "",
+                   min_retention: float | None = None, max_latency_ms: float | None = None,
+                   max_size_bytes: int | None = None, max_price: int | None = None, export_format: str = "",
+                   min_rating: float | None = None, ordering: str = "") -> QuerySet:
+    """Active listings holding every word of ``q`` and matching every filter given (they combine);
+    ``max_price`` (units) matches a buy or a rent price; ``category`` is a slug, or a task ("text") for
+    all of its categories. ``ordering`` defaults to relevance with words, else newest (``search``)."""
+    words = search.query_words(q)
+    listings = _filtered(public_latest_versions(), domain=domain, category=category, task=task, min_retention=min_retention,
+                         max_latency_ms=max_latency_ms, max_size_bytes=max_size_bytes, max_price=max_price,
+                         export_format=export_format)
+    listings = _search_annotated(search.text_matched(listings, words))
+    if min_rating is not None:
+        listings = listings.filter(rating_avg__gte=min_rating)
+    return search.ordered(listings, ordering or ("relevance" if words else "newest"), has_words=bool(words))
+
+
+def public_latest_versions() -> QuerySet:
+    """Public listings, each family by its newest public version only: an earlier version stays at its
+    own URL (its page links to the newest), and shows again if every newer one is withdrawn."""
+    newer = _public().filter(family_id=OuterRef("family_id"), version__gt=OuterRef("version"))
+    return _public().exclude(Exists(newer))
+
+
+def _filtered(listings: QuerySet, *, domain, category, task, min_retention, max_latency_ms, max_size_bytes, max_price,
+              export_format) -> QuerySet:
     if domain:
         listings = listings.filter(domain__iexact=domain)
+    if category:
+        listings = listings.filter(category__startswith=f"{category}/") if "/" not in category else \
+            listings.filter(category=category)
+    if task:
+        listings = listings.filter(task=task)
     if min_retention is not None:
         listings = listings.filter(retention__gte=min_retention)
     if max_latency_ms is not None:
         listings = listings.filter(latency_ms__lte=max_latency_ms)
+    if max_size_bytes is not None:
+        listings = listings.filter(size_bytes__lte=max_size_bytes)
     if max_price is not None:
         listings = listings.filter(Q(price_buy__lte=max_price) | Q(price_rent__lte=max_price))
-    field = ORDERINGS[ordering]
-    # listings without a figure (no latency measured, no rating yet) come last either way
-    expression = F(field.lstrip("-"))
-    expression = expression.desc(nulls_last=True) if field.startswith("-") else expression.asc(nulls_last=True)
-    return _annotated(listings).order_by(expression, "-created_at", "-pk")
+    if export_format:
+        listings = listings.filter(export_formats__contains=f",{export_format},")
+    return listings
 
 
 def listing_visible_to(*, user, listing_id) -> Listing | None:
@@ -108,6 +141,9 @@ def listing_page(*, listing: Listing) -> dict:
                     "data_sha256": report.get("data_sha256"), "backend": job.backend, "task": report.get("task"),
                     "architecture": student.get("architecture")},
         "exports": sorted(job.artifacts.filter(verified=True).values_list("format", flat=True)),
+        "downloads": [{"format": a.format, "sha256": a.sha256, "size_bytes": a.size_bytes,
+                       "folder": (Path(settings.MEDIA_ROOT) / a.path).is_dir()}  # downloads zipped
+                      for a in job.artifacts.filter(verified=True).order_by("format")],
     }
 
 

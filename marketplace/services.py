@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts.services import notification_send
@@ -14,15 +15,18 @@ from core import clock
 from core.errors import DomainError
 from distillation import services as distillation
 from distillation.models import DeployedModel, DistillationJob
+from distillation.selectors import job_model_card
+from distillation.uploads import dataset_of
 from ledger import pricing
+from ledger import selectors as ledger_selectors
 from ledger import services as ledger
 from ledger.amounts import UNITS_PER_FTNS, display_ftns, format_ftns
 from safety import selectors as safety_selectors
 from safety import services as safety
 from safety.models import ModerationAction
 
-from . import selectors
-from .models import Listing, ListingReport, Purchase, Rating
+from . import catalogue, categories, price_advice, search, selectors
+from .models import Listing, ListingFamily, ListingReport, Purchase, Rating
 
 # What a model listed straight from deploy (the request's marketplace_listing) costs until its owner
 # changes it: 10 FTNS to buy, 2 FTNS per 30 days to rent.
@@ -48,8 +52,10 @@ def _benchmarks_of(report: dict | None) -> dict:
 @transaction.atomic
 def listing_create(*, owner, deployment: DeployedModel, title: str = "", description: str = "",
                    price_buy: int | None = DEFAULT_PRICE_BUY, price_rent: int | None = DEFAULT_PRICE_RENT,
-                   rent_period_days: int = 30) -> Listing:
-    """List a deployed model; refused while the job's circuit breaker is tripped or rejected."""
+                   rent_period_days: int = 30, category: str = "") -> Listing:
+    """List a deployed model; refused while the job's circuit breaker is tripped or rejected. The catalogue
+    facts (category, task, size, exports, family and version, recommended price, search text) come from
+    the job; ``category`` overrides the one assigned."""
     job = deployment.job
     if job.owner_id != owner.pk:
         raise NotAllowed("Only the model's owner can list it.")
@@ -62,12 +68,93 @@ def listing_create(*, owner, deployment: DeployedModel, title: str = "", descrip
         raise MarketplaceError(f"The job's revenue_sharing {share} is over {float(1 - pricing.PLATFORM_SHARE):.0%}, "
                                f"which would cut into the platform's share; it cannot be sold.", field="revenue_sharing")
     domain = str(job.request.get("domain") or "")
+    facts = listing_facts(job=job, deployment=deployment)
+    if category:
+        if refusal := categories.category_refusal(slug=category, task=facts["task"]):
+            raise MarketplaceError(refusal, status_code=400, code="invalid", field="category")
+        facts["category"] = category
     listing = Listing(owner=owner, deployment=deployment, title=title or f"{domain or 'distilled'} model {str(job.job_id)[:8]}",
                       description=description, domain=domain, price_buy=price_buy, price_rent=price_rent,
-                      rent_period_days=rent_period_days, **_benchmarks_of(job.report))
+                      rent_period_days=rent_period_days, **_benchmarks_of(job.report), **facts)
+    listing.search_document = _search_document(listing)
+    listing.family, listing.version = _family_and_version(owner=owner, job=job, task=facts["task"])
     listing.full_clean()
     listing.save()
+    search.search_words_add(listing.search_document)
     return listing
+
+
+def listing_facts(*, job: DistillationJob, deployment: DeployedModel | None = None) -> dict:
+    """What a listing of ``job`` copies from it: task, category, size of the listed export, compression,
+    verified export formats and the recommended price (the seller sees these before listing, too)."""
+    request, report = job.request or {}, job.report or {}
+    task = catalogue.job_task(request=request, report=report, estimate=job.estimate)
+    category = categories.category_assign(task=task, domain=str(request.get("domain") or ""), data=_data_name(job))
+    artifact = deployment.artifact if deployment is not None else _listed_artifact(job)
+    advice = listing_price_advice(job=job, category=category)
+    return {"task": task, "category": category, "size_bytes": artifact.size_bytes if artifact else None,
+            "compression": report.get("compression_ratio"), "recommended_price": advice.buy,
+            "export_formats": catalogue.export_formats_field(
+                job.artifacts.filter(verified=True).values_list("format", flat=True))}
+
+
+def listing_price_advice(*, job: DistillationJob, category: str) -> price_advice.PriceAdvice:
+    """``price_advice``'s rule for this job: its settled cost, its figures, the active listings of its category."""
+    report = job.report or {}
+    comparable = list(Listing.objects.filter(category=category, status=Listing.Status.ACTIVE, price_buy__isnull=False)
+                      .exclude(deployment__job=job).order_by("-created_at").values_list("price_buy", flat=True)[:200])
+    return price_advice.price_advice(cost=_job_cost(job), retention=report.get("retention"),
+                                     compression=report.get("compression_ratio"), comparable_prices=comparable)
+
+
+def _job_cost(job: DistillationJob) -> int:
+    """What the job cost its owner (units): the settled hold's charge, else the estimate."""
+    reference = distillation.job_hold_reference(job)
+    hold = ledger_selectors.holds_by_reference(references=[reference]).get(reference)
+    if hold is not None and hold.state == hold.State.SETTLED:
+        return hold.charged
+    return int((job.estimate or {}).get("cost_units") or job.cost_estimate_ftns * UNITS_PER_FTNS)
+
+
+DEPLOY_PREFERENCE = ("onnx", "safetensors", "huggingface", "pth")  # distillation.services.job_deploy's
+
+
+def _listed_artifact(job: DistillationJob):
+    """What deploying would serve, for the advice shown before a job is deployed: the job's deployment,
+    else the export job_deploy prefers."""
+    deployment = DeployedModel.objects.filter(job=job).select_related("artifact").first()
+    if deployment is not None:
+        return deployment.artifact
+    artifacts = {a.format: a for a in job.artifacts.filter(verified=True)}
+    return next((artifacts[f] for f in DEPLOY_PREFERENCE if f in artifacts), None)
+
+
+def _data_name(job: DistillationJob) -> str:
+    """The data's name for the category: ``builtin:NAME``, or an uploaded data set's name."""
+    ref = catalogue.job_data_ref(request=job.request or {}, estimate=job.estimate)
+    if ref and not ref.startswith("builtin:"):
+        dataset = dataset_of(user=job.owner, public_id=ref)
+        return dataset.name if dataset is not None else ""
+    return ref
+
+
+def _search_document(listing: Listing) -> str:
+    return catalogue.search_document_text(title=listing.title, description=listing.description,
+                                          category=listing.category, domain=listing.domain,
+                                          model_card=job_model_card(job=listing.deployment.job))
+
+
+def _family_and_version(*, owner, job: DistillationJob, task: str) -> tuple[ListingFamily, int]:
+    """The family of the owner's latest listing of the same lineage (teachers and task), at the next
+    version; else a new family at version 1."""
+    key = catalogue.lineage_key(request=job.request or {}, task=task)
+    earlier = (Listing.objects.filter(owner=owner, family__isnull=False).select_related("deployment__job")
+               .order_by("-created_at", "-pk"))
+    for listing in earlier:
+        if catalogue.lineage_key(request=listing.deployment.job.request or {}, task=listing.task) == key:
+            family = ListingFamily.objects.select_for_update().get(pk=listing.family_id)
+            return family, (family.listings.aggregate(top=Max("version"))["top"] or 0) + 1
+    return ListingFamily.objects.create(owner=owner), 1
 
 
 def listing_create_on_deploy(*, deployment: DeployedModel) -> Listing | None:
@@ -89,7 +176,8 @@ def job_deploy_and_list(*, job: DistillationJob, export_format: str | None = Non
 
 @transaction.atomic
 def listing_update(*, listing: Listing, user, **changes) -> Listing:
-    """The owner edits title, description, prices, or withdraws/relists; a suspension is the moderators'."""
+    """The owner edits title, description, category (one of the taxonomy's for its task), prices, or
+    withdraws/relists; a suspension is the moderators'."""
     if listing.owner_id != user.pk:
         raise NotAllowed("Only the listing's owner can change it.")
     listing = Listing.objects.select_for_update().get(pk=listing.pk)
@@ -100,13 +188,19 @@ def listing_update(*, listing: Listing, user, **changes) -> Listing:
         if status == Listing.Status.ACTIVE and (refusal := safety_selectors.job_deploy_refusal(job=listing.job)):
             raise MarketplaceError(refusal, field="status")
         listing.status = status
+    if "category" in changes and (refusal := categories.category_refusal(slug=changes["category"], task=listing.task)):
+        raise MarketplaceError(refusal, status_code=400, code="invalid", field="category")
     for name, value in changes.items():
         setattr(listing, name, value)
+    if changes.keys() & {"title", "description", "category"}:
+        listing.search_document = _search_document(listing)
     if listing.price_buy is None and listing.price_rent is None:  # in words, before the constraint's name
         raise MarketplaceError("Give a price to buy, to rent, or both.", status_code=400, code="invalid",
                                field="price_rent" if "price_rent" in changes else "price_buy")
     listing.full_clean()
     listing.save()
+    if changes.keys() & {"title", "description", "category"}:
+        search.search_words_add(listing.search_document)
     return listing
 
 
@@ -136,9 +230,10 @@ def _require_the_stated_terms(listing: Listing, *, kind: str, price: int, expect
 
 @transaction.atomic
 def listing_purchase(*, listing: Listing, buyer, kind: str, expected_price: int,
-                     expected_period_days: int | None = None) -> Purchase:
+                     expected_period_days: int | None = None, dedupe_key: str | None = None) -> Purchase:
     """Buy or rent at the price the buyer states (units; and a rent's period): the buyer pays it,
-    split by the ledger's sale (creator, teachers, platform)."""
+    split by the ledger's sale (creator, teachers, platform). ``dedupe_key`` (a confirmation's or a
+    request's idempotency key) makes the ledger refuse to post the same sale twice."""
     listing = Listing.objects.select_for_update().select_related("deployment__job", "owner").get(pk=listing.pk)
     if not selectors.listing_is_public(listing=listing):
         raise MarketplaceError("This listing is not on sale (withdrawn or suspended).")
@@ -153,7 +248,10 @@ def listing_purchase(*, listing: Listing, buyer, kind: str, expected_price: int,
         raise MarketplaceError("You already have this model.")
     job = listing.job
     txn = ledger.ledger_sale_post(buyer=buyer, creator=listing.owner, price=price, teachers=_teachers_of(job),
-                                  teacher_share=job.request.get("revenue_sharing"), reference=f"listing:{listing.listing_id}")
+                                  teacher_share=job.request.get("revenue_sharing"), reference=f"listing:{listing.listing_id}",
+                                  dedupe_key=dedupe_key)
+    if (paid := Purchase.objects.filter(transaction=txn).first()) is not None:
+        return paid  # the same confirmation, posted once already
     expires = clock.now() + timedelta(days=listing.rent_period_days) if kind == Purchase.Kind.RENT else None
     purchase = Purchase(listing=listing, buyer=buyer, kind=kind, price=price, transaction=txn, expires_at=expires)
     purchase.full_clean()
@@ -166,8 +264,8 @@ def listing_purchase(*, listing: Listing, buyer, kind: str, expected_price: int,
 
 @transaction.atomic
 def listing_rate(*, listing: Listing, rater, stars: int, review: str = "") -> Rating:
-    if not Purchase.objects.filter(listing=listing, buyer=rater).exists():
-        raise NotAllowed("Only buyers can rate a model.")
+    """A buyer's or renter's one rating of a model (a second is refused: ``listing_rating_update`` changes it)."""
+    _require_may_rate(listing, rater)
     if Rating.objects.filter(listing=listing, rater=rater).exists():
         raise MarketplaceError("You have already rated this model.")
     rating = Rating(listing=listing, rater=rater, stars=stars, review=review)
@@ -180,8 +278,30 @@ def listing_rate(*, listing: Listing, rater, stars: int, review: str = "") -> Ra
     return rating
 
 
+def _require_may_rate(listing: Listing, rater) -> None:
+    if listing.owner_id == rater.pk:
+        raise NotAllowed("You cannot rate your own model.")
+    if not Purchase.objects.filter(listing=listing, buyer=rater).exists():
+        raise NotAllowed("Only buyers can rate a model.")
+
+
+@transaction.atomic
+def listing_rating_update(*, listing: Listing, rater, stars: int, review: str = "") -> Rating:
+    """Its author changes their rating of a model (stars and review); still one rating each."""
+    _require_may_rate(listing, rater)
+    rating = Rating.objects.select_for_update().filter(listing=listing, rater=rater).first()
+    if rating is None:
+        raise MarketplaceError("You have not rated this model yet.", status_code=404)
+    rating.stars, rating.review = stars, review
+    rating.full_clean(validate_constraints=False)
+    rating.save(update_fields=["stars", "review"])
+    return rating
+
+
 @transaction.atomic
 def listing_report_create(*, listing: Listing, reporter, reason: str) -> ListingReport:
+    if listing.owner_id == reporter.pk:
+        raise NotAllowed("You cannot report your own listing; withdraw it from sale instead.")
     reason = (reason or "").strip()
     if not reason:
         raise MarketplaceError("A reason is required.", field="reason")

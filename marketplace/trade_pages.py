@@ -14,11 +14,17 @@ from core.views import domain_errors_shown
 from ledger.amounts import display_ftns, to_units
 
 from . import selectors, services
+from .categories import categories_for
 from .models import Listing
+from .price_advice import RULE
 
 
 class ListingPricesForm(forms.Form):
-    """A listing's prices in FTNS (empty: not offered that way) and its rent period."""
+    """A listing's category (one its task allows), its prices in FTNS (empty: not offered that way) and
+    its rent period."""
+
+    category = forms.ChoiceField(label="Category", required=False,
+                                 help_text="Where buyers find it; one of the taxonomy's for its task.")
 
     price_buy = forms.DecimalField(label="Price to buy (FTNS)", required=False, min_value=0.000001, max_digits=18,
                                    decimal_places=6, help_text="Empty: not for sale.")
@@ -30,13 +36,15 @@ class ListingPricesForm(forms.Form):
         # each listing's form on the one page needs ids of its own; the names stay plain
         kwargs.setdefault("auto_id", f"id_%s_{listing.pk}")
         kwargs.setdefault("initial", {"price_buy": _ftns_text(listing.price_buy), "price_rent": _ftns_text(listing.price_rent),
-                                      "rent_period_days": listing.rent_period_days})
+                                      "rent_period_days": listing.rent_period_days, "category": listing.category})
         super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [(c.slug, c.label) for c in categories_for(listing.task)]
 
     def changes(self) -> dict:
         data = self.cleaned_data
-        return {"price_buy": _units(data["price_buy"]), "price_rent": _units(data["price_rent"]),
-                "rent_period_days": data["rent_period_days"]}
+        changes = {"price_buy": _units(data["price_buy"]), "price_rent": _units(data["price_rent"]),
+                   "rent_period_days": data["rent_period_days"]}
+        return changes | ({"category": data["category"]} if data.get("category") else {})
 
 
 class ListingStatusForm(forms.Form):
@@ -84,7 +92,8 @@ def _selling_response(request, *, bound: dict | None = None, status: int = 200):
         row["status_form"] = posted.get("status") or ListingStatusForm(listing=listing)
     totals = {"revenue": sum(row["revenue"] for row in rows), "sales": sum(row["sales"] for row in rows),
               "rentals": sum(row["rentals"] for row in rows)}
-    return render(request, "marketplace/selling.html", {"rows": rows, "totals": totals}, status=status)
+    return render(request, "marketplace/selling.html", {"rows": rows, "totals": totals, "price_rule": RULE},
+                  status=status)
 
 
 def _back_to(listing: Listing):

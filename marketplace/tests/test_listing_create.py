@@ -66,3 +66,15 @@ def test_a_tripped_job_with_marketplace_listing_is_neither_deployed_nor_listed(m
     from marketplace.models import Listing
 
     assert not Listing.objects.exists()
+
+
+def test_the_list_form_shows_the_category_and_recommended_price_before_listing(client, make_user, completed_job):
+    from marketplace import services
+
+    owner = make_user("ada")
+    job = completed_job(owner)
+    client.force_login(owner)
+    body = client.get(f"/jobs/{job.job_id}/").content.decode()
+    advice = services.listing_price_advice(job=job, category="image/digits")
+    assert 'id="list-advice" data-category="image/digits"' in body and f'data-recommended-buy="{advice.buy}"' in body
+    assert "Image · handwritten digits" in body and "comparable listings" in body

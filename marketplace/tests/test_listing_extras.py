@@ -211,8 +211,6 @@ def test_an_author_sees_their_rating_in_the_form_to_change_it(client, make_user,
     assert re.search(r'value="2"[^>]*checked', form) and "Slow on my laptop.</textarea>" in form
 
 
-@pytest.mark.xfail(strict=True, reason="services.listing_rate refuses a second rating: editing needs the service "
-                   "to update the author's rating (asked of the lead); remove this mark then")
 def test_an_author_changes_their_rating(client, make_user, listed):
     listing = listed(make_user("ada"), buy=1)
     buyer = make_user("bob")

@@ -54,3 +54,21 @@ def test_an_expired_rent_no_longer_downloads(make_user, api_for, listed):
     assert api_for(renter).get(url).status_code == 200
     Purchase.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert api_for(renter).get(url).status_code == 403
+
+
+def test_the_author_changes_their_rating_and_no_one_else_can(make_user, api_for, listed):
+    owner, buyer, other = make_user("ada"), make_user("bob"), make_user("cy")
+    listing = listed(owner)
+    url = f"/api/v1/marketplace/models/{listing.listing_id}/ratings/"
+    purchase(api_for(buyer), listing)
+    purchase(api_for(other), listing)
+    assert api_for(buyer).patch(url, {"stars": 2, "review": "slow"}, format="json").status_code == 404  # not rated yet
+    assert rate(api_for(buyer), listing, stars=2).status_code == 201
+
+    changed = api_for(buyer).patch(url, {"stars": 5, "review": "fast after all"}, format="json")
+
+    assert changed.status_code == 200 and changed.json()["stars"] == 5
+    assert api_for(owner).patch(url, {"stars": 5}, format="json").status_code == 403
+    assert api_for(other).patch(url, {"stars": 1}, format="json").status_code == 404  # their own, which is none
+    assert api_for(other).get(f"/api/v1/marketplace/models/{listing.listing_id}/").json()["rating"] == {
+        "average": 5.0, "count": 1}

@@ -18,7 +18,8 @@ def test_a_visitor_finds_listings_by_a_word_and_sees_figures_and_prices(client, 
     listed(ada, title="digits small", buy=10, rent=2, retention=0.9, latency=2.0)
     listed(ada, title="sentiment tiny", domain="sentiment")
 
-    response = client.get("/marketplace/", {"q": "digits"})
+    # both are digits models by their data (the category "Image · handwritten digits"); one is small
+    response = client.get("/marketplace/", {"q": "small"})
 
     assert response.status_code == 200 and titles(response) == ["digits small"]
     body = response.content.decode()
@@ -28,12 +29,12 @@ def test_a_visitor_finds_listings_by_a_word_and_sees_figures_and_prices(client, 
 
 
 def test_the_filters_narrow_the_results(client, make_user, listed):
-    ada = make_user("ada")
-    listed(ada, title="good fast", retention=0.95, latency=1.0, buy=5)
-    listed(ada, title="poor", retention=0.5, latency=1.0, buy=5)
-    listed(ada, title="slow", retention=0.95, latency=50.0, buy=5)
-    listed(ada, title="dear", retention=0.95, latency=1.0, buy=500, rent=None)
-    listed(ada, title="other domain", domain="sentiment", retention=0.95, latency=1.0, buy=5)
+    # five sellers: one seller's re-runs of a model would be versions of one family, and search shows the newest
+    listed(make_user("ada"), title="good fast", retention=0.95, latency=1.0, buy=5)
+    listed(make_user("bob"), title="poor", retention=0.5, latency=1.0, buy=5)
+    listed(make_user("cy"), title="slow", retention=0.95, latency=50.0, buy=5)
+    listed(make_user("di"), title="dear", retention=0.95, latency=1.0, buy=500, rent=None)
+    listed(make_user("ed"), title="other domain", domain="sentiment", retention=0.95, latency=1.0, buy=5)
 
     response = client.get("/marketplace/", {"domain": "digits", "min_retention": "90", "max_latency_ms": "10",
                                             "max_price": "20"})
@@ -53,8 +54,8 @@ def test_a_bad_filter_is_shown_beside_its_field_and_finds_nothing(client, make_u
 def test_results_come_twenty_a_page_and_the_pager_keeps_the_query(client, make_user, listed):
     ada = make_user("ada")
     fund(ada, 10_000)  # each listed model is a job, paid for
-    for n in range(21):
-        listed(ada, title=f"digits {n:02d}")
+    for n in range(21):  # 21 models (another domain each), not 21 versions of one
+        listed(ada, title=f"digits {n:02d}", domain=f"digits-{n}")
 
     first = client.get("/marketplace/", {"q": "digits"})
     second = client.get("/marketplace/", {"q": "digits", "page": "2"})

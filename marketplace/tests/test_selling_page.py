@@ -155,3 +155,34 @@ def test_another_users_listing_cannot_be_changed(client, make_user, listed):
     assert listing.price_buy == 10 * UNITS_PER_FTNS and listing.status == Listing.Status.ACTIVE
     body = client.get("/marketplace/selling/").content.decode()
     assert str(listing.listing_id) not in body and 'id="selling-empty"' in body
+
+
+def test_the_seller_sees_the_category_and_recommended_price_and_changes_the_category(client, make_user, listed):
+    ada = make_user("ada")
+    listing = listed(ada, buy=10, rent=2)
+    client.force_login(ada)
+    body = client.get("/marketplace/selling/").content.decode()
+    card = _card(body, listing)
+    assert 'data-figure="category">Image · handwritten digits' in card
+    assert f"{listing.recommended_price / 1_000_000:.2f} FTNS to buy" in card and 'href="#price-rule"' in card
+    assert 'id="price-rule">Recommended: the median buy price of 3 or more comparable listings' in body
+    assert '<option value="tabular/medical">Tabular · medical</option>' in card
+    assert '<option value="text/sentiment"' not in card  # not a category of a tabular model
+
+    response = client.post(f"/marketplace/selling/{listing.listing_id}/prices/",
+                           {"category": "tabular/medical", "price_buy": "10", "price_rent": "2", "rent_period_days": "30"})
+
+    assert response.status_code == 302
+    listing.refresh_from_db()
+    assert listing.category == "tabular/medical" and "Tabular · medical" in listing.search_document
+
+
+def test_a_category_of_another_task_is_refused_beside_the_field(client, make_user, listed):
+    ada = make_user("ada")
+    listing = listed(ada)
+    client.force_login(ada)
+    response = client.post(f"/marketplace/selling/{listing.listing_id}/prices/",
+                           {"category": "image/clothing", "price_buy": "10", "price_rent": "", "rent_period_days": "30"})
+    assert response.status_code == 400 and f'id="id_category_{listing.pk}_error"' in _card(response.content.decode(), listing)
+    listing.refresh_from_db()
+    assert listing.category == "image/digits"
