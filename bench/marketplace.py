@@ -334,6 +334,7 @@ def page_times(world: dict, runs: int) -> list[dict]:
              ("/api/v1/marketplace/models/?q=sentiment", visitor, "/api/v1/marketplace/models/?q=sentiment"),
              ("/marketplace/<id>/ (visitor)", visitor, f"/marketplace/{listing}/"),
              ("/marketplace/<id>/ (buyer)", buyer, f"/marketplace/{listing}/"),
+             ("/marketplace/<id>/suggestions/ (htmx, after the page)", visitor, f"/marketplace/{listing}/suggestions/"),
              ("/marketplace/library/ (20 bought)", buyer, "/marketplace/library/"),
              ("/marketplace/selling/ (25 listings, 20 sold)", seller, "/marketplace/selling/")]
     return [page_time(name, client, path, runs, htmx="htmx" in name) for name, client, path in pages]

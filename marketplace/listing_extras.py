@@ -15,7 +15,7 @@ from distillation.selectors import job_comparison_charts
 from prsm.engine.catalog import ENTRIES
 
 from .models import Listing, Purchase, Rating
-from .selectors import _annotated, _public, listing_is_public, public_latest_versions
+from .selectors import _public, _search_annotated, listing_is_public, public_latest_versions
 
 # What each chart is (selectors.job_comparison_charts names them), for its caption and description.
 CHART_TEXT = {
@@ -270,7 +270,8 @@ def listing_rating_state(*, listing: Listing, user) -> dict:
 
 # --- Similar models and cheaper ones of similar quality
 
-CANDIDATES = 200  # the closest are ranked in Python among this many of the category, closest in retention first
+CANDIDATES = 100  # the closest are ranked in Python among this many of the category, closest in retention first
+RANKED_FIELDS = ("pk", "retention", "latency_ms", "size_bytes", "created_at")
 
 
 def _others(listing: Listing):
@@ -299,11 +300,12 @@ def listing_similar(listing: Listing, limit: int = 4) -> list[Listing]:
     """Public active listings of the same category, not of its family, closest in retention, latency and size."""
     if not listing.category:
         return []
-    rows = _annotated(_others(listing)).order_by("-created_at")
+    rows = _others(listing).only(*RANKED_FIELDS).order_by("-created_at")
     if listing.retention is not None:  # the candidates: the closest in retention, ranked below by all three
         rows = rows.annotate(gap=Abs(F("retention") - listing.retention)).order_by(F("gap").asc(nulls_last=True), "-created_at")
-    rows = rows[:CANDIDATES]
-    return sorted(rows, key=lambda other: (_distance(listing, other), -other.created_at.timestamp()))[:limit]
+    closest = sorted(rows[:CANDIDATES], key=lambda other: (_distance(listing, other), -other.created_at.timestamp()))[:limit]
+    shown = {row.pk: row for row in _search_annotated(Listing.objects.filter(pk__in=[row.pk for row in closest]))}
+    return [shown[row.pk] for row in closest]
 
 
 def _price(listing: Listing) -> tuple[str, int] | None:
@@ -320,4 +322,4 @@ def listing_cheaper(listing: Listing, limit: int = 3) -> list[Listing]:
         return []
     field, amount = price
     rows = _others(listing).filter(retention__gte=listing.retention - 0.02, **{f"{field}__lt": amount})
-    return list(_annotated(rows).order_by(field, "-retention", "-created_at")[:limit])
+    return list(_search_annotated(rows).order_by(field, "-retention", "-created_at")[:limit])

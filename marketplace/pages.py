@@ -83,8 +83,6 @@ def _extras_context(request, listing, rate_form) -> dict:
         "distribution": listing_extras.listing_rating_distribution(listing=listing),
         "rating": rating, "rate_form": rate_form,
         "can_rate": rating["state"] in ("rate", "edit"),
-        "similar": _with_percent(listing_extras.listing_similar(listing)),
-        "cheaper": _with_percent(listing_extras.listing_cheaper(listing)),
         "usage": listing_usage(listing=listing),
     }
 
@@ -93,6 +91,15 @@ def _with_percent(listings: list) -> list:
     for other in listings:
         other.retention_percent = _percent(other.retention)
     return listings
+
+
+def listing_suggestions_fragment(request, listing_id):
+    """Similar models and cheaper ones of similar quality: a fragment the listing page loads after it is
+    shown (htmx), so ranking the category's listings does not hold up the page."""
+    listing = _listing_or_404(request, listing_id)
+    return render(request, "marketplace/_listing_suggestions.html", {
+        "similar": _with_percent(listing_extras.listing_similar(listing)),
+        "cheaper": _with_percent(listing_extras.listing_cheaper(listing))})
 
 
 def listing_chart_json(request, listing_id, name):

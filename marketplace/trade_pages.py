@@ -5,6 +5,7 @@ that change a listing's prices or withdraw and relist it (``services.listing_upd
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +18,8 @@ from . import selectors, services
 from .categories import categories_for
 from .models import Listing
 from .price_advice import RULE
+
+LISTINGS_PER_PAGE = 10  # each listing brings two forms: a page's time grows with them
 
 
 class ListingPricesForm(forms.Form):
@@ -84,20 +87,35 @@ def selling_revenue_json(request):
 
 
 def _selling_response(request, *, bound: dict | None = None, status: int = 200):
-    """The dashboard; ``bound`` is {listing pk: {form name: the posted form}} to show beside that listing."""
+    """The dashboard, a page of listings at a time (the totals and the chart cover them all); ``bound`` is
+    {listing pk: {form name: the posted form}} to show beside that listing, on the page that holds it."""
     rows = selectors.seller_listing_figures(user=request.user)
+    totals = {"revenue": sum(row["revenue"] for row in rows), "sales": sum(row["sales"] for row in rows),
+              "rentals": sum(row["rentals"] for row in rows)}
+    number = request.GET.get("page")
+    if bound:
+        number = _page_holding(rows, next(iter(bound)))
+    page = Paginator(rows, LISTINGS_PER_PAGE).get_page(number)
+    rows = page.object_list
     for row in rows:
         listing, posted = row["listing"], (bound or {}).get(row["listing"].pk, {})
         row["prices_form"] = posted.get("prices") or ListingPricesForm(listing=listing)
         row["status_form"] = posted.get("status") or ListingStatusForm(listing=listing)
-    totals = {"revenue": sum(row["revenue"] for row in rows), "sales": sum(row["sales"] for row in rows),
-              "rentals": sum(row["rentals"] for row in rows)}
-    return render(request, "marketplace/selling.html", {"rows": rows, "totals": totals, "price_rule": RULE},
-                  status=status)
+    return render(request, "marketplace/selling.html", {"rows": rows, "page": page, "totals": totals,
+                                                        "price_rule": RULE}, status=status)
+
+
+def _page_holding(rows: list[dict], listing_pk: int) -> int:
+    index = next((i for i, row in enumerate(rows) if row["listing"].pk == listing_pk), 0)
+    return index // LISTINGS_PER_PAGE + 1
 
 
 def _back_to(listing: Listing):
-    return redirect(f"{reverse('marketplace:selling')}#listing-{listing.listing_id}")
+    """The dashboard's page that holds ``listing``, scrolled to it."""
+    rows = [{"listing": row} for row in Listing.objects.filter(owner=listing.owner).order_by("-created_at", "-pk").only("pk")]
+    number = _page_holding(rows, listing.pk)
+    query = f"?page={number}" if number > 1 else ""
+    return redirect(f"{reverse('marketplace:selling')}{query}#listing-{listing.listing_id}")
 
 
 def _own_listing_or_404(request, listing_id) -> Listing:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("selling/<uuid:listing_id>/status/", trade_pages.listing_status_page, name="selling-status"),
     path("", search_pages.search_page, name="search"),
     path("<uuid:listing_id>/", pages.listing_page, name="listing"),
+    path("<uuid:listing_id>/suggestions/", pages.listing_suggestions_fragment, name="listing-suggestions"),
     path("<uuid:listing_id>/charts/<slug:name>.json", pages.listing_chart_json, name="listing-chart"),
     path("<uuid:listing_id>/purchase/", pages.listing_purchase_page, name="listing-purchase"),
     path("<uuid:listing_id>/rate/", pages.listing_rate_page, name="listing-rate"),

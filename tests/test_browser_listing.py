@@ -77,6 +77,7 @@ def test_the_listing_shows_charts_lineage_versions_ratings_suggestions_and_snipp
     assert page.locator("#version-list > li").count() == 2
     assert "Retention: 88.0% → 93.0%" in page.locator("#version-list").inner_text()
     assert page.locator("#rating-distribution [data-stars='5'] [data-count]").inner_text() == "1"
+    page.locator("#suggestions").wait_for()  # loaded after the page
     assert page.locator("#cheaper li").count() == 1 and page.locator("#similar li").count() == 2
     assert page.locator("#usage .code-block").count() == 1  # the fixture's one verified export: ONNX
     assert page.get_by_role("heading", name="Your rating").is_visible()

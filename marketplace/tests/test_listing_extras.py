@@ -280,8 +280,10 @@ def test_the_page_shows_the_suggestions_with_their_figures_and_links(client, cat
     this = listing(owner, "this", retention=0.90, buy=10)
     cheaper = listing(other, "a bargain", retention=0.91, buy=3)
 
-    body = flat(client.get(page_of(this)))
+    page = flat(client.get(page_of(this)))
+    body = flat(client.get(f"{page_of(this)}suggestions/"))  # loaded by the page once shown (htmx)
 
+    assert f'hx-get="{page_of(this)}suggestions/"' in page
     for part in ("cheaper", "similar"):
         block = body.split(f'id="{part}"', 1)[1].split("</ul>", 1)[0]
         assert f'href="/marketplace/{cheaper.listing_id}/">a bargain</a>' in block and "retention 91.0%" in block

@@ -186,3 +186,30 @@ def test_a_category_of_another_task_is_refused_beside_the_field(client, make_use
     assert response.status_code == 400 and f'id="id_category_{listing.pk}_error"' in _card(response.content.decode(), listing)
     listing.refresh_from_db()
     assert listing.category == "image/digits"
+
+
+def test_the_dashboard_shows_ten_listings_a_page_with_totals_over_all_and_returns_to_the_changed_ones_page(
+        client, make_user, listed, monkeypatch):
+    from ledger.tests.factories import fund
+
+    from marketplace import trade_pages
+
+    monkeypatch.setattr(trade_pages, "LISTINGS_PER_PAGE", 2)
+    ada, bob = make_user("ada"), make_user("bob")
+    fund(ada, 10_000)
+    oldest, *_ = [listed(ada, title=f"model {n}", domain=f"d{n}", buy=10) for n in range(5)]
+    services.listing_purchase(listing=oldest, buyer=bob, kind="buy", expected_price=oldest.price_buy)
+    client.force_login(ada)
+
+    first = client.get("/marketplace/selling/").content.decode()
+    last = client.get("/marketplace/selling/", {"page": 3}).content.decode()
+
+    assert first.count('class="card selling-listing"') == 2 and "Page 1 of 3" in first
+    assert "model 4" in first and "model 0" not in first and "model 0" in last
+    assert 'id="total-sales"' in first and ">1<" in first.split('id="total-sales"', 1)[1][:200]  # all pages' sales
+    response = client.post(f"/marketplace/selling/{oldest.listing_id}/prices/",
+                           {"price_buy": "11", "price_rent": "", "rent_period_days": "30"})
+    assert response["Location"] == f"/marketplace/selling/?page=3#listing-{oldest.listing_id}"
+    refused = client.post(f"/marketplace/selling/{oldest.listing_id}/prices/",
+                          {"price_buy": "", "price_rent": "", "rent_period_days": "30"})
+    assert refused.status_code == 400 and f'id="listing-{oldest.listing_id}"' in refused.content.decode()
