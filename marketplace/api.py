@@ -359,4 +359,6 @@ class ListingDownloadApi(APIView):
         query = self.DownloadQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         wanted = query.validated_data.get("format") or listing.deployment.export_format
-        return artifact_download_response(listing.job.artifacts.filter(format=wanted, verified=True).first())
+        response = artifact_download_response(listing.job.artifacts.filter(format=wanted, verified=True).first())
+        services.listing_download_record(listing=listing, user=request.user, export_format=wanted)
+        return response

@@ -113,6 +113,22 @@ class Purchase(models.Model):
         return self.expires_at is None or self.expires_at > clock.now()
 
 
+class Download(models.Model):
+    """One download of a listing's model by a buyer or renter (the owner's own are not counted): the
+    seller's dashboard counts them."""
+
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="downloads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="listing_downloads")
+    format = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.format} of {self.listing_id} by {self.user_id}"
+
+
 class Rating(models.Model):
     listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="ratings")
     rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="listing_ratings")

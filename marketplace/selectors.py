@@ -12,7 +12,7 @@ from core import clock
 from distillation.selectors import job_model_card
 
 from . import search
-from .models import Listing, Purchase, Rating
+from .models import Download, Listing, Purchase, Rating
 
 ORDERINGS = search.ORDERINGS
 
@@ -206,11 +206,14 @@ def seller_listing_figures(*, user) -> list[dict]:
         sales=Count("purchases", filter=Q(purchases__kind=Purchase.Kind.BUY), distinct=True),
         rentals=Count("purchases", filter=Q(purchases__kind=Purchase.Kind.RENT), distinct=True),
         rating_avg=Avg("ratings__stars"), rating_count=Count("ratings", distinct=True),
+        downloads_count=Coalesce(Subquery(  # a subquery: another join would multiply the rows counted above
+            Download.objects.filter(listing=OuterRef("pk")).order_by().values("listing")
+            .annotate(count=Count("pk")).values("count")), 0),
     ).order_by("-created_at", "-pk"))
     references = {listing_reference(listing): listing for listing in listings}
     revenue = dict(_seller_entries(user=user, references=references).values("transaction__reference")
                    .annotate(total=Sum("amount")).values_list("transaction__reference", "total"))
-    return [{"listing": listing, "sales": listing.sales, "rentals": listing.rentals,
+    return [{"listing": listing, "sales": listing.sales, "rentals": listing.rentals, "downloads": listing.downloads_count,
              "rating_avg": listing.rating_avg, "rating_count": listing.rating_count,
              "revenue": revenue.get(reference, 0)} for reference, listing in references.items()]
 

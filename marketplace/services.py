@@ -26,7 +26,7 @@ from safety import services as safety
 from safety.models import ModerationAction
 
 from . import catalogue, categories, price_advice, search, selectors
-from .models import Listing, ListingFamily, ListingReport, Purchase, Rating
+from .models import Download, Listing, ListingFamily, ListingReport, Purchase, Rating
 
 # What a model listed straight from deploy (the request's marketplace_listing) costs until its owner
 # changes it: 10 FTNS to buy, 2 FTNS per 30 days to rent.
@@ -276,6 +276,13 @@ def listing_rate(*, listing: Listing, rater, stars: int, review: str = "") -> Ra
     except IntegrityError:  # a second request at the same moment
         raise MarketplaceError("You have already rated this model.") from None
     return rating
+
+
+def listing_download_record(*, listing: Listing, user, export_format: str) -> Download | None:
+    """Count a buyer's or renter's download for the seller's dashboard (the owner's own are not counted)."""
+    if listing.owner_id == user.pk:
+        return None
+    return Download.objects.create(listing=listing, user=user, format=export_format)
 
 
 def _require_may_rate(listing: Listing, rater) -> None:

@@ -213,3 +213,18 @@ def test_the_dashboard_shows_ten_listings_a_page_with_totals_over_all_and_return
     refused = client.post(f"/marketplace/selling/{oldest.listing_id}/prices/",
                           {"price_buy": "", "price_rent": "", "rent_period_days": "30"})
     assert refused.status_code == 400 and f'id="listing-{oldest.listing_id}"' in refused.content.decode()
+
+
+def test_the_dashboard_counts_buyers_downloads_not_the_owners(client, make_user, api_for, listed):
+    ada, bob = make_user("ada"), make_user("bob")
+    listing = listed(ada, buy=10)
+    buy(api_for(bob), listing, "buy", key="buy-1")
+    url = f"/api/v1/marketplace/models/{listing.listing_id}/download/?format=onnx"
+    for user in (bob, bob, ada):
+        assert api_for(user).get(url).status_code == 200
+    assert api_for(make_user("eve")).get(url).status_code == 403  # refused: not counted
+    client.force_login(ada)
+
+    card = _card(client.get("/marketplace/selling/").content.decode(), listing)
+
+    assert '<dd data-figure="downloads">2</dd>' in card
