@@ -5,7 +5,8 @@ each against the seed's target; and what runs now: jobs by state, the broker's q
 What is measured, plainly: every series comes from the jobs' own times (created, started, finished),
 summed per bucket in SQL. Jobs do not record which worker ran them, so utilisation is shown as jobs
 running at once (busy job-hours per hour) and, for now, as the share of live worker processes that
-hold a message in the broker."""
+hold a message in the broker; worker liveness and utilisation over time come from samples the scheduler
+takes every five minutes (``WorkerSample``)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ from datetime import datetime, timedelta
 import redis
 from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, Sum, Value
+from django.db.models import Aggregate, Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 
 from core import broker as core_broker
 from core import clock
 from core.workers import live_workers
 from distillation.models import DistillationJob
+
+from .models import WorkerSample
 
 TARGET_CONCURRENT_JOBS = 50      # the seed: 50+ jobs at once
 TARGET_WAIT_MINUTES = 60         # the seed: under an hour of queue wait
@@ -165,6 +168,13 @@ def chart_series(chart: str, window: Window, now: datetime | None = None) -> dic
     if chart == "wait":
         series = [_line(f"p{int(f * 100)}", f"p{int(f * 100)}", x, _rounded(queue_waits(buckets, f))) for f in (0.5, 0.95)]
         return _chart(x_title, "queue wait, minutes", series, [_target(f"target: under {TARGET_WAIT_MINUTES} min", TARGET_WAIT_MINUTES)])
+    if chart == "workers":
+        live, busy = worker_series(buckets)
+        return _chart(x_title, "worker processes (mean of the samples)",
+                      [_line("live", "live", x, _rounded(live)), _line("busy", "busy", x, _rounded(busy))], [])
+    if chart == "utilisation":
+        shares = [None if share is None else round(share * 100, 1) for share in worker_utilisation(buckets)]
+        return _chart(x_title, "live workers busy, %", [_line("utilisation", "busy share", x, shares)], [])
     if chart == "concurrency":
         running = [round(value, 3) for value in jobs_running_at_once(buckets, now)]
         return _chart(x_title, "jobs running at once (mean)", [_line("running", "jobs running at once", x, running)],
@@ -172,7 +182,38 @@ def chart_series(chart: str, window: Window, now: datetime | None = None) -> dic
     raise KeyError(chart)
 
 
-CHARTS = ("jobs", "success", "wait", "concurrency")
+CHARTS = ("jobs", "success", "wait", "concurrency", "workers", "utilisation")
+SAMPLES_KEPT = timedelta(days=8)  # the week's window, and a day to spare
+
+
+def worker_series(buckets) -> tuple[list, list]:
+    """Per bucket, the mean live and busy worker processes over its samples (None: no sample)."""
+    samples = WorkerSample.objects.all()
+    live = _per_bucket(samples, buckets, lambda start, end: Avg("live", filter=_in("taken_at", start, end)))
+    busy = _per_bucket(samples, buckets, lambda start, end: Avg("busy", filter=_in("taken_at", start, end)))
+    return live, busy
+
+
+def worker_utilisation(buckets) -> list[float | None]:
+    """Per bucket, busy worker-samples over live worker-samples, among samples that read the broker."""
+    samples = WorkerSample.objects.filter(busy__isnull=False)
+    busy = _per_bucket(samples, buckets, lambda start, end: Sum("busy", filter=_in("taken_at", start, end)))
+    live = _per_bucket(samples, buckets, lambda start, end: Sum("live", filter=_in("taken_at", start, end)))
+    return [None if not total else used / total for used, total in zip(busy, live)]
+
+
+def worker_sample_record(*, running_in_a_worker: bool = False) -> WorkerSample:
+    """Take a sample of the workers now and forget those older than ``SAMPLES_KEPT``. Run by a worker,
+    the sample's own message is one the broker counts as held: it is not counted as work."""
+    workers, figures = workers_now(), broker_now()
+    live = len(workers["workers"])
+    busy = None
+    if figures is not None and workers["reachable"]:
+        busy = max(0, min(live, figures["busy_processes"] - (1 if running_in_a_worker else 0)))
+    now = clock.now()
+    sample = WorkerSample.objects.create(taken_at=now, live=live, busy=busy)
+    WorkerSample.objects.filter(taken_at__lt=now - SAMPLES_KEPT).delete()
+    return sample
 
 
 def _rounded(values):

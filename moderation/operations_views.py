@@ -20,6 +20,10 @@ CHARTS = [
      "Target: under an hour."),
     ("concurrency", "Jobs running at once", "The mean number of jobs running during each bucket, from each job's "
      "start and end: the platform's busy time. Target: 50 or more at once."),
+    ("workers", "Workers alive and busy", "Worker processes with a live heartbeat, and those holding a message, "
+     "from a sample every five minutes. A gap: no worker or no scheduler was running to take one."),
+    ("utilisation", "Worker utilisation", "The share of live worker processes busy, over the bucket's samples. "
+     "The seed sets no target for it; near 100% for long means jobs wait for a worker."),
 ]
 
 

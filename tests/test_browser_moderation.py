@@ -113,12 +113,12 @@ def test_a_moderator_reads_the_operations_charts(browser_page, make_user, modera
     log_in(page, "mo", next_path="/moderation/operations/")
 
     page.wait_for_function("() => [...document.querySelectorAll('[data-chart]')].every((el) => el.dataset.state !== 'loading')")
-    assert page.locator("[data-chart][data-state=drawn]").count() == 4, page.js_errors
+    assert page.locator("[data-chart][data-state=drawn]").count() == 6, page.js_errors
     assert page.locator("#running-now").inner_text() == "0"
     assert fits_and_passes_axe(page, "operations-day") == NO_PROBLEMS
     page.get_by_role("link", name="Last week").click()
     page.wait_for_url("**/moderation/operations/?window=week")
     page.wait_for_function("() => [...document.querySelectorAll('[data-chart]')].every((el) => el.dataset.state !== 'loading')")
-    assert page.locator("[data-chart][data-state=drawn]").count() == 4, page.js_errors
+    assert page.locator("[data-chart][data-state=drawn]").count() == 6, page.js_errors
     assert fits_and_passes_axe(page, "operations-week") == NO_PROBLEMS
     assert page.js_errors == []

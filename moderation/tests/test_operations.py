@@ -154,3 +154,54 @@ def test_live_workers_are_listed_with_their_queues_and_uptime(client, monkeypatc
     assert page.context["workers"] == {"reachable": True, "workers": [
         {"host": "gpu-1", "pid": 7, "queues": "gpu, training", "up_hours": 2.0}]}
     assert "gpu-1" in page.content.decode()
+
+
+def _sample(hh_mm: str, live: int, busy):
+    from moderation.models import WorkerSample
+
+    return WorkerSample.objects.create(taken_at=at(hh_mm), live=live, busy=busy)
+
+
+def test_workers_alive_busy_and_utilisation_by_hour_from_the_samples():
+    _sample("08:00", 2, 1)
+    _sample("08:30", 4, 3)
+    _sample("09:05", 2, None)  # the broker could not be read: liveness counts, utilisation does not
+    day = operations.window_buckets(DAY, NOW)
+    hours = {f"{start:%H:%M}": i for i, (start, _) in enumerate(day)}
+
+    live, busy = operations.worker_series(day)
+    shares = operations.worker_utilisation(day)
+
+    assert (live[hours["08:00"]], busy[hours["08:00"]]) == (3.0, 2.0)
+    assert (live[hours["09:00"]], busy[hours["09:00"]]) == (2.0, None)
+    assert shares[hours["08:00"]] == 4 / 6 and shares[hours["09:00"]] is None
+    assert live[hours["07:00"]] is None  # no sample: a gap, not a zero
+    chart = operations.chart_series("utilisation", DAY, NOW)
+    assert chart["series"][0]["y"][hours["08:00"]] == 66.7
+
+
+def test_a_sample_counts_live_and_busy_workers_less_its_own_message_and_forgets_the_old(monkeypatch):
+    from moderation.models import WorkerSample
+
+    monkeypatch.setattr(operations.clock, "now", lambda: NOW)
+    monkeypatch.setattr(operations, "live_workers", lambda: [{"host": "a", "pid": 1}, {"host": "a", "pid": 2}])
+    monkeypatch.setattr(operations, "broker_now", lambda: {"queues": [], "busy_processes": 2})
+    old = WorkerSample.objects.create(taken_at=NOW - timedelta(days=9), live=1, busy=0)
+
+    sample = operations.worker_sample_record(running_in_a_worker=True)
+
+    assert (sample.live, sample.busy) == (2, 1)  # one of the two busy processes is the sampler itself
+    assert not WorkerSample.objects.filter(pk=old.pk).exists()
+    monkeypatch.setattr(operations, "broker_now", lambda: None)
+    assert operations.worker_sample_record().busy is None
+
+
+def test_the_scheduler_sends_the_sample_every_five_minutes():
+    from dramatiq_crontab import scheduler
+
+    from moderation import tasks
+
+    jobs = {job.name: job for job in scheduler.get_jobs()}
+    assert tasks.SAMPLE_SCHEDULE == "*/5 * * * *"
+    trigger = jobs["operations_sample"].trigger
+    assert trigger.get_next_fire_time(None, NOW + timedelta(minutes=2)) == NOW.replace(minute=35)  # NOW is 10:30
