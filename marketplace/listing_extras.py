@@ -132,17 +132,6 @@ def listing_lineage_graph(*, listing: Listing) -> dict:
             "teachers": teachers, "data": data, "previous": previous, "design": _design(listing)}
 
 
-def _node(fields: dict, x: float, y: float) -> dict:
-    return {**fields, "x": x, "y": y, "w": NODE_W, "h": NODE_H, "tx": x + 12, "ty1": y + 22, "ty2": y + 40}
-
-
-def _edge(source: dict, target: dict) -> dict:
-    x1, y1 = source["x"] + source["w"], source["y"] + source["h"] / 2
-    x2, y2 = target["x"], target["y"] + target["h"] / 2
-    bend = (x1 + x2) / 2
-    return {"d": f"M{x1:g},{y1:g} C{bend:g},{y1:g} {bend:g},{y2:g} {x2 - 6:g},{y2:g}", "dashed": False}
-
-
 def _short(text: str, length: int = 28) -> str:
     text = str(text)
     return text if len(text) <= length else text[:length - 1] + "…"
