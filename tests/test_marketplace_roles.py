@@ -46,6 +46,8 @@ def _outcome(response) -> object:
 PAGES = {  # path -> what each role gets, in ROLES' order
     "/marketplace/": (200, 200, 200, 200, 200, 200),
     "/marketplace/{id}/": (200, 200, 200, 200, 200, 200),
+    "/marketplace/{id}/suggestions/": (200, 200, 200, 200, 200, 200),
+    "/marketplace/{id}/charts/accuracy.json": (200, 200, 200, 200, 200, 200),
     "/marketplace/{id}/purchase/?kind=buy": (LOGIN, 200, 200, 200, 200, 200),
     "/marketplace/library/": (LOGIN, 200, 200, 200, 200, 200),
     "/marketplace/selling/": (LOGIN, 200, 200, 200, 200, 200),
@@ -75,7 +77,8 @@ def test_a_suspended_listing_is_seen_only_by_its_owner_and_those_who_hold_it(mar
     Listing.objects.filter(pk=listing.pk).update(status=Listing.Status.SUSPENDED)
     expected = {"visitor": 404, "stranger": 404, "buyer": 200, "renter": 200, "owner": 200, "moderator": 404}
     for role, status in expected.items():
-        assert _client(people[role]).get(f"/marketplace/{listing.listing_id}/").status_code == status, role
+        for path in ("", "suggestions/", "charts/accuracy.json"):
+            assert _client(people[role]).get(f"/marketplace/{listing.listing_id}/{path}").status_code == status, (role, path)
         search = _client(people[role]).get("/marketplace/").content.decode()
         assert "digits classifier" not in search, role
 
