@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.urls import reverse
 
 from accounts.services import notification_send
@@ -111,7 +111,9 @@ def _sales_per_listing(start: datetime, end: datetime) -> dict[int, int]:
 def _performance_due(period: str, start: datetime, end: datetime, listings: dict[int, Listing],
                      sales: dict[int, int]) -> list[BonusDue]:
     often_bought = [pk for pk, count in sales.items() if count >= PERFORMANCE_MIN_SALES]
-    ratings = (Rating.objects.filter(listing__in=often_bought, created_at__lt=end).values("listing")
+    # the stars as they stood when the period ended: a rating changed since is left out (its old stars are gone)
+    ratings = (Rating.objects.filter(listing__in=often_bought, created_at__lt=end)
+               .filter(Q(updated_at__isnull=True) | Q(updated_at__lt=end)).values("listing")
                .annotate(n=Count("pk"), stars=Sum("stars")).values_list("listing", "n", "stars"))
     well_rated = {pk: (n, stars) for pk, n, stars in ratings
                   if n >= PERFORMANCE_MIN_RATINGS and stars >= PERFORMANCE_MIN_AVERAGE * n}

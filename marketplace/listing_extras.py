@@ -159,11 +159,6 @@ def _edge(source: dict, target: dict) -> dict:
             "dashed": source["kind"] == "version"}
 
 
-def _short(text: str, length: int = 28) -> str:
-    text = str(text)
-    return text if len(text) <= length else text[:length - 1] + "…"
-
-
 # --- Versions of the family
 
 

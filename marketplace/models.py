@@ -135,6 +135,7 @@ class Rating(models.Model):
     stars = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
     review = models.TextField(blank=True, max_length=5000)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(null=True, blank=True, help_text="when its author last changed it")
 
     class Meta:
         ordering = ["-created_at"]

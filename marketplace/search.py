@@ -45,6 +45,7 @@ TRIGRAM_SIMILARITY = 0.4  # above pg_trgm's default 0.3: "fasion" is like "fashi
 CLOSE_WORDS = 3
 COMPLETIONS = 5
 SQLITE_CLOSE_RATIO = 0.75
+WORD = re.compile(r"[^\W_]+")  # what may stand in a tsquery as a term
 TSQUERY = "to_tsquery('english'::regconfig, %s)"
 VECTOR = '"marketplace_listing"."search_vector"'
 RANK_VECTOR = '"marketplace_listing"."search_rank_vector"'
@@ -90,7 +91,8 @@ def _postgresql_terms(word: str) -> list[str]:
         cursor.execute("SELECT word FROM marketplace_search_word WHERE word >= %s AND word < %s "
                        "ORDER BY word = %s DESC, length(word), word LIMIT %s",
                        [word, word + "\uffff", word, COMPLETIONS])
-        known = [row[0] for row in cursor.fetchall()]
+        # only plain words reach the tsquery: the vocabulary also holds tokens such as host:port
+        known = [row[0] for row in cursor.fetchall() if WORD.fullmatch(row[0])]
         if known:
             return [word] if known[0] == word else known
         # % takes the index (pg_trgm's threshold, 0.3); the stricter threshold is checked on its few rows
@@ -98,7 +100,7 @@ def _postgresql_terms(word: str) -> list[str]:
                        "ORDER BY similarity(word, %s) DESC, word LIMIT %s",
                        [word, word, TRIGRAM_SIMILARITY, word, CLOSE_WORDS])
         close = [row[0] for row in cursor.fetchall()]
-    return [w for w in close if re.fullmatch(r"[^\W_]+", w)] or [word]
+    return [w for w in close if WORD.fullmatch(w)] or [word]
 
 
 def _postgresql_close_words(word: str) -> list[str]:

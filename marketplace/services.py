@@ -73,6 +73,7 @@ def listing_create(*, owner, deployment: DeployedModel, title: str = "", descrip
         if refusal := categories.category_refusal(slug=category, task=facts["task"]):
             raise MarketplaceError(refusal, status_code=400, code="invalid", field="category")
         facts["category"] = category
+        facts["recommended_price"] = listing_price_advice(job=job, category=category).buy  # that category's prices
     listing = Listing(owner=owner, deployment=deployment, title=title or f"{domain or 'distilled'} model {str(job.job_id)[:8]}",
                       description=description, domain=domain, price_buy=price_buy, price_rent=price_rent,
                       rent_period_days=rent_period_days, **_benchmarks_of(job.report), **facts)
@@ -145,9 +146,11 @@ def _search_document(listing: Listing) -> str:
 
 
 def _family_and_version(*, owner, job: DistillationJob, task: str) -> tuple[ListingFamily, int]:
-    """The family of the owner's latest listing of the same lineage (teachers and task), at the next
-    version; else a new family at version 1."""
+    """The family of the owner's latest listing of the same lineage (teachers, task and domain), at the
+    next version; else a new family at version 1. The owner's row is locked first, so two listings made
+    at once cannot both start a family."""
     key = catalogue.lineage_key(request=job.request or {}, task=task)
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()  # one owner's listings, one at a time
     earlier = (Listing.objects.filter(owner=owner, family__isnull=False).select_related("deployment__job")
                .order_by("-created_at", "-pk"))
     for listing in earlier:
@@ -194,6 +197,8 @@ def listing_update(*, listing: Listing, user, **changes) -> Listing:
         setattr(listing, name, value)
     if changes.keys() & {"title", "description", "category"}:
         listing.search_document = _search_document(listing)
+    if "category" in changes:  # the advice follows the category's comparable listings
+        listing.recommended_price = listing_price_advice(job=listing.job, category=listing.category).buy
     if listing.price_buy is None and listing.price_rent is None:  # in words, before the constraint's name
         raise MarketplaceError("Give a price to buy, to rent, or both.", status_code=400, code="invalid",
                                field="price_rent" if "price_rent" in changes else "price_buy")
@@ -299,9 +304,9 @@ def listing_rating_update(*, listing: Listing, rater, stars: int, review: str = 
     rating = Rating.objects.select_for_update().filter(listing=listing, rater=rater).first()
     if rating is None:
         raise MarketplaceError("You have not rated this model yet.", status_code=404)
-    rating.stars, rating.review = stars, review
+    rating.stars, rating.review, rating.updated_at = stars, review, clock.now()
     rating.full_clean(validate_constraints=False)
-    rating.save(update_fields=["stars", "review"])
+    rating.save(update_fields=["stars", "review", "updated_at"])
     return rating
 
 
@@ -332,6 +337,17 @@ def _close_reports(*, listing: Listing, status: str, moderator, reason: str, onl
     if only is not None:
         reports = reports.filter(pk=only.pk)
     reports.update(status=status, decided_by=moderator, decided_at=timezone.now(), decision_reason=reason)
+
+
+@transaction.atomic
+def listing_reports_action(*, listing: Listing, moderator, reason: str) -> int:
+    """Close a listing's open reports as actioned (a moderator acted on them another way, e.g. by
+    suspending the owner); how many were closed."""
+    safety.require_moderator(moderator)
+    reason = safety.require_reason(reason)
+    open_reports = ListingReport.objects.filter(listing=listing, status=ListingReport.Status.OPEN).count()
+    _close_reports(listing=listing, status=ListingReport.Status.ACTIONED, moderator=moderator, reason=reason)
+    return open_reports
 
 
 @transaction.atomic

@@ -59,18 +59,19 @@ def flagged_upload_decide(*, flagged: FlaggedUpload, moderator, decision: str, r
 
 @transaction.atomic
 def reported_listing_decide(*, listing: Listing, moderator, decision: str, reason: str) -> None:
-    """Every open report of a listing at once: dismiss them (the reporters are told), suspend the listing
-    (its owner and the reporters are told) or suspend its owner."""
+    """Every open report of a listing at once: dismiss them, suspend the listing (its owner is told) or
+    suspend its owner (the reports count as actioned); the reporters are told either way."""
     _require_decision(decision, LISTING_DECISIONS)
     reason = safety.require_reason(reason)
     reports = list(ListingReport.objects.filter(listing=listing, status=ListingReport.Status.OPEN)
                    .select_related("reporter").order_by("pk"))
-    if decision == "suspend_owner":
-        user_suspension_set(user=listing.owner, moderator=moderator, reason=reason, suspend=True)
-        return
-    if not reports:
+    if decision != "suspend_owner" and not reports:
         raise safety.SafetyError("This listing has no open report.")
-    if decision == "dismiss":
+    if decision == "suspend_owner":  # the listing leaves search with its owner: the reports were acted on
+        user_suspension_set(user=listing.owner, moderator=moderator, reason=reason, suspend=True)
+        marketplace.listing_reports_action(listing=listing, moderator=moderator, reason=reason)
+        outcome = "suspended the owner of"
+    elif decision == "dismiss":
         for report in reports:
             marketplace.listing_report_dismiss(report=report, moderator=moderator, reason=reason)
         outcome = "found nothing to act on in"

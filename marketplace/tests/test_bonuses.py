@@ -266,3 +266,17 @@ def test_the_owner_is_told_of_each_bonus(make_user, listed, sell):
     assert told.count() == 2
     assert {n.link for n in told} == {"/ledger/?kind=bonus"}
     assert any("1.05 FTNS bonus" in n.message and "Performance bonus" in n.message for n in told)
+
+
+def test_a_rating_changed_after_the_period_ended_is_left_out(make_user, listed, sell):
+    from marketplace.models import Rating
+
+    listing = catalogue(listed(make_user("olga"), buy=10))
+    sell(listing, stars=(4, 4, 4))
+    period = into_next_month()
+    raised = Rating.objects.filter(listing=listing).first()
+    services.listing_rating_update(listing=listing, rater=raised.rater, stars=5)  # after the month: not counted
+
+    paid = bonuses_pay(period=period).paid
+
+    assert [b.kind for b in paid] == ["efficiency"]  # two ratings as they stood: under the three needed

@@ -61,3 +61,22 @@ def test_the_advice_counts_the_active_buy_prices_of_its_category(make_user, list
     assert advice == price_advice(cost=services._job_cost(job), retention=0.95, compression=8.0,
                                   comparable_prices=[10 * FTNS, 4 * FTNS, 8 * FTNS, 30 * FTNS])
     assert services.listing_price_advice(job=job, category="text/sentiment").comparable == 0
+
+
+def test_the_advice_reads_the_category_the_seller_picks_when_listing_and_later(make_user, listed, completed_job):
+    from distillation.services import job_deploy
+
+    bob = make_user("bob")
+    for n in range(3):
+        listed(bob, buy=500, domain=f"digits-{n}")  # three comparable image/digits listings at 500 FTNS
+    cy = make_user("cy")
+    job = completed_job(cy, retention=0.95)
+    picked = services.listing_create(owner=cy, deployment=job_deploy(job=job), price_buy=FTNS, category="tabular/other")
+
+    assert picked.category == "tabular/other"
+    assert picked.recommended_price == services.listing_price_advice(job=job, category="tabular/other").buy
+    assert picked.recommended_price != services.listing_price_advice(job=job, category="image/digits").buy
+
+    services.listing_update(listing=picked, user=cy, category="image/digits")
+    picked.refresh_from_db()
+    assert picked.recommended_price == services.listing_price_advice(job=job, category="image/digits").buy

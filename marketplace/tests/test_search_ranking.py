@@ -155,3 +155,12 @@ def test_postgresql_answers_from_the_gin_indexes(catalogue):
     # (the vocabulary's trigram index: bench/marketplace.py shows it in use over 10,000 listings' words)
     assert search._postgresql_close_words("fasion")[0] == "fashion"
     assert search._postgresql_close_words("fashion") == []  # a word listings hold is not corrected
+
+
+def test_a_word_that_only_begins_a_host_and_port_token_is_searched_not_a_crash(make_user, listed):
+    # PostgreSQL's parser keeps "demo.mysite.io:8080" as one token in the vocabulary: it must never reach a
+    # tsquery, where its punctuation is syntax (this was a 500 for any search of "demo")
+    listed(make_user("ada"), title="Postcode reader", model_card="Try it at demo.mysite.io:8080 today.")
+
+    assert titles(q="demo") in ([], ["Postcode reader"])  # SQLite's substring finds it; PostgreSQL need not
+    assert titles(q="postcode") == ["Postcode reader"]

@@ -118,6 +118,22 @@ def test_suspending_a_reported_listing_tells_its_owner_and_the_reporters(client,
     assert "suspended the listing you reported" in notifications(type(ada).objects.get(username="eve"))[0]
 
 
+def test_suspending_a_reported_listings_owner_closes_its_reports_and_tells_owner_and_reporters(
+        client, moderator, make_user, reported):
+    ada = make_user("ada")
+    listing = reported(ada)
+    client.force_login(moderator)
+
+    decide(client, "reported-listings", listing.pk, "suspend_owner", reason="sells copies of catalog models")
+
+    ada.refresh_from_db()
+    assert not ada.is_active
+    assert set(ListingReport.objects.values_list("status", flat=True)) == {"actioned"}
+    assert client.get("/moderation/reported-listings/").context["items"] == []  # the queue item is done
+    assert "suspended your account" in notifications(ada)[0]
+    assert "suspended the owner of the listing you reported" in notifications(type(ada).objects.get(username="eve"))[0]
+
+
 def test_an_item_decided_already_sends_the_moderator_back_to_the_queue(client, moderator, make_user, tripped):
     report = tripped(make_user("ada"))
     client.force_login(moderator)
