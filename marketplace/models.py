@@ -51,6 +51,8 @@ class Listing(models.Model):
     # changes), so search filters and sorts on columns.
     family = models.ForeignKey(ListingFamily, null=True, blank=True, on_delete=models.PROTECT, related_name="listings")
     version = models.PositiveIntegerField(default=1)
+    superseded = models.BooleanField(default=False, help_text="a newer version of its family is on sale: "
+                                     "search shows that one (services.family_superseded_refresh keeps it)")
     category = models.CharField(max_length=60, blank=True, db_index=True,
                                 help_text="a slug of the documented taxonomy, e.g. text/sentiment")
     task = models.CharField(max_length=16, blank=True, db_index=True, help_text="text, tabular or image")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Avg, Count, Exists, FloatField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, FloatField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Least
 
 from core import clock
@@ -63,8 +63,7 @@ def listing_search(*, q: str = "", domain: str = "", category: str = "", task: s
 def public_latest_versions() -> QuerySet:
     """Public listings, each family by its newest public version only: an earlier version stays at its
     own URL (its page links to the newest), and shows again if every newer one is withdrawn."""
-    newer = _public().filter(family_id=OuterRef("family_id"), version__gt=OuterRef("version"))
-    return _public().exclude(Exists(newer))
+    return _public().filter(superseded=False)  # a column, so search's plan stays on its indexes
 
 
 def _filtered(listings: QuerySet, *, domain, category, task, min_retention, max_latency_ms, max_size_bytes, max_price,

@@ -81,8 +81,21 @@ def listing_create(*, owner, deployment: DeployedModel, title: str = "", descrip
     listing.family, listing.version = _family_and_version(owner=owner, job=job, task=facts["task"])
     listing.full_clean()
     listing.save()
+    family_superseded_refresh(family_id=listing.family_id)
     search.search_words_add(listing.search_document)
     return listing
+
+
+def family_superseded_refresh(*, family_id: int | None) -> None:
+    """Mark the versions under the family's newest one on sale as superseded (search shows only that
+    one), and none when no version is on sale. Called whenever a version is listed or changes status."""
+    if family_id is None:
+        return
+    versions = Listing.objects.filter(family_id=family_id)
+    newest = versions.filter(status=Listing.Status.ACTIVE).aggregate(top=Max("version"))["top"]
+    below = newest or 0  # with none on sale, none is superseded
+    versions.filter(version__lt=below, superseded=False).update(superseded=True)
+    versions.filter(superseded=True).exclude(version__lt=below).update(superseded=False)
 
 
 def listing_facts(*, job: DistillationJob, deployment: DeployedModel | None = None) -> dict:
@@ -204,6 +217,8 @@ def listing_update(*, listing: Listing, user, **changes) -> Listing:
                                field="price_rent" if "price_rent" in changes else "price_buy")
     listing.full_clean()
     listing.save()
+    if status is not None:
+        family_superseded_refresh(family_id=listing.family_id)
     if changes.keys() & {"title", "description", "category"}:
         search.search_words_add(listing.search_document)
     return listing
@@ -381,6 +396,7 @@ def listing_suspend(*, listing: Listing, moderator, reason: str, suspend: bool =
             raise safety.SafetyError("Only a suspended listing can be reinstated.")
         listing.status = Listing.Status.ACTIVE
     listing.save(update_fields=["status"])
+    family_superseded_refresh(family_id=listing.family_id)
     action = ModerationAction.Action.SUSPEND_LISTING if suspend else ModerationAction.Action.REINSTATE_LISTING
     safety.moderation_action_record(moderator=moderator, action=action, listing=listing, target_user=listing.owner,
                                     reason=reason)

@@ -46,12 +46,15 @@ def _catalogue(listed):
                          request={"temperature": temperature})
         _richer_report(listing, data_sha256=sha * 64)
         Listing.objects.filter(pk=listing.pk).update(family=family, version=version, category="tabular/digits",
-                                                     size_bytes=40_000 + version * 1000, compression=8.0)
+                                                     size_bytes=40_000 + version * 1000, compression=8.0,
+                                                     superseded=False)
         versions.append(listing)
+    services.family_superseded_refresh(family_id=family.pk)
     for title, retention, buy in (("Digits, tiny and cheap", 0.925, 4), ("Digits, large", 0.97, 40)):
         other = listed(bob, title=title, buy=buy, rent=None, retention=retention)
         Listing.objects.filter(pk=other.pk).update(family=ListingFamily.objects.create(owner=bob), version=1,
-                                                   category="tabular/digits", size_bytes=30_000)
+                                                   category="tabular/digits", size_bytes=30_000, superseded=False)
+    Listing.objects.filter(owner=bob).update(superseded=False)  # each alone in its family now
     latest = Listing.objects.get(pk=versions[1].pk)
     for name, stars, review in (("cy", 5, "Fast and right."), ("di", 4, "Good."), ("ed", 2, "")):
         buyer = _funded(name)

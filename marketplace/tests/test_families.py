@@ -23,6 +23,11 @@ def test_search_shows_each_family_by_its_newest_public_version(make_user, listed
     services.listing_update(listing=second, user=ada, status=Listing.Status.WITHDRAWN)
     assert set(selectors.listing_search(q="digits")) == {first, theirs}  # the newest still on sale
 
+    services.listing_update(listing=second, user=ada, status=Listing.Status.ACTIVE)
+    assert set(selectors.listing_search(q="digits")) == {second, theirs}
+    services.listing_suspend(listing=second, moderator=make_user("mo", moderator=True), reason="a copy")
+    assert set(selectors.listing_search(q="digits")) == {first, theirs}
+
 
 def test_another_owner_or_teacher_starts_a_new_family(make_user, listed, monkeypatch):
     ada, bob = make_user("ada"), make_user("bob")

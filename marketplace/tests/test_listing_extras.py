@@ -7,7 +7,7 @@ import re
 import pytest
 
 from distillation.models import Artifact, DistillationJob, Teacher
-from marketplace import listing_extras
+from marketplace import listing_extras, services
 from marketplace.models import Listing, ListingFamily, Purchase, Rating
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,11 @@ def flat(response) -> str:
 
 
 def in_family(listing, family, version, **fields):
-    Listing.objects.filter(pk=listing.pk).update(family=family, version=version, **fields)
+    """Move a listing into ``family`` at ``version``, both families' superseded marks kept as the services keep them."""
+    was = listing.family_id
+    Listing.objects.filter(pk=listing.pk).update(family=family, version=version, superseded=False, **fields)
+    for family_id in {was, family.pk}:
+        services.family_superseded_refresh(family_id=family_id)
     listing.refresh_from_db()
     return listing
 
