@@ -230,6 +230,8 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         "dramatiq": {"level": "WARNING"},
+        # the scheduler renews its lock every 5 seconds and logs each run at INFO
+        "apscheduler": {"level": "WARNING"},
     },
 }
 
