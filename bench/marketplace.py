@@ -147,7 +147,7 @@ def main() -> int:
         with connection.cursor() as cursor:
             cursor.execute("show server_version")
             print(f"## postgresql {cursor.fetchone()[0]}, database {connection.settings_dict['NAME']}", flush=True)
-        world = populate(args.listings, random.Random(args.seed))
+        world = populate(args.listings, random.Random(args.seed))  # nosec B311 - seeded made-up data, not secrets
         rows = [search_time(name, filters, args.runs) for name, filters in SEARCHES]
         print(table(rows))
         print(f"goal: search p95 < {SEARCH_GOAL_MS} ms; {sum(r['result'] == 'FAIL' for r in rows)} over\n", flush=True)
