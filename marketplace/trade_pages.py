@@ -94,7 +94,7 @@ def _selling_response(request, *, bound: dict | None = None, status: int = 200):
               "rentals": sum(row["rentals"] for row in rows)}
     number = request.GET.get("page")
     if bound:
-        number = _page_holding(rows, next(iter(bound)))
+        number = _page_holding([row["listing"].pk for row in rows], next(iter(bound)))
     page = Paginator(rows, LISTINGS_PER_PAGE).get_page(number)
     rows = page.object_list
     for row in rows:
@@ -105,15 +105,15 @@ def _selling_response(request, *, bound: dict | None = None, status: int = 200):
                                                         "price_rule": RULE}, status=status)
 
 
-def _page_holding(rows: list[dict], listing_pk: int) -> int:
-    index = next((i for i, row in enumerate(rows) if row["listing"].pk == listing_pk), 0)
-    return index // LISTINGS_PER_PAGE + 1
+def _page_holding(pks: list[int], listing_pk: int) -> int:
+    """The dashboard's page (newest first, ``LISTINGS_PER_PAGE`` a page) that holds the listing."""
+    return (pks.index(listing_pk) if listing_pk in pks else 0) // LISTINGS_PER_PAGE + 1
 
 
 def _back_to(listing: Listing):
     """The dashboard's page that holds ``listing``, scrolled to it."""
-    rows = [{"listing": row} for row in Listing.objects.filter(owner=listing.owner).order_by("-created_at", "-pk").only("pk")]
-    number = _page_holding(rows, listing.pk)
+    pks = list(Listing.objects.filter(owner=listing.owner).order_by("-created_at", "-pk").values_list("pk", flat=True))
+    number = _page_holding(pks, listing.pk)
     query = f"?page={number}" if number > 1 else ""
     return redirect(f"{reverse('marketplace:selling')}{query}#listing-{listing.listing_id}")
 

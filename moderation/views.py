@@ -199,15 +199,22 @@ def user_suspension_page(request, pk, action):
     user = get_user_model().objects.filter(pk=pk).first()
     if user is None:
         raise Http404("No such account.")
-    form = ReasonForm(request.POST, item_key=f"user{user.pk}")
-    with domain_errors_shown(request, about=user.username):
-        if form.is_valid():
-            services.user_suspension_set(user=user, moderator=request.user, reason=form.cleaned_data["reason"],
-                                         suspend=action == "suspend")
-            messages.success(request, f"{user.username}: {DONE[action]}, and told why.")
-        else:
-            messages.error(request, f"{user.username}: a reason is required.")
+    _suspension_set(request, item_key=f"user{user.pk}", about=user.username, named=user.username, told="told why",
+                    apply=lambda reason: services.user_suspension_set(user=user, moderator=request.user, reason=reason,
+                                                                      suspend=action == "suspend"), action=action)
     return redirect(f"{reverse('moderation:users')}?{urlencode({'q': user.username})}")
+
+
+def _suspension_set(request, *, item_key: str, about: str, named: str, told: str, apply, action: str) -> None:
+    """Suspend or reinstate an account or a listing (``apply(reason)``), with the reason the form requires;
+    the outcome (``named`` as the messages name it), or the refusal, is a message on the page."""
+    form = ReasonForm(request.POST, item_key=item_key)
+    with domain_errors_shown(request, about=about):
+        if form.is_valid():
+            apply(form.cleaned_data["reason"])
+            messages.success(request, f"{named}: {DONE[action]}, and {told}.")
+        else:
+            messages.error(request, f"{named}: a reason is required.")
 
 
 @moderator_required
@@ -227,12 +234,9 @@ def listing_suspension_page(request, listing_id, action):
     listing = Listing.objects.filter(listing_id=listing_id).first()
     if listing is None:
         raise Http404("No such listing.")
-    form = ReasonForm(request.POST, item_key=f"listing{listing.pk}")
-    with domain_errors_shown(request, about=listing.title):
-        if form.is_valid():
-            services.listing_suspension_set(listing=listing, moderator=request.user, reason=form.cleaned_data["reason"],
-                                            suspend=action == "suspend")
-            messages.success(request, f"“{listing.title}”: {DONE[action]}, and its owner told why.")
-        else:
-            messages.error(request, f"“{listing.title}”: a reason is required.")
+    _suspension_set(request, item_key=f"listing{listing.pk}", about=listing.title, named=f"“{listing.title}”",
+                    told="its owner told why",
+                    apply=lambda reason: services.listing_suspension_set(listing=listing, moderator=request.user,
+                                                                         reason=reason, suspend=action == "suspend"),
+                    action=action)
     return redirect(f"{reverse('moderation:listings')}?q={listing.listing_id}")
