@@ -9,7 +9,9 @@ from rest_framework.views import APIView
 from core.serializers import StrictInput
 
 from . import services, throttles
-from .selectors import user_is_moderator
+from .models import ApiToken
+from .permissions import TokenScope
+from .selectors import api_tokens_of, user_is_moderator
 
 TokenOutput = inline_serializer("TokenOutput", {"token": serializers.CharField(), "user_id": serializers.IntegerField()})
 
@@ -101,7 +103,7 @@ class TokenApi(APIView):
 
 
 class MeApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, TokenScope]
 
     class MeUpdateSerializer(StrictInput):
         email = serializers.EmailField()
@@ -116,3 +118,85 @@ class MeApi(APIView):
         serializer.is_valid(raise_exception=True)
         services.user_update(user=request.user, email=serializer.validated_data["email"])
         return Response(UserOutput(request.user).data)
+
+
+class ApiTokenOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="the start of the key, to tell keys apart")
+    scopes = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+    def get_scopes(self, token) -> list[str]:
+        return [scope for scope in token.SCOPES if scope in token.scope_set]
+
+
+class ApiTokenCreatedOutput(ApiTokenOutput):
+    key = serializers.CharField(help_text="the key: shown this once, never again")
+
+
+class ApiTokensApi(APIView):
+    """The user's live named API tokens; POST makes one (the key is in that answer only)."""
+
+    class ApiTokenInputSerializer(StrictInput):
+        name = serializers.CharField(max_length=60)
+        scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiToken.SCOPES), required=False,
+                                       default=list(ApiToken.SCOPES), allow_empty=False,
+                                       help_text="read, predict, manage (default: all three)")
+
+    @extend_schema(responses={200: ApiTokenOutput(many=True)})
+    def get(self, request):
+        return Response(ApiTokenOutput(api_tokens_of(user=request.user), many=True).data)
+
+    @extend_schema(request=ApiTokenInputSerializer, responses={201: ApiTokenCreatedOutput},
+                   examples=[OpenApiExample("A token that can only predict", request_only=True,
+                                            value={"name": "shop front", "scopes": ["predict"]})])
+    def post(self, request):
+        serializer = self.ApiTokenInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, key = services.api_token_create(user=request.user, **serializer.validated_data)
+        token.key = key
+        return Response(ApiTokenCreatedOutput(token).data, status=status.HTTP_201_CREATED)
+
+
+class ApiTokenApi(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, token_id: int):
+        services.api_token_revoke(user=request.user, token_id=token_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProviderCredentialOutput(serializers.Serializer):
+    name = serializers.CharField()
+    base_url = serializers.CharField()
+    key_last4 = serializers.CharField(help_text="the key's last four characters; the key itself is never shown again")
+    created_at = serializers.DateTimeField()
+
+
+class ProviderCredentialsApi(APIView):
+    """The user's keys for OpenAI-compatible providers (``openai:MODEL`` teachers, ``gpt-4``). POST
+    saves one (replacing the one of the same name); GET lists them without the keys; DELETE ?name= forgets one."""
+
+    class ProviderCredentialInputSerializer(StrictInput):
+        name = serializers.CharField(max_length=60, required=False, default="openai")
+        base_url = serializers.CharField(max_length=300, help_text="e.g. https://api.openai.com/v1")
+        key = serializers.CharField(max_length=500, write_only=True, trim_whitespace=True)
+
+    @extend_schema(responses={200: ProviderCredentialOutput(many=True)})
+    def get(self, request):
+        return Response(ProviderCredentialOutput(request.user.provider_credentials.all(), many=True).data)
+
+    @extend_schema(request=ProviderCredentialInputSerializer, responses={201: ProviderCredentialOutput},
+                   examples=[OpenApiExample("OpenAI", request_only=True, value={
+                       "name": "openai", "base_url": "https://api.openai.com/v1", "key": "sk-..."})])
+    def post(self, request):
+        serializer = self.ProviderCredentialInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        credential = services.provider_credential_save(user=request.user, **serializer.validated_data)
+        return Response(ProviderCredentialOutput(credential).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request):
+        services.provider_credential_delete(user=request.user, name=request.query_params.get("name", "openai"))
+        return Response(status=status.HTTP_204_NO_CONTENT)

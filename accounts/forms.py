@@ -3,6 +3,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from . import services
+from .models import ApiToken
 from .throttles import LoginClient
 
 
@@ -56,9 +57,28 @@ class ThrottledAdminAuthenticationForm(LoginThrottleMixin, AdminAuthenticationFo
                       "invalid_login": AdminAuthenticationForm.error_messages["invalid_login"]}
 
 
+SCOPE_CHOICES = [("read", "read: see jobs, models, balance and statement"),
+                 ("predict", "predict: call deployed models"),
+                 ("manage", "manage: everything else (create jobs, buy, transfer, deploy)")]
+
+
 class ApiTokenForm(forms.Form):
     name = forms.CharField(
         max_length=60, label="Token name",
         help_text="Say where it will be used, e.g. “laptop SDK” or “CI pipeline”.",
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
+    scopes = forms.MultipleChoiceField(
+        label="What it may do", choices=SCOPE_CHOICES, initial=list(ApiToken.SCOPES),
+        widget=forms.CheckboxSelectMultiple, error_messages={"required": "Give the token at least one scope."},
+        help_text="A token for an application that only calls your models needs “predict” alone.",
+    )
+
+
+class ProviderCredentialForm(forms.Form):
+    """A key for an OpenAI-compatible provider (teachers such as gpt-4); saved encrypted, never shown again."""
+
+    name = forms.CharField(max_length=60, initial="openai", help_text="A name to tell keys apart (openai by default).")
+    base_url = forms.CharField(max_length=300, label="Base URL", help_text="e.g. https://api.openai.com/v1")
+    key = forms.CharField(max_length=500, label="API key", widget=forms.PasswordInput(render_value=False),
+                          help_text="Stored encrypted; only its last four characters are shown again.")

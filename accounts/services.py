@@ -118,13 +118,29 @@ def api_key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def api_token_scopes_clean(scopes) -> str:
+    """The stored form of a token's scopes (``ApiToken.SCOPES`` order, comma-separated), or an
+    ApiTokenError naming the field: none given, or one that does not exist."""
+    chosen = set(scopes or ())
+    unknown = sorted(chosen - set(ApiToken.SCOPES))
+    if unknown:
+        raise ApiTokenError(f"Unknown scope “{unknown[0]}”; the scopes are {', '.join(ApiToken.SCOPES)}.",
+                            field="scopes", code="invalid", status_code=400)
+    if not chosen:
+        raise ApiTokenError("Give the token at least one scope.", field="scopes", code="invalid", status_code=400)
+    return ",".join(scope for scope in ApiToken.SCOPES if scope in chosen)
+
+
 @transaction.atomic
-def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str, scopes=ApiToken.SCOPES) -> tuple[ApiToken, str]:
     """A new live token and its key; the key exists only in the return value (the database keeps
-    its hash). Refused when the name is empty or taken by a live token, or at API_TOKEN_LIMIT."""
+    its hash). ``scopes``: what it may do (accounts/permissions.py), all three by default. Refused
+    when the name is empty or taken by a live token, a scope is unknown or none is given, or at
+    API_TOKEN_LIMIT."""
     name = " ".join((name or "").split())
     if not name:
         raise ApiTokenError("Give the token a name.", field="name", code="invalid", status_code=400)
+    scopes = api_token_scopes_clean(scopes)
     User.objects.select_for_update().filter(pk=user.pk).first()  # two requests cannot both pass the limit
     live = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
     if live.count() >= API_TOKEN_LIMIT:
@@ -134,7 +150,7 @@ def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
         raise ApiTokenError(f"You already have a token named “{name}”. Choose another name.", field="name",
                             code="name_taken", status_code=409)
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, name=name, key_hash=api_key_hash(key), prefix=key[:API_KEY_VISIBLE])
+    token = ApiToken(user=user, name=name, key_hash=api_key_hash(key), prefix=key[:API_KEY_VISIBLE], scopes=scopes)
     token.full_clean()
     token.save()
     return token, key
@@ -176,3 +192,51 @@ def notification_send(*, user: User, kind: str, message: str, link: str = "") ->
 
 def _notification_push(user_id: int, payload: dict) -> None:
     async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": "user.notify", "payload": payload})
+
+
+from . import secrets as sealed  # noqa: E402 - provider credentials (below), appended to this module
+from .models import ProviderCredential  # noqa: E402
+
+
+class ProviderCredentialError(DomainError):
+    status_code = 400
+    code = "invalid"
+
+
+PROVIDER_KEY_MAX_CHARS = 500
+
+
+@transaction.atomic
+def provider_credential_save(*, user: User, base_url: str, key: str, name: str = "openai") -> ProviderCredential:
+    """Save (or replace) the user's key for an OpenAI-compatible provider, encrypted; the plain key
+    is kept nowhere else and never shown again (only its last four characters)."""
+    from urllib.parse import urlsplit
+
+    name = " ".join((name or "").split()) or "openai"
+    key = (key or "").strip()
+    if not key or len(key) > PROVIDER_KEY_MAX_CHARS or any(c.isspace() for c in key):
+        raise ProviderCredentialError("Give the provider's API key (one word, at most 500 characters).", field="key")
+    parts = urlsplit((base_url or "").strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        raise ProviderCredentialError("Give the provider's base URL, such as https://api.openai.com/v1 (http or https, "
+                                      "no user name or password in it).", field="base_url")
+    credential = ProviderCredential.objects.select_for_update().filter(user=user, name=name).first() \
+        or ProviderCredential(user=user, name=name)
+    credential.base_url = base_url.strip().rstrip("/")
+    credential.key_encrypted = sealed.seal(key)
+    credential.key_last4 = key[-4:]
+    try:
+        credential.full_clean()
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise ProviderCredentialError(messages[0], field=field) from None
+    credential.save()
+    return credential
+
+
+@transaction.atomic
+def provider_credential_delete(*, user: User, name: str) -> None:
+    """Forget the user's key saved under ``name``; another user's, or none, is a 404."""
+    deleted, _ = ProviderCredential.objects.filter(user=user, name=name).delete()
+    if not deleted:
+        raise ProviderCredentialError("No such provider credential.", code="not_found", status_code=404)

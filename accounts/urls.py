@@ -9,4 +9,6 @@ urlpatterns = [
     path("login/", views.ThrottledLoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="token-revoke"),
+    path("providers/", views.provider_save, name="provider-save"),
+    path("providers/<str:name>/delete/", views.provider_delete, name="provider-delete"),
 ]

@@ -14,7 +14,7 @@ from ledger import selectors as ledger_selectors
 from ledger.statements import statement_rows
 
 from . import selectors, services, throttles
-from .forms import ApiTokenForm, SignupForm, ThrottledAuthenticationForm
+from .forms import ApiTokenForm, ProviderCredentialForm, SignupForm, ThrottledAuthenticationForm
 
 # A new key waits here between the POST that made it and the one page that shows it.
 NEW_KEY_SESSION = "accounts.new_api_key"
@@ -101,17 +101,20 @@ def account_page(request):
     form = ApiTokenForm(request.POST)
     if form.is_valid():
         with domain_errors_shown(request, form=form) as shown:
-            token, key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
+            token, key = services.api_token_create(user=request.user, name=form.cleaned_data["name"],
+                                                      scopes=form.cleaned_data["scopes"])
         if shown.error is None:
             request.session[NEW_KEY_SESSION] = {"id": token.pk, "key": key}
             return redirect(reverse("account") + "#new-key")
     return _account(request, form, status=400)
 
 
-def _account(request, form, status=200):
+def _account(request, form, status=200, provider_form=None):
     user = request.user
     entries = ledger_selectors.wallet_entries(user=user)[:RECENT_ENTRIES]
     tokens = list(selectors.api_tokens_of(user=user))
+    for token in tokens:
+        token.scope_list = [scope for scope in token.SCOPES if scope in token.scope_set]
     new_key = request.session.pop(NEW_KEY_SESSION, None)  # shown once, then gone
     new_token = next((token for token in tokens if new_key and token.pk == new_key["id"]), None)
     return render(request, "accounts/account.html", {
@@ -125,7 +128,36 @@ def _account(request, form, status=200):
         "new_token": new_token,
         "form": form,
         "notifications": selectors.notifications_of(user=user),
+        "providers": list(user.provider_credentials.all()),
+        "provider_form": provider_form or ProviderCredentialForm(),
     }, status=status)
+
+
+@login_required
+@require_POST
+def provider_save(request):
+    """Save a provider key (teachers over HTTP); the key is never shown again."""
+    form = ProviderCredentialForm(request.POST)
+    if form.is_valid():
+        with domain_errors_shown(request, form=form) as shown:
+            services.provider_credential_save(user=request.user, **form.cleaned_data)
+        if shown.error is None:
+            messages.success(request, f"Provider key “{form.cleaned_data['name']}” saved.")
+            return redirect(reverse("account") + "#providers")
+    form.data = form.data.copy()
+    form.data["key"] = ""  # never echoed back into the page
+    return _account(request, ApiTokenForm(), status=400, provider_form=form)
+
+
+@login_required
+@require_POST
+def provider_delete(request, name: str):
+    try:
+        services.provider_credential_delete(user=request.user, name=name)
+    except services.ProviderCredentialError as error:
+        raise Http404(error.message) from None
+    messages.success(request, f"Provider key “{name}” removed.")
+    return redirect(reverse("account") + "#providers")
 
 
 @login_required

@@ -11,13 +11,15 @@ from channels.security.websocket import OriginValidator
 
 @database_sync_to_async
 def _user_for_token(key: str):
-    """A named token's user (accounts.auth), or the user of a DRF ``Token`` with this key."""
+    """A named token's user (accounts.auth) when the token has the ``read`` scope (every consumer only
+    reads), or the user of a DRF ``Token`` with this key."""
     from rest_framework.authtoken.models import Token
 
-    from .auth import api_token_user, is_named_key
+    from .auth import api_token_of, is_named_key
 
     if is_named_key(key):
-        return api_token_user(key)
+        named = api_token_of(key)
+        return named.user if named is not None and "read" in named.scope_set else None
     token = Token.objects.select_related("user").filter(key=key, user__is_active=True).first()
     return token.user if token else None
 

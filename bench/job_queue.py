@@ -60,7 +60,7 @@ def environment(args) -> dict:
         "DATABASE_URL": args.database_url or f"sqlite:///{ROOT / 'var' / f'bench-queue-{stamp}.sqlite3'}",
         "PRSM_NAMESPACE": f"prsm-bench-{stamp}", "MEDIA_ROOT": str(ROOT / "var" / f"bench-media-{stamp}"),
         "LEDGER_SIGNUP_GRANT": str(2000 * args.jobs), "DISTILLATION_MAX_RUNNING_PER_USER": str(args.workers * args.threads),
-        "LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1",
+        "LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1", "SERVING_SOCKET_DIR": f"/tmp/prsm-bench-sv-{stamp}",
     }
 
 
@@ -71,6 +71,8 @@ def start_stack(args, env) -> list[subprocess.Popen]:
     log = open(ROOT / "var" / "bench-queue.log", "wb")
     processes = [subprocess.Popen([str(BIN / "daphne"), "--access-log", os.devnull, "-b", "127.0.0.1", "-p",
                                    str(args.port), "prsm_site.asgi:application"], cwd=ROOT, env=env, stdout=log, stderr=log)]
+    processes.append(subprocess.Popen([sys.executable, "-m", "prsm.serving.pool", "--socket-dir", env["SERVING_SOCKET_DIR"],
+                                       "--workers", "1"], cwd=ROOT, env=env, stdout=log, stderr=log))  # /healthz counts it
     processes.append(subprocess.Popen([str(BIN / "dramatiq"), "prsm_site.worker", "--processes", str(args.workers),
                                        "--threads", str(args.threads), "--queues", "default", "training"],
                                       cwd=ROOT, env=env, stdout=log, stderr=log))

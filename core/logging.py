@@ -3,6 +3,8 @@
 import json
 import logging
 import time
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from datetime import datetime, timezone
 
 request_log = logging.getLogger("prsm.request")
@@ -28,14 +30,33 @@ class JsonFormatter(logging.Formatter):
 
 
 class RequestLogMiddleware:
-    """Logs one line per HTTP request: method, path, status, duration and user."""
+    """Logs one line per HTTP request: method, path, status, duration and user. Sync and async, so that
+    under ASGI the chain stays async and an async view (the predict endpoint) serves requests concurrently."""
+
+    sync_capable = True
+    async_capable = True
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
+        if self.async_mode:
+            return self._acall(request)
         started = time.perf_counter()
         response = self.get_response(request)
+        self._log(request, response, started)
+        return response
+
+    async def _acall(self, request):
+        started = time.perf_counter()
+        response = await self.get_response(request)
+        self._log(request, response, started)
+        return response
+
+    def _log(self, request, response, started: float) -> None:
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
         user = getattr(request, "user", None)
         username = user.get_username() if user is not None and user.is_authenticated else "-"
@@ -58,7 +79,6 @@ class RequestLogMiddleware:
                 "user": username,
             },
         )
-        return response
 
 
 class OnlyExceptions(logging.Filter):

@@ -83,10 +83,20 @@ class DeployedModel(models.Model):
     job = models.OneToOneField(DistillationJob, on_delete=models.PROTECT, related_name="deployment")
     artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)
+    # What answers predictions: an ONNX export of the job (the int8 one when it verified and the request
+    # asked for speed), measured on the serving path at deploy (serving.measure: p50/p95 latency for one
+    # input, resident memory of the loaded model). Null for a deployment made before serving existed.
+    serving_artifact = models.ForeignKey(Artifact, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    measured = models.JSONField(default=dict, blank=True)
+    undeployed_at = models.DateTimeField(null=True, blank=True, help_text="set by undeploy; a redeploy clears it")
 
     @property
     def export_format(self) -> str:
         return self.artifact.format
+
+    @property
+    def is_live(self) -> bool:
+        return self.undeployed_at is None
 
 
 class Upload(models.Model):

@@ -5,7 +5,7 @@ Reads only; nothing here writes. The estimate uses the ledger's one pricing rule
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
 from core.errors import DomainError
@@ -13,9 +13,10 @@ from ledger import pricing
 from ledger.amounts import UNITS_PER_FTNS, display_ftns
 from prsm.engine.catalog import ENTRIES, build_seconds_expected
 from prsm.engine.data.builtin import BUILTIN_NAMES
-from prsm.planning import STUDENT_BASES, backend_choose, request_to_config
+from prsm.planning import STUDENT_BASES, backend_choose, is_http_teacher, request_to_config
 from prsm.request import DistillationRequest
 
+from . import http_teachers
 from .models import DistillationJob
 
 from .uploads import dataset_of, media_path, teacher_of
@@ -60,6 +61,7 @@ class Plan:
     engine_unlabelled: str = ""  # an uploaded transfer set's stored path
     teacher_speed: str = "approximated from its parameter count"
     teacher_build_s: float = 0.0  # a catalog teacher not built here yet: the job builds it first
+    teacher_http: dict = field(default_factory=dict)  # a teacher over HTTP: its engine options, provider, token estimate
 
 
     def estimate(self) -> dict:
@@ -77,6 +79,9 @@ class Plan:
             "teacher_speed": self.teacher_speed,
             "teacher_owner_id": self.teacher_owner_id,
             "teacher_build_s": round(self.teacher_build_s, 1),
+            **({"teacher_http": {k: self.teacher_http[k] for k in ("provider", "token_units_estimated",
+                                                                  "price_per_1k_tokens_units")}}
+               if self.teacher_http else {}),
         }
 
 
@@ -95,9 +100,13 @@ class _TeacherRef:
     owner_id: int | None
     default_dataset: str | None
     engine_ref: str = ""
+    remote: object = None  # http_teachers.RemoteTeacher for a teacher over HTTP
 
 
 def _teacher(ref: str, owner) -> _TeacherRef:
+    if is_http_teacher(ref):  # a text classifier reached over HTTP: checked (provider, address) now
+        remote = http_teachers.remote_teacher(ref, owner)
+        return _TeacherRef("http", "text", 0, None, None, remote.ref, remote)
     if ref.startswith("catalog:"):
         entry = _catalog_teacher(ref)
         return _TeacherRef(entry.kind, entry.task, entry.params, None, entry.dataset)
@@ -199,12 +208,19 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     hours = _compute_hours(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs, rows=rows,
                            teacher_seconds=measured, augment=request.augmentation_task is not None) + build_s / 3600
     cost = pricing.job_cost(teachers=1, compute_hours=Fraction(hours).limit_denominator(10**9), validation_suites=VALIDATION_SUITES)
+    teacher_http = {}
+    if entry.remote is not None:  # the teacher's tokens, priced into the teacher fee
+        tokens = http_teachers.token_units_estimate(remote=entry.remote, text_tokens=TEXT_TOKENS,
+                                                    rows=rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000))
+        cost = http_teachers.with_token_fee(cost, tokens)
+        teacher_http = http_teachers.engine_options(entry.remote) | {"provider": entry.remote.provider,
+                                                                     "token_units_estimated": tokens}
     return Plan(teacher=teacher, teacher_params=entry.params, teacher_owner_id=entry.owner_id, task=entry.task, dataset=dataset,
                 backend=backend, backend_reason=reason, epochs=epochs, compute_hours=hours, duration_s=hours * 3600,
                 cost=cost, teacher_speed="measured by an earlier job on this server" if measured else Plan.teacher_speed,
                 teacher_build_s=build_s,
                 engine_teacher=entry.engine_ref, engine_dataset=engine_dataset if engine_dataset != dataset else "",
-                engine_unlabelled=engine_unlabelled)
+                engine_unlabelled=engine_unlabelled, teacher_http=teacher_http)
 
 
 def engine_config(*, request: DistillationRequest, job_plan: Plan) -> dict:
@@ -214,6 +230,9 @@ def engine_config(*, request: DistillationRequest, job_plan: Plan) -> dict:
                                dataset=job_plan.engine_dataset or job_plan.dataset, backend=job_plan.backend,
                                epochs=job_plan.epochs,
                                overrides={"unlabelled_data": job_plan.engine_unlabelled} if job_plan.engine_unlabelled else None)
+    if job_plan.teacher_http:
+        config["teacher_http"] = {k: v for k, v in job_plan.teacher_http.items()
+                                  if k not in ("provider", "token_units_estimated")}
     cost = job_plan.cost
     config["budget"] = {"limit_units": request.budget_ftns * UNITS_PER_FTNS,
                         "fixed_units": cost.total - cost.compute,  # base, teacher and validation fees: due however long it runs

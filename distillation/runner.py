@@ -13,8 +13,10 @@ from pydantic import ValidationError
 
 from prsm.engine.config import DistillConfig
 from prsm.engine.errors import BadInput, Cancelled
+from prsm.engine.teachers.http import teacher_secrets
 
 from . import selectors, services
+from .http_teachers import run_secrets
 from .models import DistillationJob
 
 log = logging.getLogger("prsm.jobs")
@@ -76,7 +78,10 @@ class JobRunner:
         keeper = threading.Thread(target=self._keep_lease, name=f"lease-{self.job.job_id}", daemon=True)
         keeper.start()
         try:
-            report = run_distillation(self._config(), selectors.job_out_dir(self.job), callback=self)
+            config = self._config()
+            # a teacher over HTTP: its key in memory for this run only (never in engine_config or the report)
+            with teacher_secrets(**run_secrets(config=self.job.engine_config, owner=self.job.owner)):
+                report = run_distillation(config, selectors.job_out_dir(self.job), callback=self)
         except Cancelled:
             self._end_stopped()
         except BadInput as exc:

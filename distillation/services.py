@@ -24,6 +24,7 @@ from ledger.amounts import UNITS_PER_FTNS
 from prsm.request import DistillationRequest
 from safety import services as safety_services
 
+from .http_teachers import report_token_units, with_token_fee
 from .models import Artifact, Dataset, DeployedModel, DistillationJob, JobEvent, Teacher
 from .planning import VALIDATION_SUITES, engine_config, plan
 from .selectors import job_deploy_problem, job_out_dir, job_teacher_owner
@@ -150,7 +151,9 @@ def _measured_cost(report_or_seconds) -> pricing.JobCost:
     if isinstance(report_or_seconds, dict):
         seconds = sum(stage["seconds"] for stage in report_or_seconds.get("stages", {}).values())
     hours = Fraction(seconds).limit_denominator(10**6) / 3600
-    return pricing.job_cost(teachers=1, compute_hours=hours, validation_suites=VALIDATION_SUITES)
+    cost = pricing.job_cost(teachers=1, compute_hours=hours, validation_suites=VALIDATION_SUITES)
+    # a teacher over HTTP: the tokens it used (report.teacher.usage), priced into its fee
+    return with_token_fee(cost, report_token_units(report_or_seconds if isinstance(report_or_seconds, dict) else None))
 
 
 @transaction.atomic
@@ -236,25 +239,89 @@ def _finish(job: DistillationJob, status: str, *, report: dict | None = None, er
         notification_send(user=job.owner, kind=f"job_{status}", message=message, link=f"/jobs/{job.job_id}/")
 
 
-@transaction.atomic
+SERVED_FORMATS = ("onnx-int8", "onnx")  # what the serving pool runs (prsm.serving), best first when asked for speed
+
+
+def job_serving_artifact(job: DistillationJob, artifacts: dict[str, Artifact]) -> Artifact | None:
+    """The export the serving pool runs: the int8 ONNX export when it verified (within two points of the
+    float model's accuracy) and the request asked for speed, else the float ONNX export; None without one."""
+    wants_speed = (job.request or {}).get("optimization_target", "speed") == "speed"
+    for name in SERVED_FORMATS if wants_speed else SERVED_FORMATS[1:]:
+        if name in artifacts and artifacts[name].verified:
+            return artifacts[name]
+    return None
+
+
 def job_deploy(*, job: DistillationJob, export_format: str | None = None) -> DeployedModel:
     """Serve a completed job's export; refused while its safety breaker blocks it. Listing it too
-    (the request's ``marketplace_listing``) is the marketplace's ``job_deploy_and_list``."""
-    job = DistillationJob.objects.select_for_update().get(pk=job.pk)
+    (the request's ``marketplace_listing``) is the marketplace's ``job_deploy_and_list``.
+
+    The request's ``max_inference_latency`` and ``max_memory_usage``, when set, are measured on the serving
+    path first (``prsm.serving.measure``, in a child process, outside any lock): a miss is refused with the
+    figures (409) and nothing is deployed. A deployment that was undeployed is deployed again. After the
+    commit the serving pool is asked to load (warm) the model."""
     if problem := job_deploy_problem(job):
         raise JobError(problem[0], field=problem[1])
-    if existing := DeployedModel.objects.filter(job=job).first():
-        return existing
     artifacts = {a.format: a for a in job.artifacts.all()}
-    wanted = export_format or next((f for f in ("onnx", "safetensors", "huggingface", "pth") if f in artifacts), None)
-    if wanted not in artifacts:
-        raise JobError(f"The job has no {wanted!r} export; it has {', '.join(sorted(artifacts)) or 'none'}.", field="export_format")
-    if not artifacts[wanted].verified:
-        raise JobError(f"The {wanted} export did not pass verification; it cannot be deployed.", field="export_format")
-    deployed = DeployedModel(job=job, artifact=artifacts[wanted])
-    deployed.full_clean()
-    deployed.save()
+    existing = DeployedModel.objects.filter(job=job).select_related("serving_artifact").first()
+    served = existing.serving_artifact if existing is not None and existing.serving_artifact else job_serving_artifact(job, artifacts)
+    if existing is not None and existing.is_live:
+        return existing
+    if existing is None:
+        wanted = export_format or next((f for f in ("onnx", "safetensors", "huggingface", "pth") if f in artifacts), None)
+        if wanted not in artifacts:
+            raise JobError(f"The job has no {wanted!r} export; it has {', '.join(sorted(artifacts)) or 'none'}.", field="export_format")
+        if not artifacts[wanted].verified:
+            raise JobError(f"The {wanted} export did not pass verification; it cannot be deployed.", field="export_format")
+    measured = _serving_limits_check(job, served)
+    with transaction.atomic():
+        job = DistillationJob.objects.select_for_update().get(pk=job.pk)
+        if problem := job_deploy_problem(job):
+            raise JobError(problem[0], field=problem[1])
+        deployed = DeployedModel.objects.filter(job=job).first()
+        if deployed is None:
+            deployed = DeployedModel(job=job, artifact=artifacts[wanted], serving_artifact=served, measured=measured or {})
+            deployed.full_clean()
+            deployed.save()
+        elif not deployed.is_live:
+            deployed.undeployed_at = None
+            deployed.serving_artifact = deployed.serving_artifact or served
+            deployed.measured = measured or deployed.measured
+            deployed.save(update_fields=["undeployed_at", "serving_artifact", "measured"])
+        if deployed.serving_artifact_id is not None:
+            model_id = str(deployed.model_id)
+            transaction.on_commit(lambda: actor_named("serving_warm").send(model_id))
     return deployed
+
+
+def _serving_limits_check(job: DistillationJob, served: Artifact | None) -> dict | None:
+    """The serving path's figures when the request set a latency or memory limit (None when it set
+    neither); JobError 409 with the figures when one is missed or the model cannot be served."""
+    request = job.request or {}
+    max_latency, max_memory = request.get("max_inference_latency"), request.get("max_memory_usage")
+    if max_latency is None and max_memory is None:
+        return None
+    if served is None:
+        raise JobError("The request sets max_inference_latency or max_memory_usage, which are measured on the "
+                       "served ONNX export, and this job has no verified ONNX export.", field="export_format")
+    from prsm.serving.errors import ServingError
+    from prsm.serving.measure import measure
+
+    try:
+        measured = measure(Path(settings.MEDIA_ROOT) / served.path)
+    except ServingError as error:
+        raise JobError(f"The {served.format} export could not be served: {error}", field="export_format") from None
+    misses = []
+    if max_latency is not None and measured["latency_ms_p95"] > max_latency:
+        misses.append(f"p95 latency for one input {measured['latency_ms_p95']:.2f} ms > max_inference_latency {max_latency:g} ms")
+    if max_memory is not None and measured["memory_bytes"] > max_memory:
+        misses.append(f"resident memory of the loaded model {measured['memory_bytes']:,} bytes > "
+                      f"max_memory_usage {max_memory:,} bytes")
+    if misses:
+        raise JobError("Measured on the serving path: " + "; ".join(misses) + ". The model was not deployed.",
+                       code="serving_limits", field="max_inference_latency" if "latency" in misses[0] else "max_memory_usage",
+                       extra={"measured": measured})
+    return measured
 
 
 

@@ -71,6 +71,9 @@ class ListingForm(forms.Form):
     price_rent = forms.DecimalField(label="Price to rent (FTNS a period)", required=False, min_value=0.000001,
                                     max_digits=18, decimal_places=6, initial=2, help_text="Empty: not for rent.")
     rent_period_days = forms.IntegerField(label="Rent period (days)", min_value=1, max_value=3650, initial=30)
+    price_per_1k_predictions = forms.DecimalField(
+        label="Price per 1,000 predictions (FTNS)", required=False, min_value=0, max_digits=18, decimal_places=6,
+        help_text="Charged to buyers and renters who call the served model; empty or 0: free.")
 
     def clean(self):
         data = super().clean()

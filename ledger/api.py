@@ -5,8 +5,9 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from core.serializers import StrictInput
@@ -115,7 +116,7 @@ def _recipient(username: str) -> User:
 
 
 class LedgerBalanceApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = api_settings.DEFAULT_PERMISSION_CLASSES  # signed in, and a token's scopes
 
     @extend_schema(operation_id="ledger_balance", responses={200: LedgerBalanceOutputSerializer})
     def get(self, request):
@@ -130,7 +131,7 @@ class LedgerBalanceApi(APIView):
 
 
 class LedgerEntriesApi(ListAPIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = api_settings.DEFAULT_PERMISSION_CLASSES  # signed in, and a token's scopes
     serializer_class = LedgerEntryOutputSerializer
     pagination_class = LimitOffsetPagination
 
@@ -151,7 +152,7 @@ class LedgerEntriesApi(ListAPIView):
 
 
 class LedgerTransfersApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = api_settings.DEFAULT_PERMISSION_CLASSES  # signed in, and a token's scopes
 
     class LedgerTransferInputSerializer(StrictInput):
         to = serializers.CharField(max_length=150, help_text="The recipient's username.")
@@ -181,7 +182,7 @@ class LedgerTransfersApi(APIView):
 
 
 class LedgerGrantsApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, IsAdminUser]
 
     class LedgerGrantInputSerializer(StrictInput):
         to = serializers.CharField(max_length=150, help_text="The recipient's username.")

@@ -64,6 +64,7 @@ class Transaction(models.Model):
         SALE = "sale", "Marketplace sale"
         REVERSAL = "reversal", "Reversal"
         BONUS = "bonus", "Marketplace bonus"
+        USAGE = "usage", "Model usage (predictions)"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     memo = models.CharField(max_length=500, blank=True)

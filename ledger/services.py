@@ -427,3 +427,32 @@ def ledger_bonuses_post(*, payments: Sequence[BonusPayment]) -> list[Transaction
     return [_post_once(kind=Transaction.Kind.BONUS, legs=[(platform, -payment.amount), (wallet, payment.amount)],
                        memo=payment.reason.strip(), reference=payment.reference, dedupe_key=payment.dedupe_key)
             for payment, wallet in zip(payments, wallets)]
+
+
+# --- Model usage (serving/billing.py bills metered predictions in batches; docs/SERVING.md)
+
+
+@transaction.atomic
+def ledger_usage_post(
+    *,
+    caller: User,
+    creator: User,
+    amount: int,
+    teachers: Sequence[tuple[User | None, pricing.Weight]] = (),
+    teacher_share: pricing.Weight | None = None,
+    reference: str = "",
+    memo: str = "",
+    dedupe_key: str,
+) -> Transaction:
+    """Charge a caller's wallet (never promotional credit) for a bill of predictions and split it as a sale
+    (``pricing.revenue_split``: creator, teachers' owners, platform); once per ``dedupe_key``, so a retried
+    billing run charges once. ``teachers`` are (owner, weight)."""
+    _positive(amount)
+    if caller.pk == creator.pk:
+        raise ValidationError("A model's owner calls it free of charge.")
+    split = pricing.revenue_split(price=amount, teacher_weights=[w for _, w in teachers], teacher_share=teacher_share)
+    legs = [(wallet_open(user=caller), -amount), (wallet_open(user=creator), split.creator),
+            (system_account(Account.Kind.PLATFORM_REVENUE), split.platform)]
+    legs += [(teacher_owner_account(owner=owner), part) for (owner, _), part in zip(teachers, split.teachers)]
+    return _wallet_only(caller, lambda: _post_once(kind=Transaction.Kind.USAGE, legs=legs, reference=reference,
+                                                   created_by=caller, memo=memo.strip(), dedupe_key=dedupe_key))

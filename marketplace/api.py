@@ -45,6 +45,8 @@ class ListingOutput(serializers.Serializer):
     price_rent = serializers.SerializerMethodField(help_text="FTNS per rent period; null: not for rent")
     price_rent_units = serializers.IntegerField(source="price_rent", allow_null=True)
     rent_period_days = serializers.IntegerField()
+    price_per_1k_predictions = serializers.SerializerMethodField(help_text="FTNS per 1,000 predictions for buyers and renters")
+    price_per_1k_predictions_units = serializers.IntegerField(source="price_per_1k_predictions")
     retention = serializers.FloatField(allow_null=True)
     latency_ms = serializers.FloatField(allow_null=True)
     rating = serializers.SerializerMethodField()
@@ -69,6 +71,9 @@ class ListingOutput(serializers.Serializer):
 
     def get_price_rent(self, listing) -> str | None:
         return _ftns(listing.price_rent)
+
+    def get_price_per_1k_predictions(self, listing) -> str:
+        return format_ftns(listing.price_per_1k_predictions)
 
     def get_rating(self, listing) -> dict:
         average = getattr(listing, "rating_avg", None)
@@ -127,6 +132,8 @@ class ListingCreateInput(StrictInput):
     price_buy = FtnsAmountField(required=False, allow_null=True, help_text="FTNS; omit or null: not for sale")
     price_rent = FtnsAmountField(required=False, allow_null=True, help_text="FTNS per period; omit or null: not for rent")
     rent_period_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, default=30)
+    price_per_1k_predictions = FtnsAmountField(required=False, help_text="FTNS per 1,000 predictions of the served "
+                                               "model, charged to buyers and renters; 0 or omitted: free")
     category = serializers.CharField(max_length=60, required=False, default="", allow_blank=True,
                                      help_text="a slug of the taxonomy its task allows; omit: assigned from the job")
 
@@ -195,6 +202,8 @@ class ListingUpdateInput(StrictInput):
     price_buy = FtnsAmountField(required=False, allow_null=True)
     price_rent = FtnsAmountField(required=False, allow_null=True)
     rent_period_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
+    price_per_1k_predictions = FtnsAmountField(required=False, help_text="FTNS per 1,000 predictions of the served "
+                                               "model, charged to buyers and renters; 0 or omitted: free")
     category = serializers.CharField(max_length=60, required=False,
                                      help_text="a slug of the taxonomy its task allows; 400 otherwise")
     status = serializers.ChoiceField(choices=[Listing.Status.ACTIVE, Listing.Status.WITHDRAWN], required=False)

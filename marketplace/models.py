@@ -42,6 +42,8 @@ class Listing(models.Model):
     domain = models.CharField(max_length=100, blank=True, db_index=True)
     price_buy = models.PositiveBigIntegerField(null=True, blank=True, help_text="units (1 FTNS = 1,000,000); null: not for sale")
     price_rent = models.PositiveBigIntegerField(null=True, blank=True, help_text="units per rent period; null: not for rent")
+    price_per_1k_predictions = models.PositiveBigIntegerField(
+        default=0, help_text="units charged to a buyer or renter per 1,000 predictions of the served model; 0: free")
     rent_period_days = models.PositiveSmallIntegerField(default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)])
     retention = models.FloatField(null=True, blank=True)
     latency_ms = models.FloatField(null=True, blank=True, help_text="the student's p50 latency, batch 1, CPU")

@@ -52,7 +52,7 @@ def _benchmarks_of(report: dict | None) -> dict:
 @transaction.atomic
 def listing_create(*, owner, deployment: DeployedModel, title: str = "", description: str = "",
                    price_buy: int | None = DEFAULT_PRICE_BUY, price_rent: int | None = DEFAULT_PRICE_RENT,
-                   rent_period_days: int = 30, category: str = "") -> Listing:
+                   rent_period_days: int = 30, category: str = "", price_per_1k_predictions: int = 0) -> Listing:
     """List a deployed model; refused while the job's circuit breaker is tripped or rejected. The catalogue
     facts (category, task, size, exports, family and version, recommended price, search text) come from
     the job; ``category`` overrides the one assigned."""
@@ -76,6 +76,7 @@ def listing_create(*, owner, deployment: DeployedModel, title: str = "", descrip
         facts["recommended_price"] = listing_price_advice(job=job, category=category).buy  # that category's prices
     listing = Listing(owner=owner, deployment=deployment, title=title or f"{domain or 'distilled'} model {str(job.job_id)[:8]}",
                       description=description, domain=domain, price_buy=price_buy, price_rent=price_rent,
+                      price_per_1k_predictions=price_per_1k_predictions or 0,
                       rent_period_days=rent_period_days, **_benchmarks_of(job.report), **facts)
     listing.search_document = _search_document(listing)
     listing.family, listing.version = _family_and_version(owner=owner, job=job, task=facts["task"])
@@ -229,6 +230,14 @@ def _teachers_of(job) -> list:
     owner_id = (job.estimate or {}).get("teacher_owner_id")
     owner = get_user_model().objects.filter(pk=owner_id).first() if owner_id else None
     return [(owner, 1)]
+
+
+def listing_revenue_parties(*, listing: Listing) -> dict:
+    """Whom a listing's revenue is split between, as its purchase's ledger sale takes them: ``creator``,
+    ``teachers`` ((owner, weight) each) and ``teacher_share`` (the job's ``revenue_sharing``). Metered
+    usage (serving/billing.py) is split the same way."""
+    job = listing.job
+    return {"creator": listing.owner, "teachers": _teachers_of(job), "teacher_share": job.request.get("revenue_sharing")}
 
 
 def _require_the_stated_terms(listing: Listing, *, kind: str, price: int, expected_price: int,

@@ -34,19 +34,24 @@ class ListingPricesForm(forms.Form):
     price_rent = forms.DecimalField(label="Price to rent (FTNS a period)", required=False, min_value=0.000001,
                                     max_digits=18, decimal_places=6, help_text="Empty: not for rent.")
     rent_period_days = forms.IntegerField(label="Rent period (days)", min_value=1, max_value=3650)
+    price_per_1k_predictions = forms.DecimalField(
+        label="Price per 1,000 predictions (FTNS)", required=False, min_value=0, max_digits=18, decimal_places=6,
+        help_text="Charged to buyers and renters who call the served model; empty or 0: free.")
 
     def __init__(self, *args, listing: Listing, **kwargs):
         # each listing's form on the one page needs ids of its own; the names stay plain
         kwargs.setdefault("auto_id", f"id_%s_{listing.pk}")
         kwargs.setdefault("initial", {"price_buy": _ftns_text(listing.price_buy), "price_rent": _ftns_text(listing.price_rent),
-                                      "rent_period_days": listing.rent_period_days, "category": listing.category})
+                                      "rent_period_days": listing.rent_period_days, "category": listing.category,
+                                      "price_per_1k_predictions": _ftns_text(listing.price_per_1k_predictions or None)})
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [(c.slug, c.label) for c in categories_for(listing.task)]
 
     def changes(self) -> dict:
         data = self.cleaned_data
         changes = {"price_buy": _units(data["price_buy"]), "price_rent": _units(data["price_rent"]),
-                   "rent_period_days": data["rent_period_days"]}
+                   "rent_period_days": data["rent_period_days"],
+                   "price_per_1k_predictions": _units(data.get("price_per_1k_predictions")) or 0}
         return changes | ({"category": data["category"]} if data.get("category") else {})
 
 

@@ -1,24 +1,20 @@
-"""The marketplace's pages: deploy and list from the job page, and my deployed models (/models/).
+"""The marketplace's pages: deploy and list from the job page (my deployed models, /models/, are serving.pages).
 
 Deploying lives here, as the API's deploy route does: with the request's ``marketplace_listing`` it
 also lists the model (``services.job_deploy_and_list``), which only this app may compose."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import transaction
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from core.views import domain_errors_shown
-from distillation import selectors as distillation_selectors
 from distillation.views import DeployForm, ListingForm, job_page_response, visible_job_or_404
 from ledger.amounts import to_units
 
 from . import services
 from .models import Listing
-
-MODELS_PER_PAGE = 20
 
 
 @login_required
@@ -58,7 +54,8 @@ def _deploy_and_list(job, *, owner, data: dict) -> Listing:
     deployment = services.job_deploy_and_list(job=job)
     terms = {"title": data["title"], "description": data["description"],
              "price_buy": _units(data["price_buy"]), "price_rent": _units(data["price_rent"]),
-             "rent_period_days": data["rent_period_days"]}
+             "rent_period_days": data["rent_period_days"],
+             "price_per_1k_predictions": _units(data.get("price_per_1k_predictions")) or 0}
     existing = Listing.objects.filter(deployment=deployment).first()
     if existing is not None:
         return services.listing_update(listing=existing, user=owner, **{k: v for k, v in terms.items() if k != "title" or v})
@@ -67,16 +64,3 @@ def _deploy_and_list(job, *, owner, data: dict) -> Listing:
 
 def _units(ftns):
     return None if ftns is None else to_units(ftns)
-
-
-@login_required
-def models_page(request):
-    deployments = distillation_selectors.deployments_of(user=request.user).select_related("listing")
-    page = Paginator(deployments, MODELS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = [{"deployment": deployment, "retention_percent": _percent((deployment.job.report or {}).get("retention"))}
-            for deployment in page.object_list]
-    return render(request, "marketplace/models.html", {"page": page, "rows": rows})
-
-
-def _percent(share):
-    return None if share is None else share * 100

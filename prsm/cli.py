@@ -1,7 +1,8 @@
 """The ``prsm`` command line. Exit codes: 0 success, 2 bad input (one line on stderr), 1 failure.
 
 ``prsm distill`` runs ``prsm.engine.pipeline.run_distillation`` in-process with progress bars;
-``prsm teacher analyze`` prints a teacher's analysis; ``prsm catalog`` manages catalog teachers.
+``prsm teacher analyze`` prints a teacher's analysis; ``prsm catalog`` manages catalog teachers;
+``prsm predict`` asks a distilled model (a local export, or a model deployed on a server) for labels.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_distill(commands)
     _add_teacher(commands)
+    _add_predict(commands)
     _add_catalog(commands)
     return parser
 
@@ -88,6 +90,26 @@ def _add_teacher(commands) -> None:
     p.add_argument("--max-examples", type=int, default=2000, help="examples analysed at most")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=_analyze)
+
+
+def _add_predict(commands) -> None:
+    p = commands.add_parser("predict", help="labels and probabilities from a distilled model",
+                            description="Predict with a distilled model: a run folder (holding report.json), an "
+                                        "export folder or .onnx file, run here; or a deployed model's id, asked "
+                                        "of the server at --url/PRSM_URL with --token/PRSM_TOKEN.")
+    p.add_argument("--model", required=True, metavar="DIR_OR_MODEL_ID",
+                   help="a run folder, an export folder or .onnx file, or a deployed model's id")
+    p.add_argument("inputs", nargs="*", metavar="INPUT",
+                   help="a text (text models), an image file (image models), or a feature row (tabular models: "
+                        "JSON such as [1,2,3] or {\"col\": 1}, or comma-separated numbers)")
+    p.add_argument("--text", action="append", default=[], metavar="TEXT", help="a text input (repeatable)")
+    p.add_argument("--row", action="append", default=[], metavar="JSON", help="a feature row input (repeatable)")
+    p.add_argument("--image", action="append", default=[], metavar="FILE", help="an image file input (repeatable)")
+    p.add_argument("--json", action="store_true", help="print {\"model\", \"version\", \"outputs\"} as one JSON line")
+    p.add_argument("--top", type=int, default=3, help="probabilities shown per input (default 3)")
+    p.add_argument("--url", default=os.environ.get("PRSM_URL"), help="server for a model id (default: PRSM_URL)")
+    p.add_argument("--token", default=os.environ.get("PRSM_TOKEN"), help="API token (default: PRSM_TOKEN)")
+    p.set_defaults(handler=_predict)
 
 
 def _add_catalog(commands) -> None:
@@ -180,6 +202,27 @@ def _analyze(args) -> int:
     return EXIT_OK
 
 
+def _predict(args) -> int:
+    from .sdk.predicting import predict_with
+
+    answer = predict_with(args.model, args.inputs, texts=args.text, rows=args.row, images=args.image,
+                          url=args.url, token=args.token)
+    if args.json:
+        print(json.dumps(answer))
+        return EXIT_OK
+    for output in answer["outputs"]:
+        print(_prediction_line(output, args.top))
+    return EXIT_OK
+
+
+def _prediction_line(output: dict, top: int) -> str:
+    """``label  (p=0.93)`` and the next most probable labels."""
+    ranked = sorted(output["probabilities"].items(), key=lambda item: -item[1])
+    others = [f"{label} {p:.2f}" for label, p in ranked if label != output["label"]][: max(top - 1, 0)]
+    line = f"{output['label']}  (p={output['probabilities'].get(output['label'], 0.0):.2f})"
+    return f"{line}   {', '.join(others)}" if others else line
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -194,6 +237,8 @@ def _run(args) -> int:
 
     from .engine.errors import BadInput, Cancelled
     from .engine.safety_versions import UnsafeLibraryVersion, require_safe_versions
+    from .sdk.types import SdkError
+    from .serving.errors import InputError
 
     try:
         require_safe_versions()
@@ -201,9 +246,14 @@ def _run(args) -> int:
     except UnsafeLibraryVersion as error:
         print(f"prsm: error: {error}", file=sys.stderr)
         return EXIT_FAILURE
-    except BadInput as error:
+    except (BadInput, InputError) as error:
         print(f"prsm: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except SdkError as error:  # the server's refusal, or a local model's: the caller's inputs are a 400/413/422
+        status = f" (HTTP {error.status})" if error.status else ""
+        retry = f"; retry after {error.retry_after:g}s" if error.retry_after else ""
+        print(f"prsm: error{status}: {error}{retry}", file=sys.stderr)
+        return EXIT_BAD_INPUT if error.status in (400, 413, 422) else EXIT_FAILURE
     except ValidationError as error:
         first = error.errors()[0]
         print(f"prsm: error: {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)

@@ -3,6 +3,7 @@ platform's orchestrator."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 NLP_WORDS = ("text", "sentiment", "nlp", "language", "review", "chat", "question", "translation", "toxicity")
@@ -12,8 +13,27 @@ VISION_WORDS = ("image", "vision", "photo", "fashion", "picture", "camera")
 STUDENT_BASES = ("all-minilm-l6-v2",)
 
 
+HTTP_TEACHER_PREFIXES = ("endpoint:", "openai:")
+# Bare names of models served by OpenAI-compatible providers (the seed's teacher_model="gpt-4"):
+# they mean openai:NAME with the configured provider.
+PROVIDER_MODEL = re.compile(r"^(gpt-[\w.:-]+|chatgpt-[\w.:-]+|o[1-9](-[\w.:-]+)?)$", re.IGNORECASE)
+DEFAULT_HTTP_STUDENT_BASE = "builtin:all-minilm-l6-v2"  # a remote teacher has no layers to cut a student from
+
+
+def teacher_ref_resolve(ref: str) -> str:
+    """``gpt-4`` (and other bare provider model names) -> ``openai:gpt-4``; any other ref as it is."""
+    return f"openai:{ref}" if PROVIDER_MODEL.match(ref) else ref
+
+
+def is_http_teacher(ref: str) -> bool:
+    return teacher_ref_resolve(ref).startswith(HTTP_TEACHER_PREFIXES)
+
+
 def teacher_task(ref: str) -> str | None:
-    """The task a catalog teacher was built for; None when only the data will tell."""
+    """The task a catalog teacher was built for (a teacher over HTTP classifies text); None when
+    only the data will tell."""
+    if is_http_teacher(ref):
+        return "text"
     if ref.startswith("catalog:"):
         from .engine.catalog import ENTRIES
 
@@ -23,7 +43,9 @@ def teacher_task(ref: str) -> str | None:
 
 
 def teacher_kind(ref: str) -> str:
-    """``huggingface``, ``zoo`` or ``onnx``, read from the catalog or from what is on disk."""
+    """``huggingface``, ``zoo``, ``onnx`` or ``http``, read from the ref, the catalog or what is on disk."""
+    if is_http_teacher(ref):
+        return "http"
     if ref.startswith("catalog:"):
         from .engine.catalog import ENTRIES
 
@@ -40,6 +62,8 @@ def teacher_kind(ref: str) -> str:
 def backend_choose(*, domain: str, teacher_kind: str, task: str | None = None, target_hardware: str = "cpu") -> tuple[str, str]:
     """The backend for a job and the reason, in words a person reads on the job page."""
     words = domain.lower()
+    if teacher_kind == "http":
+        return "transformers", "the teacher is a text classifier reached over HTTP"
     if teacher_kind == "huggingface":
         return "transformers", "the teacher is a Hugging Face transformer"
     if task == "text":
@@ -65,6 +89,8 @@ def request_to_config(request, *, teacher: str, dataset: str, backend: str, epoc
     from .engine.config import DistillConfig
 
     augment = request.augmentation_task
+    teacher = teacher_ref_resolve(teacher)
+    overrides = {**_http_defaults(request, teacher), **(overrides or {})}
     config = DistillConfig(
         teacher=teacher, data=dataset, task=augment or "auto", augment=augment is not None,
         augment_flip="flip" in request.augmentation_techniques,
@@ -75,3 +101,14 @@ def request_to_config(request, *, teacher: str, dataset: str, backend: str, epoc
         attention_heads=request.attention_heads, **{**request.engine_options(), **(overrides or {})},
     )
     return config.model_dump(mode="json")
+
+
+def _http_defaults(request, teacher: str) -> dict:
+    """What the request's teacher and PII policy add to the config: a teacher over HTTP gets the
+    packaged student base unless one is named; ``pii_policy="redact"`` turns the checks' redaction on."""
+    extra: dict = {}
+    if teacher.startswith(HTTP_TEACHER_PREFIXES) and request.student_base is None:
+        extra["student_base"] = DEFAULT_HTTP_STUDENT_BASE
+    if getattr(request, "pii_policy", None) == "redact":
+        extra["checks"] = {"redact_pii": True}
+    return extra

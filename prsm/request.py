@@ -115,7 +115,9 @@ class DistillationRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    teacher_model: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS, description="catalog:NAME, an uploaded-teacher id, or a local path")
+    teacher_model: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS,
+                                      description="catalog:NAME, an uploaded-teacher id, a local path, endpoint:URL "
+                                      "(a PRSM predict URL), openai:MODEL or a provider's model name such as gpt-4")
     teacher_models: list[TeacherWeight] | None = Field(None, description="several teachers with weights that sum to 1")
     dataset: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS, description="uploaded-dataset id, builtin:NAME, or a local path")
     domain: str = Field("general", max_length=200, description="free text; drives backend auto-selection")
@@ -160,6 +162,9 @@ class DistillationRequest(BaseModel):
     vocabulary_size: int | None = Field(None, ge=2, le=1_000_000, description="text: the most tokens in the student's vocabulary")
     student_base: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS,
                                      description="text: a small pretrained model the student starts from (builtin:all-minilm-l6-v2)")
+    pii_policy: Literal["refuse", "redact"] | None = Field(
+        None, description="text holding personal data (e-mail, phone, card, IBAN): 'redact' replaces it before training "
+        "and before any text goes to a teacher over HTTP; 'refuse' (the default for such a teacher) sends nothing")
 
     @field_validator("budget_ftns", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as accounts_views
 from distillation.wizard import views as wizard_views
-from marketplace import views as marketplace_views
+from serving import pages as serving_pages
 
 from . import errors, healthz, views
 
@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("distillation.api_urls")),
     path("", include("safety.api_urls")),
     path("", include("marketplace.api_urls")),
+    path("", include("serving.api_urls")),
 ]
 
 urlpatterns = [
@@ -23,7 +24,8 @@ urlpatterns = [
     path("account/", accounts_views.account_page, name="account"),
     path("ledger/", include("ledger.urls")),
     path("jobs/", include("distillation.urls")),
-    path("models/", marketplace_views.models_page, name="models"),
+    path("models/", serving_pages.models_page, name="models"),
+    path("models/", include("serving.urls")),
     path("marketplace/", include("marketplace.urls")),
     path("moderation/", include("moderation.urls")),
     path("distill/", wizard_views.distill, name="distill"),

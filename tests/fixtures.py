@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -30,7 +32,17 @@ def _test_database_url() -> str:
 
 
 @pytest.fixture
-def subprocess_env(transactional_db) -> dict[str, str]:
+def serving_socket_dir(settings):
+    """A short folder for the serving pool's Unix sockets (their paths must fit in 108 bytes), the same one
+    for this test's own process (settings) and the server and workers it starts (``subprocess_env``)."""
+    folder = Path(tempfile.mkdtemp(prefix="prsm-sv-", dir="/tmp"))
+    settings.SERVING_SOCKET_DIR = str(folder)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def subprocess_env(transactional_db, serving_socket_dir) -> dict[str, str]:
     """Environment for a process that must see this test's database, Redis namespace and settings."""
     env = dict(os.environ)
     env.update(
@@ -39,6 +51,7 @@ def subprocess_env(transactional_db) -> dict[str, str]:
         PRSM_NAMESPACE=settings.PRSM_NAMESPACE,
         REDIS_URL=settings.REDIS_URL,
         BROKER_URL=settings.BROKER_URL,
+        SERVING_SOCKET_DIR=str(serving_socket_dir),
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -210,3 +223,51 @@ def api_client():
 
 # The browser tests' page (headless Chromium against live_daphne), for every app's tests.
 from tests.browser import browser_page  # noqa: E402,F401
+
+
+class ServingPool:
+    """The real serving pool (``python -m prsm.serving.pool``) on this test's socket folder."""
+
+    def __init__(self, env: dict[str, str], socket_dir: Path, log_path: Path, **options):
+        self.socket_dir, self.log_path = socket_dir, log_path
+        self.log = open(log_path, "wb")
+        arguments = [sys.executable, "-m", "prsm.serving.pool", "--socket-dir", str(socket_dir)]
+        for name, value in {"workers": 2, **options}.items():
+            arguments += [f"--{name.replace('_', '-')}", str(value)]
+        self.process = subprocess.Popen(arguments, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_until_ready(self, timeout: float = 30) -> None:
+        from prsm.serving.client import ServingClient
+        from prsm.serving.errors import ServingUnavailable
+
+        def ready():
+            if self.process.poll() is not None:
+                raise AssertionError(f"serving pool exited early:\n{self.log_path.read_text()}")
+            try:
+                workers = ServingClient(str(self.socket_dir), timeout_s=2).status()["workers"]
+            except ServingUnavailable:
+                return None
+            return workers and all(worker["alive"] for worker in workers)
+
+        wait_for(ready, timeout, "serving pool to answer", interval=0.1)
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self.log.close()
+
+
+@pytest.fixture
+def serving_pool(subprocess_env, serving_socket_dir, tmp_path):
+    """Start the serving pool (``serving_pool(**options)``: workers, memory_mb, max_batch, max_wait_ms,
+    max_in_flight); it is stopped after the test."""
+    started: list[ServingPool] = []
+
+    def start(**options) -> ServingPool:
+        pool = ServingPool(subprocess_env, serving_socket_dir, tmp_path / f"serving-{len(started)}.log", **options)
+        started.append(pool)
+        pool.wait_until_ready()
+        return pool
+
+    yield start
+    for pool in started:
+        pool.stop()

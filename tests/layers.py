@@ -27,6 +27,7 @@ LAYERS: tuple[str, ...] = (
     "safety",        # safety reports, the breaker's state, flagged uploads, moderation log
     "distillation",  # jobs, uploads, the training actor
     "marketplace",   # listings, purchases, ratings (deploys and lists a job)
+    "serving",       # deployed models answer predictions: the predict API, metering, billing, "try it"
     "moderation",    # the moderators' console and the operations page: composes safety and marketplace
     "prsm_site",     # settings, URLs, routing, ASGI, the worker's entry point
 )

@@ -47,7 +47,7 @@ def test_the_page_shows_the_balance_and_the_sign_up_grant(signed_in, ada):
 
 
 def test_creating_a_token_shows_its_key_once(signed_in, ada):
-    response = signed_in.post(reverse("account"), {"name": "laptop SDK"})
+    response = signed_in.post(reverse("account"), {"name": "laptop SDK", "scopes": ["read", "predict", "manage"]})
 
     assert response.status_code == 302 and response["Location"] == "/account/#new-key"
     token = api_tokens_of(user=ada).get()
@@ -74,7 +74,7 @@ def test_the_token_limit_is_shown_beside_the_name(signed_in, ada):
     for n in range(services.API_TOKEN_LIMIT):
         services.api_token_create(user=ada, name=f"token {n}")
 
-    response = signed_in.post(reverse("account"), {"name": "one more"})
+    response = signed_in.post(reverse("account"), {"name": "one more", "scopes": ["read"]})
 
     assert response.status_code == 400
     assert "the most allowed" in response.context["form"].errors["name"][0]

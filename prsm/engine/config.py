@@ -16,12 +16,32 @@ from .checks.spending import Budget
 Transfer = Literal["logits", "hidden", "attention"]
 
 
+class HttpTeacherConfig(BaseModel):
+    """How a teacher reached over HTTP (``endpoint:URL``, ``openai:MODEL``) is called. Its key is
+    never part of a config: it comes from the environment or the caller's secrets at run time
+    (``prsm.engine.teachers.http.teacher_secrets``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = Field(None, max_length=2000, description="openai: the provider's base URL (…/v1); "
+                                 "None: PRSM_OPENAI_BASE_URL")
+    concurrency: int = Field(4, ge=1, le=64, description="requests in flight at once")
+    requests_per_second: float | None = Field(None, gt=0, description="at most this many requests a second; None: no limit")
+    timeout_s: float = Field(30.0, gt=0, le=600, description="seconds one request may take")
+    max_retries: int = Field(4, ge=0, le=20, description="retries of a 429, a 5xx or a timeout (exponential backoff, jitter)")
+    max_response_bytes: int = Field(1 << 20, ge=1024, le=64 << 20, description="a longer answer is refused")
+    price_per_1k_tokens_units: int = Field(0, ge=0, description="what 1,000 tokens cost (units); priced into the charge")
+    allow_hosts: list[str] = Field(default_factory=list, description="hosts or CIDRs allowed even when private or "
+                                   "loopback (beside PRSM_TEACHER_HOSTS_ALLOW)")
+    shared_cache: str | None = Field(None, description="a folder of answers shared by runs; None: $PRSM_HOME/teacher-answers")
+
+
 class DistillConfig(BaseModel):
     """Everything ``run_distillation`` needs. Defaults suit a CPU and the CLI's defaults."""
 
     model_config = ConfigDict(extra="forbid")
 
-    teacher: str = Field(description="zoo folder, .onnx file, Hugging Face directory or catalog:NAME")
+    teacher: str = Field(description="zoo folder, .onnx file, Hugging Face directory, catalog:NAME, endpoint:URL or openai:MODEL")
     data: str | None = Field(None, description="builtin:NAME, a CSV/JSONL file, an image folder or zip")
     task: Literal["auto", "text", "image", "tabular"] = "auto"
     target_size: Literal["small", "medium", "large"] = "small"
@@ -72,6 +92,8 @@ class DistillConfig(BaseModel):
     domain: str | None = Field(None, description="what the model is for (free text); the teacher-risk check reads it")
     checks: ChecksConfig = Field(default_factory=ChecksConfig, description="safety checks' thresholds and options")
     budget: Budget | None = Field(None, description="what the run may spend and the price rule; the breaker stops it there")
+    teacher_http: HttpTeacherConfig = Field(default_factory=HttpTeacherConfig,
+                                            description="a teacher over HTTP: limits, retries, price, allowed hosts")
 
     @field_validator("augment_flip")
     @classmethod
@@ -107,4 +129,5 @@ class DistillConfig(BaseModel):
         """The fields that change what training computes (a checkpoint resumes only if they match)."""
         # the checks and the budget only observe (redaction changes the data's hash instead)
         return self.model_dump(exclude={"exports", "baseline", "quality_threshold", "checkpoint_every",
-                                        "checkpoint_seconds", "device", "domain", "checks", "budget"})
+                                        "checkpoint_seconds", "device", "domain", "checks", "budget",
+                                        "teacher_http"})

@@ -6,13 +6,16 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from ..planning import backend_choose, request_to_config, teacher_kind, teacher_task
 from ..request import DistillationRequest
+from .inputs import local_inputs
 from .types import DeployedModel, Job, JobStatus, SdkError
 
 EXPORT_PREFERENCE = ("onnx", "safetensors", "huggingface", "pth")
+SERVED_FORMATS = ("onnx-int8", "onnx")  # what predict runs, best first when asked for speed
 
 
 class _LocalJob:
@@ -70,6 +73,7 @@ class LocalBackend:
         home = Path(os.environ.get("PRSM_HOME", Path.home() / ".cache" / "prsm"))
         self.work_dir = Path(work_dir) if work_dir else home / "jobs"
         self.jobs: dict[str, _LocalJob] = {}
+        self.models: dict[str, DeployedModel] = {}
 
     def create(self, request: DistillationRequest) -> Job:
         from ..engine.catalog import default_data
@@ -110,22 +114,116 @@ class LocalBackend:
 
     def deploy(self, job_id: str, export_format: str | None) -> DeployedModel:
         job = self._job(job_id)
-        if job.status != "completed":
-            raise SdkError(f"only a completed job can be deployed; this one is {job.status}", status=409)
-        retention, threshold = job.report.get("retention", 0), job.request.quality_threshold
-        if retention < threshold:
-            raise SdkError(f"retention {retention:.3f} is under quality_threshold {threshold}", status=409,
-                           field="quality_threshold")
-        failed = sorted(name for name, check in job.report.get("checks", {}).items()
-                        if check.get("phase") and not check.get("passed"))
-        if failed:  # the server holds such a model for a moderator; here nobody can approve it
-            raise SdkError(f"the student failed its safety checks ({', '.join(failed)}); see report['checks']",
-                           status=409, code="circuit_breaker_tripped")
-        exports = {name: info for name, info in job.report.get("exports", {}).items() if info.get("verified")}
-        chosen = export_format or next((name for name in EXPORT_PREFERENCE if name in exports), None)
-        if chosen not in exports:
-            raise SdkError(f"no verified {chosen!r} export; verified: {', '.join(sorted(exports)) or 'none'}", status=409)
+        exports, chosen = _deployable(job, export_format)
+        served_name = serving_export(job.report, job.request.optimization_target)
+        served_path = str(job.out_dir / exports[served_name]["path"]) if served_name else ""
+        limited = job.request.max_inference_latency is not None or job.request.max_memory_usage is not None
+        if limited and not served_name:
+            raise SdkError("max_inference_latency and max_memory_usage are measured on the served ONNX export, and "
+                           "this job has no verified ONNX export", status=409, field="export_format")
+        measured = _check_limits(served_path, job.request) if limited else {}
         model = DeployedModel(model_id=str(uuid.uuid4()), export_format=chosen, job_id=job_id,
-                              location=str(job.out_dir / exports[chosen]["path"]))
-        (job.out_dir / "deployment.json").write_text(json.dumps(model.__dict__, indent=2))
+                              location=str(job.out_dir / exports[chosen]["path"]), served_format=served_name or "",
+                              served_location=served_path, measured=measured)
+        model._predict = local_predictor(_load(served_path)) if served_name else _no_onnx(sorted(exports))
+        self.models[model.model_id] = model
+        (job.out_dir / "deployment.json").write_text(json.dumps(model.as_dict(), indent=2))
         return model
+
+    def model(self, model_id: str) -> DeployedModel:
+        if model_id not in self.models:
+            raise SdkError(f"no deployed model {model_id} in this process", status=404, code="not_found")
+        return self.models[model_id]
+
+    def undeploy(self, model_id: str) -> None:
+        self.model(model_id)._predict = _undeployed
+        del self.models[model_id]
+
+
+def _deployable(job: _LocalJob, export_format: str | None) -> tuple[dict, str]:
+    """(the verified exports, the one to download), or a 409 saying why the job cannot be deployed."""
+    if job.status != "completed":
+        raise SdkError(f"only a completed job can be deployed; this one is {job.status}", status=409)
+    retention, threshold = job.report.get("retention", 0), job.request.quality_threshold
+    if retention < threshold:
+        raise SdkError(f"retention {retention:.3f} is under quality_threshold {threshold}", status=409,
+                       field="quality_threshold")
+    failed = sorted(name for name, check in job.report.get("checks", {}).items()
+                    if check.get("phase") and not check.get("passed"))
+    if failed:  # the server holds such a model for a moderator; here nobody can approve it
+        raise SdkError(f"the student failed its safety checks ({', '.join(failed)}); see report['checks']",
+                       status=409, code="circuit_breaker_tripped")
+    exports = {name: info for name, info in job.report.get("exports", {}).items() if info.get("verified")}
+    chosen = export_format or next((name for name in EXPORT_PREFERENCE if name in exports), None)
+    if chosen not in exports:
+        raise SdkError(f"no verified {chosen!r} export; verified: {', '.join(sorted(exports)) or 'none'}", status=409)
+    return exports, chosen
+
+
+def serving_export(report: dict, optimization_target: str | None = None) -> str | None:
+    """The ONNX export that answers predictions, as a server picks it (distillation.services.
+    job_serving_artifact): the int8 one when it verified and the run was for speed, else the float
+    one; None without one."""
+    verified = {name for name, info in report.get("exports", {}).items() if info.get("verified")}
+    target = optimization_target or report.get("config", {}).get("optimization_target", "speed")
+    return next((name for name in (SERVED_FORMATS if target == "speed" else SERVED_FORMATS[1:]) if name in verified), None)
+
+
+def _load(onnx_path: str):
+    """The served model, loaded once and kept for this deployment's predictions."""
+    from ..serving.errors import ServingError
+    from ..serving.model import ServedModel
+
+    try:
+        return ServedModel.load(onnx_path)
+    except ServingError as exc:
+        raise SdkError(f"the export cannot be served: {exc}", status=409, code="not_servable") from None
+
+
+def local_predictor(served) -> Callable[[list], list[dict]]:
+    """``predict`` on a loaded ``ServedModel``; inputs it refuses are a 400 naming the input."""
+    from ..serving.errors import InputError
+
+    def predict(inputs: list) -> list[dict]:
+        try:
+            return served.predict(local_inputs(inputs))
+        except InputError as exc:
+            raise SdkError(str(exc), status=400, code="invalid", field="inputs") from None
+
+    return predict
+
+
+def _undeployed(inputs: list) -> list[dict]:
+    raise SdkError("this model was undeployed; deploy its job again to predict", status=409, code="undeployed")
+
+
+def _no_onnx(verified: list[str]) -> Callable[[list], list[dict]]:
+    def predict(inputs: list) -> list[dict]:
+        raise SdkError(f"no verified ONNX export to serve (verified: {', '.join(verified) or 'none'}); "
+                       "distil with export_formats including 'onnx'", status=409, code="not_servable")
+
+    return predict
+
+
+def _check_limits(onnx_path: str, request: DistillationRequest) -> dict:
+    """The serving path's figures (``prsm.serving.measure``, in a child process); a 409 naming them
+    when one of the request's limits is missed, as a server's deploy answers."""
+    from ..serving.errors import ServingError
+    from ..serving.measure import measure
+
+    try:
+        measured = measure(onnx_path)
+    except ServingError as exc:
+        raise SdkError(f"the export cannot be served: {exc}", status=409, code="not_servable") from None
+    misses = []
+    if request.max_inference_latency is not None and measured["latency_ms_p95"] > request.max_inference_latency:
+        misses.append(f"p95 latency for one input {measured['latency_ms_p95']:.2f} ms > max_inference_latency "
+                      f"{request.max_inference_latency:g} ms")
+    if request.max_memory_usage is not None and measured["memory_bytes"] > request.max_memory_usage:
+        misses.append(f"resident memory of the loaded model {measured['memory_bytes']:,} bytes > max_memory_usage "
+                      f"{request.max_memory_usage:,} bytes")
+    if misses:
+        raise SdkError("measured on the serving path: " + "; ".join(misses) + "; the model was not deployed",
+                       status=409, code="serving_limits",
+                       field="max_inference_latency" if "latency" in misses[0] else "max_memory_usage")
+    return measured

@@ -6,6 +6,9 @@
     status = await orchestrator.get_status(job.job_id)
     async for event in orchestrator.stream(job.job_id): ...
     model = await orchestrator.deploy_model(job.job_id)
+    outputs = await model.predict(["a great film"])               # [{"label", "probabilities"}]
+    model = await orchestrator.get_model(model_id)                 # a model deployed before
+    await orchestrator.undeploy_model(model.model_id)
 """
 
 from __future__ import annotations
@@ -49,6 +52,14 @@ class DistillationOrchestrator:
 
     async def deploy_model(self, job_id: str, export_format: str | None = None) -> DeployedModel:
         return await asyncio.to_thread(self._backend.deploy, job_id, export_format)
+
+    async def get_model(self, model_id: str) -> DeployedModel:
+        """A deployed model by id, to ``predict`` with: on the server, or deployed earlier in this process."""
+        return await asyncio.to_thread(self._backend.model, model_id)
+
+    async def undeploy_model(self, model_id: str) -> None:
+        """Stop serving the model; its job and exports stay (deploy the job again to serve it again)."""
+        await asyncio.to_thread(self._backend.undeploy, model_id)
 
     async def wait(self, job_id: str, timeout: float | None = None) -> JobStatus:
         """Return the status once the job has ended (completed, failed or cancelled)."""

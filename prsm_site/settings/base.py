@@ -38,13 +38,14 @@ INSTALLED_APPS = [
     "distillation",
     "safety",
     "marketplace",
+    "serving",
     "moderation",
 ]
 
 MIDDLEWARE = [
     "core.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.StaticFiles",  # WhiteNoise, sync and async
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "core.middleware.ApiQueryBounds",
@@ -131,6 +132,31 @@ DRAMATIQ_CRONTAB = {
 DISTILLATION_LEASE_SECONDS = env_int("DISTILLATION_LEASE_SECONDS", 30)
 DISTILLATION_MAX_RUNNING_PER_USER = env_int("DISTILLATION_MAX_RUNNING_PER_USER", 2)
 
+# --- Serving (docs/SERVING.md): a pool of serving processes (`python -m prsm.serving.pool`, the Procfile's
+# `serving:` line) answers predictions over Unix sockets in SERVING_SOCKET_DIR; the web server never runs a model.
+SERVING_SOCKET_DIR = env_str("SERVING_SOCKET_DIR", str(BASE_DIR / "var" / "serving"))
+SERVING_WORKERS = env_int("SERVING_WORKERS", 2)              # serving processes; a model lives in one of them
+SERVING_MEMORY_MB = env_int("SERVING_MEMORY_MB", 1024)       # per process: past it, least recently used models unload
+SERVING_MAX_BATCH = env_int("SERVING_MAX_BATCH", 32)         # inputs one session.run takes from waiting requests
+SERVING_MAX_WAIT_MS = env_int("SERVING_MAX_WAIT_MS", 2)      # the longest a request waits for others to batch with
+SERVING_MAX_IN_FLIGHT = env_int("SERVING_MAX_IN_FLIGHT", 64)  # per model; more get 429 with Retry-After
+SERVING_TIMEOUT_S = env_int("SERVING_TIMEOUT_S", 30)
+PREDICT_MAX_INPUTS = env_int("PREDICT_MAX_INPUTS", 64)
+PREDICT_MAX_BODY_BYTES = env_int("PREDICT_MAX_BODY_BYTES", 8 * 1024 * 1024)
+PREDICT_RATE_PER_MINUTE = env_int("PREDICT_RATE_PER_MINUTE", 600)  # per API token (per user in the browser)
+TRY_IT_FREE_PER_DAY = env_int("TRY_IT_FREE_PER_DAY", 20)     # "try it" on listings a user does not own
+
+# --- Teachers over HTTP (docs/SERVING.md "Teachers over HTTP"). The operator's OpenAI-compatible provider
+# (used by openai:MODEL and bare names like gpt-4 when the user saved none); hosts or CIDRs a teacher URL may
+# reach although private or loopback; the price of 1,000 teacher tokens, in units (charged with the job).
+PRSM_OPENAI_BASE_URL = env_str("PRSM_OPENAI_BASE_URL", "")
+PRSM_OPENAI_API_KEY = env_str("PRSM_OPENAI_API_KEY", "")
+PRSM_TEACHER_HOSTS_ALLOW = env_list("PRSM_TEACHER_HOSTS_ALLOW", [])
+PRSM_TEACHER_PRICE_PER_1K_TOKENS_UNITS = env_int("PRSM_TEACHER_PRICE_PER_1K_TOKENS_UNITS", 0)
+PRSM_TEACHER_CONCURRENCY = env_int("PRSM_TEACHER_CONCURRENCY", 4)
+PRSM_TEACHER_TIMEOUT_S = env_int("PRSM_TEACHER_TIMEOUT_S", 30)
+PRSM_SECRETS_KEY = env_str("PRSM_SECRETS_KEY", "")  # a Fernet key for saved provider keys; "" derives one from SECRET_KEY
+
 # --- Auth and accounts.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -156,7 +182,8 @@ REST_FRAMEWORK = {
         "accounts.auth.ApiTokenAuthentication",  # named API tokens, and DRF's Token keys as before
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # TokenScope: a named API token's scopes (read, predict, manage); a view with its own permission_classes lists it too
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "accounts.permissions.TokenScope"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
     # JSON only, whatever the client's Accept says (no browsable pages); bodies read with limits.

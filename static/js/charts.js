@@ -7,7 +7,9 @@
 // websocket (seq <= last_seq) is not drawn twice and none that came in while loading is lost.
 // A series may also be bars ("type": "bar", x the categories) or a heatmap ("type": "heatmap",
 // with z rows over y); optional y_range and y_type ("log") set the value axis (the job's
-// comparison charts, distillation.selectors.job_comparison_charts).
+// comparison charts, distillation.selectors.job_comparison_charts). Horizontal bars ("orientation": "h",
+// x the values, y the categories) draw probabilities from 0 to 1; a container may carry its JSON in
+// data-series instead of data-series-url ("try it", templates/serving/_try_it.html).
 (function () {
   "use strict";
   const state = new WeakMap();
@@ -17,6 +19,11 @@
       return {type: "heatmap", name: line.name, meta: line.key, x: line.x.slice(), y: line.y.slice(),
               z: line.z.map((row) => row.slice()), colorscale: "Blues", reversescale: true, texttemplate: "%{z}",
               hovertemplate: "true %{y}, predicted %{x}: %{z}<extra></extra>"};
+    }
+    if (line.type === "bar" && line.orientation === "h") {
+      return {type: "bar", orientation: "h", name: line.name, meta: line.key, x: line.x.slice(), y: line.y.slice(),
+              text: line.x.map((value) => (value * 100).toFixed(1) + "%"), textposition: "auto", cliponaxis: false,
+              marker: {color: "#3451c7"}, hovertemplate: "%{y}: %{x:.1%}<extra></extra>"};
     }
     if (line.type === "bar") {
       return {type: "bar", name: line.name, meta: line.key, x: line.x.slice(), y: line.y.slice(),
@@ -44,6 +51,12 @@
       xaxis: {title: {text: data.x_title || ""}},
       yaxis: {title: {text: data.y_title || ""}, rangemode: "tozero"},
     };
+    const horizontal = series.find((line) => line.type === "bar" && line.orientation === "h");
+    if (horizontal) {  // probabilities: one bar per label, the most likely on top
+      return Object.assign(result, {height: Math.max(140, 26 * horizontal.y.length + 56), margin: {l: 16, r: 16, t: 8, b: 40},
+        xaxis: {title: {text: data.x_title || ""}, range: [0, 1], tickformat: ".0%", fixedrange: true},
+        yaxis: {type: "category", autorange: "reversed", automargin: true, fixedrange: true}});
+    }
     // Plotly reads a key set to undefined as an axis to lay out: only what applies is set
     if (series.some((line) => line.type === "bar" || line.type === "heatmap")) result.xaxis.type = "category";
     if (heatmap) Object.assign(result.yaxis, {type: "category", autorange: "reversed"});
@@ -79,8 +92,10 @@
 
   function draw(el) {
     state.set(el, {lastSeq: Infinity, keys: [], points: 0, pending: []});  // events wait until drawn
-    return fetch(el.dataset.seriesUrl, {credentials: "same-origin", headers: {Accept: "application/json"}})
-      .then((response) => { if (!response.ok) throw new Error("HTTP " + response.status); return response.json(); })
+    const loaded = el.dataset.series ? Promise.resolve().then(() => JSON.parse(el.dataset.series))
+      : fetch(el.dataset.seriesUrl, {credentials: "same-origin", headers: {Accept: "application/json"}})
+        .then((response) => { if (!response.ok) throw new Error("HTTP " + response.status); return response.json(); });
+    return loaded
       .then((data) => Plotly.newPlot(el, data.series.map(trace), layout(data),
                                      {responsive: true, displaylogo: false}).then(() => data))
       .then((data) => {

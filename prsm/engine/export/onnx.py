@@ -20,6 +20,7 @@ from torch import nn
 from ..evaluation.cost import latency_ms
 from ..teachers.onnx import ort_session
 from .files import export_record, within_tolerance
+from .preprocessing import METADATA_KEY, read_metadata, write_prop
 
 SEQUENCE_INPUTS = {"input_ids", "attention_mask", "token_type_ids"}
 
@@ -35,8 +36,12 @@ class LogitsModel(nn.Module):
         return self.adapter.forward(self.module, dict(zip(self.names, tensors)))
 
 
-def export_onnx(module: nn.Module, adapter, example: dict[str, np.ndarray], path: Path, labels: list[str]) -> Path:
-    """Write ``path``; the wrapper is put in eval mode first (ENVIRONMENT.md: training mode drifts)."""
+def export_onnx(module: nn.Module, adapter, example: dict[str, np.ndarray], path: Path, labels: list[str],
+                preprocessing: dict | None = None) -> Path:
+    """Write ``path``; the wrapper is put in eval mode first (ENVIRONMENT.md: training mode drifts).
+
+    ``labels`` and ``preprocessing`` (see ``preprocessing.describe``) go in the metadata props, so the
+    file alone is enough to serve the model."""
     names = list(example)
     wrapper = LogitsModel(module, adapter, names).eval()
     tensors = tuple(torch.from_numpy(np.ascontiguousarray(example[name])) for name in names)
@@ -49,17 +54,20 @@ def export_onnx(module: nn.Module, adapter, example: dict[str, np.ndarray], path
         program = torch.onnx.export(wrapper, tensors, input_names=names, output_names=["logits"],
                                     dynamic_shapes=(dynamic,), dynamo=True, verbose=False)
         program.save(str(path))
-    _set_labels(path, labels)
+    _set_metadata(path, labels, preprocessing)
     return path
 
 
-def _set_labels(path: Path, labels: list[str]) -> None:
+def _set_metadata(path: Path, labels: list[str], preprocessing: dict | None) -> None:
     import onnx
 
     model = onnx.load(str(path))
     del model.metadata_props[:]
     entry = model.metadata_props.add()
     entry.key, entry.value = "labels", json.dumps(labels)
+    if preprocessing is not None:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = METADATA_KEY, json.dumps(preprocessing)
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(path))
 
@@ -126,7 +134,18 @@ def quantize_int8(source: Path, target: Path) -> str:
         quantize_dynamic(str(prepared), str(target), weight_type=QuantType.QInt8)
     if prepared != source:
         prepared.unlink(missing_ok=True)
+    _keep_metadata(source, target)
     return note
+
+
+def _keep_metadata(source: Path, target: Path) -> None:
+    """The int8 file serves like the float one: it needs the same labels and preprocessing props.
+    onnxruntime 1.32's quantizer keeps them; this guards a version that does not."""
+    wanted = {key: value for key, value in read_metadata(source).items() if key in ("labels", METADATA_KEY)}
+    have = read_metadata(target)
+    for key, value in wanted.items():
+        if have.get(key) != value:
+            write_prop(target, key, value)
 
 
 def verify_int8(path: Path, inputs: dict[str, np.ndarray], labels: np.ndarray, float_logits: np.ndarray,

@@ -42,7 +42,10 @@ def _costs(run: Run) -> None:
     small = test.subset(rows)
     student_inputs = run.student.adapter.encode(small)
     run.student_torch_cost = torch_cost(run.student.module, run.student.adapter, student_inputs)
-    if run.teacher.runtime == "onnxruntime":
+    if run.teacher.runtime == "http":  # the requests' own times; the student's in PyTorch beside them
+        run.teacher_cost = run.teacher.cost()
+        run.student_cost = run.student_torch_cost
+    elif run.teacher.runtime == "onnxruntime":
         path = export_onnx(run.student.module, run.student.adapter, {k: v[:2] for k, v in student_inputs.items()},
                            run.out / "cache" / "student-latency.onnx", list(test.classes))
         run.teacher_cost = onnx_cost(run.teacher.path, run.teacher.encode(small), run.teacher.runner)
@@ -99,7 +102,7 @@ def _teacher_section(run: Run) -> dict:
             "latency_ms_p50": cost["latency_ms_p50"], "latency_ms_p95": cost["latency_ms_p95"],
             "f1_macro": q["f1_macro"], "ece": q["ece"], **_cost_extras(cost),
             "ref": run.teacher.ref, "kind": run.teacher.kind, "layers": d.get("layers"), "width": d.get("width"),
-            "heads": d.get("heads"), "classes": list(run.teacher.classes)}
+            "heads": d.get("heads"), "classes": list(run.teacher.classes), **run.teacher.report_extra()}
 
 
 def _student_section(run: Run) -> dict:

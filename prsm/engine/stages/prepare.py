@@ -42,13 +42,26 @@ def _catalog_default_data(teacher: str) -> str:
 
 
 def load_teacher(run: Run) -> None:
-    run.teacher = load_teacher_ref(run.config.teacher, run.config.max_length)
+    run.teacher = load_teacher_ref(run.config.teacher, run.config.max_length, http=_http_options(run))
     run.teacher.check(run.data)
     run.data = align_classes(run.data, run.teacher)
     before_training(run)
     run.teacher_describe = run.teacher.describe()
     name = select_backend(run.config.backend, run.data.task, run.teacher.kind)
     run.backend = get_backend(name)
+
+
+def _http_options(run: Run):
+    """A teacher over HTTP: the config's limits, the PII policy (refuse unless redact_pii) and the run's cache."""
+    from ..teachers.http import HttpOptions, is_http_ref
+
+    if not is_http_ref(run.config.teacher):
+        return None
+    if run.config.student_base is None:
+        raise BadInput(f"{run.config.teacher}: a teacher over HTTP has no layers or tokenizer to cut a student from: "
+                       "give student_base (builtin:all-minilm-l6-v2 or a Hugging Face directory)")
+    policy = "redact" if run.config.checks.redact_pii else "refuse"
+    return HttpOptions(config=run.config.teacher_http, pii_policy=policy, cache_dir=run.out / "cache")
 
 
 def split(run: Run) -> None:

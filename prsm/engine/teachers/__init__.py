@@ -1,4 +1,5 @@
-"""Teachers: a zoo folder, an ONNX file, a Hugging Face directory, or ``catalog:NAME``.
+"""Teachers: a zoo folder, an ONNX file, a Hugging Face directory, ``catalog:NAME``, or a
+teacher over HTTP (``endpoint:URL``, ``openai:MODEL``: see ``http``).
 
 ``load_teacher(ref)`` picks the kind from what is on disk. A zoo or Hugging Face folder whose
 weights are a PyTorch pickle (``model.pth``, ``pytorch_model.bin``) is converted once into a
@@ -32,7 +33,12 @@ def resolve_teacher_path(ref: str) -> Path:
     return path
 
 
-def load_teacher(ref: str, max_length: int = 128) -> Teacher:
+def load_teacher(ref: str, max_length: int = 128, http=None) -> Teacher:
+    """The teacher ``ref`` names; ``http`` (:class:`.http.HttpOptions`) configures one over HTTP."""
+    if ref.startswith(("endpoint:", "openai:")):
+        from .http import HttpOptions, HttpTeacher
+
+        return HttpTeacher(ref, http or HttpOptions())
     path = resolve_teacher_path(ref)
     if path.is_file() and path.suffix.lower() in WEIGHT_SUFFIXES and _is_model_folder(path.parent):
         path = path.parent  # the weights of a zoo or Hugging Face folder: the folder is the teacher

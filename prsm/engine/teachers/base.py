@@ -62,6 +62,10 @@ class Teacher(ABC):
         self.module.eval()
         return run
 
+    def report_extra(self) -> dict:
+        """Fields this kind of teacher adds to the report's ``teacher`` section (an HTTP teacher's usage)."""
+        return {}
+
     @property
     def num_outputs(self) -> int:
         return len(self.classes) if self.classes else 0

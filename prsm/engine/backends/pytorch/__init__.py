@@ -12,6 +12,7 @@ from ...adapters import TensorAdapter, predict_logits
 from ...data.types import TaskData
 from ...errors import BadInput
 from ...export.onnx import export_onnx, quantize_int8, verify_int8, verify_onnx
+from ...export.preprocessing import describe
 from ...export.weights import export_pth, export_safetensors
 from ...students.design import Candidate
 from ...zoo import build_model
@@ -74,11 +75,14 @@ class PyTorchBackend(Backend):
             records["pth"] = export_pth(student.module, lambda: build_model(student.architecture),
                                         folder / "model.pth", root, x, expected)
         if "onnx" in formats or "onnx-int8" in formats:
-            records.update(self._onnx(student, formats, folder, root, inputs, test.labels))
+            records.update(self._onnx(student, formats, folder, root, inputs, test.labels,
+                                      describe(test, student.adapter)))
         return records
 
-    def _onnx(self, student: Student, formats: list[str], folder: Path, root: Path, inputs: dict, labels: np.ndarray) -> dict:
-        path = export_onnx(student.module, student.adapter, {"x": inputs["x"][:2]}, folder / "model.onnx", student.architecture["classes"])
+    def _onnx(self, student: Student, formats: list[str], folder: Path, root: Path, inputs: dict, labels: np.ndarray,
+              preprocessing: dict) -> dict:
+        path = export_onnx(student.module, student.adapter, {"x": inputs["x"][:2]}, folder / "model.onnx",
+                           student.architecture["classes"], preprocessing)
         expected = predict_logits(student.module, student.adapter, inputs)
         records = {}
         if "onnx" in formats:

@@ -15,6 +15,7 @@ from ...adapters import SequenceAdapter, predict_logits
 from ...data.types import TaskData
 from ...errors import BadInput
 from ...export.onnx import export_onnx, quantize_int8, verify_int8, verify_onnx
+from ...export.preprocessing import describe
 from ...students.design import Candidate
 from ..base import Backend, Student
 from . import bases, students, vocab
@@ -142,13 +143,17 @@ class TransformersBackend(Backend):
         if "pth" in formats:
             records["pth"] = export_state_dict(student, folder / "model.pth", root, inputs, expected)
         if "onnx" in formats or "onnx-int8" in formats:
-            records.update(self._onnx(student, formats, folder, root, inputs, expected, test.labels[: len(expected)]))
+            records.update(self._onnx(student, formats, folder, root, inputs, expected, test.labels[: len(expected)],
+                                      describe(test, student.adapter)))
         return records
 
-    def _onnx(self, student, formats, folder, root, inputs, expected, labels) -> dict:
+    def _onnx(self, student, formats, folder, root, inputs, expected, labels, preprocessing) -> dict:
         example = {name: array[:2, :8] for name, array in inputs.items()}
         path = export_onnx(student.module, student.adapter, example, folder / "model.onnx",
-                           [student.module.config.id2label[i] for i in range(student.module.config.num_labels)])
+                           [student.module.config.id2label[i] for i in range(student.module.config.num_labels)],
+                           preprocessing)
+        # the file's preprocessing names this folder: the tokenizer serves beside the .onnx
+        student.adapter.tokenizer.save_pretrained(str(folder / preprocessing["tokenizer"]))
         records = {}
         if "onnx" in formats:
             records["onnx"] = verify_onnx(path, inputs, expected, root)

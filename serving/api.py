@@ -1,0 +1,132 @@
+"""The serving REST API: call a deployed model, list one's deployed models, undeploy one.
+
+    POST   /api/v1/models/{model_id}/predict/   {"inputs": [...]} (JSON) or multipart image files in "inputs"
+    GET    /api/v1/models/                      own deployed models, with the serving path's figures
+    DELETE /api/v1/models/{model_id}/           undeploy (POST /distillations/{job_id}/deploy/ serves it again)
+"""
+
+from django.conf import settings
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import ApiToken
+from accounts.permissions import TokenScope
+from core.api_errors import RequestTooLarge
+
+from . import selectors, services
+from .errors import ModelBusy
+from .throttles import PredictRateThrottle
+
+ERROR_SHAPE = 'The body is {"error": {"code", "message", "field"?}}.'
+
+
+class PredictInput(serializers.Serializer):
+    inputs = serializers.ListField(child=serializers.JSONField(), allow_empty=False,
+                                   help_text="texts; feature rows as lists or objects keyed by column; images as base64 "
+                                             'text, {"b64": ...}, or multipart files in the field "inputs"')
+
+
+class PredictOutput(serializers.Serializer):
+    class Output(serializers.Serializer):
+        label = serializers.CharField()
+        probabilities = serializers.DictField(child=serializers.FloatField(), help_text="label -> probability")
+
+    model_id = serializers.UUIDField()
+    version = serializers.CharField(help_text="the served export: format and the start of its sha256")
+    outputs = Output(many=True)
+
+
+class DeployedModelOutput(serializers.Serializer):
+    model_id = serializers.UUIDField()
+    job_id = serializers.UUIDField(source="job.job_id")
+    export_format = serializers.CharField()
+    served_format = serializers.CharField(source="serving_artifact.format", allow_null=True, default=None)
+    task = serializers.SerializerMethodField()
+    live = serializers.BooleanField(source="is_live")
+    measured = serializers.JSONField(help_text="latency_ms_p50, latency_ms_p95, memory_bytes on the serving path")
+    created_at = serializers.DateTimeField()
+    undeployed_at = serializers.DateTimeField(allow_null=True)
+    predict_url = serializers.SerializerMethodField()
+
+    def get_task(self, deployment) -> str:
+        return selectors.served_task(deployment)
+
+    def get_predict_url(self, deployment) -> str:
+        return f"/api/v1/models/{deployment.model_id}/predict/"
+
+
+def deployment_or_404(request, model_id):
+    deployment = selectors.deployment_for(model_id=model_id)
+    if deployment is None or not selectors.deployment_visible_to(user=request.user, deployment=deployment):
+        raise Http404("No such deployed model.")
+    return deployment
+
+
+class PredictApi(APIView):
+    permission_classes = [IsAuthenticated, TokenScope]
+    throttle_classes = [PredictRateThrottle]  # PREDICT_RATE_PER_MINUTE per API token (serving/throttles.py)
+    parser_classes = [JSONParser, MultiPartParser]
+    required_scope = "predict"
+
+    @extend_schema(operation_id="models_predict", request=PredictInput,
+                   responses={200: PredictOutput,
+                              400: OpenApiResponse(description="Bad inputs: the message names the input and the problem. " + ERROR_SHAPE),
+                              402: OpenApiResponse(description="The caller's last usage bill could not be paid."),
+                              403: OpenApiResponse(description="Not the owner, a buyer or a current renter."),
+                              409: OpenApiResponse(description="Undeployed, or no ONNX export to serve."),
+                              413: OpenApiResponse(description="The body is over PREDICT_MAX_BODY_BYTES."),
+                              429: OpenApiResponse(description="Too many requests in flight or per minute; Retry-After says when."),
+                              503: OpenApiResponse(description="The serving pool is down.")},
+                   description="One {label, probabilities} per input, in order, from the deployed model (ONNX Runtime, "
+                               "batched with concurrent calls). Metered; a priced listing bills buyers and renters.")
+    def post(self, request, model_id):
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.PREDICT_MAX_BODY_BYTES:
+            raise RequestTooLarge(f"The body is {length:,} bytes; a prediction call takes at most "
+                                  f"{settings.PREDICT_MAX_BODY_BYTES:,} (send fewer inputs per call).")
+        deployment = deployment_or_404(request, model_id)
+        inputs = self.inputs_of(request)
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        try:
+            body = services.model_predict(user=request.user, deployment=deployment, inputs=inputs, token=token)
+        except ModelBusy as error:
+            raise exceptions.Throttled(wait=error.retry_after, detail=error.message) from None
+        return Response(body)
+
+    def inputs_of(self, request):
+        if request.content_type.startswith("multipart/"):
+            files = request.FILES.getlist("inputs")
+            if not files:
+                raise exceptions.ValidationError({"inputs": 'Send image files in the multipart field "inputs".'})
+            return [upload.read() for upload in files]
+        serializer = PredictInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data["inputs"]
+
+
+class ModelsApi(APIView):
+    permission_classes = [IsAuthenticated, TokenScope]
+
+    @extend_schema(operation_id="models_list", responses={200: DeployedModelOutput(many=True)},
+                   description="Your deployed models, live ones first.")
+    def get(self, request):
+        return Response(DeployedModelOutput(selectors.deployments_of(user=request.user), many=True).data)
+
+
+class ModelApi(APIView):
+    permission_classes = [IsAuthenticated, TokenScope]
+
+    @extend_schema(operation_id="models_undeploy", request=None,
+                   responses={200: DeployedModelOutput, 404: OpenApiResponse(description="No such deployed model of yours.")},
+                   description="Undeploy: the model stops answering predictions; its exports and listing stay. "
+                               "POST /api/v1/distillations/{job_id}/deploy/ serves it again.")
+    def delete(self, request, model_id):
+        deployment = selectors.deployment_for(model_id=model_id)
+        if deployment is None or deployment.job.owner_id != request.user.pk:
+            raise Http404("No such deployed model of yours.")
+        return Response(DeployedModelOutput(services.model_undeploy(deployment=deployment)).data)

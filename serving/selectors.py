@@ -1,0 +1,96 @@
+"""Reads for serving: who may call a deployed model and how, what a model serves, usage figures."""
+
+from __future__ import annotations
+
+from datetime import datetime, time as day_time, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Count, F, Sum
+
+from core import clock
+from distillation.models import DeployedModel
+from marketplace.models import Listing
+from marketplace.selectors import purchase_current
+
+from .models import Prediction
+
+
+def deployment_for(*, model_id) -> DeployedModel | None:
+    return (DeployedModel.objects.select_related("job", "job__owner", "serving_artifact", "listing")
+            .filter(model_id=model_id).first())
+
+
+def deployment_listing(deployment: DeployedModel) -> Listing | None:
+    try:
+        return deployment.listing
+    except Listing.DoesNotExist:
+        return None
+
+
+def predict_access(*, user, deployment: DeployedModel, trial: bool = False) -> str | None:
+    """Why ``user`` may call the model: ``owner``; ``buyer`` or ``renter`` (until the rent ends) of its
+    listing, unless a moderator has suspended the listing; ``trial`` ("try it" in the browser on an active
+    listing the user has not bought, within the daily free quota, checked by the service); or None."""
+    if not user.is_authenticated:
+        return None
+    if deployment.job.owner_id == user.pk:
+        return "owner"
+    listing = deployment_listing(deployment)
+    if listing is None or listing.status == Listing.Status.SUSPENDED:
+        return None
+    purchase = purchase_current(listing=listing, user=user)
+    if purchase is not None:
+        return "renter" if purchase.expires_at is not None else "buyer"
+    if trial and listing.status == Listing.Status.ACTIVE:
+        return "trial"
+    return None
+
+
+def deployment_visible_to(*, user, deployment: DeployedModel) -> bool:
+    """The model exists for this user (else 404): its owner, or anyone while it is listed and not suspended."""
+    if user.is_authenticated and deployment.job.owner_id == user.pk:
+        return True
+    listing = deployment_listing(deployment)
+    return listing is not None and listing.status != Listing.Status.SUSPENDED
+
+
+def served_path(deployment: DeployedModel) -> Path | None:
+    """The absolute path of the export the pool runs, or None (no ONNX export, or its path leaves MEDIA_ROOT)."""
+    artifact = deployment.serving_artifact
+    if artifact is None:
+        return None
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / artifact.path).resolve()
+    return path if root in path.parents else None
+
+
+def served_task(deployment: DeployedModel) -> str:
+    return (deployment.job.report or {}).get("task", "")
+
+
+def model_version(deployment: DeployedModel) -> str:
+    """The served export's identity: its format and the start of its sha256 (a retrained model is a new one)."""
+    artifact = deployment.serving_artifact
+    return f"{artifact.format}:{artifact.sha256[:12]}" if artifact is not None else ""
+
+
+def trials_today(*, user) -> int:
+    """The user's "try it" predictions today (UTC) on models they do not own."""
+    start = datetime.combine(clock.now().date(), day_time.min, tzinfo=clock.now().tzinfo)
+    return (Prediction.objects.filter(caller=user, access="trial", created_at__gte=start)
+            .aggregate(n=Sum("inputs"))["n"] or 0)
+
+
+def usage_of(*, deployment: DeployedModel, days: int = 30) -> dict:
+    """Predictions of the model over the last ``days``: calls, inputs, callers."""
+    since = clock.now() - timedelta(days=days)
+    rows = Prediction.objects.filter(deployment=deployment, created_at__gte=since)
+    figures = rows.aggregate(calls=Count("id"), inputs=Sum("inputs"), callers=Count("caller", distinct=True))
+    return {"calls": figures["calls"], "inputs": figures["inputs"] or 0, "callers": figures["callers"]}
+
+
+def deployments_of(*, user):
+    """The user's deployed models (live first), newest first."""
+    return (DeployedModel.objects.filter(job__owner=user).select_related("job", "artifact", "serving_artifact")
+            .order_by(F("undeployed_at").asc(nulls_first=True), "-created_at"))

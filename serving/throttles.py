@@ -1,0 +1,62 @@
+"""Per-token rate limit of prediction calls: at most PREDICT_RATE_PER_MINUTE calls a minute for each API
+token (a named token; a DRF token or a browser session counts per user), counted in the cache (Redis in
+production) so every web process shares one count. Past it the call gets 429 with ``Retry-After``.
+
+The count is a fixed window per clock minute (``add`` then ``incr``, both atomic in Redis), so concurrent
+calls cannot overshoot; a client may fit up to twice the rate across the turn of a minute, which a
+per-minute limit tolerates. The serving pool's own in-flight limit per model (``ServingBusy``) is separate.
+"""
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+from accounts.models import ApiToken
+
+WINDOW_S = 60
+
+
+def _now() -> float:
+    return time.time()
+
+
+def predict_caller_key(request) -> str:
+    """Whose calls one limit counts: the named token, else the user, else the client address."""
+    if isinstance(request.auth, ApiToken):
+        return f"token:{request.auth.pk}"
+    if request.user is not None and request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    return f"ip:{BaseThrottle().get_ident(request)}"
+
+
+class PredictRateThrottle(BaseThrottle):
+    """DRF throttle for the predict route (``throttle_classes = [PredictRateThrottle]``); DRF answers a
+    refusal with ``Throttled`` (429 and ``Retry-After``). A rate of 0 turns the limit off."""
+
+    def __init__(self):
+        self._wait: float | None = None
+
+    def allow_request(self, request, view) -> bool:
+        rate = settings.PREDICT_RATE_PER_MINUTE
+        if rate <= 0:
+            return True
+        now = _now()
+        window = int(now // WINDOW_S)
+        key = f"predict-rate:{predict_caller_key(request)}:{window}"
+        if cache.add(key, 1, timeout=WINDOW_S * 2):
+            count = 1
+        else:
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired between the add and the incr
+                cache.set(key, 1, timeout=WINDOW_S * 2)
+                count = 1
+        if count <= rate:
+            return True
+        self._wait = max(1.0, (window + 1) * WINDOW_S - now)
+        return False
+
+    def wait(self) -> float | None:
+        return self._wait

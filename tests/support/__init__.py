@@ -1,0 +1,1 @@
+"""Servers and helpers the tests start; never part of the product."""
