@@ -12,11 +12,11 @@ admin.site.login_form = ThrottledAdminAuthenticationForm
 class ApiTokenAdmin(admin.ModelAdmin):
     """A leaked key can be revoked here; the key itself is never stored, only its hash and prefix."""
 
-    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_display = ("name", "user", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "user__username", "prefix")
-    readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at")
-    fields = ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("user", "name", "prefix", "scopes", "created_at", "last_used_at")
+    fields = ("user", "name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
 
     def has_add_permission(self, request):
         return False  # a key is made by its owner, on the account page, and shown once

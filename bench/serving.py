@@ -150,12 +150,21 @@ class Stack:
             self.pool.wait(timeout=30)
             self.pool = None
 
-    def rss(self) -> dict[str, int]:
-        """Resident bytes of Daphne, the pool's supervisor and each serving worker."""
+    def pids(self) -> dict[str, int]:
         record = self.pool_record() or {"worker_pids": []}
         pids = {"daphne": self.daphne.pid, "pool": self.pool.pid if self.pool else None,
                 **{f"worker-{i}": pid for i, pid in enumerate(record["worker_pids"])}}
-        return {name: rss_bytes(pid) for name, pid in pids.items() if pid}
+        return {name: pid for name, pid in pids.items() if pid}
+
+    def rss(self) -> dict[str, int]:
+        """Resident bytes of Daphne, the pool's supervisor and each serving worker."""
+        return {name: rss_bytes(pid) for name, pid in self.pids().items()}
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of Daphne and of the serving workers together (the supervisor only watches)."""
+        pids = self.pids()
+        return {"daphne": cpu_seconds(pids["daphne"]),
+                "workers": sum(cpu_seconds(pid) for name, pid in pids.items() if name.startswith("worker-"))}
 
     def stop(self) -> None:
         self.stop_pool()
@@ -164,6 +173,16 @@ class Stack:
         for process in self.processes:
             process.wait(timeout=60)
         shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc (threads included)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def rss_bytes(pid: int) -> int:
@@ -314,6 +333,32 @@ async def hammer(port: int, token: str, path: str, inputs: list, clients: int, s
     return tally, time.perf_counter() - started
 
 
+async def hammer_pool(socket_dir: Path, onnx_path: Path, inputs: list, clients: int, seconds: float) -> tuple[Tally, float]:
+    """The same load on the pool alone, through its asyncio client (what the endpoint uses), no web server."""
+    from prsm.serving.aio import AsyncServingClient
+    from prsm.serving.errors import ServingBusy
+
+    client, tally, deadline = AsyncServingClient(socket_dir, timeout_s=30), Tally(), time.perf_counter() + seconds
+
+    async def one(index: int) -> None:
+        turn = index
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                await client.predict_async("bench-direct", str(onnx_path), [inputs[turn % len(inputs)]])
+                tally.add("200", time.perf_counter() - started)
+            except ServingBusy as error:
+                tally.add("429", time.perf_counter() - started)
+                await asyncio.sleep(min(1.0, error.retry_after_s))
+            except Exception as error:  # noqa: BLE001 - counted, not raised: the run goes on
+                tally.add(type(error).__name__, time.perf_counter() - started)
+            turn += clients
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(clients)))
+    return tally, time.perf_counter() - started
+
+
 async def sequential_api(port: int, token: str, path: str, inputs: list, calls: int) -> list[float]:
     connection, seconds = Connection(port, token), []
     for turn in range(calls + 20):
@@ -389,22 +434,33 @@ def measure(args, stack: Stack, name: str, model_id: str, onnx_path: Path, input
     token, port = stack.token, args.port
     plain = sequential_plain(onnx_path, inputs, args.calls)
     pool = sequential_pool(stack.socket_dir, onnx_path, inputs, args.calls)
+    cpu_before = stack.cpu()
     api = asyncio.run(sequential_api(port, token, path, inputs, args.calls))
+    daphne_cpu = (stack.cpu()["daphne"] - cpu_before["daphne"]) * 1000 / (args.calls + 20)
     latency = [{"model": name, "path": label, "calls": len(values), "p50 ms": ms(values, 0.5), "p95 ms": ms(values, 0.95),
                 "added at p50 ms": round((percentile(values, 0.5) - percentile(plain, 0.5)) * 1000, 2)}
                for label, values in (("plain session.run", plain), ("pool, direct", pool), ("API", api))]
+    latency[2]["Daphne CPU ms/call"] = round(daphne_cpu, 2)
     print(table(latency), "\n", flush=True)
 
     throughput = []
     for label, max_batch in (("batching on (32, 2 ms)", 32), ("batching off (1)", 1)):
         stack.start_pool(max_batch=max_batch)
         asyncio.run(sequential_api(port, token, path, inputs, 5))  # load the model in the fresh pool
+        cpu_before = stack.cpu()
         tally, wall = asyncio.run(hammer(port, token, path, inputs, args.clients, args.throughput_seconds))
+        cpu = {k: (v - cpu_before[k]) * 1000 / max(1, sum(tally.statuses.values())) for k, v in stack.cpu().items()}
         throughput.append({"model": name, "run": label, "clients": args.clients, "inputs/s": round(len(tally.ok) / wall, 1),
                            "p50 ms": ms(tally.ok, 0.5), "p95 ms": ms(tally.ok, 0.95), "mean batch": batch_stats(stack.socket_dir),
+                           "Daphne CPU ms/call": round(cpu["daphne"], 2), "pool CPU ms/call": round(cpu["workers"], 2),
                            "429": tally.statuses.get("429", 0), "errors": tally.errors, "load 1m": round(os.getloadavg()[0], 2)})
-        print(table(throughput[-1:]), "\n", flush=True)
-    ratio = throughput[0]["inputs/s"] / max(throughput[1]["inputs/s"], 1e-9)
+        tally, wall = asyncio.run(hammer_pool(stack.socket_dir, onnx_path, inputs, args.clients, args.throughput_seconds))
+        throughput.append({"model": name, "run": f"pool alone, {label}", "clients": args.clients,
+                           "inputs/s": round(len(tally.ok) / wall, 1), "p50 ms": ms(tally.ok, 0.5), "p95 ms": ms(tally.ok, 0.95),
+                           "429": tally.statuses.get("429", 0), "errors": tally.errors, "load 1m": round(os.getloadavg()[0], 2)})
+        print(table(throughput[-2:]), "\n", flush=True)
+    ratio = throughput[0]["inputs/s"] / max(throughput[2]["inputs/s"], 1e-9)
+    pool_ratio = throughput[1]["inputs/s"] / max(throughput[3]["inputs/s"], 1e-9)
 
     stack.start_pool(max_batch=32)
     asyncio.run(sequential_api(port, token, path, inputs, 5))
@@ -421,7 +477,7 @@ def measure(args, stack: Stack, name: str, model_id: str, onnx_path: Path, input
     if tally.errors:
         load["error kinds"] = {k: v for k, v in tally.statuses.items() if k not in ("200", "429")}
     print(table([load]), "\n", flush=True)
-    return {"latency": latency, "throughput": throughput, "ratio": ratio, "load": load, "growth": growth}
+    return {"latency": latency, "throughput": throughput, "ratio": ratio, "pool_ratio": pool_ratio, "load": load, "growth": growth}
 
 
 def main() -> None:
@@ -451,7 +507,7 @@ def main() -> None:
         stack.stop()
     print("## summary")
     print(table([{"model": name, "API adds at p50 ms": r["latency"][2]["added at p50 ms"],
-                  "batching on/off": f"{r['ratio']:.2f}x", "load errors (not 429)": r["load"]["other errors"],
+                  "batching on/off, API": f"{r['ratio']:.2f}x", "batching on/off, pool alone": f"{r['pool_ratio']:.2f}x", "load errors (not 429)": r["load"]["other errors"],
                   "load p95 ms": r["load"]["p95 ms"], "largest RSS growth %": max(r["growth"].values(), default=0)}
                  for name, r in results.items()]))
     print("goals: the API adds < 5 ms at p50; batching on >= 3x off; 0 errors other than 429; RSS growth < 10%")

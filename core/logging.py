@@ -7,6 +7,8 @@ import time
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from datetime import datetime, timezone
 
+from django.utils.functional import SimpleLazyObject, empty
+
 request_log = logging.getLogger("prsm.request")
 
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is kept.
@@ -53,6 +55,9 @@ class RequestLogMiddleware:
     async def _acall(self, request):
         started = time.perf_counter()
         response = await self.get_response(request)
+        user = getattr(request, "user", None)
+        if isinstance(user, SimpleLazyObject) and user._wrapped is empty and hasattr(request, "auser"):
+            request.user = await request.auser()  # a view that never read the user: its session read stays off the loop
         self._log(request, response, started)
         return response
 

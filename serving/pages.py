@@ -129,8 +129,8 @@ def _curl(url: str, shape: dict) -> str:
     elif task == "image":
         inputs = ["BASE64_OF_A_PNG_OR_JPEG"]
     else:
-        inputs = [[0.0] * (shape["features"] or 4)]
-    body = json.dumps({"inputs": inputs})
+        inputs = [[0] * (shape["features"] or 4)]
+    body = json.dumps({"inputs": inputs}, separators=(",", ":"))
     return (f"curl -X POST {shlex.quote(url)} \\\n"
             "  -H 'Authorization: Token YOUR_API_TOKEN' -H 'Content-Type: application/json' \\\n"
             f"  -d {shlex.quote(body)}")

@@ -11,7 +11,7 @@ from distillation.models import DeployedModel
 from serving.models import Prediction
 from serving.tests.conftest import catalog_home, digits_export, served_job  # noqa: F401 - fixtures
 
-from .browser import PASSWORD, fits_and_passes_axe, log_in, off_the_browser_loop
+from .browser import DESKTOP, PASSWORD, PHONE, SCREENSHOTS, fits_and_passes_axe, log_in, off_the_browser_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,6 +41,15 @@ def _predict_row(page, index: int) -> None:
     form.get_by_role("button", name="Predict").click()
 
 
+def _section_shots(page, name: str) -> None:
+    """The "Try it" section alone at desktop and phone width (var/screenshots/<name>[-390px].png), to look at."""
+    for size, suffix in ((DESKTOP, ""), (PHONE, "-390px")):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(300)  # the chart redraws on resize
+        page.locator("#try-it").screenshot(path=str(SCREENSHOTS / f"{name}{suffix}.png"))
+    page.set_viewport_size(DESKTOP)
+
+
 def test_the_owner_deploys_and_tries_it_and_a_visitor_tries_until_the_quota_is_spent(
         free_tries_of_two, browser_page, live_daphne, serving_pool, start_worker, served_job):  # noqa: F811
     serving_pool(workers=1)
@@ -66,6 +75,7 @@ def test_the_owner_deploys_and_tries_it_and_a_visitor_tries_until_the_quota_is_s
     assert "answered in" in page.locator("#try-it-meta").inner_text()
     assert page.locator("[name=feature_0]").input_value() == _csv_row(0).split(",")[0]
     assert fits_and_passes_axe(page, "try-it-job-page") == NO_PROBLEMS
+    _section_shots(page, "try-it-owner-answer")
 
     page.get_by_label("Price to buy (FTNS)").fill("12.5")
     page.locator("#list-form").get_by_role("button", name="List on the marketplace").click()
@@ -74,8 +84,9 @@ def test_the_owner_deploys_and_tries_it_and_a_visitor_tries_until_the_quota_is_s
     page.get_by_role("link", name="My models").first.click()
     row = page.locator(f"tr[data-model-id='{deployment.model_id}']")
     assert "live" in row.inner_text() and "1" in row.locator(".predictions-count").inner_text()
-    row.locator(".call-it summary").click()
-    assert "curl -X POST" in row.locator("pre").inner_text()
+    call = page.locator(f"#call-{deployment.model_id.hex}")
+    call.locator("summary").click()
+    assert "curl -X POST" in call.locator("pre").inner_text()
     assert fits_and_passes_axe(page, "try-it-my-models") == NO_PROBLEMS
 
     page.get_by_role("button", name="Log out").click()
@@ -88,9 +99,10 @@ def test_the_owner_deploys_and_tries_it_and_a_visitor_tries_until_the_quota_is_s
         page.locator("#try-it-quota", has_text=(f"{FREE_TRIES - tries} of {FREE_TRIES}" if tries < FREE_TRIES
                                                  else "You have used today's")).wait_for()
         page.locator("#try-it-chart[data-state=drawn]").wait_for()
-    assert page.locator("#try-it-form fieldset").is_disabled()
+    assert page.locator("#try-it-form").get_by_role("button", name="Predict").is_disabled()
     assert "Buy or rent the model" in page.locator("#try-it-quota").inner_text()
     assert fits_and_passes_axe(page, "try-it-listing-quota-spent") == NO_PROBLEMS
+    _section_shots(page, "try-it-quota-spent")
 
     accesses = off_the_browser_loop(lambda: sorted(Prediction.objects.values_list("access", flat=True)))
     assert accesses == ["owner", "trial", "trial"]

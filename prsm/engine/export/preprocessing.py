@@ -149,9 +149,11 @@ class Preprocessor:
             image = Image.open(io.BytesIO(bytes(content)), formats=IMAGE_FORMATS)  # reads the header only
             width, height = image.size
             if width * height > MAX_PIXELS:
-                raise InputError(f"input {index}: image of {width}x{height} pixels, more than {MAX_PIXELS:,}")
+                raise InputError(f"input {index}: image of {width}x{height} pixels, more than {MAX_PIXELS:,} pixels")
             image.load()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        except Image.DecompressionBombError:  # Pillow's own limit, met while reading the header
+            raise InputError(f"input {index}: image of more than {MAX_PIXELS:,} pixels") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
             raise InputError(f"input {index}: not a readable image ({type(error).__name__})") from None
         spec = self.preprocessing
         image = image.convert("L" if spec["channels"] == 1 else "RGB")

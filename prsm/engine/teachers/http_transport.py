@@ -215,7 +215,7 @@ def post_with_retries(target: Target, payload: dict, headers: dict, policy: Poli
 
 def _backoff(policy: Policy, attempt: int) -> float:
     base = policy.backoff_s * (2 ** attempt)
-    return base / 2 + random.uniform(0, base / 2)  # nosec B311 - jitter, not a secret
+    return base / 2 + random.uniform(0, base / 2)  # nosec B311  # jitter, not a secret
 
 
 def _short(body: bytes) -> str:
