@@ -175,6 +175,13 @@ class Stack:
         shutil.rmtree(self.socket_dir, ignore_errors=True)
 
 
+def redis_connections() -> int:
+    """Connections the Redis server has accepted so far (from every client on the machine, not only this stack)."""
+    import redis
+
+    return int(redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")).info("stats")["total_connections_received"])
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far, from /proc (threads included)."""
     try:
@@ -434,13 +441,15 @@ def measure(args, stack: Stack, name: str, model_id: str, onnx_path: Path, input
     token, port = stack.token, args.port
     plain = sequential_plain(onnx_path, inputs, args.calls)
     pool = sequential_pool(stack.socket_dir, onnx_path, inputs, args.calls)
-    cpu_before = stack.cpu()
+    cpu_before, redis_before = stack.cpu(), redis_connections()
     api = asyncio.run(sequential_api(port, token, path, inputs, args.calls))
     daphne_cpu = (stack.cpu()["daphne"] - cpu_before["daphne"]) * 1000 / (args.calls + 20)
+    redis_per_call = (redis_connections() - redis_before) / (args.calls + 20)
     latency = [{"model": name, "path": label, "calls": len(values), "p50 ms": ms(values, 0.5), "p95 ms": ms(values, 0.95),
                 "added at p50 ms": round((percentile(values, 0.5) - percentile(plain, 0.5)) * 1000, 2)}
                for label, values in (("plain session.run", plain), ("pool, direct", pool), ("API", api))]
     latency[2]["Daphne CPU ms/call"] = round(daphne_cpu, 2)
+    latency[2]["Redis connects/call"] = round(redis_per_call, 2)
     print(table(latency), "\n", flush=True)
 
     throughput = []
@@ -484,6 +493,8 @@ def main() -> None:
     args = parse_args()
     print_machine(f"serving: {args.calls} sequential calls, {args.clients} clients x {args.throughput_seconds:g} s, "
                   f"{args.connections} connections x {args.load_seconds:g} s, pool of {args.workers}")
+    if "DB_CONN_MAX_AGE" in os.environ:  # the settings' default, 0, opens a database connection per thread hop
+        print(f"DB_CONN_MAX_AGE={os.environ['DB_CONN_MAX_AGE']} from the environment\n")
     env = environment(args)
     os.environ.update(env)
     names = ["digits"] + (["movie-reviews"] if args.text else [])

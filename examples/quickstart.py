@@ -36,6 +36,8 @@ async def main():
             print(f"not deployed: {refused}")
         else:
             print("deployed", model.model_id, model.export_format)
+            for answer in await model.predict(["a great film, really fun", "dull and far too long"]):
+                print(f"  {answer['label']}  (p={max(answer['probabilities'].values()):.2f})")
     else:
         raise SystemExit(f"the job ended {status.status}: {status.error}")
 

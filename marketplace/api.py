@@ -119,7 +119,9 @@ class JobDeployApi(APIView):
         serializer = DeployInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         deployed = services.job_deploy_and_list(job=job, export_format=serializer.validated_data.get("export_format"))
-        body = {"model_id": str(deployed.model_id), "export_format": deployed.export_format}
+        body = {"model_id": str(deployed.model_id), "export_format": deployed.export_format,
+                "served_format": deployed.serving_artifact.format if deployed.serving_artifact_id else None,
+                "measured": deployed.measured, "predict_url": f"/api/v1/models/{deployed.model_id}/predict/"}
         if listing := getattr(deployed, "listing", None):  # the request's marketplace_listing
             body["listing_id"] = str(listing.listing_id)
         return Response(body, status=status.HTTP_201_CREATED)

@@ -22,7 +22,7 @@
     }
     if (line.type === "bar" && line.orientation === "h") {
       return {type: "bar", orientation: "h", name: line.name, meta: line.key, x: line.x.slice(), y: line.y.slice(),
-              text: line.x.map((value) => (value * 100).toFixed(1) + "%"), textposition: "auto", cliponaxis: false,
+              text: line.x.map((value) => (value >= 0.0005 ? (value * 100).toFixed(1) + "%" : "")), textposition: "auto", cliponaxis: false,
               marker: {color: "#3451c7"}, hovertemplate: "%{y}: %{x:.1%}<extra></extra>"};
     }
     if (line.type === "bar") {
@@ -55,7 +55,7 @@
     if (horizontal) {  // probabilities: one bar per label, the most likely on top
       return Object.assign(result, {height: Math.max(140, 26 * horizontal.y.length + 56), margin: {l: 16, r: 16, t: 8, b: 40},
         xaxis: {title: {text: data.x_title || ""}, range: [0, 1], tickformat: ".0%", fixedrange: true},
-        yaxis: {type: "category", autorange: "reversed", automargin: true, fixedrange: true}});
+        yaxis: {type: "category", autorange: "reversed", automargin: true, fixedrange: true, ticksuffix: "  "}});
     }
     // Plotly reads a key set to undefined as an axis to lay out: only what applies is set
     if (series.some((line) => line.type === "bar" || line.type === "heatmap")) result.xaxis.type = "category";
