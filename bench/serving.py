@@ -69,6 +69,7 @@ def parse_args():
     parser.add_argument("--max-in-flight", type=int, default=64)
     parser.add_argument("--port", type=int, default=8097)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the SQLite file and the media folder under var/")
     args = parser.parse_args()
     if args.quick:
         args.calls, args.throughput_seconds, args.load_seconds = 60, 5, min(args.load_seconds, 15)
@@ -173,6 +174,11 @@ class Stack:
         for process in self.processes:
             process.wait(timeout=60)
         shutil.rmtree(self.socket_dir, ignore_errors=True)
+        if not self.args.keep:
+            shutil.rmtree(self.env["MEDIA_ROOT"], ignore_errors=True)
+            if self.env["DATABASE_URL"].startswith("sqlite:///"):
+                for suffix in ("", "-wal", "-shm"):
+                    Path(self.env["DATABASE_URL"].removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
 
 
 def redis_connections() -> int:

@@ -36,10 +36,18 @@ async def main():
             print(f"not deployed: {refused}")
         else:
             print("deployed", model.model_id, model.export_format)
-            for answer in await model.predict(["a great film, really fun", "dull and far too long"]):
-                print(f"  {answer['label']}  (p={max(answer['probabilities'].values()):.2f})")
+            for answer in await model.predict(sample_inputs(status.report)):
+                print(f"  predicted {answer['label']}  (p={max(answer['probabilities'].values()):.2f})")
     else:
         raise SystemExit(f"the job ended {status.status}: {status.error}")
+
+
+def sample_inputs(report: dict) -> list:
+    """Two texts for a text model; for a tabular one (PRSM_QUICKSTART_TEACHER=catalog:digits-mlp), a row of
+    zeros as wide as the student's input."""
+    if report["task"] == "text":
+        return ["a great film, really fun", "dull and far too long"]
+    return [[0.0] * report["student"]["architecture"]["config"]["input_dim"]]
 
 
 if __name__ == "__main__":

@@ -11,7 +11,15 @@ from distillation.models import DeployedModel
 from serving.models import Prediction
 from serving.tests.conftest import catalog_home, digits_export, served_job  # noqa: F401 - fixtures
 
-from .browser import DESKTOP, PASSWORD, PHONE, SCREENSHOTS, fits_and_passes_axe, log_in, off_the_browser_loop
+from .browser import (
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    SCREENSHOTS,
+    fits_and_passes_axe,
+    log_in,
+    off_the_browser_loop,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

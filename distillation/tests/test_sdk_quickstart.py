@@ -29,15 +29,18 @@ def test_the_quickstart_runs_in_process(catalog_home, tmp_path):
     assert "(in-process)" in result.stdout
     assert "completed 100.0 completed" in result.stdout
     assert "\ndeployed " in result.stdout
+    assert "  predicted " in result.stdout
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_quickstart_runs_against_a_server(catalog_home, live_daphne, start_worker, subprocess_env):
+def test_the_quickstart_runs_against_a_server(catalog_home, live_daphne, start_worker, serving_pool, subprocess_env):
     user = user_create(username="ada", password="correct horse battery", email="ada@example.com")
     start_worker()
+    serving_pool(workers=1)
 
     result = _quickstart({**subprocess_env, **FAST, "PRSM_URL": live_daphne, "PRSM_TOKEN": Token.objects.create(user=user).key})
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(remote)" in result.stdout
     assert "\ndeployed " in result.stdout
+    assert "  predicted " in result.stdout

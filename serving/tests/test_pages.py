@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from typing import ClassVar
 
 import pytest
 
@@ -29,7 +30,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 class InProcessClient:
     """The pool's client interface, answered by ``ServedModel`` in this process; records what it was sent."""
 
-    sent: list = []
+    sent: ClassVar[list] = []
 
     def __init__(self, *args, **kwargs):
         pass
