@@ -1,7 +1,7 @@
 """Serving: a deployed student through ``POST /api/v1/models/{model_id}/predict/`` against a plain
 onnxruntime loop on the same export file, in the same run.
 
-    .venv/bin/python bench/serving.py [--quick] [--text] [--load-seconds 120] [--database-url URL]
+    .venv/bin/python bench/serving.py [--quick] [--text | --text-only] [--load-seconds 120] [--database-url URL]
 
 Starts its own stack (Daphne, a dramatiq worker, the serving pool with SERVING_SOCKET_DIR in a short
 /tmp folder) on a fresh database (a SQLite file under var/ unless --database-url names PostgreSQL)
@@ -60,6 +60,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls and short runs (a smoke run)")
     parser.add_argument("--text", action="store_true", help="the movie-review student as well")
+    parser.add_argument("--text-only", action="store_true", help="the movie-review student alone")
     parser.add_argument("--load-seconds", type=float, default=120)
     parser.add_argument("--throughput-seconds", type=float, default=20)
     parser.add_argument("--calls", type=int, default=300, help="sequential single-input calls per path")
@@ -78,7 +79,7 @@ def parse_args():
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def ms(values: list[float], q: float) -> float:
@@ -106,14 +107,14 @@ class Stack:
     def __init__(self, args, env) -> None:
         self.args, self.env = args, env
         self.socket_dir = Path(env["SERVING_SOCKET_DIR"])
-        self.log = open(ROOT / "var" / "bench-serving.log", "wb")
+        self.log = open(ROOT / "var" / "bench-serving.log", "wb")  # noqa: SIM115 - the servers write to it until stop()
         self.processes: list[subprocess.Popen] = []
         self.pool: subprocess.Popen | None = None
 
     def start(self) -> None:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=self.env, check=True)
         subprocess.run([str(BIN / "prsm"), "catalog", "build", "digits-mlp", "--quick"], cwd=ROOT, env=self.env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)  # built already: fine
         self.daphne = self._spawn([str(BIN / "daphne"), "--access-log", os.devnull, "-b", "127.0.0.1", "-p",
                                    str(self.args.port), "prsm_site.asgi:application"])
         self._spawn([str(BIN / "dramatiq"), "prsm_site.worker", "--processes", "1", "--threads", "1",
@@ -173,6 +174,7 @@ class Stack:
             process.terminate()
         for process in self.processes:
             process.wait(timeout=60)
+        self.log.close()
         shutil.rmtree(self.socket_dir, ignore_errors=True)
         if not self.args.keep:
             shutil.rmtree(self.env["MEDIA_ROOT"], ignore_errors=True)
@@ -503,10 +505,12 @@ def main() -> None:
         print(f"DB_CONN_MAX_AGE={os.environ['DB_CONN_MAX_AGE']} from the environment\n")
     env = environment(args)
     os.environ.update(env)
-    names = ["digits"] + (["movie-reviews"] if args.text else [])
+    names = ([] if args.text_only else ["digits"]) + (["movie-reviews"] if args.text or args.text_only else [])
     if "movie-reviews" in names and not catalog_teacher_built("sentiment-mpnet"):
         print("catalog:sentiment-mpnet is not built (prsm catalog build sentiment-mpnet): the text model is skipped\n")
         names.remove("movie-reviews")
+    if not names:
+        return
     stack = Stack(args, env)
     stack.start()
     base = f"http://127.0.0.1:{args.port}"

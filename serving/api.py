@@ -60,8 +60,8 @@ class DeployedModelOutput(serializers.Serializer):
         return f"/api/v1/models/{deployment.model_id}/predict/"
 
 
-def deployment_or_404(request, model_id):
-    deployment = selectors.deployment_for(model_id=model_id)
+def deployment_or_404(request, model_id, *, light: bool = False):
+    deployment = selectors.deployment_for(model_id=model_id, light=light)
     if deployment is None or not selectors.deployment_visible_to(user=request.user, deployment=deployment):
         raise Http404("No such deployed model.")
     return deployment

@@ -54,7 +54,7 @@ def _prepare(view: PredictApi, request, model_id) -> services.PredictCall:
         raise RequestTooLarge(f"The body is {length:,} bytes; a prediction call takes at most "
                               f"{settings.PREDICT_MAX_BODY_BYTES:,} (send fewer inputs per call).")
     view.initial(request)  # authentication, the token's scope, the per-token rate
-    deployment = deployment_or_404(request, model_id)
+    deployment = deployment_or_404(request, model_id, light=True)
     return services.predict_prepare(user=request.user, deployment=deployment, inputs=view.inputs_of(request),
                                     token=request.auth)
 

@@ -9,16 +9,24 @@ from django.conf import settings
 from django.db.models import Count, F, Sum
 
 from core import clock
-from distillation.models import DeployedModel
+from distillation.models import DeployedModel, DistillationJob
 from marketplace.models import Listing
 from marketplace.selectors import purchase_current
 
 from .models import Prediction
 
 
-def deployment_for(*, model_id) -> DeployedModel | None:
-    return (DeployedModel.objects.select_related("job", "job__owner", "serving_artifact", "listing")
-            .filter(model_id=model_id).first())
+# The job's JSON fields a predict call never reads (the report is read once per model: ``served_task``).
+HEAVY_JOB_FIELDS = ("job__report", "job__request", "job__engine_config", "job__estimate", "job__error")
+
+
+def deployment_for(*, model_id, light: bool = False) -> DeployedModel | None:
+    """The deployment with its job, owner, served export and listing; ``light`` leaves out the job's large
+    JSON fields (the predict path: parsing a report on every call costs milliseconds)."""
+    deployments = DeployedModel.objects.select_related("job", "job__owner", "serving_artifact", "listing")
+    if light:
+        deployments = deployments.defer(*HEAVY_JOB_FIELDS)
+    return deployments.filter(model_id=model_id).first()
 
 
 def deployment_listing(deployment: DeployedModel) -> Listing | None:
@@ -65,8 +73,19 @@ def served_path(deployment: DeployedModel) -> Path | None:
     return path if root in path.parents else None
 
 
+_TASKS: dict[int, str] = {}  # deployment pk -> task: a completed job's report never changes
+
+
 def served_task(deployment: DeployedModel) -> str:
-    return (deployment.job.report or {}).get("task", "")
+    """text, image or tabular, from the job's report (read once per model and process)."""
+    if deployment.pk not in _TASKS:
+        job = deployment.job
+        report = job.report if "report" in job.__dict__ else DistillationJob.objects.values_list(
+            "report", flat=True).get(pk=job.pk)
+        if len(_TASKS) > 10_000:
+            _TASKS.clear()
+        _TASKS[deployment.pk] = (report or {}).get("task", "")
+    return _TASKS[deployment.pk]
 
 
 def model_version(deployment: DeployedModel) -> str:

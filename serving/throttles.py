@@ -10,12 +10,28 @@ per-minute limit tolerates. The serving pool's own in-flight limit per model (``
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.throttling import BaseThrottle
 
 from accounts.models import ApiToken
 
 WINDOW_S = 60
+
+
+_shared: tuple | None = None
+
+
+def shared_cache():
+    """One cache client for the process. ``django.core.cache.cache`` is one object per request context,
+    and under ASGI each one opens its own Redis connection: on the predict path that was a new
+    connection per call (about a quarter of the web server's time in bench/serving.py). A change of
+    settings (a test's override) makes a new one."""
+    global _shared
+    config = settings.CACHES["default"]
+    marker = (config["BACKEND"], str(config.get("LOCATION")), config.get("KEY_PREFIX"))
+    if _shared is None or _shared[0] != marker:
+        _shared = (marker, caches.create_connection("default"))
+    return _shared[1]
 
 
 def _now() -> float:
@@ -45,6 +61,7 @@ class PredictRateThrottle(BaseThrottle):
         now = _now()
         window = int(now // WINDOW_S)
         key = f"predict-rate:{predict_caller_key(request)}:{window}"
+        cache = shared_cache()
         if cache.add(key, 1, timeout=WINDOW_S * 2):
             count = 1
         else:
