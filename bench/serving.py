@@ -94,6 +94,8 @@ def environment(args) -> dict:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "prsm_site.settings.base", "DEBUG": "0",
+        # a server keeps its database connections (README: DB_CONN_MAX_AGE); 0 reconnects on every call
+        "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "60"),
         "DATABASE_URL": args.database_url or f"sqlite:///{ROOT / 'var' / f'bench-serving-{stamp}.sqlite3'}",
         "PRSM_NAMESPACE": f"prsm-bench-{stamp}", "MEDIA_ROOT": str(ROOT / "var" / f"bench-media-{stamp}"),
         "SERVING_SOCKET_DIR": tempfile.mkdtemp(prefix="prsm-sb-", dir="/tmp"),  # nosec B108  # short: a socket path is at most 107 bytes

@@ -32,8 +32,8 @@ class JsonFormatter(logging.Formatter):
 
 
 class RequestLogMiddleware:
-    """Logs one line per HTTP request: method, path, status, duration and user. Sync and async, so that
-    under ASGI the chain stays async and an async view (the predict endpoint) serves requests concurrently."""
+    """Logs one line per HTTP request: method, path, status, duration and user. Sync and async: the predict
+    route's short chain is async (prsm_site/asgi.py), so its async view serves calls concurrently."""
 
     sync_capable = True
     async_capable = True

@@ -4,15 +4,13 @@ DRF's ``LimitOffsetPagination`` takes any positive integer, and a 23-digit ``lim
 database's integer (a 500); a list view may name that class itself, so the bounds are held here,
 once for every list, and a value out of them is a 400 naming the parameter.
 
-Also ``StaticFiles``: WhiteNoise made async-capable, so that the whole middleware chain is."""
+Sync and async: the predict route's short chain is async (prsm_site/asgi.py)."""
 
 import re
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.conf import settings as django_settings
 from django.core.exceptions import TooManyFieldsSent
 from django.http import JsonResponse
-from whitenoise.middleware import WhiteNoiseMiddleware
 
 from .api_errors import error_body, malformed_request
 
@@ -60,27 +58,3 @@ class ApiQueryBounds:
                 return JsonResponse(error_body("invalid", message, name), status=400)
         return None
 
-
-class StaticFiles(WhiteNoiseMiddleware):
-    """WhiteNoise, sync and async: its own middleware is sync only, which under ASGI runs every request's
-    inner chain in one thread, one request at a time. The file lookup is the same as WhiteNoise's."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response=None, settings=django_settings):
-        super().__init__(get_response, settings)
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.async_mode:
-            return self._acall(request)
-        return super().__call__(request)
-
-    async def _acall(self, request):
-        static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
-        if static_file is not None:
-            return self.serve(static_file, request)
-        return await self.get_response(request)

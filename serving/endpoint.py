@@ -43,8 +43,15 @@ async def predict_endpoint(request, model_id):
     except ModelBusy as error:
         return _refusal(view, exceptions.Throttled(wait=error.retry_after, detail=error.message))
     except (DomainError, exceptions.APIException, Exception) as error:  # noqa: BLE001 - mapped as DRF maps it
-        return _refusal(view, error)
-    return JsonResponse(body)
+        return _headers(_refusal(view, error))
+    return _headers(JsonResponse(body))
+
+
+def _headers(response):
+    """What SecurityMiddleware would add (the route runs without it under ASGI: prsm_site/asgi.py)."""
+    response["X-Content-Type-Options"] = "nosniff"
+    response.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 def _prepare(view: PredictApi, request, model_id) -> services.PredictCall:

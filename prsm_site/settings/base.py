@@ -45,7 +45,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "core.middleware.StaticFiles",  # WhiteNoise, sync and async
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "core.middleware.ApiQueryBounds",
