@@ -358,6 +358,14 @@ def hold_refund(*, reference: str) -> Hold:
 # --- Marketplace sales
 
 
+def _split_legs(*, payer: User, creator: User, amount: int, teachers, teacher_share) -> list:
+    """The payer's wallet pays ``amount``, split per ``pricing.revenue_split`` (a sale's and a usage bill's)."""
+    split = pricing.revenue_split(price=amount, teacher_weights=[w for _, w in teachers], teacher_share=teacher_share)
+    legs = [(wallet_open(user=payer), -amount), (wallet_open(user=creator), split.creator),
+            (system_account(Account.Kind.PLATFORM_REVENUE), split.platform)]
+    return legs + [(teacher_owner_account(owner=owner), part) for (owner, _), part in zip(teachers, split.teachers)]
+
+
 @transaction.atomic
 def ledger_sale_post(
     *,
@@ -374,10 +382,7 @@ def ledger_sale_post(
     _positive(price, "price")
     if buyer.pk == creator.pk:
         raise ValidationError("A creator cannot buy their own model.")
-    split = pricing.revenue_split(price=price, teacher_weights=[w for _, w in teachers], teacher_share=teacher_share)
-    legs = [(wallet_open(user=buyer), -price), (wallet_open(user=creator), split.creator),
-            (system_account(Account.Kind.PLATFORM_REVENUE), split.platform)]
-    legs += [(teacher_owner_account(owner=owner), part) for (owner, _), part in zip(teachers, split.teachers)]
+    legs = _split_legs(payer=buyer, creator=creator, amount=price, teachers=teachers, teacher_share=teacher_share)
     posting = dict(kind=Transaction.Kind.SALE, legs=legs, reference=reference, created_by=buyer,
                    memo=f"Purchase {reference}".strip())
     return _wallet_only(buyer, lambda: _post_once(dedupe_key=dedupe_key, **posting) if dedupe_key else _post(**posting))
@@ -450,9 +455,6 @@ def ledger_usage_post(
     _positive(amount)
     if caller.pk == creator.pk:
         raise ValidationError("A model's owner calls it free of charge.")
-    split = pricing.revenue_split(price=amount, teacher_weights=[w for _, w in teachers], teacher_share=teacher_share)
-    legs = [(wallet_open(user=caller), -amount), (wallet_open(user=creator), split.creator),
-            (system_account(Account.Kind.PLATFORM_REVENUE), split.platform)]
-    legs += [(teacher_owner_account(owner=owner), part) for (owner, _), part in zip(teachers, split.teachers)]
+    legs = _split_legs(payer=caller, creator=creator, amount=amount, teachers=teachers, teacher_share=teacher_share)
     return _wallet_only(caller, lambda: _post_once(kind=Transaction.Kind.USAGE, legs=legs, reference=reference,
                                                    created_by=caller, memo=memo.strip(), dedupe_key=dedupe_key))

@@ -1,4 +1,5 @@
-// My models (/models/): copy buttons on each model's curl example.
+// Copy buttons: a button[data-copy=ID] copies the text of #ID and says so in [data-copied-for=ID]. Used by the
+// listing page's usage snippets and My models' curl examples.
 (function () {
   "use strict";
 
