@@ -5,7 +5,6 @@
     DELETE /api/v1/models/{model_id}/           undeploy (POST /distillations/{job_id}/deploy/ serves it again)
 """
 
-from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
@@ -14,12 +13,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import ApiToken
 from accounts.permissions import TokenScope
-from core.api_errors import RequestTooLarge
 
 from . import selectors, services
-from .errors import ModelBusy
 from .throttles import PredictRateThrottle
 
 ERROR_SHAPE = 'The body is {"error": {"code", "message", "field"?}}.'
@@ -85,18 +81,9 @@ class PredictApi(APIView):
                    description="One {label, probabilities} per input, in order, from the deployed model (ONNX Runtime, "
                                "batched with concurrent calls). Metered; a priced listing bills buyers and renters.")
     def post(self, request, model_id):
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > settings.PREDICT_MAX_BODY_BYTES:
-            raise RequestTooLarge(f"The body is {length:,} bytes; a prediction call takes at most "
-                                  f"{settings.PREDICT_MAX_BODY_BYTES:,} (send fewer inputs per call).")
-        deployment = deployment_or_404(request, model_id)
-        inputs = self.inputs_of(request)
-        token = request.auth if isinstance(request.auth, ApiToken) else None
-        try:
-            body = services.model_predict(user=request.user, deployment=deployment, inputs=inputs, token=token)
-        except ModelBusy as error:
-            raise exceptions.Throttled(wait=error.retry_after, detail=error.message) from None
-        return Response(body)
+        """Never routed: ``serving/endpoint.py`` serves this route (async) with this class's settings; the
+        method is here for the schema alone."""
+        raise exceptions.MethodNotAllowed("POST")
 
     def inputs_of(self, request):
         if request.content_type.startswith("multipart/"):

@@ -18,7 +18,6 @@ from accounts.services import api_token_create, user_create
 from prsm.distillation import DistillationOrchestrator, DistillationRequest
 from prsm.sdk import SdkError
 
-pytest.importorskip("serving.api", reason="the predict API (POST /api/v1/models/{model_id}/predict/) is not built yet")
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
