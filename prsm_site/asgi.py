@@ -1,9 +1,10 @@
 """ASGI entry point: HTTP and websockets in one process (run with ``daphne prsm_site.asgi:application``).
 
-``POST /api/v1/models/{id}/predict/`` is served by its own Django handler with a short middleware list: the
-route is an async view for API tokens (``serving/endpoint.py``), and each of the site's sync middleware
-costs it a hop to the sync thread and back on every call (bench/serving.py). Every other request gets
-the whole list."""
+``POST /api/v1/models/{id}/predict/`` with an API token and a JSON body is answered by the lean path
+(``serving/fast_path.py``: no Django request, the access decision kept a few seconds); the rest of that
+route (multipart images, a browser session) by its own Django handler with a short middleware list, the
+async view ``serving/endpoint.py`` (each of the site's sync middleware would cost it a hop to the sync
+thread and back on every call: bench/serving.py). Every other request gets the whole list."""
 
 import os
 import re
@@ -18,6 +19,7 @@ from django.conf import settings  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
 from accounts.ws_auth import AllowedHostsBrowserOriginValidator, WebsocketAuthStack  # noqa: E402
+from serving import fast_path  # noqa: E402
 
 from .routing import websocket_urlpatterns  # noqa: E402
 
@@ -43,7 +45,10 @@ predict_http = PredictHandler()
 
 
 async def http(scope, receive, send):
-    handler = predict_http if scope.get("method") == "POST" and PREDICT_PATH.match(scope.get("path", "")) else django_http
+    if scope.get("method") == "POST" and PREDICT_PATH.match(scope.get("path", "")):
+        handler = fast_path.predict_app if fast_path.handles(scope) else predict_http
+    else:
+        handler = django_http
     await handler(scope, receive, send)
 
 

@@ -36,6 +36,7 @@ from marketplace.selectors import listing_reference
 from marketplace.services import listing_revenue_parties
 
 from .models import Prediction, UsageBill
+from .throttles import grants_changed
 
 log = logging.getLogger("prsm.serving.billing")
 
@@ -137,10 +138,13 @@ def _arrears_key(user_id: int) -> str:
 
 
 def _arrears_set(caller_id: int, owed: int) -> None:
+    was = bool(cache.get(_arrears_key(caller_id)))
     if owed > 0:
         cache.set(_arrears_key(caller_id), owed, timeout=ARREARS_TIMEOUT_S)
     else:
         cache.delete(_arrears_key(caller_id))
+    if was != (owed > 0):
+        grants_changed()  # the predict route's kept grants hold the caller's arrears (fast_path.py)
 
 
 def caller_in_arrears(user) -> bool:

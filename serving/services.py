@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 from django.utils import timezone
@@ -76,6 +76,7 @@ class PredictCall:
     path: str
     version: str
     inputs: list
+    task: str = ""
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -91,10 +92,19 @@ def model_predict(*, user, deployment: DeployedModel, inputs: list, token=None, 
 
 
 def predict_prepare(*, user, deployment: DeployedModel, inputs: list, token=None, source: str = Prediction.Source.API) -> PredictCall:
-    """Every check before the pool runs the model. Who may call: see ``selectors.predict_access``; "try it"
-    (``source="try"``) also lets a signed-in user try an active listing within ``TRY_IT_FREE_PER_DAY`` free
-    inputs a day. A buyer or renter of a priced listing pays ``price_per_1k_predictions`` per 1,000 inputs,
-    billed later in batches (billing.py); one whose last bill could not be paid is refused (402)."""
+    """Every check before the pool runs the model: ``predict_grant``'s, then the inputs' shape and, for
+    "try it", the day's free quota."""
+    call = predict_grant(user=user, deployment=deployment, token=token, source=source)
+    return predict_with_inputs(call, inputs)
+
+
+def predict_grant(*, user, deployment: DeployedModel, token=None, source: str = Prediction.Source.API) -> PredictCall:
+    """The checks that do not depend on the inputs, as a call without inputs (``predict_with_inputs`` adds
+    them). Who may call: see ``selectors.predict_access``; "try it" (``source="try"``) also lets a signed-in
+    user try an active listing within ``TRY_IT_FREE_PER_DAY`` free inputs a day. A buyer or renter of a
+    priced listing pays ``price_per_1k_predictions`` per 1,000 inputs, billed later in batches (billing.py);
+    one whose last bill could not be paid is refused (402). The predict route's lean path (fast_path.py)
+    keeps a grant for a few seconds."""
     if not deployment.is_live:
         raise ModelNotServed("This model was undeployed by its owner; it answers no predictions.", code="undeployed")
     access = selectors.predict_access(user=user, deployment=deployment, trial=source == Prediction.Source.TRY)
@@ -106,16 +116,21 @@ def predict_prepare(*, user, deployment: DeployedModel, inputs: list, token=None
                              "Run the job again with the onnx export format.", field="export_format")
     listing = selectors.deployment_listing(deployment)
     price = listing.price_per_1k_predictions if listing is not None and access in BILLED_ACCESS else 0
-    inputs = predict_inputs(task=selectors.served_task(deployment), inputs=inputs)
-    if access == "trial" and selectors.trials_today(user=user) + len(inputs) > settings.TRY_IT_FREE_PER_DAY:
-        raise ModelBusy(f"You have used today's {settings.TRY_IT_FREE_PER_DAY} free tries of models you do not own; "
-                        "buy or rent the model to call it without a limit.", code="quota_exhausted",
-                        retry_after=_seconds_to_midnight())
     if price and _in_arrears(user):
         raise PaymentRequired("Your wallet could not pay your last usage bill; add FTNS to call priced models again.")
     return PredictCall(deployment=deployment, user=user, token=token if isinstance(token, ApiToken) else None,
                        source=source, access=access, price_per_1k=price, key=model_key(deployment), path=str(path),
-                       version=selectors.model_version(deployment), inputs=inputs)
+                       version=selectors.model_version(deployment), inputs=[], task=selectors.served_task(deployment))
+
+
+def predict_with_inputs(grant: PredictCall, inputs) -> PredictCall:
+    """The granted call with these inputs (in the pool's form: ``predict_inputs``), its clock started now."""
+    inputs = predict_inputs(task=grant.task, inputs=inputs)
+    if grant.access == "trial" and selectors.trials_today(user=grant.user) + len(inputs) > settings.TRY_IT_FREE_PER_DAY:
+        raise ModelBusy(f"You have used today's {settings.TRY_IT_FREE_PER_DAY} free tries of models you do not own; "
+                        "buy or rent the model to call it without a limit.", code="quota_exhausted",
+                        retry_after=_seconds_to_midnight())
+    return replace(grant, inputs=inputs, started=time.perf_counter())
 
 
 def pool_refusal(error: pool_errors.ServingError) -> Exception:
@@ -132,11 +147,19 @@ def pool_refusal(error: pool_errors.ServingError) -> Exception:
 
 def predict_record(*, call: PredictCall, outputs: list) -> dict:
     """Meter the answered call and return the API's body."""
-    latency_ms = (time.perf_counter() - call.started) * 1000
-    Prediction.objects.create(deployment=call.deployment, caller=call.user, token=call.token, source=call.source,
-                              access=call.access, inputs=len(call.inputs), price_per_1k=call.price_per_1k,
-                              latency_ms=latency_ms)
+    prediction_row(call).save()
+    return predict_body(call, outputs)
+
+
+def predict_body(call: PredictCall, outputs: list) -> dict:
     return {"model_id": str(call.deployment.model_id), "version": call.version, "outputs": outputs}
+
+
+def prediction_row(call: PredictCall) -> Prediction:
+    """The answered call's metering row, unsaved (the lean path writes them in batches: fast_path.Meter)."""
+    return Prediction(deployment=call.deployment, caller=call.user, token=call.token, source=call.source,
+                      access=call.access, inputs=len(call.inputs), price_per_1k=call.price_per_1k,
+                      latency_ms=(time.perf_counter() - call.started) * 1000)
 
 
 def _in_arrears(user) -> bool:

@@ -7,6 +7,7 @@ calls cannot overshoot; a client may fit up to twice the rate across the turn of
 per-minute limit tolerates. The serving pool's own in-flight limit per model (``ServingBusy``) is separate.
 """
 
+import logging
 import time
 
 from django.conf import settings
@@ -38,6 +39,26 @@ def _now() -> float:
     return time.time()
 
 
+GRANTS_GENERATION_KEY = "serving:grants-generation"
+
+
+def grants_changed() -> None:
+    """Tell every web process's lean predict path to decide its kept grants again (serving/fast_path.py):
+    a token, a user, a deployment, a listing or a purchase changed, or a wallet went into arrears."""
+    cache = shared_cache()
+    try:
+        if not cache.add(GRANTS_GENERATION_KEY, 1, timeout=None):
+            cache.incr(GRANTS_GENERATION_KEY)
+    except ValueError:  # gone between the add and the incr
+        cache.add(GRANTS_GENERATION_KEY, 1, timeout=None)
+    except Exception:  # noqa: BLE001 - a cache that is down: kept grants still end after PREDICT_GRANT_CACHE_S
+        logging.getLogger("prsm.serving").warning("could not bump the predict grants' generation", exc_info=True)
+
+
+def grants_generation() -> int:
+    return int(shared_cache().get(GRANTS_GENERATION_KEY) or 0)
+
+
 def predict_caller_key(request) -> str:
     """Whose calls one limit counts: the named token, else the user, else the client address."""
     if isinstance(request.auth, ApiToken):
@@ -47,7 +68,7 @@ def predict_caller_key(request) -> str:
     return f"ip:{BaseThrottle().get_ident(request)}"
 
 
-def _count(cache, key: str) -> int:
+def window_count(cache, key: str) -> int:
     """This call's number in the window. On Redis one round trip (INCR and EXPIRE in a pipeline, atomic per
     key); on another cache (tests' local memory) add, then incr."""
     client = getattr(getattr(cache, "_cache", None), "get_client", None)
@@ -79,7 +100,7 @@ class PredictRateThrottle(BaseThrottle):
         now = _now()
         window = int(now // WINDOW_S)
         key = f"predict-rate:{predict_caller_key(request)}:{window}"
-        count = _count(shared_cache(), key)
+        count = window_count(shared_cache(), key)
         if count <= rate:
             return True
         self._wait = max(1.0, (window + 1) * WINDOW_S - now)

@@ -129,10 +129,11 @@ def test_a_reload_in_the_middle_of_a_run_draws_the_chart_without_gaps_or_repeats
     page = browser_page
     job = running_job_page(page, start_worker, epochs=12, points=3)
     page.reload()  # mid-run: the page loads the stored series, then the socket replays from its last seq
-    page.wait_for_function("() => ['completed', 'failed'].includes(document.getElementById('status').textContent.trim())"
-                           " || document.getElementById('result')", timeout=300_000)
-    page.wait_for_load_state()
-    page.wait_for_timeout(500)
+    # the live page marks the status "completed" and then reloads itself: wait for the reloaded page's
+    # result and its chart drawn from the stored series, not for the status the old page set
+    page.locator("#result").wait_for(timeout=300_000)
+    page.wait_for_function("() => { const c = document.getElementById('metrics-chart'); return c && c.dataset.state === 'drawn'; }",
+                           timeout=30_000)
     drawn = chart_steps(page)
     stored = [e.payload["step"] for e in JobEvent.objects.filter(job=job, type="metric").order_by("seq")
               if e.payload.get("step") is not None and "train_loss" in (e.payload.get("metrics") or {})]

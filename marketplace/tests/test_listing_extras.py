@@ -304,4 +304,4 @@ def test_the_page_shows_a_snippet_for_each_verified_export_with_a_copy_button(cl
 
     usage = body.split('id="usage"', 1)[1].split("</section>", 1)[0]
     assert 'data-copy="usage-onnx"' in usage and "ort.InferenceSession(&quot;model.onnx&quot;" in usage
-    assert "usage-pth" not in usage and "/static/js/listing.js" in body
+    assert "usage-pth" not in usage and "/static/js/copy_buttons.js" in body

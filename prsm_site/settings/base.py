@@ -144,6 +144,7 @@ SERVING_TIMEOUT_S = env_int("SERVING_TIMEOUT_S", 30)
 PREDICT_MAX_INPUTS = env_int("PREDICT_MAX_INPUTS", 64)
 PREDICT_MAX_BODY_BYTES = env_int("PREDICT_MAX_BODY_BYTES", 8 * 1024 * 1024)
 PREDICT_RATE_PER_MINUTE = env_int("PREDICT_RATE_PER_MINUTE", 600)  # per API token (per user in the browser)
+PREDICT_GRANT_CACHE_S = env_int("PREDICT_GRANT_CACHE_S", 5)  # the lean predict path keeps a token's access decision (serving/fast_path.py)
 TRY_IT_FREE_PER_DAY = env_int("TRY_IT_FREE_PER_DAY", 20)     # "try it" on listings a user does not own
 
 # --- Teachers over HTTP (docs/SERVING.md "Teachers over HTTP"). The operator's OpenAI-compatible provider
