@@ -62,6 +62,7 @@ from .models import Prediction
 log = logging.getLogger("prsm.request")
 
 GRANTS_KEPT = 10_000
+REDIS_CONNECTIONS = 16  # per web process: calls share them, one round trip each
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,9 @@ class RateCounter:
         if kept is None or kept[0] != location:
             import redis.asyncio as aioredis
 
-            kept = (location, aioredis.Redis.from_url(location))
+            # a bounded pool that waits for a free connection (the default one refuses past its size)
+            pool = aioredis.BlockingConnectionPool.from_url(location, max_connections=REDIS_CONNECTIONS, timeout=10)
+            kept = (location, aioredis.Redis(connection_pool=pool))
             self.clients[loop] = kept
         return kept[1]
 

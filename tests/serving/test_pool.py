@@ -147,3 +147,34 @@ def test_a_client_without_a_pool_raises_serving_unavailable(tmp_path):
     assert ServingClient(tmp_path).status()["workers"][0]["alive"] is False
     with pytest.raises(ServingUnavailable, match="worker 0 is unavailable"):
         ServingClient(tmp_path).warm("k", "/x.onnx")
+
+
+def test_the_async_client_keeps_its_connections_and_survives_a_worker_restart(pool, digits_export):
+    import asyncio
+
+    from prsm.serving import aio
+    from prsm.serving.pool import socket_path
+
+    key = "digits-async"
+    index = pool.client.worker_for(key)
+    client = aio.AsyncServingClient(pool.socket_dir)
+
+    async def calls(count: int) -> tuple[list, int]:
+        answers = [await client.predict_async(key, str(digits_export), [[1.0] * 64]) for _ in range(count)]
+        return answers, len(aio._idle_connections(str(socket_path(pool.socket_dir, index))))
+
+    async def scenario():
+        answers, kept = await calls(3)
+        assert kept == 1  # three calls, one connection, kept for the next
+        old = pool.client.status()["workers"][index]["pid"]
+        os.kill(old, signal.SIGKILL)
+        await asyncio.to_thread(pool.wait_until, lambda: pool.client.status()["workers"][index].get("pid") not in (None, old)
+                                and pool.client.status()["workers"][index]["alive"], "the worker was not restarted")
+        again, kept = await calls(2)  # the kept connection is dead: dropped, and the call goes through a new one
+        concurrent = await asyncio.gather(*(client.predict_async(key, str(digits_export), [[2.0] * 64]) for _ in range(5)))
+        return answers + again, concurrent, kept
+
+    answers, concurrent, kept = asyncio.run(scenario())
+
+    assert kept == 1 and len(answers) == 5 and all(len(a) == 1 for a in answers + list(concurrent))
+    assert answers[0][0]["label"] == answers[-1][0]["label"]
