@@ -6,7 +6,9 @@ model runs at a time; while it runs, new requests queue and go together in the n
 batch starts, the batcher waits up to ``max_wait_ms`` for more only while other requests for the
 model are still being encoded, so a lone request never waits and a burst fills a batch.
 Token batches are padded to their longest row (pad id, attention mask 0), on the tokenizer's
-padding side, which leaves each row's logits as they are alone (within float rounding).
+padding side, which leaves each row's logits as they are alone (within float rounding); a batch of
+texts of different lengths runs as several, each of texts of similar length (``length_groups``), so
+that padding does not cost more than batching saves.
 """
 
 from __future__ import annotations
@@ -36,6 +38,26 @@ def merge_feeds(feeds: list[dict[str, np.ndarray]], pad_id: int = 0, side: str =
             arrays = [_pad(a, length, value, side) for a in arrays]
         merged[name] = np.ascontiguousarray(np.concatenate(arrays))
     return merged
+
+
+PADDING_WASTE = 0.25  # a group of texts runs at most this share of pad tokens beyond its real ones
+
+
+def length_groups(lengths: np.ndarray, max_rows: int, waste: float = PADDING_WASTE) -> list[np.ndarray]:
+    """Row indices in groups of at most ``max_rows``, shortest texts first, each padded to its own longest
+    with at most ``waste`` of its tokens padding (a group of one has none)."""
+    order = np.argsort(lengths, kind="stable")
+    groups, current, tokens = [], [], 0
+    for index in order:
+        length = int(lengths[index])
+        if current and (len(current) == max_rows or length * (len(current) + 1) > (1 + waste) * (tokens + length)):
+            groups.append(np.array(current))
+            current, tokens = [], 0
+        current.append(int(index))
+        tokens += length
+    if current:
+        groups.append(np.array(current))
+    return groups
 
 
 def _pad(array: np.ndarray, length: int, value: int, side: str) -> np.ndarray:
@@ -121,8 +143,22 @@ class DynamicBatcher:
                 start += pending.rows
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        """One session.run, or several of max_batch rows for a request larger than that."""
+        """One session.run, or several: of max_batch rows for a request larger than that, and for texts, of
+        rows of similar length (``length_groups``), so that short texts are not run padded to a long one."""
         rows = len(next(iter(feed.values())))
+        mask = feed.get("attention_mask")
+        if mask is not None and mask.ndim == 2 and rows > 1:
+            lengths = mask.sum(axis=1)
+            logits = None
+            for group in length_groups(lengths, self.max_batch):
+                length = int(lengths[group].max())
+                columns = slice(-length, None) if self._pad[1] == "left" else slice(0, length)
+                part = self.model.run({name: np.ascontiguousarray(array[group][:, columns]) if array.ndim == 2 else array[group]
+                                       for name, array in feed.items()})
+                if logits is None:
+                    logits = np.empty((rows, *part.shape[1:]), dtype=part.dtype)
+                logits[group] = part
+            return logits
         if rows <= self.max_batch:
             return self.model.run(feed)
         return np.concatenate([self.model.run({name: array[start:start + self.max_batch] for name, array in feed.items()})

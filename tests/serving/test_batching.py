@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from prsm.serving.batching import DynamicBatcher, merge_feeds
+from prsm.serving.batching import DynamicBatcher, length_groups, merge_feeds
 from prsm.serving.errors import InputError
 from prsm.serving.model import ServedModel
 
@@ -26,6 +26,36 @@ def test_token_batches_of_different_lengths_merge_without_changing_any_logits(te
     alone = np.concatenate([model.run(feed) for feed in feeds])
     np.testing.assert_allclose(model.run(merged), alone, atol=1e-5)
     assert merged["attention_mask"].sum() == sum(feed["attention_mask"].sum() for feed in feeds)
+
+
+def test_texts_run_in_groups_of_similar_length_and_answer_as_alone(text_export):
+    model = ServedModel.load(text_export)
+    texts = [text for request in TEXTS for text in request] * 2
+    merged = merge_feeds([model.encode([text]) for text in texts], *model.pad_token())
+    runs: list[tuple[int, int]] = []
+    run = model.run
+    model.run = lambda feed: runs.append(feed["input_ids"].shape) or run(feed)
+    batcher = DynamicBatcher(model, max_batch=8)
+
+    logits = batcher._run(merged)
+
+    model.run = run
+    np.testing.assert_allclose(logits, np.concatenate([model.run(model.encode([text])) for text in texts]), atol=1e-5)
+    padded, real = sum(rows * length for rows, length in runs), int(merged["attention_mask"].sum())
+    assert len(runs) > 1 and all(rows <= 8 for rows, _ in runs)
+    assert padded <= 1.25 * real < merged["input_ids"].size  # one padded batch would run far more tokens
+
+
+def test_length_groups_bound_the_padding_and_the_rows():
+    lengths = np.array([30, 3, 4, 29, 3, 31, 5, 3])
+
+    groups = length_groups(lengths, max_rows=3)
+
+    assert sorted(int(i) for group in groups for i in group) == list(range(8))
+    assert all(len(group) <= 3 for group in groups)
+    for group in groups:
+        assert lengths[group].max() * len(group) <= 1.25 * lengths[group].sum()
+    assert [sorted(lengths[g].tolist()) for g in groups] == [[3, 3, 3], [4, 5], [29, 30, 31]]
 
 
 def test_left_padding_pads_on_the_left():
