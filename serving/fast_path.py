@@ -3,7 +3,8 @@ and a JSON body, answered without building a Django request (``prsm_site/asgi.py
 multipart upload or a browser session goes to the Django view, ``endpoint.py``).
 
 Through Django's ASGI handler, DRF and three queries, a call cost about 13 ms of the web server's CPU
-before the model ran (bench/serving.py); here it costs about a millisecond more than the pool does.
+before the model ran; here the API adds about 3 ms to the plain model call, 2 of them over the pool's own
+(bench/serving.py, docs/BENCHMARKS.md).
 What changes is when the checks run, not which:
 
 - **Grants.** Whether a token may call a model is decided by the platform's own code (DRF's token
@@ -13,15 +14,15 @@ What changes is when the checks run, not which:
   (a token revoked, a model undeployed, a listing suspended or bought, a wallet in arrears) bumps a
   generation number in the cache (``throttles.grants_changed``, from signals in ``apps.py``); every call reads it
   in the same Redis round trip as its rate count, and a grant older than the generation is decided again
-  at once. Anything else (a rent that runs out) is seen within ``PREDICT_GRANT_CACHE_S``.
+  at once. A renter's grant ends with the rent; a change made around the services (``QuerySet.update``)
+  is seen within ``PREDICT_GRANT_CACHE_S``.
 - **The rate** (``PREDICT_RATE_PER_MINUTE``) is the same count as ``throttles.PredictRateThrottle``'s (the
   same keys), in one round trip with the generation, on an asyncio Redis client.
 - **The inputs** pass ``api.PredictInput`` and ``services.predict_inputs`` as in the view; the refusals are
   ``core.api_errors``' bodies, statuses and headers.
 - **Metering.** The ``Prediction`` row is written after the answer is sent, with the rows of the calls
-  answered in the next 20 ms, in one ``bulk_create`` (``Meter``): a write per call cost the web process
-  about as much CPU as the rest of the call. The call's coroutine waits
-  for its row, so a server that stops gracefully loses none; a crash can lose the rows of the calls of
+  answered in the next 20 ms, in one ``bulk_create`` (``Meter``), so a busy server does not pay a
+  thread hop and a transaction per call. The call's coroutine waits for its row, so a server that stops gracefully loses none; a crash can lose the rows of the calls of
   the last few milliseconds, which are then not billed (never billed twice).
 """
 
@@ -46,14 +47,13 @@ from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 
 from accounts.auth import ApiTokenAuthentication
-from accounts.services import api_key_hash
 from accounts.permissions import TokenScope
+from accounts.services import api_key_hash
+from core import clock
 from core.api_errors import REFUSALS, RequestTooLarge, api_exception_handler
+from marketplace.selectors import purchase_current
 from prsm.serving import errors as pool_errors
 from prsm.serving.aio import AsyncServingClient
-
-from core import clock
-from marketplace.selectors import purchase_current
 
 from . import selectors, services, throttles
 from .api import PredictApi, PredictInput, deployment_or_404
