@@ -126,9 +126,6 @@ class Grants:
         self.kept.move_to_end(name)
         return grant
 
-    def clear(self) -> None:
-        self.kept.clear()
-
 
 class Meter:
     """Writes answered calls' ``Prediction`` rows in batches: a writer task waits ``linger_s`` after the
@@ -180,7 +177,7 @@ class RateCounter:
 
     async def count(self, caller_key: str, window: int) -> tuple[int, int]:
         """(this call's number in the window, the grants' generation)."""
-        cache, key = throttles.shared_cache(), f"predict-rate:{caller_key}:{window}"
+        cache, key = throttles.shared_cache(), throttles.rate_key(caller_key, window)
         client = self._redis()
         if client is None:
             return throttles.window_count(cache, key), throttles.grants_generation()

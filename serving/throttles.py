@@ -59,6 +59,11 @@ def grants_generation() -> int:
     return int(shared_cache().get(GRANTS_GENERATION_KEY) or 0)
 
 
+def rate_key(caller_key: str, window: int) -> str:
+    """The cache key of one caller's count in one window (the view's throttle and the lean path share it)."""
+    return f"predict-rate:{caller_key}:{window}"
+
+
 def predict_caller_key(request) -> str:
     """Whose calls one limit counts: the named token, else the user, else the client address."""
     if isinstance(request.auth, ApiToken):
@@ -99,7 +104,7 @@ class PredictRateThrottle(BaseThrottle):
             return True
         now = _now()
         window = int(now // WINDOW_S)
-        key = f"predict-rate:{predict_caller_key(request)}:{window}"
+        key = rate_key(predict_caller_key(request), window)
         count = window_count(shared_cache(), key)
         if count <= rate:
             return True
