@@ -6,6 +6,7 @@ on a catalog teacher and its built-in data (held-out test rows the teacher never
     .venv/bin/python bench/quality.py --case fashion --full    # all training rows, 3 seeds (long on 2 cores)
     .venv/bin/python bench/quality.py --case sentiment         # quick: 1,500 training sentences
     .venv/bin/python bench/quality.py --case all
+    .venv/bin/python bench/quality.py --case digits --defaults   # the engine's defaults only (its search on)
 
 Goals (issue 3, "Figures to reach"):
 - digits, catalog:digits-mlp: >= 50x fewer parameters, retention >= 97%;
@@ -13,6 +14,9 @@ Goals (issue 3, "Figures to reach"):
   the same student trained on labels alone, mean of 3 seeds;
 - sentiment, catalog:sentiment-mpnet on movie reviews: >= 10x fewer parameters, >= 5x faster
   batch-1 CPU latency in the same runtime, retention >= 95%.
+With ``--defaults`` a case sets nothing the engine chooses itself (no T, alpha, design, student base,
+vocabulary or transfer set; issue 17): only the labels-only baseline and, where a case is slow, the
+quick sizes, and the table shows what the search chose and what it cost against the final training.
 A case whose teacher is not built says so and is skipped (build it with ``prsm catalog build``).
 Prints what it measured; asserts nothing. Each run's report.json stays under --out.
 """
@@ -38,7 +42,8 @@ from _common import catalog_teacher_built, print_machine, table  # noqa: E402
 CASES = {
     "digits": {"teacher": "catalog:digits-mlp", "data": "builtin:digits", "seeds": [0, 1, 2],
                "config": {"layer_count": 1, "hidden_size": 32, "baseline": True},
-               "goals": {"compression": 50, "retention": 0.97}},
+               "goals": {"compression": 50, "retention": 0.97},
+               "defaults": {"baseline": True}, "defaults_goals": {"compression": 20, "retention": 0.97}},
     # fashion: the largest student within "small" (optimization_target=accuracy) and softer
     # distillation (T=2, alpha=0.5): with the engine's defaults (T=4, alpha=0.7, the speed pick)
     # the labels-only student came out ahead (docs/BENCHMARKS.md has every variant tried)
@@ -46,7 +51,9 @@ CASES = {
                 "config": {"baseline": True, "optimization_target": "accuracy", "temperature": 2.0, "alpha": 0.5},
                 "quick": {"max_train_examples": 6000},
                 "augment": {"augment": True, "augment_flip": True},
-                "goals": {"compression": 20, "retention": 0.97, "beats_baseline": True}},
+                "goals": {"compression": 20, "retention": 0.97, "beats_baseline": True},
+                "defaults": {"baseline": True},
+                "defaults_goals": {"compression": 20, "retention": 0.97, "beats_baseline": True}},
     # sentiment: the figure asks >= 10x. No student cut from the teacher and trained on these few
     # thousand sentences got past 89.7% retention within 20x ("small"; docs/BENCHMARKS.md), so the
     # student starts from the packaged all-MiniLM-L6-v2. Its vocabulary is capped at 9,000 tokens, so
@@ -58,7 +65,8 @@ CASES = {
                              "optimization_target": "accuracy", "student_base": "builtin:all-minilm-l6-v2",
                              "unlabelled_data": "builtin:review-snippets", "text_variants": 1, "epochs": 5},
                   "quick": {"max_train_examples": 1500},
-                  "goals": {"compression": 10, "speedup": 5, "retention": 0.95}},
+                  "goals": {"compression": 10, "speedup": 5, "retention": 0.95},
+                  "defaults": {"max_length": 64}, "defaults_goals": {"compression": 20, "retention": 0.93}},
 }
 
 
@@ -70,6 +78,8 @@ def parse_args():
     size.add_argument("--full", action="store_true", help="every training row")
     p.add_argument("--seeds", type=int, nargs="+", help="override the case's seeds")
     p.add_argument("--epochs", type=int, help="override the engine's epoch choice")
+    p.add_argument("--defaults", action="store_true",
+                   help="the engine's own choices: none of the case's hand-set options (issue 17's figures)")
     p.add_argument("--augment", action="store_true",
                    help="augment the training batches (the case's kind: image shifts and flips for fashion); "
                         "the teacher then runs online on every batch, and the labels-only baseline gets the same")
@@ -93,7 +103,7 @@ def run_case(name: str, args, out: Path) -> dict:
     runs = []
     for seed in args.seeds or case["seeds"]:
         fields = {"teacher": case["teacher"], "data": case["data"], "target_size": "small", "seed": seed,
-                  "exports": [], "device": args.device, **case["config"]}
+                  "exports": [], "device": args.device, **case["defaults" if args.defaults else "config"]}
         if args.augment:
             fields.update(case.get("augment", {"augment": True}))
         for item in args.config:
@@ -110,7 +120,8 @@ def run_case(name: str, args, out: Path) -> dict:
         report = run_distillation(DistillConfig(**fields), out / f"{name}-seed{seed}")
         runs.append(summary(report, seed, time.perf_counter() - started))
         print(table([runs[-1]]), flush=True)
-    return {"case": name, "teacher": case["teacher"], "data": case["data"], "goals": case["goals"],
+    return {"case": name, "teacher": case["teacher"], "data": case["data"],
+            "goals": case["defaults_goals" if args.defaults else "goals"],
             "config": {k: v for k, v in fields.items() if k not in ("seed",)}, "runs": runs, "mean": means(runs)}
 
 
@@ -122,6 +133,12 @@ def summary(report: dict, seed: int, seconds: float) -> dict:
            "teacher p50 ms": teacher["latency_ms_p50"], "student p50 ms": student["latency_ms_p50"],
            "speedup": round(report["speedup"], 1), "test rows": report.get("data", {}).get("split", {}).get("test", ""),
            "seconds": round(seconds, 1), "device": report.get("training", {}).get("device", "")}
+    search = report.get("search")
+    if search:
+        chosen = search["trials"][search["chosen"]]
+        row["chosen"] = f"{chosen['design']} T={chosen['temperature']:g} a={chosen['alpha']:g} lr x{chosen['lr_scale']:g}"
+        row["search s"] = search["seconds"]
+        row["search/train"] = search["measured_cost_factor"]
     if "baseline" in report:
         row["labels-only acc"] = round(report["baseline"]["accuracy"], 4)
         row["gain"] = round(report["baseline"]["distillation_gain"], 4)
@@ -129,7 +146,7 @@ def summary(report: dict, seed: int, seconds: float) -> dict:
 
 
 def means(runs: list[dict]) -> dict:
-    keys = ["compression", "teacher acc", "student acc", "retention", "speedup", "labels-only acc", "gain"]
+    keys = ["compression", "teacher acc", "student acc", "retention", "speedup", "labels-only acc", "gain", "search/train"]
     return {k: round(statistics.mean(r[k] for r in runs), 4) for k in keys if all(k in r for r in runs)}
 
 

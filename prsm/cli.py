@@ -61,8 +61,12 @@ def _add_distill(commands) -> None:
                         "special tokens and single characters); the parameters saved can buy a layer")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
-    p.add_argument("--temperature", type=float, default=4.0)
-    p.add_argument("--alpha", type=float, default=0.7, help="weight of the teacher's soft targets (0..1)")
+    p.add_argument("--temperature", type=float, default=None, help="softmax temperature (default: the search's choice, 4 without one)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="weight of the teacher's soft targets, 0..1 (default: the search's choice, 0.7 without one)")
+    p.add_argument("--search", choices=["off", "quick", "thorough"], default="quick",
+                   help="short trials choose the student's design and settings on validation data (default quick)")
+    p.add_argument("--search-seconds", type=float, default=None, help="start no new search trial after this many seconds")
     p.add_argument("--transfer", default="logits", help="logits, plus hidden and/or attention for transformers")
     p.add_argument("--max-latency-ms", type=float, help="max batch-1 CPU latency of the student")
     p.add_argument("--max-memory-mb", type=float, help="max memory of the student (weights + activations)")
@@ -144,6 +148,7 @@ def _config_fields(args) -> dict:
               "student_base": args.student_base, "vocabulary_size": args.vocabulary_size,
               "batch_size": args.batch_size,
               "learning_rate": args.learning_rate, "temperature": args.temperature, "alpha": args.alpha,
+              "search": args.search, "search_seconds": args.search_seconds,
               "transfer": [t.strip() for t in args.transfer.split(",") if t.strip()],
               "max_inference_latency_ms": args.max_latency_ms, "layer_count": args.layers,
               "hidden_size": args.hidden_size, "attention_heads": args.heads, "max_train_examples": args.max_train,

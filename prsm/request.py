@@ -23,6 +23,7 @@ MAX_SEED = 2**32 - 1  # what every random generator the engine seeds takes
 MAX_LATENCY_MS = 3_600_000.0  # an hour per prediction
 MAX_MEMORY_BYTES = 2**40  # 1 TiB
 MAX_REFERENCE_CHARS = 1000  # a catalog name, an upload's id or a local path
+MAX_SEARCH_SECONDS = 86_400.0  # a day: a longer limit is no limit (a thorough search plans its trials in advance)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|sec|seconds?|milliseconds?)?\s*$", re.IGNORECASE)
 _DURATION_MS = {"us": 1e-3, "µs": 1e-3, "ms": 1.0, "millisecond": 1.0, "milliseconds": 1.0,
@@ -153,8 +154,16 @@ class DistillationRequest(BaseModel):
     epochs: int | None = Field(None, ge=1, le=200)
     seed: int = Field(0, ge=0, le=MAX_SEED)
     # How the student learns (the engine's DistillConfig; None: the engine's default)
-    temperature: float | None = Field(None, gt=0, le=100, description="softmax temperature of the soft targets (default 4)")
-    alpha: float | None = Field(None, ge=0, le=1, description="weight of the teacher's soft targets; the rest on the labels (default 0.7)")
+    temperature: float | None = Field(None, gt=0, le=100, description="softmax temperature of the soft targets "
+                                      "(default: chosen by the search; 4 with search off)")
+    alpha: float | None = Field(None, ge=0, le=1, description="weight of the teacher's soft targets; the rest on the labels "
+                                "(default: chosen by the search; 0.7 with search off)")
+    search: Literal["off", "quick", "thorough"] | None = Field(
+        None, description="short trials choose the student's design, temperature, alpha and learning rate on the "
+        "validation split, then the winner trains fully; it adds time (quick: about 8 trials, the default; thorough: "
+        "more and longer; off: the design rule with temperature 4 and alpha 0.7)")
+    search_seconds: float | None = Field(None, gt=0, le=MAX_SEARCH_SECONDS, allow_inf_nan=False,
+                                         description="start no new search trial after this many seconds")
     unlabelled_data: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS,
                                         description="a transfer set the teacher labels: builtin:NAME, an uploaded-dataset id, or a local path")
     max_unlabelled_examples: int | None = Field(None, ge=1, le=10_000_000, description="cap on the transfer set's rows")
@@ -278,6 +287,8 @@ class DistillationRequest(BaseModel):
         if self.teacher_models is not None and len(self.teacher_models) > 1:
             raise ValueError("teacher_models: ensembles of several teachers are not available yet; give one teacher")
         self._augmentation_fits_the_teacher()
+        if self.search == "off" and self.search_seconds is not None:
+            raise ValueError("search_seconds: limits the search's time; with search='off' there is no search to limit")
         self._engine_options_fit()
         return self
 
@@ -300,8 +311,8 @@ class DistillationRequest(BaseModel):
 
     def engine_options(self) -> dict:
         """The fields that go to the engine's DistillConfig as they are, when given."""
-        names = ("temperature", "alpha", "unlabelled_data", "max_unlabelled_examples", "text_variants",
-                 "vocabulary_size", "student_base")
+        names = ("temperature", "alpha", "search", "search_seconds", "unlabelled_data", "max_unlabelled_examples",
+                 "text_variants", "vocabulary_size", "student_base")
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     def _augmentation_fits_the_teacher(self) -> None:

@@ -1,7 +1,7 @@
 """The job dashboard, My jobs and My models in a real browser: a completed job's figures, safety
 report, model card and exports (the downloaded file matches its checksum), deploying, a tripped
-breaker, cancelling, the live timeline and badges; axe-core and phone width on each, with
-screenshots in var/screenshots/."""
+breaker, cancelling, the live timeline and badges, the search for the best student filling in live
+and then marking its choice; axe-core and phone width on each, with screenshots in var/screenshots/."""
 
 import hashlib
 from pathlib import Path
@@ -15,6 +15,7 @@ from distillation.services import (distillation_job_create, job_complete, job_ev
                                    job_hold_reference, job_lease_acquire)
 from distillation.tests.conftest import catalog_home  # noqa: F401 - the digits-mlp teacher, built once
 from distillation.tests.test_job_dashboard import CARD, REQUEST, engine_report, safety_check
+from distillation.tests.test_job_search import SEARCH, TEST_NOTE, running_search, trial_event
 from ledger.amounts import display_ftns
 from ledger.models import Hold
 from prsm.request import DistillationRequest
@@ -185,4 +186,48 @@ def test_a_running_jobs_page_and_my_jobs_follow_it_live(browser_page, ada):
     assert page.locator("#stage").inner_text() == "train" and page.locator("#percent").inner_text() == "20%"
     assert "stage: train" in page.locator("#events").inner_text()
     assert _fits_and_passes(page, "job-running") == NO_PROBLEMS
+    assert page.js_errors == []
+
+
+def _search_points(page) -> dict:
+    """The search chart's points as drawn, by series key."""
+    return page.evaluate("() => Object.fromEntries(document.getElementById('search-chart').data"
+                         ".map((t) => [t.meta, Array.from(t.x).map((x, i) => [x, t.y[i]])]))")
+
+
+def test_a_searching_jobs_trials_fill_the_table_and_chart_live_then_the_choice_is_marked(browser_page, ada):
+    page, trials = browser_page, SEARCH["trials"]
+    job, token = off_the_browser_loop(lambda: running_search(_queued(ada), trials=trials[:2]))
+    log_in(page, "ada", next_path=f"/jobs/{job.job_id}/")
+    page.wait_for_function("() => document.getElementById('search-chart').dataset.state !== 'loading'")
+    assert page.locator("#search-trials tr").count() == 2
+    assert _search_points(page)["complete"] == [[3610, 0.648148], [7210, 0.75463]]
+
+    page.wait_for_timeout(500)  # the websocket connects
+    for trial in trials[2:4]:
+        off_the_browser_loop(job_event_append, job=job, type="trial", payload=trial_event(trial), token=token,
+                             fields={"progress": 15.0, "current_stage": "search"})
+    page.wait_for_selector("#search-trials tr[data-trial='3']")
+    cells = page.locator("#search-trials tr[data-trial='3'] > *").all_inner_texts()
+    assert cells == ["4", "mlp-64x32x16", "6938", "T 4 · alpha 0.3 · lr ×0.5", "1", "0.2685", "pruned"]
+    page.wait_for_function("() => document.getElementById('search-chart').data[1].x.length === 2")
+    assert _search_points(page)["pruned"] == [[6938, 0.62037], [6938, 0.268519]]
+    assert page.locator("#search-empty").is_hidden()
+    assert _fits_and_passes(page, "job-searching") == NO_PROBLEMS
+
+    folder = job_out_dir(job)
+    report = engine_report(folder, search=SEARCH, teacher_note=TEST_NOTE)
+    (folder / "MODEL_CARD.md").write_text(CARD)
+    assert off_the_browser_loop(job_complete, job=job, token=token, report=report)
+    page.wait_for_selector("#search-why", timeout=15_000)  # the page reloads on the completed event
+    assert page.locator("#search-trials tr").count() == 9
+    chosen = page.locator("#search-trials tr[data-chosen]")
+    assert chosen.get_attribute("data-trial") == "1" and "chosen" in chosen.inner_text()
+    assert "Chosen: trial 2" in page.locator("#search-why").inner_text()
+    assert "distillation lost 0.0463" in page.locator("#search-labels-only").inner_text()
+    assert "probably trained on these rows" in page.locator("#teacher-test-note").inner_text()
+    page.wait_for_function("() => document.getElementById('search-chart').dataset.state !== 'loading'")
+    assert _search_points(page)["chosen"] == [[7210, 0.75463]]
+    assert page.evaluate("() => document.getElementById('search-chart').layout.xaxis.type") == "log"
+    assert _fits_and_passes(page, "job-search-completed") == NO_PROBLEMS
     assert page.js_errors == []

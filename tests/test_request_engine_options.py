@@ -28,7 +28,8 @@ def test_the_options_reach_the_engine_config_and_defaults_stay_the_engines():
 
     plain = request_to_config(DistillationRequest(teacher_model="catalog:digits-mlp"), teacher="t", dataset="d",
                               backend="pytorch", epochs=1)
-    assert (plain["temperature"], plain["alpha"], plain["unlabelled_data"]) == (4.0, 0.7, None)
+    assert (plain["temperature"], plain["alpha"], plain["unlabelled_data"]) == (None, None, None)  # the search's
+    assert (plain["search"], plain["search_seconds"]) == ("quick", None)
 
 
 def test_a_server_path_can_replace_the_transfer_set_reference():

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .checks.config import ChecksConfig
 from .checks.spending import Budget
@@ -52,8 +59,14 @@ class DistillConfig(BaseModel):
     seed: int = Field(0, ge=0, le=2**32 - 1, description="numpy and torch seeds take 32 bits")
     batch_size: int | None = Field(None, ge=1)
     learning_rate: float | None = Field(None, gt=0)
-    temperature: float = Field(4.0, gt=0, description="softmax temperature T of the soft targets")
-    alpha: float = Field(0.7, ge=0, le=1, description="weight of the soft-target term; 1 - alpha on the labels")
+    temperature: float | None = Field(None, gt=0, description="softmax temperature T of the soft targets; None: chosen "
+                                      "by the search (4 without one)")
+    alpha: float | None = Field(None, ge=0, le=1, description="weight of the soft-target term, 1 - alpha on the labels; "
+                                "None: chosen by the search (0.7 without one)")
+    search: Literal["off", "quick", "thorough"] = Field(
+        "quick", description="short trials choose the student's design, T, alpha and learning rate on the validation "
+        "split (successive halving); off: the design rule and the defaults, as before")
+    search_seconds: float | None = Field(None, gt=0, description="start no new trial after this many seconds of search")
     transfer: list[Transfer] = Field(default_factory=lambda: ["logits"],
                                      description="what the student learns from: logits, plus hidden states or attention (transformers)")
     patience: int | None = Field(None, ge=1, description="epochs without validation gain before stopping")

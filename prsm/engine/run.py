@@ -51,12 +51,15 @@ class Run:
     # design
     design: dict = field(default_factory=dict)  # the design record, as saved in checkpoints/design.json
     chosen: dict | None = None  # the chosen candidate's record (the fields of students.design.Candidate)
-    # cache_teacher
+    # cache_teacher (hyper: temperature, alpha, lr_scale; the defaults, or the search's choice after it)
+    hyper: dict = field(default_factory=dict)
     student: Student | None = None
     training_rows: TaskData | None = None  # labelled rows then unlabelled ones, when there is a transfer set
     train_inputs: Inputs | None = None  # the student's encoding of the training rows
     augmentation: Augmentation | None = None
     teacher_train_logits: np.ndarray | None = None  # cached teacher outputs; None when the teacher runs online
+    # search: the trials and the choice (students.search), None when the run does not search
+    search: dict | None = None
     # train
     validation_inputs: Inputs | None = None
     train_result: TrainResult | None = None

@@ -91,8 +91,11 @@ def test_the_callback_sees_every_stage_and_progress_only_grows(distilled):
     assert stages[:3] == ["load_data", "load_teacher", "split"] and "train" in stages and stages[-1] == "report"
     progress = [e["progress"] for e in recorder.events]
     assert progress == sorted(progress) and progress[-1] == 100
-    steps = [e for e in recorder.events if e["type"] == "progress" and "step" in e]
+    steps = [e for e in recorder.events if e["type"] == "progress" and "step" in e and e["stage"] == "train"]
     assert steps and all("eta_s" in e and "loss" in e["metrics"] for e in steps)
+    # a search trial's steps carry their loss (the circuit breaker watches it) but no ETA: it is not the job's
+    trial_steps = [e for e in recorder.events if e["type"] == "progress" and "step" in e and e["stage"] == "search"]
+    assert trial_steps and all("loss" in e["metrics"] and "eta_s" not in e for e in trial_steps)
 
 
 def test_the_model_card_has_front_matter_lineage_and_metrics(distilled):

@@ -92,8 +92,9 @@ def test_a_byte_level_tokenizer_is_left_whole():
 def trimmed_run(tmp_path_factory, wide_vocab_teacher, reviews_csv):
     out = tmp_path_factory.mktemp("trimmed-run")
     # hidden-state transfer runs the teacher beside the student: its ids must be mapped back
+    # search off: the tests compare this run's design with a capped vocabulary's, which must be the same
     config = DistillConfig(teacher=str(wide_vocab_teacher), data=str(reviews_csv), target_size="medium",
-                           optimization_target="accuracy", transfer=["logits", "hidden"])
+                           optimization_target="accuracy", transfer=["logits", "hidden"], search="off")
     return run_distillation(config, out), out
 
 
@@ -177,7 +178,7 @@ def test_a_capped_vocabulary_run_gives_a_smaller_student_that_still_reads(tmp_pa
     # 83: the three rarest words of the training texts split into characters
     config = DistillConfig(teacher=str(wide_vocab_teacher), data=str(reviews_csv), target_size="medium",
                            optimization_target="accuracy", transfer=["logits", "hidden"], vocabulary_size=83,
-                           exports=["huggingface"])
+                           exports=["huggingface"], search="off")
     report = run_distillation(config, tmp_path / "run")
     trimmed = report["student"]["initialised_from"]["vocabulary"]
     assert trimmed["cap"] == trimmed["kept"] == report["student"]["architecture"]["vocab_size"] == 83

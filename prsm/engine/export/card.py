@@ -65,7 +65,7 @@ A {report['task']} classifier distilled by PRSM from `{t.get('ref', '')}` ({t.ge
 Retention {report['retention']:.3f}, agreement with the teacher {_fmt(s.get('agreement'))}, speedup {_fmt(report['speedup'])}x
 (latency in {report['latency_runtime']}, {s.get('threads')} threads, on the machine that built the model).
 
-## Checks
+{_search(report.get('search'))}{_teacher_note(t)}## Checks
 
 {checks}
 
@@ -118,3 +118,37 @@ def _unlabelled(data: dict) -> str:
         return ""
     return (f"\n- Transfer set: {u['rows']:,} unlabelled examples from `{u['source']}` (sha256 `{u['sha256'][:16]}…`), "
             "labelled by the teacher; the student learned the teacher's outputs on them.")
+
+
+def _search(search: dict | None) -> str:
+    """Why this student: every trial of the search, the chosen one marked, and the labels-only reference."""
+    if not search:
+        return ""
+    rows = []
+    for trial in search["trials"]:
+        mark = " **chosen**" if trial["number"] == search["chosen"] else ""
+        settings = "labels only" if trial.get("reference") else \
+            f"T {trial['temperature']:g}, alpha {trial['alpha']:g}, lr {trial['learning_rate']:.2g}"
+        rows.append(f"| {trial['number'] + 1}{mark} | {trial['design']} | {trial['params']:,} | {settings} | "
+                    f"{trial['epochs']} | {trial['val_accuracy']:.4f} | {trial['state']} |")
+    reference = search.get("labels_only") or {}
+    gain = reference.get("gain")
+    versus = "" if gain is None else (
+        f" Distillation against labels alone, same design, on validation: {gain:+.4f} "
+        f"({reference['distilled_val_accuracy']:.4f} against {reference['val_accuracy']:.4f}).")
+    return f"""## How this student was chosen
+
+A {search['level']} search tried {len(search['trials'])} students for at most {search['trial_epochs']} epochs each
+(successive halving: a third of the trials at each rung went on), scored on the validation split only; the test split
+was read once, at the end. Chosen: {search['why']}.{versus}
+
+| trial | design | parameters | settings | epochs | validation accuracy | state |
+|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+"""
+
+
+def _teacher_note(teacher: dict) -> str:
+    note = teacher.get("test_note")
+    return f"**Note:** {note}.\n\n" if note else ""

@@ -15,6 +15,7 @@ from ..run import Run
 from .build import build_teacher, teacher_build_needed
 from .finish import evaluate, export, report
 from .prepare import design, load_data, load_teacher, split, teacher_eval
+from .search import search
 from .train import baseline, cache_teacher, train
 
 
@@ -30,17 +31,19 @@ STAGES: tuple[Stage, ...] = (
     Stage("load_data", load_data, 3),
     Stage("load_teacher", load_teacher, 3),
     Stage("split", split, 1),
-    Stage("teacher_eval", teacher_eval, 8),
     Stage("design", design, 5),
     Stage("cache_teacher", cache_teacher, 5),
+    Stage("search", search, 30, needed=lambda config: config.search != "off"),
     Stage("train", train, 50),
     Stage("baseline", baseline, 10),
+    # the test split is read here first: nothing before chooses anything by it
+    Stage("teacher_eval", teacher_eval, 8),
     Stage("evaluate", evaluate, 7),
     Stage("export", export, 7),
     Stage("report", report, 1),
 )
 
-__all__ = ["STAGES", "Stage", "stages_for", "build_teacher", "load_data", "load_teacher", "split", "teacher_eval", "design", "cache_teacher", "train",
+__all__ = ["STAGES", "Stage", "stages_for", "build_teacher", "load_data", "load_teacher", "split", "teacher_eval", "design", "cache_teacher", "search", "train",
            "baseline", "evaluate", "export", "report"]
 
 

@@ -9,13 +9,20 @@ import numpy as np
 
 from ..config import DistillConfig
 from ..evaluation.compare import onnx_cost, torch_cost
-from ..evaluation.metrics import agreement, confusion_matrix, per_class_accuracy, quality
+from ..evaluation.metrics import (
+    agreement,
+    confusion_matrix,
+    per_class_accuracy,
+    quality,
+)
 from ..export.card import model_card
 from ..export.onnx import export_onnx
 from ..jsonable import jsonable
 from ..run import Run
 from ..students.design import SIZE_RATIOS
 from .safety import after_training
+
+TEACHER_SAW_TEST = 0.995  # a teacher this right on the test rows has most likely learnt them
 
 
 def evaluate(run: Run) -> None:
@@ -88,6 +95,16 @@ def report(run: Run) -> None:
     if run.unlabelled is not None:
         out["data"]["unlabelled"] = {"source": run.unlabelled.source, "rows": len(run.unlabelled),
                                      "sha256": run.unlabelled.sha256, "labelled_by": "the teacher"}
+    if run.search is not None:
+        train_seconds = run.train_result.seconds
+        per_epoch = train_seconds / max(len(run.train_result.history), 1)
+        out["search"] = run.search | {
+            "measured_cost_factor": round(run.search["seconds"] / train_seconds, 3) if train_seconds else None,
+            # what the schedule predicts at the final training's measured speed (the estimate's rule)
+            "predicted_seconds": round(run.search["expected_cost_factor"] * run.search["final_epochs"] * per_epoch, 3)}
+    if teacher["accuracy"] >= TEACHER_SAW_TEST:
+        out["teacher"]["test_note"] = (f"the teacher scores {teacher['accuracy']:.1%} on the test split: it probably "
+                                       "trained on these rows, and retention is measured against a teacher that saw them")
     if run.baseline_quality is not None:
         out["baseline"] = run.baseline_quality | {"epochs_trained": len(run.baseline_result.history),
                                                   "distillation_gain": student["accuracy"] - run.baseline_quality["accuracy"]}

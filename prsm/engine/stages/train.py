@@ -16,11 +16,14 @@ from ..data.types import TaskData
 from ..data.unlabelled import concat
 from ..run import Run
 from ..students.design import Candidate
+from ..students.search import DEFAULTS
 from ..training.augment import augmentation_for
 from ..training.cache import cached_teacher_logits
 from ..training.loop import TrainData, TrainSettings
 from .prepare import teacher_logits_key
 from .safety import fit_with_breaker
+
+DEFAULT_TEMPERATURE, DEFAULT_ALPHA = DEFAULTS["temperature"], DEFAULTS["alpha"]
 
 
 def _device(run: Run) -> str:
@@ -35,12 +38,21 @@ def _build(run: Run) -> Student:
                              vocabulary_size=run.config.vocabulary_size)
 
 
+def hyper_defaults(run: Run) -> dict:
+    """T, alpha and the learning rate's scale without a search: the request's own, else the defaults."""
+    c = run.config
+    return {"temperature": c.temperature if c.temperature is not None else DEFAULT_TEMPERATURE,
+            "alpha": c.alpha if c.alpha is not None else DEFAULT_ALPHA, "lr_scale": 1.0}
+
+
 def settings_for(run: Run, student: Student, alpha: float) -> TrainSettings:
     c = run.config
     defaults = run.backend.default_settings(student, len(training_rows(run)) if alpha > 0 else len(run.split.train))
     chosen = {"epochs": c.epochs, "batch_size": c.batch_size, "learning_rate": c.learning_rate, "patience": c.patience}
     values = {k: (v if v is not None else defaults[k]) for k, v in chosen.items()}
-    return TrainSettings(**values, temperature=c.temperature, alpha=alpha, checkpoint_every=c.checkpoint_every,
+    if c.learning_rate is None:
+        values["learning_rate"] = defaults["learning_rate"] * run.hyper["lr_scale"]
+    return TrainSettings(**values, temperature=run.hyper["temperature"], alpha=alpha, checkpoint_every=c.checkpoint_every,
                          checkpoint_seconds=c.checkpoint_seconds, seed=c.seed, device=_device(run))
 
 
@@ -54,13 +66,14 @@ def training_rows(run: Run) -> TaskData:
 
 
 def cache_teacher(run: Run) -> None:
+    run.hyper = hyper_defaults(run)
     run.student = _build(run)
     rows = training_rows(run)
     inputs = run.student.adapter.encode(rows)
     run.train_inputs = inputs
     if run.config.augment:
         run.augmentation = augmentation_for(run.data.task, inputs, run.student.adapter, run.config.augment_flip)
-    elif run.config.alpha > 0:
+    elif run.config.alpha != 0:  # None: the search chooses, and every distilled trial reads them
         run.teacher_train_logits = cached_teacher_logits(
             run.teacher, _teacher_inputs(run, rows, inputs), run.out / "cache",
             teacher_logits_key(run, "train", rows), run.reporter)
@@ -76,7 +89,7 @@ def _teacher_inputs(run: Run, rows: TaskData, student_inputs: Inputs) -> Inputs:
 
 
 def train(run: Run) -> None:
-    settings = settings_for(run, run.student, run.config.alpha)
+    settings = settings_for(run, run.student, run.hyper["alpha"])
     objective = run.backend.objective(run.student, run.teacher, settings, run.config.transfer)
     train_data = TrainData(run.train_inputs, training_rows(run).labels, run.teacher_train_logits,
                            augment=run.augmentation, online_teacher=_online_teacher(run, objective))

@@ -9,10 +9,18 @@ import torch
 
 
 def save_atomic(state: dict, path: Path) -> None:
+    _write_atomic(path, lambda handle: torch.save(state, handle))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    _write_atomic(path, lambda handle: handle.write(text.encode()))
+
+
+def _write_atomic(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "wb") as handle:
-        torch.save(state, handle)
+        write(handle)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)

@@ -1,0 +1,206 @@
+"""The search stage: short trials choose the student's design and its distillation settings (see
+:mod:`prsm.engine.students.search` for the schedule). It runs after the teacher's outputs are
+cached, so every trial reads them, and before ``train``, which trains the chosen trial fully.
+
+Each finished trial is saved in ``checkpoints/search.json`` at once; a resumed run skips the trials
+already there. Only the validation split is read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from ..backends.base import Student
+from ..errors import Cancelled
+from ..run import Run
+from ..students import search as plan_of
+from ..students.design import Candidate
+from ..training.callbacks import Reporter
+from ..training.checkpoint import write_text_atomic
+from ..training.loop import TrainData, TrainSettings
+from .safety import fit_with_breaker
+from .train import _device, _on_training_device, _online_teacher, training_rows
+
+
+def fixed_settings(run: Run) -> dict:
+    """What the request set itself, which the search keeps."""
+    c = run.config
+    fixed = {k: v for k, v in (("temperature", c.temperature), ("alpha", c.alpha)) if v is not None}
+    if c.learning_rate is not None:
+        fixed["lr_scale"] = 1.0
+    return fixed
+
+
+class _TrialReporter(Reporter):
+    """The trainer's reporter for one trial: each epoch's validation accuracy goes to the Optuna
+    trial, and a pruned trial asks the trainer to stop; progress is the search stage's."""
+
+    def __init__(self, parent: Reporter, trial, index: int, total: int, label: str) -> None:
+        super().__init__()
+        self.parent, self.trial, self.index, self.total, self.label = parent, trial, index, total, label
+        self.pruned = False
+        self.history: list[float] = []
+
+    def progress(self, fraction: float, **fields) -> None:
+        # the loss goes on so that the circuit breaker watches trials too; a trial's ETA is not the job's
+        kept = {k: v for k, v in fields.items() if k in ("metrics", "step", "total_steps")}
+        self.parent.progress((self.index + fraction) / self.total, message=f"trial {self.index + 1}/{self.total}: {self.label}",
+                             **kept)
+
+    def metric(self, metrics: dict, **fields) -> None:
+        if "val_accuracy" not in metrics:
+            return
+        self.history.append(float(metrics["val_accuracy"]))
+        self.trial.report(max(self.history), step=len(self.history))  # the best so far: the weights a trial keeps
+        if self.trial.should_prune():
+            self.pruned = True
+
+    def log(self, message: str) -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        return self.pruned or self.parent.should_stop()
+
+
+def search(run: Run) -> None:
+    c = run.config
+    level = plan_of.LEVELS[c.search]
+    defaults = run.backend.default_settings(run.student, len(training_rows(run)))
+    final_epochs = c.epochs or defaults["epochs"]
+    designs = plan_of.shortlist(run.design["candidates"], run.design["chosen"], level.designs)
+    by_name = {d["name"]: d for d in designs}
+    plan = plan_of.trial_plan([d["name"] for d in designs], level, c.seed, fixed_settings(run))
+    path, key = run.state_dir / "search.json", run.fingerprint()
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    records = saved.get("trials", []) if saved.get("fingerprint") == key else []
+    study = plan_of.study_from(records, plan, level, final_epochs)
+    encoded: dict[str, tuple] = {}
+
+    def trials() -> bool:
+        """Run the trials not finished yet, in order; True when the time limit stopped them."""
+        started = time.perf_counter() - sum(r["seconds"] for r in records)
+        for spec in plan[len(records):]:
+            if c.search_seconds is not None and time.perf_counter() - started >= c.search_seconds \
+                    and any(r["state"] == "complete" and not r.get("reference") for r in records):
+                return True
+            run.reporter.check_stop()
+            record = _trial(run, spec, by_name[spec["design"]], study, plan, level, final_epochs, encoded)
+            records.append(record)
+            write_text_atomic(path, json.dumps({"fingerprint": key, "trials": records}, indent=1))
+            run.reporter.emit("trial", fraction=len(records) / len(plan), trial=_public(record),
+                              message=_line(record, len(plan)))
+        return False
+
+    stopped_by_time = trials()
+    chosen, why = plan_of.choose(records, by_name, c.optimization_target, len(run.split.validation))
+    run.hyper = {k: chosen[k] for k in ("temperature", "alpha", "lr_scale")}
+    if chosen["design"] != run.chosen["name"]:
+        run.chosen = by_name[chosen["design"]]
+        _rebuild(run)
+    run.search = _record(run, level, records, chosen, why, final_epochs, stopped_by_time, designs, plan)
+    run.reporter.log(f"search chose trial {chosen['number'] + 1}: {_label(chosen)} ({why})")
+
+
+def _trial(run: Run, spec: dict, design: dict, study, plan, level, final_epochs: int, encoded: dict) -> dict:
+    c = run.config
+    student = _build(run, design)
+    defaults = run.backend.default_settings(student, len(training_rows(run)))
+    base_lr = c.learning_rate if c.learning_rate is not None else defaults["learning_rate"]
+    epochs = level.trial_epochs(final_epochs)
+    settings = TrainSettings(epochs=epochs, batch_size=c.batch_size or defaults["batch_size"],
+                             learning_rate=base_lr * spec["lr_scale"], patience=epochs, temperature=spec["temperature"],
+                             alpha=spec["alpha"], checkpoint_every=None, checkpoint_seconds=None, seed=c.seed,
+                             device=_device(run))
+    train_inputs, validation_inputs = _encoded(run, design, student, encoded)
+    transfer = c.transfer if spec["alpha"] > 0 else ["logits"]
+    objective = run.backend.objective(student, run.teacher, settings, transfer)
+    if spec["alpha"] > 0:
+        train = TrainData(train_inputs, training_rows(run).labels, run.teacher_train_logits, augment=run.augmentation,
+                          online_teacher=_online_teacher(run, objective))
+    else:  # labels alone: the labelled rows only, as the baseline trains
+        labelled = len(run.split.train)
+        train = TrainData({k: v[:labelled] for k, v in train_inputs.items()}, run.split.train.labels, None,
+                          augment=run.augmentation)
+    validation = TrainData(validation_inputs, run.split.validation.labels)
+    trial = plan_of.ask(study, spec, plan)
+    reporter = _TrialReporter(run.reporter, trial, spec["number"], len(plan), _label(spec))
+    began = time.perf_counter()
+    state = "complete"
+    try:
+        with _on_training_device(run, settings, student, online=train.online_teacher is not None):
+            # each trial under a breaker of its own (a new trial's first losses are not a divergence):
+            # a loss that turns NaN, or the budget running out, stops the run
+            fit_with_breaker(run, lambda: run.backend.fit(student, train, validation, settings, objective, None,
+                                                          reporter, ""))
+    except Cancelled:
+        if not reporter.pruned:
+            raise
+        state = "pruned"
+    if state == "pruned":
+        study.tell(trial, state=plan_of.optuna.trial.TrialState.PRUNED)
+    else:
+        study.tell(trial, max(reporter.history))
+    history = reporter.history
+    return {**spec, "state": state, "val_accuracy": max(history), "epochs": len(history), "history": history,
+            "intermediate": {str(i + 1): max(history[:i + 1]) for i in range(len(history))},
+            "rungs": plan_of.rung_records(study, trial), "params": student.params,
+            "learning_rate": settings.learning_rate, "seconds": round(time.perf_counter() - began, 3)}
+
+
+def _build(run: Run, design: dict) -> Student:
+    return run.backend.build(Candidate(**design), run.teacher, run.split.train, run.config.seed,
+                             base=run.config.student_base, vocabulary_size=run.config.vocabulary_size)
+
+
+def _encoded(run: Run, design: dict, student: Student, encoded: dict) -> tuple:
+    """The training and validation rows in this design's encoding (a capped vocabulary tokenizes
+    otherwise); the chosen design's training rows are already encoded."""
+    if design["name"] not in encoded:
+        train = run.train_inputs if design["name"] == run.chosen["name"] else student.adapter.encode(training_rows(run))
+        encoded[design["name"]] = (train, student.adapter.encode(run.split.validation))
+    return encoded[design["name"]]
+
+
+def _rebuild(run: Run) -> None:
+    """The chosen design differs from the rule's pick: the student the next stages train is it."""
+    run.student = _build(run, run.chosen)
+    run.train_inputs = run.student.adapter.encode(training_rows(run))
+
+
+def _label(spec: dict) -> str:
+    if spec.get("reference"):
+        return f"{spec['design']}, labels only"
+    return f"{spec['design']}, T={spec['temperature']:g}, alpha={spec['alpha']:g}, lr x{spec['lr_scale']:g}"
+
+
+def _line(record: dict, total: int) -> str:
+    return (f"trial {record['number'] + 1}/{total} ({_label(record)}): validation {record['val_accuracy']:.4f} "
+            f"after {record['epochs']} epochs, {record['state']}")
+
+
+def _public(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k not in ("intermediate", "rungs")}
+
+
+def _record(run: Run, level, records, chosen, why, final_epochs, stopped_by_time, designs, plan) -> dict:
+    reference = next((r for r in records if r.get("reference")), None)
+    labels_only = None
+    if reference is not None:
+        same = [r for r in records if r["design"] == reference["design"] and not r.get("reference")]
+        best_same = max((r["val_accuracy"] for r in same), default=None)
+        labels_only = {"design": reference["design"], "val_accuracy": reference["val_accuracy"],
+                       "distilled_val_accuracy": best_same, "chosen_val_accuracy": chosen["val_accuracy"],
+                       "gain": None if best_same is None else round(best_same - reference["val_accuracy"], 6)}
+    return {"level": level.name, "trials": [_public(r) for r in records], "chosen": chosen["number"], "why": why,
+            "designs": [{k: d.get(k) for k in ("name", "params", "layers", "width", "flops", "latency_ms")} for d in designs],
+            "trial_epochs": level.trial_epochs(final_epochs), "min_epochs": level.min_epochs(final_epochs),
+            "final_epochs": final_epochs, "reduction_factor": plan_of.REDUCTION, "planned": len(plan),
+            "stopped_by_time_limit": stopped_by_time, "validation_rows": len(run.split.validation),
+            "seconds": round(sum(r["seconds"] for r in records), 3), "labels_only": labels_only,
+            "expected_cost_factor": round(plan_of.expected_cost_factor(level, final_epochs, len(plan)), 3),
+            "settings": {"temperature": chosen["temperature"], "alpha": chosen["alpha"], "lr_scale": chosen["lr_scale"]},
+            "pruner": "optuna.pruners.SuccessiveHalvingPruner", "rows": len(training_rows(run)),
+            "validation_mean": round(float(np.mean([r["val_accuracy"] for r in records])), 6)}

@@ -1,0 +1,197 @@
+"""The search for the best student (issue 17): it picks by validation accuracy, reads the test split
+only at the end, resumes where it stopped, and ``search="off"`` trains the rule's pick as before."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import fields
+
+import pytest
+
+from prsm.engine.backends.pytorch import PyTorchBackend
+from prsm.engine.backends.pytorch import students as pytorch_students
+from prsm.engine.data.types import TaskData
+from prsm.engine.errors import Cancelled
+from prsm.engine.pipeline import DistillConfig, run_distillation
+from prsm.engine.stages import prepare
+from prsm.engine.students import search as search_plan
+from tests.engine.events import Recorder
+
+pytestmark = pytest.mark.slow
+
+TINY = {"max_train_examples": 300, "epochs": 30, "exports": []}  # trials of 10 epochs, the shortest 1
+
+
+def _config(teacher, data, **fields) -> DistillConfig:
+    return DistillConfig(teacher=str(teacher), data=str(data), **{**TINY, **fields})
+
+
+def test_the_search_picks_the_better_of_two_designs_where_the_rule_picks_the_worse(tmp_path, monkeypatch,
+                                                                                   digits_teacher, digits_csv):
+    # By construction: a 64-256-1-10 MLP squeezes every example through one number (it cannot tell
+    # ten digits apart), yet has the most parameters, so the accuracy rule picks it; a 64-32-10 MLP can.
+    def two(self, teacher, train, base=None, vocabulary_size=None):
+        names = list(train.classes)
+        return [pytorch_students._candidate("mlp-256x1", pytorch_students._architecture(
+                    "mlp", "tabular", names, {"input_dim": 64, "hidden": [256, 1], "dropout": 0.1}), 2, 256),
+                pytorch_students._candidate("mlp-32", pytorch_students._architecture(
+                    "mlp", "tabular", names, {"input_dim": 64, "hidden": [32], "dropout": 0.1}), 1, 32)]
+
+    monkeypatch.setattr(PyTorchBackend, "candidates", two)
+    report = run_distillation(_config(digits_teacher, digits_csv, target_size="large", optimization_target="accuracy"),
+                              tmp_path)
+    assert report["design"]["chosen"] == "mlp-256x1"  # the rule's pick, by parameters alone
+    best = {name: max(t["val_accuracy"] for t in report["search"]["trials"] if t["design"] == name and not t.get("reference"))
+            for name in ("mlp-32", "mlp-256x1")}
+    assert best["mlp-32"] > best["mlp-256x1"] + 0.2, best
+    chosen = report["search"]["trials"][report["search"]["chosen"]]
+    assert chosen["design"] == "mlp-32" == report["student"]["candidate"]
+    assert report["student"]["params"] == chosen["params"]
+    assert report["training"]["temperature"] == chosen["temperature"]
+    assert report["training"]["alpha"] == chosen["alpha"]
+
+
+class _WatchedData(TaskData):
+    """The test split, noting the stage that first reads its rows (its length is not its rows)."""
+
+    def __getattribute__(self, name):
+        if name in ("labels", "features", "images", "texts", "subset"):
+            watch = object.__getattribute__(self, "__dict__").get("_watch")  # None while being made
+            if watch is not None:
+                watch.reads.append(watch.stage())
+        return object.__getattribute__(self, name)
+
+    def __len__(self) -> int:
+        return len(object.__getattribute__(self, "labels"))
+
+
+class _Watch:
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder, self.reads = recorder, []
+
+    def stage(self) -> str:
+        begun = [e["stage"] for e in self.recorder.events if e["type"] == "stage"]
+        return begun[-1] if begun else ""
+
+
+def test_the_test_split_is_first_read_after_the_student_is_chosen_and_trained(tmp_path, monkeypatch,
+                                                                              digits_teacher, digits_csv):
+    recorder = Recorder()
+    watch = _Watch(recorder)
+    real = prepare.stratified_split
+
+    def watched(*args, **kwargs):
+        split = real(*args, **kwargs)
+        test = _WatchedData(**{f.name: getattr(split.test, f.name) for f in fields(split.test)})
+        object.__setattr__(test, "_watch", watch)
+        split.test = test
+        return split
+
+    monkeypatch.setattr(prepare, "stratified_split", watched)
+    report = run_distillation(_config(digits_teacher, digits_csv, baseline=True), tmp_path, recorder)
+    assert report["search"]["trials"]
+    stages = list(report["stages"])
+    assert watch.reads, "the test split was never read"
+    first = min(stages.index(stage) for stage in watch.reads)
+    assert stages[first] == "teacher_eval"
+    assert stages.index("teacher_eval") > max(stages.index(s) for s in ("design", "search", "train", "baseline"))
+
+
+class _StopAfterTrials(Recorder):
+    def __init__(self, trials: int) -> None:
+        super().__init__()
+        self.trials = trials
+
+    def should_stop(self) -> bool:
+        return sum(e["type"] == "trial" for e in self.events) >= self.trials
+
+
+def _trials(report: dict) -> list[tuple]:
+    return [(t["number"], t["design"], t["temperature"], t["alpha"], t["lr_scale"], t["state"], t["epochs"],
+             t["val_accuracy"]) for t in report["search"]["trials"]]
+
+
+def test_a_resumed_search_goes_on_from_the_trials_it_finished_and_picks_the_same_student(tmp_path, digits_teacher,
+                                                                                         digits_csv):
+    config = _config(digits_teacher, digits_csv)
+    whole = run_distillation(config, tmp_path / "whole")
+    stopper = _StopAfterTrials(3)
+    with pytest.raises(Cancelled):
+        run_distillation(config, tmp_path / "resumed", stopper)
+    assert sum(e["type"] == "trial" for e in stopper.events) == 3
+    recorder = Recorder()
+    resumed = run_distillation(config, tmp_path / "resumed", recorder)
+    # the three finished trials are not run again; the rest are, and prune and choose as before
+    assert sum(e["type"] == "trial" for e in recorder.events) == len(whole["search"]["trials"]) - 3
+    assert _trials(resumed) == _trials(whole)
+    assert resumed["search"]["chosen"] == whole["search"]["chosen"]
+    assert resumed["student"]["accuracy"] == whole["student"]["accuracy"]
+
+
+def test_search_off_trains_the_rules_pick_with_the_default_settings(tmp_path, digits_teacher, digits_csv):
+    recorder = Recorder()
+    report = run_distillation(_config(digits_teacher, digits_csv, search="off"), tmp_path, recorder)
+    assert "search" not in report and "search" not in report["stages"]
+    assert not any(e["type"] == "trial" for e in recorder.events)
+    assert report["student"]["candidate"] == report["design"]["chosen"]
+    assert (report["training"]["temperature"], report["training"]["alpha"]) == (4.0, 0.7)
+    assert report["training"]["learning_rate"] == pytest.approx(3e-3)  # the MLP family's default
+
+
+def test_settings_the_request_gives_are_kept_and_the_labels_only_trial_is_reported_not_chosen(tmp_path, digits_teacher,
+                                                                                             digits_csv):
+    report = run_distillation(_config(digits_teacher, digits_csv, temperature=2.0), tmp_path)
+    search = report["search"]
+    assert {t["temperature"] for t in search["trials"]} == {2.0}
+    reference = [t for t in search["trials"] if t.get("reference")]
+    assert len(reference) == 1 and reference[0]["alpha"] == 0.0
+    assert search["chosen"] != reference[0]["number"]
+    assert search["labels_only"]["val_accuracy"] == reference[0]["val_accuracy"]
+    assert report["training"]["temperature"] == 2.0
+    assert "How this student was chosen" in (tmp_path / "MODEL_CARD.md").read_text()
+
+
+def test_the_schedule_predicts_the_search_time_within_a_factor_of_two(tmp_path, digits_teacher, digits_csv):
+    report = run_distillation(_config(digits_teacher, digits_csv, max_train_examples=600, epochs=40), tmp_path)
+    search = report["search"]
+    assert search["predicted_seconds"] > 0
+    assert 0.5 <= search["seconds"] / search["predicted_seconds"] <= 2.0, search
+
+
+def test_a_time_limit_stops_the_search_after_the_first_finished_trial(tmp_path, digits_teacher, digits_csv):
+    report = run_distillation(_config(digits_teacher, digits_csv, search_seconds=0.001), tmp_path)
+    search = report["search"]
+    assert search["stopped_by_time_limit"] and len(search["trials"]) == 1
+    assert search["chosen"] == 0
+
+
+def test_the_plan_starts_from_each_design_at_the_defaults_and_holds_what_the_request_fixed():
+    level = search_plan.LEVELS["quick"]
+    plan = search_plan.trial_plan(["a", "b"], level, seed=3, fixed={"alpha": 0.5})
+    assert [(p["design"], p["temperature"], p["alpha"], p["lr_scale"]) for p in plan[:2]] == [
+        ("a", 4.0, 0.5, 1.0), ("b", 4.0, 0.5, 1.0)]
+    assert {p["alpha"] for p in plan[:-1]} == {0.5} and plan[-1]["reference"] and plan[-1]["alpha"] == 0.0
+    assert len(plan) == level.trials + 1 and [p["number"] for p in plan] == list(range(len(plan)))
+    assert plan == search_plan.trial_plan(["a", "b"], level, seed=3, fixed={"alpha": 0.5})
+    assert plan != search_plan.trial_plan(["a", "b"], level, seed=4, fixed={"alpha": 0.5})
+    assert search_plan.expected_cost_factor(search_plan.LEVELS["thorough"], 30) > \
+        search_plan.expected_cost_factor(level, 30) > 0
+
+
+def test_a_budget_that_runs_out_during_the_search_stops_the_run_with_the_reason(tmp_path, monkeypatch, digits_teacher,
+                                                                                digits_csv):
+    from prsm.engine.checks import spending
+    from prsm.engine.checks.breaker import CircuitBreakerTripped
+
+    readings = [0]
+
+    def an_hour_per_reading():  # each reading of the meter's clock is an hour later: 60 FTNS a step
+        readings[0] += 1
+        return time.perf_counter() + 3600 * readings[0]
+
+    monkeypatch.setattr(spending, "clock", an_hour_per_reading)
+    budget = spending.Budget(limit_units=600 * 1_000_000, compute_hour_units=60 * 1_000_000)
+    recorder = Recorder()
+    with pytest.raises(CircuitBreakerTripped, match="spending reached 600"):
+        run_distillation(_config(digits_teacher, digits_csv, budget=budget), tmp_path, recorder)
+    assert recorder.events[-1]["stage"] == "search"
