@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import fields
+from xml.etree import ElementTree
 
 import pytest
 
@@ -148,7 +149,12 @@ def test_settings_the_request_gives_are_kept_and_the_labels_only_trial_is_report
     assert search["chosen"] != reference[0]["number"]
     assert search["labels_only"]["val_accuracy"] == reference[0]["val_accuracy"]
     assert report["training"]["temperature"] == 2.0
-    assert "How this student was chosen" in (tmp_path / "MODEL_CARD.md").read_text()
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "How this student was chosen" in card and "(search.svg)" in card
+    svg = ElementTree.fromstring((tmp_path / "search.svg").read_text())  # well-formed, one point per trial
+    circles = svg.findall("{http://www.w3.org/2000/svg}circle")
+    assert len(circles) == len(search["trials"]) + 1  # and the ring round the chosen one
+    assert f"trial {search['chosen'] + 1}" in svg.find("{http://www.w3.org/2000/svg}desc").text
 
 
 def test_the_schedule_predicts_the_search_time_within_a_factor_of_two(tmp_path, digits_teacher, digits_csv):

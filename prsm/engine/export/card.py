@@ -142,6 +142,8 @@ A {search['level']} search tried {len(search['trials'])} students for at most {s
 (successive halving: a third of the trials at each rung went on), scored on the validation split only; the test split
 was read once, at the end. Chosen: {search['why']}.{versus}
 
+![Search trials: student size against validation accuracy, the chosen trial ringed](search.svg)
+
 | trial | design | parameters | settings | epochs | validation accuracy | state |
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}

@@ -17,11 +17,13 @@ from ..evaluation.metrics import (
 )
 from ..export.card import model_card
 from ..export.onnx import export_onnx
+from ..export.search_chart import search_svg
 from ..jsonable import jsonable
 from ..run import Run
 from ..students.design import SIZE_RATIOS
 from .safety import after_training
 
+SEARCH_CHART = "search.svg"  # beside MODEL_CARD.md, which shows it
 TEACHER_SAW_TEST = 0.995  # a teacher this right on the test rows has most likely learnt them
 
 
@@ -110,6 +112,8 @@ def report(run: Run) -> None:
                                                   "distillation_gain": student["accuracy"] - run.baseline_quality["accuracy"]}
     out["checks"] = _checks(out, c) | run.safety_checks
     run.report = jsonable(out)
+    if run.search is not None:  # the card's picture of the search
+        (run.out / SEARCH_CHART).write_text(search_svg(run.report["search"]))
     (run.out / "MODEL_CARD.md").write_text(model_card(run.report))
 
 
