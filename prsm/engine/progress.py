@@ -59,6 +59,17 @@ def print_summary(report: dict, out: Path, to_stderr: bool = False) -> None:
     console.print(table)
     console.print(f"retention {report['retention']:.3f}   compression {report['compression_ratio']:.1f}x   "
                   f"speedup {report['speedup']:.2f}x   agreement {s['agreement']:.3f}")
+    search = report.get("search")
+    if search:
+        chosen = search["trials"][search["chosen"]]
+        console.print(f"search ({search['level']}): {len(search['trials'])} trials in {search['seconds']:.1f} s; chose trial "
+                      f"{chosen['number'] + 1}, {chosen['design']}, T={chosen['temperature']:g}, alpha={chosen['alpha']:g}, "
+                      f"lr {chosen['learning_rate']:.2g} ({search['why']})")
+        gain = (search.get("labels_only") or {}).get("gain")
+        if gain is not None:
+            console.print(f"on validation, distillation beat labels alone by {gain:+.4f} (same design, trial length)")
+    if report["teacher"].get("test_note"):
+        console.print(f"[yellow]note: {report['teacher']['test_note']}[/]")
     if "baseline" in report:
         console.print(f"labels-only baseline accuracy {report['baseline']['accuracy']:.4f} "
                       f"(distillation gain {report['baseline']['distillation_gain']:+.4f})")

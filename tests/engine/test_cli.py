@@ -79,3 +79,17 @@ def test_a_vocabulary_cap_on_a_tabular_run_exits_2_naming_it(tmp_path, digits_te
                  "--vocabulary-size", "5000"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "vocabulary_size is for text students" in err
+
+
+def test_the_search_flags_reach_the_engine_and_the_summary_says_what_it_chose(tmp_path, digits_teacher, digits_csv, capsys):
+    code = main(["distill", "--teacher", str(digits_teacher), "--data", str(digits_csv), "--out", str(tmp_path / "run"),
+                 "--epochs", "9", "--max-train", "200", "--export", "safetensors", "--search", "quick",
+                 "--temperature", "2"])
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert code == 0 and report["config"]["search"] == "quick" and report["training"]["temperature"] == 2.0
+    chosen = report["search"]["trials"][report["search"]["chosen"]]
+    assert f"chose trial {chosen['number'] + 1}, {chosen['design']}, T=2" in " ".join(out.split())
+    assert main(["distill", "--teacher", str(digits_teacher), "--data", str(digits_csv), "--out", str(tmp_path / "off"),
+                 "--epochs", "2", "--max-train", "200", "--export", "safetensors", "--search", "off"]) == 0
+    assert "search" not in json.loads((tmp_path / "off" / "report.json").read_text())
