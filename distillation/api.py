@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from core.errors import DomainError
 from ledger import selectors as ledger_selectors
 from ledger.amounts import UNITS_PER_FTNS, display_ftns
-from prsm.request import DistillationRequest, request_errors
+from prsm.request import MAX_SEARCH_SECONDS, DistillationRequest, request_errors
 
 from . import selectors, services
 from .downloads import artifact_download_response
@@ -35,9 +35,17 @@ class DistillationRequestSerializer(serializers.Serializer):
     export_formats = serializers.ListField(child=serializers.CharField(), required=False)
     epochs = serializers.IntegerField(required=False, min_value=1)
     seed = serializers.IntegerField(required=False)
-    temperature = serializers.FloatField(required=False, help_text="softmax temperature of the soft targets (default 4)")
+    temperature = serializers.FloatField(required=False, help_text="softmax temperature of the soft targets "
+                                         "(default: chosen by the search; 4 with search off)")
     alpha = serializers.FloatField(required=False, min_value=0, max_value=1,
-                                   help_text="weight of the teacher's soft targets against the labels (default 0.7)")
+                                   help_text="weight of the teacher's soft targets against the labels "
+                                             "(default: chosen by the search; 0.7 with search off)")
+    search = serializers.ChoiceField(["off", "quick", "thorough"], required=False, help_text=(
+        "short trials choose the student's design, temperature, alpha and learning rate on the validation split, "
+        "then the winner trains fully; adds time (in the estimate's search_s). Default quick; thorough tries more "
+        "and longer; off uses the design rule with temperature 4 and alpha 0.7"))
+    search_seconds = serializers.FloatField(required=False, min_value=0, max_value=MAX_SEARCH_SECONDS,
+                                            help_text="start no new search trial after this many seconds (more than 0)")
     unlabelled_data = serializers.CharField(required=False, help_text="a transfer set: builtin:NAME or an uploaded-dataset id")
     max_unlabelled_examples = serializers.IntegerField(required=False, min_value=1)
     text_variants = serializers.IntegerField(required=False, min_value=0, max_value=50)

@@ -12,13 +12,14 @@ from core.errors import DomainError
 from ledger import pricing
 from ledger.amounts import UNITS_PER_FTNS, display_ftns
 from prsm.engine.catalog import ENTRIES, build_seconds_expected
+from prsm.engine.config import DistillConfig
 from prsm.engine.data.builtin import BUILTIN_NAMES
+from prsm.engine.students.search import LEVELS, expected_cost_factor
 from prsm.planning import STUDENT_BASES, backend_choose, is_http_teacher, request_to_config
 from prsm.request import DistillationRequest
 
 from . import http_teachers
 from .models import DistillationJob
-
 from .uploads import dataset_of, media_path, teacher_of
 
 VALIDATION_SUITES = 1  # held-out evaluation with the retention check
@@ -30,6 +31,7 @@ TEXT_TOKENS = 64
 DATASET_ROWS = {"digits": 1797, "breast-cancer": 569, "wine": 178, "fashion-mnist": 70_000, "movie-reviews": 10_605}
 DEFAULT_EPOCHS = 10
 JOB_OVERHEAD_S = 30  # loading, design measurements, evaluation and exports, whatever the model size
+SEARCH_DEFAULT = DistillConfig.model_fields["search"].default  # the engine's search when a request leaves it out
 
 
 class PlanningError(DomainError):
@@ -62,7 +64,8 @@ class Plan:
     teacher_speed: str = "approximated from its parameter count"
     teacher_build_s: float = 0.0  # a catalog teacher not built here yet: the job builds it first
     teacher_http: dict = field(default_factory=dict)  # a teacher over HTTP: its engine options, provider, token estimate
-
+    search: str = "off"  # the engine's search for the best student: off, quick or thorough
+    search_s: float = 0.0  # the search's predicted seconds, in compute_hours and duration_s
 
     def estimate(self) -> dict:
         return {
@@ -79,6 +82,8 @@ class Plan:
             "teacher_speed": self.teacher_speed,
             "teacher_owner_id": self.teacher_owner_id,
             "teacher_build_s": round(self.teacher_build_s, 1),
+            "search": self.search,
+            "search_s": round(self.search_s, 1),
             **({"teacher_http": {k: self.teacher_http[k] for k in ("provider", "token_units_estimated",
                                                                   "price_per_1k_tokens_units")}}
                if self.teacher_http else {}),
@@ -173,18 +178,39 @@ def measured_teacher_seconds(engine_teacher: str) -> float | None:
     return latency / 1000 if latency else None
 
 
-def _compute_hours(*, params: int, task: str, dataset: str, epochs: int, rows: int | None = None,
-                   teacher_seconds: float | None = None, augment: bool = False) -> float:
+@dataclass(frozen=True)
+class _Compute:
+    """A job's predicted seconds of work, by part."""
+
+    teacher_s: float
+    student_s: float
+    search_s: float
+
+    @property
+    def hours(self) -> float:
+        return (self.teacher_s + self.student_s + self.search_s + JOB_OVERHEAD_S) / 3600
+
+
+def search_cost_factor(level: str, epochs: int) -> float:
+    """The search's student training over the final training's (0 with the search off), from its
+    trial schedule (prsm.engine.students.search)."""
+    return 0.0 if level == "off" else expected_cost_factor(LEVELS[level], epochs)
+
+
+def _compute(*, params: int, task: str, dataset: str, epochs: int, rows: int | None = None,
+             teacher_seconds: float | None = None, augment: bool = False, search: str = "off") -> _Compute:
     """Teacher outputs once (cached; with augmentation, once an epoch on the augmented batches),
-    the student's epochs at about a tenth of the teacher's cost each and three passes a step, plus
-    a fixed overhead. The teacher's speed is the one measured on this server when a job has used
-    the teacher before; otherwise an approximation from its size."""
+    the student's epochs at about a tenth of the teacher's cost each and three passes a step, the
+    search's short trials as that many more student epochs, plus a fixed overhead. The teacher's
+    speed is the one measured on this server when a job has used the teacher before; otherwise an
+    approximation from its size."""
     rows = rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000)
     if teacher_seconds is None:
         teacher_seconds = 2 * params * (TEXT_TOKENS if task == "text" else 1) / CPU_FLOPS_PER_SECOND
     teacher_pass = rows * teacher_seconds * (epochs if augment else 1)
     student_passes = rows * epochs * TRAIN_COST_FACTOR * teacher_seconds / 10
-    return (teacher_pass + student_passes + JOB_OVERHEAD_S) / 3600
+    return _Compute(teacher_s=teacher_pass, student_s=student_passes,
+                    search_s=student_passes * search_cost_factor(search, epochs))
 
 
 def plan(*, request: DistillationRequest, owner=None) -> Plan:
@@ -205,8 +231,10 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     epochs = request.epochs or DEFAULT_EPOCHS
     measured = measured_teacher_seconds(entry.engine_ref or teacher)
     build_s = build_seconds_expected(teacher) if teacher.startswith("catalog:") else 0.0
-    hours = _compute_hours(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs, rows=rows,
-                           teacher_seconds=measured, augment=request.augmentation_task is not None) + build_s / 3600
+    search = request.search or SEARCH_DEFAULT
+    compute = _compute(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs, rows=rows,
+                       teacher_seconds=measured, augment=request.augmentation_task is not None, search=search)
+    hours = compute.hours + build_s / 3600
     cost = pricing.job_cost(teachers=1, compute_hours=Fraction(hours).limit_denominator(10**9), validation_suites=VALIDATION_SUITES)
     teacher_http = {}
     if entry.remote is not None:  # the teacher's tokens, priced into the teacher fee
@@ -218,7 +246,7 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     return Plan(teacher=teacher, teacher_params=entry.params, teacher_owner_id=entry.owner_id, task=entry.task, dataset=dataset,
                 backend=backend, backend_reason=reason, epochs=epochs, compute_hours=hours, duration_s=hours * 3600,
                 cost=cost, teacher_speed="measured by an earlier job on this server" if measured else Plan.teacher_speed,
-                teacher_build_s=build_s,
+                teacher_build_s=build_s, search=search, search_s=compute.search_s,
                 engine_teacher=entry.engine_ref, engine_dataset=engine_dataset if engine_dataset != dataset else "",
                 engine_unlabelled=engine_unlabelled, teacher_http=teacher_http)
 

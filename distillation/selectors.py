@@ -105,6 +105,88 @@ def job_metric_series(job: DistillationJob) -> dict:
             "series": list(series.values()), "references": references, "last_seq": last_seq}
 
 
+# --- The search for the best student: the report's account once the job completed; before that
+# (and for a job that failed or was cancelled), its stored trial events, which the live page extends
+
+# The trial chart's series: (key, name, marker symbol); the chosen trial is a star drawn over its point.
+SEARCH_SERIES = (("complete", "ran to the end", "circle"), ("pruned", "pruned (fell behind)", "circle-open"),
+                 ("reference", "labels only (reference)", "diamond"))
+
+
+def job_search(job: DistillationJob) -> dict | None:
+    """The search's level, its trials as table rows (``label``, ``settings``, ``chosen``) and, from
+    the report, the choice, why and the labels-only comparison; ``last_seq`` is the newest trial
+    event it holds. None for a job that did not, and will not, search."""
+    reported = (job.report or {}).get("search")
+    if isinstance(reported, dict):
+        trials, last_seq = reported.get("trials") or [], job.last_seq
+    else:
+        reported = {}
+        trials, last_seq = _trial_events(job)
+        level = (job.engine_config or {}).get("search", "off")
+        if not trials and (job.is_finished or level == "off"):
+            return None
+        reported["level"] = level
+    chosen = reported.get("chosen")
+    rows = [{**trial, "position": trial["number"] + 1, "label": trial_label(trial), "settings": trial_settings(trial),
+             "chosen": trial["number"] == chosen} for trial in trials if isinstance(trial.get("number"), int)]
+    labels_only = reported.get("labels_only")
+    if isinstance(labels_only, dict) and isinstance(labels_only.get("gain"), (int, float)):
+        labels_only = {**labels_only, "gain_abs": abs(labels_only["gain"])}
+    return {**reported, "trials": rows, "chosen_row": next((row for row in rows if row["chosen"]), None),
+            "labels_only": labels_only, "from_report": "why" in reported, "last_seq": last_seq}
+
+
+def _trial_events(job: DistillationJob) -> tuple[list[dict], int]:
+    """The trials of the job's trial events, one per trial number (a resumed job's last), and the
+    newest event's seq."""
+    trials, last_seq = {}, 0
+    for seq, payload in JobEvent.objects.filter(job=job, type="trial").order_by("seq").values_list("seq", "payload"):
+        last_seq = seq
+        trial = payload.get("trial")
+        if isinstance(trial, dict) and isinstance(trial.get("number"), int):
+            trials[trial["number"]] = trial
+    return sorted(trials.values(), key=lambda trial: trial["number"]), last_seq
+
+
+def trial_settings(trial: dict) -> str:
+    """A trial's distillation settings in a table cell (static/js/job.js writes the same)."""
+    if trial.get("reference"):
+        return "labels only (alpha 0)"
+    return f"T {trial.get('temperature', 0):g} · alpha {trial.get('alpha', 0):g} · lr ×{trial.get('lr_scale', 1):g}"
+
+
+def trial_label(trial: dict) -> str:
+    return f"{trial.get('design', '?')}, {trial_settings(trial)}"
+
+
+def job_search_series(job: DistillationJob) -> dict:
+    """The trials as chart series: student parameters (log scale) against validation accuracy,
+    one series per outcome and the chosen trial marked; the job page appends newer trial events."""
+    search = job_search(job) or {"trials": [], "last_seq": 0, "chosen_row": None}
+    series = {key: {"key": key, "name": name, "type": "scatter", "mode": "markers", "symbol": symbol, "axis": "y",
+                    "x": [], "y": [], "text": []} for key, name, symbol in SEARCH_SERIES}
+    for row in search["trials"]:
+        if isinstance(row.get("params"), (int, float)) and isinstance(row.get("val_accuracy"), (int, float)):
+            line = series[trial_series_key(row)]
+            line["x"].append(row["params"])
+            line["y"].append(row["val_accuracy"])
+            line["text"].append(f"trial {row['position']}: {row['label']}")
+    lines = list(series.values())
+    if (chosen := search["chosen_row"]) is not None:
+        lines.append({"key": "chosen", "name": "chosen", "type": "scatter", "mode": "markers", "symbol": "star",
+                      "size": 16, "axis": "y",
+                      "x": [chosen["params"]], "y": [chosen["val_accuracy"]],
+                      "text": [f"trial {chosen['position']}: {chosen['label']}"]})
+    return {"x_title": "student parameters (log scale)", "y_title": "validation accuracy", "x_type": "log",
+            "y_rangemode": "normal", "event_type": "trial", "series": lines, "references": [],
+            "last_seq": search["last_seq"]}
+
+
+def trial_series_key(trial: dict) -> str:
+    return "reference" if trial.get("reference") else ("pruned" if trial.get("state") == "pruned" else "complete")
+
+
 # --- The job page (templates/distillation/job.html): its timeline, log lines and comparison charts
 
 LOG_EVENT_TYPES = ("stage", "log", "completed", "failed", "cancelled")

@@ -109,6 +109,7 @@ def _job_context(request, job) -> dict:
         "queue_position": position, "eta": duration_text(eta), "duration_s": (job.estimate or {}).get("duration_s"),
         "hold": _hold_of(job),
         "timeline": selectors.job_stage_timeline(job), "log_lines": selectors.job_log_lines(job),
+        "search": selectors.job_search(job),
         "rerun_url": f"/distill/?from={job.job_id}",
     }
     if job.status == DistillationJob.Status.COMPLETED:
@@ -172,6 +173,12 @@ def job_cancel_page(request, job_id):
 @login_required
 def job_metrics(request, job_id):
     return JsonResponse(selectors.job_metric_series(visible_job_or_404(request, job_id)))
+
+
+@login_required
+def job_search_chart(request, job_id):
+    """The search's trials as chart series (the job page's search chart)."""
+    return JsonResponse(selectors.job_search_series(visible_job_or_404(request, job_id)))
 
 
 @login_required

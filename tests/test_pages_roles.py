@@ -12,7 +12,8 @@ pytestmark = pytest.mark.django_db
 
 SIGNED_IN_PAGES = ["/distill/", "/distill/teacher/", "/distill/data/", "/distill/goal/", "/distill/budget/",
                    "/distill/review/", "/jobs/", "/models/", "/account/", "/ledger/"]
-JOB_PAGES = ["/jobs/{id}/", "/jobs/{id}/metrics.json", "/jobs/{id}/comparison.json", "/distill/?from={id}"]
+JOB_PAGES = ["/jobs/{id}/", "/jobs/{id}/metrics.json", "/jobs/{id}/comparison.json", "/jobs/{id}/search.json",
+             "/distill/?from={id}"]
 JOB_ACTIONS = ["/jobs/{id}/cancel/", "/marketplace/jobs/{id}/deploy/", "/marketplace/jobs/{id}/list/"]
 
 

@@ -46,8 +46,9 @@ def safety_check(passed: bool, phase: str = "after", detail: str = "measured") -
     return {"passed": passed, "score": 0.02, "threshold": 0.15, "detail": detail, "phase": phase, "seconds": 0.004}
 
 
-def engine_report(folder, *, retention=0.95, checks=None, baseline=True) -> dict:
-    """A report shaped as prsm/engine/stages/finish.py writes it, with an ONNX export on disk."""
+def engine_report(folder, *, retention=0.95, checks=None, baseline=True, search=None, teacher_note=None) -> dict:
+    """A report shaped as prsm/engine/stages/finish.py writes it, with an ONNX export on disk; ``search``
+    is its search for the best student (test_job_search.SEARCH), ``teacher_note`` the teacher's test_note."""
     onnx = folder / "model.onnx"
     onnx.parent.mkdir(parents=True, exist_ok=True)
     onnx.write_bytes(b"onnx-model-bytes")
@@ -68,6 +69,10 @@ def engine_report(folder, *, retention=0.95, checks=None, baseline=True) -> dict
         "stages": {"load_data": {"seconds": 1.031, "order": 0}, "train": {"seconds": 12.5, "order": 1},
                    "export": {"seconds": 3.685, "order": 2}},  # as the engine writes them
     }
+    if search is not None:
+        report["search"] = search
+    if teacher_note is not None:
+        report["teacher"]["test_note"] = teacher_note
     if baseline:
         report["baseline"] = {"accuracy": 0.88, "f1_macro": 0.87, "ece": 0.04, "agreement": 0.9, "epochs_trained": 2,
                               "distillation_gain": report["student"]["accuracy"] - 0.88}

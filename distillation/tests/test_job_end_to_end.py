@@ -1,5 +1,5 @@
-"""Submit through the API -> a real worker process trains -> the websocket sees ordered events ->
-artifacts download and match their checksums."""
+"""Submit through the API -> a real worker process trains (its search for the best student
+included) -> the websocket sees ordered events -> artifacts download and match their checksums."""
 
 import asyncio
 import hashlib
@@ -59,6 +59,16 @@ def test_a_job_submitted_through_the_api_completes_in_a_worker_and_streams_its_e
     assert job["status"] == "completed"
     assert 0 < job["report"]["retention"]
     assert job["costs"]["state"] == Hold.State.SETTLED
+
+    # the engine's search for the best student: one trial event per trial, then the report's account on the page
+    search = job["report"]["search"]
+    trials = [e for e in events if e["type"] == "trial"]
+    assert [e["trial"]["number"] for e in trials] == [t["number"] for t in search["trials"]]
+    assert all(e["current_stage"] == "search" for e in trials)
+    client.force_login(user)
+    page = client.get(f"/jobs/{job_id}/").content.decode()
+    assert page.count("<tr data-trial=") == len(search["trials"]) and page.count("data-chosen>") == 1
+    assert 'id="search-why"' in page
 
     artifacts = client.get(f"/api/v1/distillations/{job_id}/artifacts/", **headers).json()
     assert {a["format"] for a in artifacts} >= {"safetensors", "onnx"}

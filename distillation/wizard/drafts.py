@@ -25,9 +25,9 @@ STEPS = (
     Step("data", "Data", ("dataset",)),
     Step("goal", "Goal", ("target_size", "optimization_target", "domain", "target_architecture", "layer_count",
                           "hidden_size", "attention_heads", "epochs", "augmentation_techniques", "export_formats",
-                          "max_inference_latency", "max_memory_usage", "quality_threshold", "seed", "temperature",
-                          "alpha", "unlabelled_data", "max_unlabelled_examples", "text_variants", "vocabulary_size",
-                          "student_base")),
+                          "max_inference_latency", "max_memory_usage", "quality_threshold", "seed", "search",
+                          "search_seconds", "temperature", "alpha", "unlabelled_data", "max_unlabelled_examples",
+                          "text_variants", "vocabulary_size", "student_base")),
     Step("budget", "Budget", ("budget_ftns",)),
     Step("review", "Review", ()),
 )

@@ -7,7 +7,9 @@ from __future__ import annotations
 from django import forms
 
 from prsm.planning import STUDENT_BASES
-from prsm.request import AUGMENTATIONS, EXPORT_FORMATS, NEEDS_TENSORFLOW, DistillationRequest
+from prsm.request import AUGMENTATIONS, EXPORT_FORMATS, MAX_SEARCH_SECONDS, NEEDS_TENSORFLOW, DistillationRequest
+
+from ..planning import SEARCH_DEFAULT
 
 OWN_DATA = ""  # the data the catalog teacher was built on
 BROWSER_EXPORTS = sorted(EXPORT_FORMATS - NEEDS_TENSORFLOW)
@@ -69,9 +71,20 @@ class GoalForm(forms.Form):
     seed = forms.IntegerField(label="Seed", required=False, min_value=0, max_value=2**32 - 1,
                               help_text="The same seed repeats a run; default 0.")
     temperature = forms.FloatField(label="Temperature", required=False, min_value=0.01, max_value=100,
-                                   help_text="Softens the teacher's outputs so the student sees how sure it is; default 4.")
+                                   help_text="Softens the teacher's outputs so the student sees how sure it is; "
+                                             "empty: the search's choice (4 with the search off).")
     alpha = forms.FloatField(label="Alpha", required=False, min_value=0, max_value=1,
-                             help_text="Weight of the teacher's outputs against the true labels (0 to 1); default 0.7.")
+                             help_text="Weight of the teacher's outputs against the true labels (0 to 1); empty: "
+                                       "the search's choice (0.7 with the search off).")
+    search = forms.ChoiceField(label="Search for the best student", required=False, initial=SEARCH_DEFAULT,
+                               choices=[("quick", "Quick (default)"), ("thorough", "Thorough"), ("off", "Off")],
+                               help_text="Short trials of a few designs, temperatures, alphas and learning rates on "
+                                         "the validation data; the best then trains fully. Adds time (the estimate "
+                                         "says how much). Thorough tries more; off: the planner's design, "
+                                         "temperature 4, alpha 0.7.")
+    search_seconds = forms.FloatField(label="Search time limit (seconds)", required=False, min_value=1,
+                                      max_value=MAX_SEARCH_SECONDS,
+                                      help_text="No new trial starts after this long; empty: the search runs its plan.")
     unlabelled_data = forms.ChoiceField(label="Transfer set", required=False,
                                         help_text="Extra examples without labels that the teacher labels for the student.")
     max_unlabelled_examples = forms.IntegerField(label="Transfer set rows (at most)", required=False, min_value=1,
@@ -88,8 +101,11 @@ class GoalForm(forms.Form):
 
     ADVANCED = ("domain", "target_architecture", "layer_count", "hidden_size", "attention_heads", "epochs",
                 "augmentation_techniques", "export_formats", "max_inference_latency", "max_memory_usage",
-                "quality_threshold", "seed", "temperature", "alpha", "unlabelled_data", "max_unlabelled_examples",
-                "text_variants", "vocabulary_size", "student_base")
+                "quality_threshold", "seed", "search", "search_seconds", "temperature", "alpha", "unlabelled_data",
+                "max_unlabelled_examples", "text_variants", "vocabulary_size", "student_base")
+
+    # Options whose request default is None ("the engine's"), shown here as what the engine does then.
+    ENGINE_DEFAULTS = {"search": SEARCH_DEFAULT}
 
     def __init__(self, *args, transfer_sets=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -103,7 +119,7 @@ class GoalForm(forms.Form):
         fields = DistillationRequest.model_fields
         data = dict(self.cleaned_data)
         for name in self.ADVANCED:  # an advanced option left at the request's default is not sent
-            default = fields[name].get_default(call_default_factory=True)
+            default = self.ENGINE_DEFAULTS.get(name, fields[name].get_default(call_default_factory=True))
             if data.get(name) == default or (isinstance(default, list) and sorted(data.get(name) or []) == sorted(default)):
                 data[name] = None
         return data

@@ -9,7 +9,8 @@ import shlex
 # `prsm distill` flags for the request fields it takes (CONTRACT.md, prsm/cli.py).
 CLI_FLAGS = {"target_size": "--target-size", "optimization_target": "--optimization-target", "epochs": "--epochs",
              "seed": "--seed", "layer_count": "--layers", "hidden_size": "--hidden-size", "attention_heads": "--heads",
-             "quality_threshold": "--quality-threshold", "temperature": "--temperature", "alpha": "--alpha",
+             "quality_threshold": "--quality-threshold", "search": "--search", "search_seconds": "--search-seconds",
+             "temperature": "--temperature", "alpha": "--alpha",
              "max_unlabelled_examples": "--max-unlabelled", "text_variants": "--text-variants",
              "vocabulary_size": "--vocabulary-size", "student_base": "--student-base"}
 

@@ -10,6 +10,10 @@
 // comparison charts, distillation.selectors.job_comparison_charts). Horizontal bars ("orientation": "h",
 // x the values, y the categories) draw probabilities from 0 to 1; a container may carry its JSON in
 // data-series instead of data-series-url ("try it", templates/serving/_try_it.html).
+// A chart with "event_type": "trial" takes the job's trial events instead of metric events: a
+// scatter of markers ("mode", "symbol", "size", hover "text"), one series per outcome (key
+// "complete", "pruned" or "reference"), with x_type "log" and y_rangemode "normal" (the job's search,
+// distillation.selectors.job_search_series).
 (function () {
   "use strict";
   const state = new WeakMap();
@@ -29,8 +33,14 @@
       return {type: "bar", name: line.name, meta: line.key, x: line.x.slice(), y: line.y.slice(),
               text: line.y.map((value) => Number(value.toPrecision(3))), textposition: "auto"};
     }
-    return {type: "scatter", mode: "lines+markers", name: line.name, meta: line.key,
-            x: line.x.slice(), y: line.y.slice(), yaxis: line.axis === "y2" ? "y2" : "y"};
+    const scatter = {type: "scatter", mode: line.mode || "lines+markers", name: line.name, meta: line.key,
+                     x: line.x.slice(), y: line.y.slice(), yaxis: line.axis === "y2" ? "y2" : "y"};
+    if (line.symbol) scatter.marker = {symbol: line.symbol, size: line.size || 10};
+    if (line.text) {
+      scatter.text = line.text.slice();
+      scatter.hovertemplate = "%{text}<br>%{x} parameters, validation %{y:.4f}<extra></extra>";
+    }
+    return scatter;
   }
 
   function layout(data) {
@@ -61,6 +71,8 @@
     if (series.some((line) => line.type === "bar" || line.type === "heatmap")) result.xaxis.type = "category";
     if (heatmap) Object.assign(result.yaxis, {type: "category", autorange: "reversed"});
     if (data.y_type) result.yaxis.type = data.y_type;
+    if (data.x_type) result.xaxis.type = data.x_type;
+    if (data.y_rangemode) result.yaxis.rangemode = data.y_rangemode;
     if (data.y_range) result.yaxis.range = data.y_range;
     if (twoAxes) {
       result.yaxis2 = {title: {text: data.y2_title || ""}, overlaying: "y", side: "right",
@@ -74,16 +86,36 @@
     if (empty) empty.hidden = points > 0;
   }
 
+  // A metric event's points: one per series whose key the event's metrics hold, at the event's step.
+  function metricPoints(s, event) {
+    if (event.step === undefined || event.step === null) return null;
+    const metrics = event.metrics || {}, update = {x: [], y: []}, indices = [];
+    s.keys.forEach((key, index) => {
+      if (typeof metrics[key] === "number") { update.x.push([event.step]); update.y.push([metrics[key]]); indices.push(index); }
+    });
+    return {update: update, indices: indices};
+  }
+
+  // A trial event's point: the student's parameters and validation accuracy, in its outcome's series.
+  function trialPoints(s, event) {
+    const trial = event.trial || {};
+    if (typeof trial.params !== "number" || typeof trial.val_accuracy !== "number") return null;
+    const index = s.keys.indexOf(trial.reference ? "reference" : trial.state === "pruned" ? "pruned" : "complete");
+    if (index < 0) return null;
+    const label = trialLabel(trial);
+    return {update: {x: [[trial.params]], y: [[trial.val_accuracy]], text: [["trial " + (trial.number + 1) + ": " + label]]},
+            indices: [index]};
+  }
+
   function apply(el, event) {
     const s = state.get(el);
-    if (event.seq <= s.lastSeq || event.step === undefined || event.step === null) return;
+    if (event.seq <= s.lastSeq || event.type !== s.eventType) return;
+    const points = event.type === "trial" ? trialPoints(s, event) : metricPoints(s, event);
+    if (!points) return;
     s.lastSeq = event.seq;
-    const metrics = event.metrics || {}, x = [], y = [], indices = [];
-    s.keys.forEach((key, index) => {
-      if (typeof metrics[key] === "number") { x.push([event.step]); y.push([metrics[key]]); indices.push(index); }
-    });
+    const indices = points.indices;
     if (indices.length) {
-      Plotly.extendTraces(el, {x: x, y: y}, indices);
+      Plotly.extendTraces(el, points.update, indices);
       s.points += indices.length;
       showEmpty(el, s.points);
     }
@@ -91,7 +123,7 @@
   }
 
   function draw(el) {
-    state.set(el, {lastSeq: Infinity, keys: [], points: 0, pending: []});  // events wait until drawn
+    state.set(el, {lastSeq: Infinity, keys: [], points: 0, pending: [], eventType: null});  // events wait until drawn
     const loaded = el.dataset.series ? Promise.resolve().then(() => JSON.parse(el.dataset.series))
       : fetch(el.dataset.seriesUrl, {credentials: "same-origin", headers: {Accept: "application/json"}})
         .then((response) => { if (!response.ok) throw new Error("HTTP " + response.status); return response.json(); });
@@ -101,6 +133,7 @@
       .then((data) => {
         const s = state.get(el), pending = s.pending;
         Object.assign(s, {lastSeq: data.last_seq || 0, keys: data.series.map((line) => line.key), pending: null,
+                          eventType: data.event_type || "metric",
                           points: data.series.reduce((total, line) => total + line.x.length, 0)});
         el.dataset.lastSeq = String(s.lastSeq);
         el.dataset.state = "drawn";
@@ -113,14 +146,25 @@
       });
   }
 
-  // A metric event from the job's websocket: its points join the chart once, in seq order.
+  // A metric (or, for a trial chart, trial) event from the job's websocket: its points join the
+  // chart once, in seq order.
   function append(el, event) {
     const s = state.get(el);
-    if (!s || event.type !== "metric") return;
+    if (!s) return;
     if (s.pending) { s.pending.push(event); return; }
     apply(el, event);
   }
 
-  window.PrsmCharts = {draw: draw, append: append};
+  // A trial's design and settings in words, as distillation.selectors.trial_label writes them.
+  function trialSettings(trial) {
+    if (trial.reference) return "labels only (alpha 0)";
+    return "T " + String(trial.temperature) + " · alpha " + String(trial.alpha) + " · lr ×" + String(trial.lr_scale);
+  }
+
+  function trialLabel(trial) {
+    return String(trial.design) + ", " + trialSettings(trial);
+  }
+
+  window.PrsmCharts = {draw: draw, append: append, trialSettings: trialSettings, trialLabel: trialLabel};
   document.querySelectorAll("[data-chart][data-series-url]").forEach(draw);
 })();

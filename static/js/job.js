@@ -1,10 +1,12 @@
 // The job page: follows an unfinished job's websocket from the seq the page was drawn at (replaying
-// what it missed after a reconnect), updates the status, progress, stage timeline and log lines, and
-// feeds metric events to the chart; a job that ends reloads the page, which then shows the result.
+// what it missed after a reconnect), updates the status, progress, stage timeline and log lines,
+// feeds metric events to the chart, and adds each trial event of the search for the best student to
+// the search's table and chart; a job that ends reloads the page, which then shows the result.
 (function () {
   "use strict";
   const box = document.getElementById("job");
   const chart = document.getElementById("metrics-chart");
+  const searchChart = document.getElementById("search-chart");
   const status = document.getElementById("status");
   const finished = new Set(["completed", "failed", "cancelled"]);
   const MAX_LINES = 50;
@@ -59,6 +61,33 @@
     if (empty) empty.hidden = true;
   }
 
+  function cell(tag, text, label, numeric) {
+    const el = document.createElement(tag);
+    el.textContent = text;
+    el.dataset.label = label;
+    if (numeric) el.className = "num";
+    return el;
+  }
+
+  // A finished trial as a row of the search's table (templates/distillation/_search.html writes the same).
+  function addTrial(trial) {
+    const body = document.getElementById("search-trials");
+    if (!body || !trial || typeof trial.number !== "number") return;
+    const row = document.createElement("tr"), number = cell("th", String(trial.number + 1), "Trial", true);
+    number.scope = "row";
+    row.dataset.trial = String(trial.number);
+    row.dataset.state = trial.state;
+    const settings = window.PrsmCharts ? window.PrsmCharts.trialSettings(trial) : "";
+    row.append(number, cell("td", trial.design, "Design"), cell("td", String(trial.params), "Parameters", true),
+               cell("td", settings, "Settings"), cell("td", String(trial.epochs), "Epochs", true),
+               cell("td", Number(trial.val_accuracy).toFixed(4), "Validation accuracy", true),
+               cell("td", trial.state, "Result"));
+    const old = body.querySelector("tr[data-trial='" + trial.number + "']");
+    if (old) old.replaceWith(row); else body.appendChild(row);  // one row per trial, whatever arrives twice
+    const empty = document.getElementById("search-empty");
+    if (empty) empty.hidden = true;
+  }
+
   function showProgress(event) {
     const bar = document.getElementById("progress");
     if (bar) bar.value = event.progress;
@@ -76,6 +105,10 @@
     lastSeq = event.seq;
     showProgress(event);
     if (event.type === "metric" && chart && window.PrsmCharts) window.PrsmCharts.append(chart, event);
+    if (event.type === "trial") {
+      addTrial(event.trial);
+      if (searchChart && window.PrsmCharts) window.PrsmCharts.append(searchChart, event);
+    }
     if (event.type === "stage") addStage(event);
     if (event.type === "stage" || event.type === "log" || finished.has(event.type)) addLogLine(event);
     if (finished.has(event.type)) {

@@ -46,6 +46,16 @@ class Backend(ABC):
         backend has any; ``vocabulary_size``: a cap on a token student's vocabulary. A backend
         that has no such thing refuses it."""
 
+    def search_candidates(self, teacher, train: TaskData, budget: int, base: str | None = None,
+                          vocabulary_size: int | None = None) -> list[Candidate]:
+        """Students only the search tries (other families than the design rule's), within ``budget``
+        parameters; measured like the rest. None by default."""
+        return []
+
+    def default_exports_for(self, student: Student) -> tuple[str, ...]:
+        """The formats written when the request names none, for this student."""
+        return self.default_exports
+
     @abstractmethod
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None: ...
 

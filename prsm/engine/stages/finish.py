@@ -68,7 +68,7 @@ def _costs(run: Run) -> None:
 
 
 def export(run: Run) -> None:
-    formats = run.config.exports if run.config.exports is not None else list(run.backend.default_exports)
+    formats = run.config.exports if run.config.exports is not None else list(run.backend.default_exports_for(run.student))
     run.exports = run.backend.export(run.student, formats, run.out, run.out, run.split.test)
     failed = [name for name, record in run.exports.items() if not record["verified"]]
     if failed:

@@ -138,11 +138,15 @@ def design(run: Run) -> None:
     run.reporter.log(f"student {run.chosen['name']}: {run.chosen['params']:,} params")
 
 
+def design_request(c) -> DesignRequest:
+    return DesignRequest(target_size=c.target_size, optimization_target=c.optimization_target,
+                         max_latency_ms=c.max_inference_latency_ms, max_memory_bytes=c.max_memory_bytes,
+                         layer_count=c.layer_count, hidden_size=c.hidden_size, attention_heads=c.attention_heads)
+
+
 def _design(run: Run) -> dict:
     c = run.config
-    request = DesignRequest(target_size=c.target_size, optimization_target=c.optimization_target,
-                            max_latency_ms=c.max_inference_latency_ms, max_memory_bytes=c.max_memory_bytes,
-                            layer_count=c.layer_count, hidden_size=c.hidden_size, attention_heads=c.attention_heads)
+    request = design_request(c)
     candidates = run.backend.candidates(run.teacher, run.split.train, base=c.student_base,
                                         vocabulary_size=c.vocabulary_size)
     total = max(1, len(candidates))

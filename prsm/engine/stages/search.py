@@ -17,10 +17,11 @@ from ..backends.base import Student
 from ..errors import Cancelled
 from ..run import Run
 from ..students import search as plan_of
-from ..students.design import Candidate
+from ..students.design import Candidate, screen
 from ..training.callbacks import Reporter
 from ..training.checkpoint import write_text_atomic
 from ..training.loop import TrainData, TrainSettings
+from .prepare import design_request
 from .safety import fit_with_breaker
 from .train import _device, _on_training_device, _online_teacher, training_rows
 
@@ -70,12 +71,14 @@ def search(run: Run) -> None:
     level = plan_of.LEVELS[c.search]
     defaults = run.backend.default_settings(run.student, len(training_rows(run)))
     final_epochs = c.epochs or defaults["epochs"]
-    designs = plan_of.shortlist(run.design["candidates"], run.design["chosen"], level.designs)
-    by_name = {d["name"]: d for d in designs}
-    plan = plan_of.trial_plan([d["name"] for d in designs], level, c.seed, fixed_settings(run))
     path, key = run.state_dir / "search.json", run.fingerprint()
     saved = json.loads(path.read_text()) if path.is_file() else {}
-    records = saved.get("trials", []) if saved.get("fingerprint") == key else []
+    if saved.get("fingerprint") != key:  # the designs too are kept: a resumed search plans the same trials
+        saved = {"fingerprint": key, "designs": plan_of.shortlist(run.design["candidates"] + _other_families(run),
+                                                                  run.design["chosen"], level.designs), "trials": []}
+    designs, records = saved["designs"], saved["trials"]
+    by_name = {d["name"]: d for d in designs}
+    plan = plan_of.trial_plan([d["name"] for d in designs], level, c.seed, fixed_settings(run))
     study = plan_of.study_from(records, plan, level, final_epochs)
     encoded: dict[str, tuple] = {}
 
@@ -89,7 +92,7 @@ def search(run: Run) -> None:
             run.reporter.check_stop()
             record = _trial(run, spec, by_name[spec["design"]], study, plan, level, final_epochs, encoded)
             records.append(record)
-            write_text_atomic(path, json.dumps({"fingerprint": key, "trials": records}, indent=1))
+            write_text_atomic(path, json.dumps(saved, indent=1))
             run.reporter.emit("trial", fraction=len(records) / len(plan), trial=_public(record),
                               message=_line(record, len(plan)))
         return False
@@ -102,6 +105,21 @@ def search(run: Run) -> None:
         _rebuild(run)
     run.search = _record(run, level, records, chosen, why, final_epochs, stopped_by_time, designs, plan)
     run.reporter.log(f"search chose trial {chosen['number'] + 1}: {_label(chosen)} ({why})")
+
+
+def _other_families(run: Run) -> list[dict]:
+    """The backend's students of other families (text: bag, CNN, BiLSTM), screened like the design's,
+    where the request lets them serve: they learn from logits only and have no Transformers format."""
+    c = run.config
+    if c.transfer != ["logits"] or (c.exports is not None and "huggingface" in c.exports) \
+            or any(v is not None for v in (c.layer_count, c.hidden_size, c.attention_heads)):
+        return []
+    budget = run.design["param_budget"]
+    found = run.backend.search_candidates(run.teacher, run.split.train, budget, base=c.student_base,
+                                          vocabulary_size=c.vocabulary_size)
+    fitting = screen(found, design_request(c), budget, lambda candidate: run.backend.measure(candidate, run.teacher,
+                                                                                           run.split.train))
+    return [candidate.summary() for candidate in fitting]
 
 
 def _trial(run: Run, spec: dict, design: dict, study, plan, level, final_epochs: int, encoded: dict) -> dict:

@@ -56,12 +56,7 @@ def choose(candidates: list[Candidate], request: DesignRequest, teacher_params: 
            measure: Callable[[Candidate], None]) -> tuple[Candidate, dict]:
     """The chosen candidate and a record of every candidate and the reasons (kept in the report)."""
     budget = teacher_params // SIZE_RATIOS[request.target_size]
-    for candidate in candidates:
-        _check_static(candidate, request, budget)
-    for candidate in (c for c in candidates if c.fits):
-        measure(candidate)
-        _check_measured(candidate, request)
-    fitting = [c for c in candidates if c.fits]
+    fitting = screen(candidates, request, budget, measure)
     if not fitting:
         raise BadInput(_impossible(candidates, request, budget))
     chosen = _rank(fitting, request.optimization_target)
@@ -70,6 +65,18 @@ def choose(candidates: list[Candidate], request: DesignRequest, teacher_params: 
               "chosen": chosen.name, "candidates": [c.summary() for c in candidates if c.fits or c.latency_ms is not None]
               + [_short(c) for c in candidates if not c.fits and c.latency_ms is None]}
     return chosen, record
+
+
+def screen(candidates: list[Candidate], request: DesignRequest, budget: int,
+           measure: Callable[[Candidate], None]) -> list[Candidate]:
+    """The candidates within ``budget`` parameters and every constraint of ``request``, each of them
+    measured on this CPU; the others keep their reasons."""
+    for candidate in candidates:
+        _check_static(candidate, request, budget)
+    for candidate in (c for c in candidates if c.fits):
+        measure(candidate)
+        _check_measured(candidate, request)
+    return [c for c in candidates if c.fits]
 
 
 def _short(candidate: Candidate) -> dict:

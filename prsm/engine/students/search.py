@@ -47,13 +47,15 @@ LEVELS = {"quick": Level("quick", designs=3, trials=8, max_fraction=1 / 3),
 
 
 def shortlist(candidates: list[dict], chosen: str, count: int) -> list[dict]:
-    """The rule's pick, then the largest fitting candidate of each depth (most parameters first):
-    at a fixed size, depth against width is the trade worth trying."""
+    """The rule's pick, then the largest fitting candidate of each family and depth (most parameters
+    first): at a fixed size, depth against width, and one family against another, are the trades
+    worth trying."""
     fitting = [c for c in candidates if c.get("fits")]
-    deepest: dict[int, dict] = {}
+    deepest: dict[tuple, dict] = {}
     for c in fitting:
-        if c["layers"] not in deepest or c["params"] > deepest[c["layers"]]["params"]:
-            deepest[c["layers"]] = c
+        key = (family(c), c["layers"])
+        if key not in deepest or c["params"] > deepest[key]["params"]:
+            deepest[key] = c
     picks = [c for c in fitting if c["name"] == chosen] + sorted(deepest.values(), key=lambda c: -c["params"])
     names, out = set(), []
     for c in picks:
@@ -61,6 +63,11 @@ def shortlist(candidates: list[dict], chosen: str, count: int) -> list[dict]:
             names.add(c["name"])
             out.append(c)
     return out[:count]
+
+
+def family(candidate: dict) -> str:
+    architecture = candidate.get("architecture") or {}
+    return str(architecture.get("kind") or architecture.get("model_type") or "")
 
 
 def trial_plan(designs: list[str], level: Level, seed: int, fixed: dict) -> list[dict]:

@@ -18,7 +18,7 @@ from ...export.onnx import export_onnx, quantize_int8, verify_int8, verify_onnx
 from ...export.preprocessing import describe
 from ...students.design import Candidate
 from ..base import Backend, Student
-from . import bases, students, vocab
+from . import bases, light, students, vocab
 from .export import export_huggingface, export_state_dict
 from .objective import TransformerObjective
 
@@ -77,13 +77,26 @@ class TransformersBackend(Backend):
             cache[key] = students.teacher_layer_plan(teacher, train, layers)
         return cache[key]
 
+    def search_candidates(self, teacher, train: TaskData, budget: int, base: str | None = None,
+                          vocabulary_size: int | None = None) -> list[Candidate]:
+        """Students of other families for the search (``light``), reading the same trimmed vocabulary."""
+        source, max_length = self._source(teacher, base)
+        kept = self._vocabulary(source, train, max_length, vocabulary_size).get("kept_ids")
+        tokenizer = vocab.trimmed_tokenizer(source.tokenizer, kept) if kept is not None else source.tokenizer
+        return light.candidates(len(tokenizer), train.classes, tokenizer.pad_token_id or 0, budget)
+
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None:
+        if light.family_of(candidate.architecture):
+            light.measure(candidate, getattr(self, "_length", 32))
+            return
         students.measure(candidate, teacher, getattr(self, "_length", 32))
 
     def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None,
               vocabulary_size: int | None = None) -> Student:
         from transformers import AutoConfig, AutoModelForSequenceClassification
 
+        if light.family_of(candidate.architecture):
+            return self._build_light(candidate, teacher, train, seed, base, vocabulary_size)
         torch.manual_seed(seed)
         config = AutoConfig.for_model(**candidate.architecture)
         module = AutoModelForSequenceClassification.from_config(config)
@@ -109,10 +122,34 @@ class TransformersBackend(Backend):
                        extra={"initialised_from": initialised, "teacher_hidden": source.config.hidden_size,
                               "kept_ids": kept, "base": base})
 
+    def _build_light(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None,
+                     vocabulary_size: int | None) -> Student:
+        torch.manual_seed(seed)
+        module = light.build(candidate.architecture)
+        source, max_length = self._source(teacher, base)
+        plan = self._vocabulary(source, train, max_length, vocabulary_size)
+        kept = plan.get("kept_ids")
+        words = (source.encoder() if base is not None else teacher.module).get_input_embeddings().weight
+        if kept is not None:
+            words = words[torch.from_numpy(np.asarray(kept))]
+        how = light.start_embeddings(module, words)
+        tokenizer = vocab.trimmed_tokenizer(source.tokenizer, kept) if kept is not None else source.tokenizer
+        initialised = {"word_embeddings": how, "family": candidate.architecture["kind"],
+                       "vocabulary": {k: v for k, v in plan.items() if k != "kept_ids"}, **({"base": base} if base else {})}
+        return Student(module=module, adapter=SequenceAdapter(tokenizer, max_length), architecture=candidate.architecture,
+                       family=candidate.architecture["kind"],
+                       extra={"initialised_from": initialised, "kept_ids": kept, "base": base, "light": True})
+
+    def default_exports_for(self, student: Student) -> tuple[str, ...]:
+        return light.FORMATS if student.extra.get("light") else self.default_exports
+
     def default_settings(self, student: Student, train_rows: int) -> dict:
         """A student whose layers start trained (the teacher's own at its width, or a pretrained
         base's) needs a gentle learning rate; a narrower one, with fresh layers, a larger one."""
         batch = 32
+        if student.extra.get("light"):  # fresh layers over projected embeddings: a brisk rate, more steps
+            epochs = min(40, max(5, math.ceil(2 * MIN_STEPS / math.ceil(train_rows / batch))))
+            return {"learning_rate": 2e-3, "batch_size": batch, "epochs": epochs, "patience": max(3, epochs // 4)}
         pretrained = student.extra.get("base") is not None \
             or student.module.config.hidden_size == student.extra["teacher_hidden"]
         epochs = min(30, max(3, math.ceil(MIN_STEPS / math.ceil(train_rows / batch))))
@@ -120,6 +157,10 @@ class TransformersBackend(Backend):
                 "patience": max(3, epochs // 4)}
 
     def objective(self, student: Student, teacher, settings, transfer: list[str]):
+        if student.extra.get("light"):
+            if transfer != ["logits"]:
+                raise BadInput(f"a {student.family} student has no layers to match the teacher's: transfer=['logits']")
+            return super().objective(student, teacher, settings, transfer)
         if student.extra.get("base") is not None:
             # its own tokenizer: logits only (DistillConfig refuses the rest), cached from the
             # teacher's own encoding of each row
@@ -138,9 +179,13 @@ class TransformersBackend(Backend):
         inputs = student.adapter.encode(test.subset(np.arange(min(len(test), 256))))
         expected = predict_logits(student.module, student.adapter, inputs)
         records: dict[str, dict] = {}
-        if "huggingface" in formats or "safetensors" in formats:
+        if student.extra.get("light"):
+            if "huggingface" in formats:
+                raise BadInput(f"a {student.family} student has no Transformers format: export safetensors, pth or onnx")
+            records.update(light.export_weights(student, formats, folder, root, inputs, expected))
+        elif "huggingface" in formats or "safetensors" in formats:
             records.update(export_huggingface(student, folder / "huggingface", root, inputs, expected, formats))
-        if "pth" in formats:
+        if "pth" in formats and not student.extra.get("light"):
             records["pth"] = export_state_dict(student, folder / "model.pth", root, inputs, expected)
         if "onnx" in formats or "onnx-int8" in formats:
             records.update(self._onnx(student, formats, folder, root, inputs, expected, test.labels[: len(expected)],
@@ -149,9 +194,9 @@ class TransformersBackend(Backend):
 
     def _onnx(self, student, formats, folder, root, inputs, expected, labels, preprocessing) -> dict:
         example = {name: array[:2, :8] for name, array in inputs.items()}
-        path = export_onnx(student.module, student.adapter, example, folder / "model.onnx",
-                           [student.module.config.id2label[i] for i in range(student.module.config.num_labels)],
-                           preprocessing)
+        labels = list(student.architecture["classes"]) if student.extra.get("light") else \
+            [student.module.config.id2label[i] for i in range(student.module.config.num_labels)]
+        path = export_onnx(student.module, student.adapter, example, folder / "model.onnx", labels, preprocessing)
         # the file's preprocessing names this folder: the tokenizer serves beside the .onnx
         student.adapter.tokenizer.save_pretrained(str(folder / preprocessing["tokenizer"]))
         records = {}

@@ -199,11 +199,17 @@ def _word_embeddings_from_teacher(student, teacher_module, kept: np.ndarray | No
     if target.shape[1] == source.shape[1]:
         target.copy_(source)
         return "copied"
-    centred = source - source.mean(0, keepdim=True)
-    _, _, components = torch.linalg.svd(centred, full_matrices=False)
-    width = min(target.shape[1], components.shape[0])  # a tiny vocabulary has fewer components
-    target[:, :width].copy_(centred @ components[:width].T)
+    projected = principal_projection(source, target.shape[1])
+    target[:, :projected.shape[1]].copy_(projected)
     return "projected"
+
+
+def principal_projection(rows: torch.Tensor, width: int) -> torch.Tensor:
+    """``rows`` (centred) on their top ``width`` principal directions; fewer columns when there are
+    fewer directions (a tiny vocabulary)."""
+    centred = rows - rows.mean(0, keepdim=True)
+    _, _, components = torch.linalg.svd(centred, full_matrices=False)
+    return centred @ components[:min(width, components.shape[0])].T
 
 
 def typical_length(inputs: dict[str, np.ndarray]) -> int:
