@@ -139,13 +139,14 @@ def choose(records: list[dict], designs: dict[str, dict], target: str, validatio
     best = max(r["val_accuracy"] for r in complete)
     tolerance = max(0.002, 1 / max(validation_rows, 1))
     near = [r for r in complete if r["val_accuracy"] >= best - tolerance]
-    if target == "accuracy":
+    ran = f"{len(complete)} trial{'s' if len(complete) != 1 else ''} run to the end"
+    if target == "accuracy" or len(near) == 1:
         chosen = max(near, key=lambda r: (r["val_accuracy"], -r["number"]))
-        why = f"the best validation accuracy ({chosen['val_accuracy']:.4f}) among {len(complete)} trials run to the end"
+        why = f"the best validation accuracy ({chosen['val_accuracy']:.4f}) of {ran}"
     else:
         chosen = min(near, key=lambda r: (designs[r["design"]].get("flops") or 0, -r["val_accuracy"], r["number"]))
         why = (f"the fewest FLOPs among the {len(near)} trials within {tolerance:.3f} of the best validation accuracy "
-               f"({best:.4f}; optimization_target={target}), of {len(complete)} run to the end")
+               f"({best:.4f}; optimization_target={target}), of {ran}")
     return chosen, why
 
 

@@ -194,9 +194,9 @@ class TransformersBackend(Backend):
 
     def _onnx(self, student, formats, folder, root, inputs, expected, labels, preprocessing) -> dict:
         example = {name: array[:2, :8] for name, array in inputs.items()}
-        labels = list(student.architecture["classes"]) if student.extra.get("light") else \
+        classes = list(student.architecture["classes"]) if student.extra.get("light") else \
             [student.module.config.id2label[i] for i in range(student.module.config.num_labels)]
-        path = export_onnx(student.module, student.adapter, example, folder / "model.onnx", labels, preprocessing)
+        path = export_onnx(student.module, student.adapter, example, folder / "model.onnx", classes, preprocessing)
         # the file's preprocessing names this folder: the tokenizer serves beside the .onnx
         student.adapter.tokenizer.save_pretrained(str(folder / preprocessing["tokenizer"]))
         records = {}
