@@ -36,6 +36,8 @@ def usage_snippets(*, exports: list[tuple[str, str]], report: dict) -> list[dict
 def _snippet(name: str, files: dict[str, str], report: dict) -> str | None:
     task = report.get("task")
     architecture = (report.get("student") or {}).get("architecture")
+    if task == "text" and isinstance(architecture, dict) and architecture.get("format") == "prsm-text/1":
+        return _light_text(name, files, architecture)
     if name in ("onnx", "onnx-int8"):
         return _onnx_text(files[name], files.get("huggingface")) if task == "text" else _onnx(files[name], task, architecture)
     if name == "huggingface":
@@ -78,13 +80,13 @@ def _onnx(file: str, task: str | None, architecture) -> str:
         "print(logits.shape, [labels[i] for i in logits.argmax(axis=1)])\n")
 
 
-def _onnx_text(file: str, folder: str | None) -> str:
+def _onnx_text(file: str, folder: str | None, where: str = "in its Transformers export") -> str:
     folder = folder or "PATH/TO/THE/HUGGINGFACE/EXPORT"
     return (
         "import json\n\nimport numpy as np\nimport onnxruntime as ort\nfrom transformers import AutoTokenizer\n\n"
         f'session = ort.InferenceSession("{file}", providers=["CPUExecutionProvider"])\n'
         "labels = json.loads(session.get_modelmeta().custom_metadata_map[\"labels\"])  # the class order\n"
-        f'tokenizer = AutoTokenizer.from_pretrained("{folder}")  # the student\'s tokenizer, in its Transformers export\n'
+        f'tokenizer = AutoTokenizer.from_pretrained("{folder}")  # the student\'s tokenizer, {where}\n'
         f"texts = {SAMPLE_TEXTS!r}\n"
         'encoded = tokenizer(texts, padding=True, truncation=True, return_tensors="np")\n'
         "feed = {i.name: encoded[i.name].astype(np.int64) for i in session.get_inputs()}\n"
@@ -177,3 +179,39 @@ def _torch_text(name: str, file: str, architecture: dict, folder: str | None) ->
         'encoded = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")\n'
         "with torch.inference_mode():\n    logits = model(**encoded).logits  # [batch, classes]\n"
         "print(tuple(logits.shape), [model.config.id2label[i] for i in logits.argmax(-1).tolist()])\n")
+
+
+def _light_text(name: str, files: dict[str, str], architecture: dict) -> str | None:
+    """A student of another family than the transformer (an embedding bag, a CNN, a BiLSTM): its
+    design written out in plain PyTorch; its tokenizer travels in its safetensors folder."""
+    from prsm.engine.backends.transformers import light
+
+    folder = files.get("safetensors")
+    tokenizer = f"{folder}/tokenizer" if folder else "PATH/TO/THE/SAFETENSORS/EXPORT/tokenizer"
+    if name in ("onnx", "onnx-int8"):
+        return _onnx_text(files[name], tokenizer, "in its safetensors export (a folder)")
+    if name not in ("safetensors", "pth"):
+        return None
+    if name == "safetensors":
+        imports, load = "import json\n\nfrom safetensors.torch import load_file\n", \
+            f'load_file("{folder}/{light.WEIGHTS_FILE}")'
+        design = f'architecture = json.load(open("{folder}/{light.ARCHITECTURE_FILE}"))\n'
+    else:
+        imports, load = "", f'torch.load("{files[name]}", map_location="cpu", weights_only=True)'
+        design = f"architecture = {pprint.pformat(architecture, width=100, sort_dicts=False)}\n"
+    c = "architecture[\"config\"]"
+    return (
+        f"{imports}import torch\nfrom torch import nn\nfrom transformers import AutoTokenizer\n"
+        "from transformers.modeling_outputs import SequenceClassifierOutput\n\n"
+        f"FAMILIES, WINDOWS = {light.FAMILIES!r}, {light.WINDOWS!r}\n\n\n"
+        f"{light.source()}\n\n"
+        f"{design}"
+        f"model = LightTextClassifier(architecture[\"kind\"], {c}[\"vocab_size\"], {c}[\"dim\"], {c}[\"hidden\"],\n"
+        f"                            len(architecture[\"classes\"]), {c}[\"padding_id\"])\n"
+        f"model.load_state_dict({load}, strict=True)\nmodel.eval()\n"
+        f'tokenizer = AutoTokenizer.from_pretrained("{tokenizer}")  # the student\'s tokenizer, in its safetensors export\n'
+        f"texts = {SAMPLE_TEXTS!r}\n"
+        'encoded = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")\n'
+        "with torch.inference_mode():\n"
+        '    logits = model(encoded["input_ids"], encoded["attention_mask"]).logits  # [batch, classes]\n'
+        'print(tuple(logits.shape), [architecture["classes"][i] for i in logits.argmax(-1).tolist()])\n')

@@ -84,7 +84,7 @@ def test_the_weights_snippets_name_no_project_code(digits_run):
     report, _ = digits_run
     exports = [(name, record["path"]) for name, record in report["exports"].items()]
     for snippet in usage_snippets(exports=exports, report=report):
-        assert "prsm" not in snippet["code"] and snippet["file"] in snippet["code"]
+        assert "import prsm" not in snippet["code"] and "from prsm" not in snippet["code"]  # no project code and snippet["file"] in snippet["code"]
 
 
 TEXT_FORMATS = ["huggingface", "onnx", "safetensors", "pth"]
@@ -121,3 +121,42 @@ def test_every_text_export_has_a_snippet_that_predicts_with_it(text_run, tmp_pat
         shape, labels = result.stdout.strip().splitlines()[-1].split(") ", 1)
         assert ast.literal_eval(shape + ")") == (2, 2), snippet["format"]
         assert len(ast.literal_eval(labels)) == 2 and set(ast.literal_eval(labels)) <= {"negative", "positive"}
+
+
+@pytest.fixture(scope="module")
+def light_text_run(tmp_path_factory, tiny_bert_teacher, reviews_csv):  # noqa: F811 - the fixtures imported above
+    """A text student of another family (a CNN) chosen by the search, its shortlist cut down to CNNs."""
+    from prsm.engine.pipeline import DistillConfig, run_distillation
+    from prsm.engine.students import search
+
+    out = tmp_path_factory.mktemp("usage-light-run")
+    original = search.shortlist
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(search, "shortlist", lambda candidates, chosen, count: [
+            c for c in original(candidates, chosen, 10) if c["name"].startswith("cnn-")][:1])
+        config = DistillConfig(teacher=str(tiny_bert_teacher), data=str(reviews_csv), target_size="large", epochs=2,
+                               exports=FORMATS)
+        return run_distillation(config, out), out
+
+
+def test_a_light_text_students_exports_each_have_a_snippet_that_predicts_with_it(light_text_run, tmp_path):
+    """Its tokenizer travels in its safetensors folder (downloaded as one zip); the design is plain PyTorch."""
+    report, out = light_text_run
+    assert report["student"]["architecture"]["kind"] == "cnn"
+    exports = [(name, record["path"]) for name, record in report["exports"].items() if record["verified"]]
+    assert sorted(name for name, _ in exports) == sorted(FORMATS)
+    folder = out / report["exports"]["safetensors"]["path"]
+    snippets = usage_snippets(exports=exports, report=report)
+    assert [s["format"] for s in snippets] == ["onnx", "onnx-int8", "safetensors", "pth"]
+    for snippet in snippets:
+        assert "import prsm" not in snippet["code"] and "from prsm" not in snippet["code"]  # no project code
+        where = tmp_path / snippet["format"]
+        shutil.copytree(folder, where / folder.name)
+        if snippet["format"] != "safetensors":
+            shutil.copy(out / report["exports"][snippet["format"]]["path"], where / snippet["file"])
+        (where / "use.py").write_text(snippet["code"])
+        result = subprocess.run([sys.executable, "use.py"], cwd=where, capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, (snippet["format"], result.stderr)
+        shape, labels = result.stdout.strip().splitlines()[-1].split(") ", 1)
+        assert ast.literal_eval(shape + ")") == (2, 2), snippet["format"]
+        assert set(ast.literal_eval(labels)) <= {"negative", "positive"}

@@ -53,7 +53,9 @@ def test_a_light_student_trains_exports_and_reloads(tmp_path, monkeypatch, tiny_
     logits = session.run(None, {i.name: encoded[i.name].astype(np.int64) for i in session.get_inputs()})[0]
     architecture = json.loads((tmp_path / report["exports"]["safetensors"]["architecture_path"]).read_text())
     module = light.build(architecture).eval()
-    module.load_state_dict(load_file(str(tmp_path / report["exports"]["safetensors"]["path"])))
+    folder = tmp_path / report["exports"]["safetensors"]["path"]
+    assert folder.is_dir() and (folder / "tokenizer").is_dir()  # one download holds all a user needs
+    module.load_state_dict(load_file(str(folder / report["exports"]["safetensors"]["weights_file"])))
     with torch.inference_mode():
         expected = module(torch.from_numpy(encoded["input_ids"]), torch.from_numpy(encoded["attention_mask"])).logits
     assert np.allclose(logits, expected.numpy(), atol=1e-4)

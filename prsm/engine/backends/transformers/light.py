@@ -85,6 +85,13 @@ def _reversed_words(words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.gather(words, 1, source.unsqueeze(-1).expand(-1, -1, words.shape[-1]))
 
 
+def source() -> str:
+    """The classifier's code as it stands here, for usage snippets that need no project code."""
+    import inspect
+
+    return "\n\n".join(inspect.getsource(part) for part in (_masked_max, _reversed_words, LightTextClassifier))
+
+
 def architecture(kind: str, vocab_size: int, dim: int, hidden: int, classes: list[str], padding_id: int) -> dict:
     return {"format": FORMAT, "kind": kind, "task": "text", "classes": list(classes),
             "config": {"vocab_size": vocab_size, "dim": dim, "hidden": hidden, "padding_id": padding_id}}
@@ -156,8 +163,8 @@ WEIGHTS_FILE, ARCHITECTURE_FILE = "model.safetensors", "architecture.json"
 
 
 def export_weights(student, formats: list[str], folder: Path, root: Path, inputs: dict, expected: np.ndarray) -> dict:
-    """safetensors with ``architecture.json`` and the tokenizer beside them, and a ``.pth`` state dict,
-    each reloaded into a fresh module and compared with the student's own logits."""
+    """``model/``: safetensors weights, ``architecture.json`` and the tokenizer (the export is the folder);
+    and a ``.pth`` state dict; each reloaded into a fresh module and compared with the student's logits."""
     from safetensors.torch import load_file, save_file
 
     from ...adapters import predict_logits
@@ -174,7 +181,8 @@ def export_weights(student, formats: list[str], folder: Path, root: Path, inputs
         fresh = build(json.loads((out / ARCHITECTURE_FILE).read_text()))
         fresh.load_state_dict(load_file(str(out / WEIGHTS_FILE)), strict=True)
         ok, diff = within_tolerance(predict_logits(fresh, student.adapter, inputs), expected, atol=1e-5, rtol=1e-5)
-        records["safetensors"] = export_record(out / WEIGHTS_FILE, root, ok, diff,
+        # the folder is the export (downloaded as one zip): the weights are nothing without the tokenizer
+        records["safetensors"] = export_record(out, root, ok, diff, weights_file=WEIGHTS_FILE,
                                                architecture_path=(out / ARCHITECTURE_FILE).relative_to(root).as_posix())
     if "pth" in formats:
         path = folder / "model.pth"
