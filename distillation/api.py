@@ -121,8 +121,18 @@ class JobListCreateApi(APIView):
         return Response(_job_output(job), status=status.HTTP_201_CREATED)
 
 
+ESTIMATE_DESCRIPTION = (
+    "Cost, duration and backend for a request, without creating a job. `expected` predicts the student: "
+    "`source` is `past_runs` (the latest completed jobs on this server, anyone's, with the same teacher and "
+    "target_size, else with any teacher of the same task; figures only) or `design_rule` (none yet); `runs` "
+    "counts the jobs; `params`, `compression`, `latency_ms_p50` and `retention` are [min, max] ranges, null "
+    "where unknown (a design rule's params are [null, the size budget] and its compression [the target's ratio, "
+    "null]); `basis` says in words what the figures rest on.")
+
+
 class EstimateApi(APIView):
-    @extend_schema(request=DistillationRequestSerializer, responses={200: dict}, examples=[SEED_EXAMPLE])
+    @extend_schema(request=DistillationRequestSerializer, responses={200: dict}, examples=[SEED_EXAMPLE],
+                   description=ESTIMATE_DESCRIPTION)
     def post(self, request):
         parsed = _parse(request.data)
         estimate = plan(request=parsed, owner=request.user).estimate()

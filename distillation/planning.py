@@ -1,4 +1,5 @@
-"""Before a job is queued: which teacher and data it names, which backend runs it, what it costs.
+"""Before a job is queued: which teacher and data it names, which backend runs it, what it costs
+and what it should give (expectations.py).
 
 Reads only; nothing here writes. The estimate uses the ledger's one pricing rule.
 """
@@ -14,11 +15,13 @@ from ledger.amounts import UNITS_PER_FTNS, display_ftns
 from prsm.engine.catalog import ENTRIES, build_seconds_expected
 from prsm.engine.config import DistillConfig
 from prsm.engine.data.builtin import BUILTIN_NAMES
+from prsm.engine.students.design import SIZE_RATIOS
 from prsm.engine.students.search import LEVELS, expected_cost_factor
 from prsm.planning import STUDENT_BASES, backend_choose, is_http_teacher, request_to_config
 from prsm.request import DistillationRequest
 
 from . import http_teachers
+from .expectations import expected_outcome
 from .models import DistillationJob
 from .uploads import dataset_of, media_path, teacher_of
 
@@ -66,6 +69,7 @@ class Plan:
     teacher_http: dict = field(default_factory=dict)  # a teacher over HTTP: its engine options, provider, token estimate
     search: str = "off"  # the engine's search for the best student: off, quick or thorough
     search_s: float = 0.0  # the search's predicted seconds, in compute_hours and duration_s
+    expected: dict = field(default_factory=dict)  # the student's expected size, latency, retention (expectations.py)
 
     def estimate(self) -> dict:
         return {
@@ -84,6 +88,7 @@ class Plan:
             "teacher_build_s": round(self.teacher_build_s, 1),
             "search": self.search,
             "search_s": round(self.search_s, 1),
+            "expected": self.expected,
             **({"teacher_http": {k: self.teacher_http[k] for k in ("provider", "token_units_estimated",
                                                                   "price_per_1k_tokens_units")}}
                if self.teacher_http else {}),
@@ -178,6 +183,18 @@ def measured_teacher_seconds(engine_teacher: str) -> float | None:
     return latency / 1000 if latency else None
 
 
+def expected_by_size(*, teacher: str, owner, search: str = SEARCH_DEFAULT) -> dict[str, dict]:
+    """For each target size, what a job on this teacher should give (the wizard's goal step); empty
+    for a teacher that cannot be planned."""
+    try:
+        entry = _teacher(teacher, owner)
+    except DomainError:
+        return {}
+    return {size: expected_outcome(teacher=teacher, engine_teacher=entry.engine_ref or teacher, task=entry.task,
+                                   teacher_params=entry.params, target_size=size, search=search)
+            for size in SIZE_RATIOS}
+
+
 @dataclass(frozen=True)
 class _Compute:
     """A job's predicted seconds of work, by part."""
@@ -230,8 +247,10 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
                             f"{entry.task} data", "augmentation_techniques")
     epochs = request.epochs or DEFAULT_EPOCHS
     measured = measured_teacher_seconds(entry.engine_ref or teacher)
-    build_s = build_seconds_expected(teacher) if teacher.startswith("catalog:") else 0.0
     search = request.search or SEARCH_DEFAULT
+    expected = expected_outcome(teacher=teacher, engine_teacher=entry.engine_ref or teacher, task=entry.task,
+                                teacher_params=entry.params, target_size=request.target_size, search=search)
+    build_s = build_seconds_expected(teacher) if teacher.startswith("catalog:") else 0.0
     compute = _compute(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs, rows=rows,
                        teacher_seconds=measured, augment=request.augmentation_task is not None, search=search)
     hours = compute.hours + build_s / 3600
@@ -246,7 +265,7 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     return Plan(teacher=teacher, teacher_params=entry.params, teacher_owner_id=entry.owner_id, task=entry.task, dataset=dataset,
                 backend=backend, backend_reason=reason, epochs=epochs, compute_hours=hours, duration_s=hours * 3600,
                 cost=cost, teacher_speed="measured by an earlier job on this server" if measured else Plan.teacher_speed,
-                teacher_build_s=build_s, search=search, search_s=compute.search_s,
+                teacher_build_s=build_s, search=search, search_s=compute.search_s, expected=expected,
                 engine_teacher=entry.engine_ref, engine_dataset=engine_dataset if engine_dataset != dataset else "",
                 engine_unlabelled=engine_unlabelled, teacher_http=teacher_http)
 

@@ -15,8 +15,7 @@ from prsm.engine.data.builtin import BUILTIN_NAMES
 from prsm.engine.students.design import SIZE_RATIOS
 from prsm.request import DistillationRequest
 
-from ..models import DistillationJob
-from ..planning import plan
+from ..planning import expected_by_size, plan
 from ..uploads import dataset_of, datasets_of, media_path, teachers_of
 
 PREVIEW_CACHE_SECONDS = 3600
@@ -164,29 +163,15 @@ def data_preview_of(*, user, ref: str) -> dict:
     return {**preview, "class_rows": list(zip(preview["classes"], preview["class_counts"]))}
 
 
-def size_predictions(*, teacher_ref: str | None, teacher_params: int | None) -> list[dict]:
+def size_predictions(*, user, teacher_ref: str | None, teacher_params: int | None, search: str | None = None) -> list[dict]:
     """For each target size: the most parameters the planner gives the student and the compression
-    that means; with the student's latency, size and retention as the last completed job here at
-    that size measured them (None before any has run)."""
-    if not teacher_params:
+    that means; with the size, latency and retention that completed jobs like it here gave
+    (planning's ``expected`` block; its design rule before any has run)."""
+    if not teacher_params or not teacher_ref:
         return []
-    rows = []
-    for size, ratio in SIZE_RATIOS.items():
-        measured = _measured_student(teacher_ref, size) if teacher_ref else None
-        rows.append({"size": size, "params": teacher_params // ratio, "compression": ratio, "measured": measured,
-                     "sentence": SIZE_SENTENCES[size]})
-    return rows
-
-
-def _measured_student(teacher_ref: str, size: str) -> dict | None:
-    report = (DistillationJob.objects.filter(status=DistillationJob.Status.COMPLETED, engine_config__teacher=teacher_ref,
-                                             engine_config__target_size=size)
-              .order_by("-finished_at").values_list("report", flat=True).first()) or {}
-    student = report.get("student") or {}
-    if student.get("latency_ms_p50") is None:
-        return None
-    return {"latency_ms": student["latency_ms_p50"], "compression": report.get("compression_ratio"),
-            "retention": report.get("retention")}
+    expected = expected_by_size(teacher=teacher_ref, owner=user, **({"search": search} if search else {}))
+    return [{"size": size, "params": teacher_params // ratio, "compression": ratio, "expected": expected.get(size),
+             "sentence": SIZE_SENTENCES[size]} for size, ratio in SIZE_RATIOS.items()]
 
 
 def estimate_for(*, user, request: DistillationRequest) -> dict:

@@ -125,7 +125,8 @@ def _step_context(request, slug: str, draft: dict, form) -> dict:
     if slug == "goal":
         card = next((c for c in choices.teacher_cards(user=user) if c.ref == draft.get("teacher_model")), None)
         return {"card": card, "predictions": choices.size_predictions(
-                    teacher_ref=card.ref if card else None, teacher_params=card.params if card else None),
+                    user=user, teacher_ref=card.ref if card else None, teacher_params=card.params if card else None,
+                    search=draft.get("search")),
                 "size_sentences": choices.SIZE_SENTENCES, "target_sentences": choices.TARGET_SENTENCES}
     budget = form.data.get("budget_ftns") if form.is_bound else draft.get("budget_ftns")
     return {"estimate": _estimate(request, draft, budget)}

@@ -42,6 +42,7 @@ def test_a_light_student_trains_exports_and_reloads(tmp_path, monkeypatch, tiny_
     report = run_distillation(config, tmp_path)
     assert report["student"]["architecture"]["kind"] == "cnn" and report["student"]["candidate"].startswith("cnn-")
     assert report["student"]["accuracy"] > 0.6  # it learnt something from the tiny teacher
+    assert 'library_name: "pytorch"' in (tmp_path / "MODEL_CARD.md").read_text()
     assert set(report["exports"]) == set(light.FORMATS) and all(r["verified"] for r in report["exports"].values())
     texts = ["a truly wonderful film", "dull and boring"]
     session = onnxruntime.InferenceSession(str(tmp_path / report["exports"]["onnx"]["path"]))

@@ -20,7 +20,7 @@ def model_card(report: dict) -> str:
 def _front_matter(report: dict) -> str:
     student, teacher, task = report["student"], report["teacher"], report["task"]
     metrics = [("accuracy", student["accuracy"]), ("f1", student.get("f1_macro"))]
-    lines = ["---", "license: other", f"library_name: {_q(report['backend'] if report['backend'] == 'transformers' else 'pytorch')}",
+    lines = ["---", "license: other", f"library_name: {_q(_library(report))}",
              f"pipeline_tag: {PIPELINE_TAGS[task]}", "tags:", "  - distillation", "  - knowledge-distillation", "  - prsm",
              f"base_model: {_q(teacher.get('ref', ''))}", "datasets:", f"  - {_q(report.get('data', {}).get('source', ''))}",
              "metrics:", "  - accuracy", "  - f1", "model-index:", f"  - name: {_q(report.get('name', 'prsm-student'))}",
@@ -154,3 +154,10 @@ was read once, at the end. Chosen: {search['why']}.{versus}
 def _teacher_note(teacher: dict) -> str:
     note = teacher.get("test_note")
     return f"**Note:** {note}.\n\n" if note else ""
+
+
+def _library(report: dict) -> str:
+    """Transformers for a student the Transformers classes load; PyTorch for the rest (a zoo design,
+    a text student of another family)."""
+    architecture = report["student"].get("architecture") or {}
+    return "transformers" if report["backend"] == "transformers" and "model_type" in architecture else "pytorch"
