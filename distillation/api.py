@@ -127,7 +127,8 @@ ESTIMATE_DESCRIPTION = (
     "target_size, else with any teacher of the same task; figures only) or `design_rule` (none yet); `runs` "
     "counts the jobs; `params`, `compression`, `latency_ms_p50` and `retention` are [min, max] ranges, null "
     "where unknown (a design rule's params are [null, the size budget] and its compression [the target's ratio, "
-    "null]); `basis` says in words what the figures rest on.")
+    "null]; both null when the teacher's size is not known before the run); `basis` says in words what the figures "
+    "rest on.")
 
 
 class EstimateApi(APIView):

@@ -81,6 +81,7 @@ class Plan:
             "backend": self.backend,
             "backend_reason": self.backend_reason,
             "teacher": self.teacher,
+            "task": self.task,
             "dataset": self.dataset,
             "epochs": self.epochs,
             "teacher_speed": self.teacher_speed,
