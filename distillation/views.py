@@ -149,7 +149,10 @@ def model_card_html(text: str | None) -> str | None:
         return None
     html = nh3.clean(markdown.markdown(FRONT_MATTER.sub("", text, count=1), extensions=["tables", "fenced_code"]),
                      tags=CARD_TAGS)
-    return mark_safe(re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m[1]}h{min(int(m[2]) + 2, 6)}", html))  # nosec B308 B703  # nh3 cleaned it above
+    html = re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m[1]}h{min(int(m[2]) + 2, 6)}", html)
+    # a wide table (the search's trials) scrolls inside its own box on a phone, not the page
+    html = html.replace("<table>", '<div class="table-scroll"><table>').replace("</table>", "</table></div>")
+    return mark_safe(html)  # nosec B308 B703  # nh3 cleaned it above
 
 
 @login_required
