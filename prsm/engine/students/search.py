@@ -42,21 +42,28 @@ class Level:
         return max(1, self.trial_epochs(final_epochs) // REDUCTION ** (RUNGS - 1))
 
 
-LEVELS = {"quick": Level("quick", designs=3, trials=8, max_fraction=1 / 3),
-          "thorough": Level("thorough", designs=5, trials=18, max_fraction=2 / 3)}
+LEVELS = {"quick": Level("quick", designs=4, trials=8, max_fraction=1 / 3),
+          "thorough": Level("thorough", designs=6, trials=18, max_fraction=2 / 3)}
 
 
 def shortlist(candidates: list[dict], chosen: str, count: int) -> list[dict]:
-    """The rule's pick, then the largest fitting candidate of each family and depth (most parameters
-    first): at a fixed size, depth against width, and one family against another, are the trades
-    worth trying."""
+    """The rule's pick, then the largest fitting candidate of each other family, then of each other
+    depth (most parameters first): at a fixed size, one family against another, and depth against
+    width, are the trades worth trying."""
     fitting = [c for c in candidates if c.get("fits")]
-    deepest: dict[tuple, dict] = {}
+    largest: dict[tuple, dict] = {}
     for c in fitting:
         key = (family(c), c["layers"])
-        if key not in deepest or c["params"] > deepest[key]["params"]:
-            deepest[key] = c
-    picks = [c for c in fitting if c["name"] == chosen] + sorted(deepest.values(), key=lambda c: -c["params"])
+        if key not in largest or c["params"] > largest[key]["params"]:
+            largest[key] = c
+    by_size = sorted(largest.values(), key=lambda c: -c["params"])
+    picks = [c for c in fitting if c["name"] == chosen]
+    families = {family(c) for c in picks}
+    for c in by_size:  # one of each other family first: its best shape is worth more than another depth
+        if family(c) not in families:
+            families.add(family(c))
+            picks.append(c)
+    picks += by_size
     names, out = set(), []
     for c in picks:
         if c["name"] not in names:
