@@ -45,6 +45,7 @@ class Run:
     split: Split | None = None
     split_rule: str = ""  # how the test rows were chosen, in words
     unlabelled: TaskData | None = None  # rows for the teacher to label (a transfer set), or None
+    search_made_rows: bool = False  # the unlabelled rows are text variants made for the search to try
     # teacher_eval
     teacher_test_logits: np.ndarray | None = None
     teacher_quality: dict | None = None  # evaluation.metrics.quality on the test split

@@ -201,3 +201,20 @@ def test_a_budget_that_runs_out_during_the_search_stops_the_run_with_the_reason(
     with pytest.raises(CircuitBreakerTripped, match="spending reached 600"):
         run_distillation(_config(digits_teacher, digits_csv, budget=budget), tmp_path, recorder)
     assert recorder.events[-1]["stage"] == "search"
+
+
+def test_a_transfer_set_is_tried_with_and_without_and_the_choice_is_what_trains(tmp_path, digits_teacher, digits_csv):
+    import numpy as np
+
+    from prsm.engine.data.loaders import load_data
+
+    data = load_data(str(digits_csv))
+    rows = tmp_path / "more.csv"  # unlabelled rows: the features alone
+    np.savetxt(rows, data.features[:400], delimiter=",", fmt="%g", header=",".join(data.feature_names), comments="")
+    report = run_distillation(_config(digits_teacher, digits_csv, unlabelled_data=str(rows)), tmp_path / "run")
+    trials = report["search"]["trials"]
+    assert {t["extra"] for t in trials if not t.get("reference")} == {False, True}
+    assert trials[0]["extra"] is True  # the request's own transfer set is used at first, as without a search
+    chosen = trials[report["search"]["chosen"]]
+    assert report["data"]["unlabelled"]["used"] is chosen["extra"]
+    assert report["data"]["unlabelled"]["made_for_the_search"] is False

@@ -108,6 +108,9 @@ def _student_base(student: dict) -> str:
     start = student.get("initialised_from") or {}
     if not start.get("base"):
         return ""
+    if "base_layers" not in start:  # a student of another family: the base's word embeddings only
+        return (f"\n- Starts from: `{start['base']}`'s word embeddings, on their top principal directions, and its "
+                "tokenizer; that model's own licence and training data come with them.")
     return (f"\n- Starts from: `{start['base']}`, its first {len(start['base_layers'])} layers and its tokenizer "
             "(trimmed to the training texts' tokens); that model's own licence and training data come with these weights.")
 
@@ -116,8 +119,10 @@ def _unlabelled(data: dict) -> str:
     u = data.get("unlabelled")
     if not u:
         return ""
+    learned = "the student learned the teacher's outputs on them" if u.get("used", True) else \
+        "the search found the student better without them, and it did not train on them"
     return (f"\n- Transfer set: {u['rows']:,} unlabelled examples from `{u['source']}` (sha256 `{u['sha256'][:16]}…`), "
-            "labelled by the teacher; the student learned the teacher's outputs on them.")
+            f"labelled by the teacher; {learned}.")
 
 
 def _search(search: dict | None) -> str:
@@ -128,7 +133,8 @@ def _search(search: dict | None) -> str:
     for trial in search["trials"]:
         mark = " **chosen**" if trial["number"] == search["chosen"] else ""
         settings = "labels only" if trial.get("reference") else \
-            f"T {trial['temperature']:g}, alpha {trial['alpha']:g}, lr {trial['learning_rate']:.2g}"
+            f"T {trial['temperature']:g}, alpha {trial['alpha']:g}, lr {trial['learning_rate']:.2g}" + \
+            (", + unlabelled rows" if trial.get("extra") else "")
         rows.append(f"| {trial['number'] + 1}{mark} | {trial['design']} | {trial['params']:,} | {settings} | "
                     f"{trial['epochs']} | {trial['val_accuracy']:.4f} | {trial['state']} |")
     reference = search.get("labels_only") or {}

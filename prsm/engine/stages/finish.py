@@ -96,7 +96,8 @@ def report(run: Run) -> None:
            "environment": _environment(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.started))}
     if run.unlabelled is not None:
         out["data"]["unlabelled"] = {"source": run.unlabelled.source, "rows": len(run.unlabelled),
-                                     "sha256": run.unlabelled.sha256, "labelled_by": "the teacher"}
+                                     "sha256": run.unlabelled.sha256, "labelled_by": "the teacher",
+                                     "used": run.hyper.get("extra", True), "made_for_the_search": run.search_made_rows}
     if run.search is not None:
         train_seconds = run.train_result.seconds
         per_epoch = train_seconds / max(len(run.train_result.history), 1)

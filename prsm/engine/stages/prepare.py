@@ -22,6 +22,9 @@ from ..teachers import load_teacher as load_teacher_ref
 from .safety import before_training, unlabelled_checks
 
 
+SEARCH_TEXT_VARIANTS = 2  # new versions of each training text, made for the search to try
+
+
 def load_data(run: Run) -> None:
     require_safe_versions()
     ref = run.config.data or _catalog_default_data(run.config.teacher)
@@ -86,14 +89,16 @@ def _unlabelled_rows(run: Run) -> TaskData | None:
     """The transfer set: ``unlabelled_data``, then ``text_variants`` new versions of each training text."""
     c, train = run.config, run.split.train
     rows = load_unlabelled(c.unlabelled_data, train, c.max_unlabelled_examples) if c.unlabelled_data else None
-    if c.text_variants:
+    copies = c.text_variants or _search_variants(run)
+    if copies:
         tokenizer = getattr(run.teacher, "tokenizer", None)
         if train.task != "text" or tokenizer is None:
             raise BadInput(f"text_variants makes new versions of texts; the data is {train.task}")
         mask = tokenizer.mask_token or tokenizer.unk_token
-        texts = text_variants(list(train.texts), c.text_variants, c.seed, mask)
+        texts = text_variants(list(train.texts), copies, c.seed, mask)
+        made = " (made for the search to try)" if run.search_made_rows else ""
         variants = TaskData(task="text", classes=list(train.classes), labels=np.full(len(texts), UNLABELLED),
-                            texts=texts, source=f"{c.text_variants} variants of each training text (masked words, spans)",
+                            texts=texts, source=f"{copies} variants of each training text (masked words, spans){made}",
                             sha256=sha256_of_bytes("\0".join(texts).encode()))
         if rows is None:
             rows = variants
@@ -101,6 +106,18 @@ def _unlabelled_rows(run: Run) -> TaskData | None:
             rows = concat(rows, variants)
             rows.source = f"{c.unlabelled_data} + {variants.source}"
     return rows
+
+
+def _search_variants(run: Run) -> int:
+    """Variants the search makes of each training text where the request asks none, so that its
+    trials can tell whether the teacher's outputs on them help (Tang et al. 2019); none for a
+    teacher over HTTP, where every text sent costs the user."""
+    c, train = run.config, run.split.train
+    if c.search == "off" or c.alpha == 0 or train.task != "text" or getattr(run.teacher, "runtime", "") == "http" \
+            or getattr(run.teacher, "tokenizer", None) is None:
+        return 0
+    run.search_made_rows = True
+    return SEARCH_TEXT_VARIANTS
 
 
 def _fixed_test_rows(run: Run) -> tuple[np.ndarray | None, str]:

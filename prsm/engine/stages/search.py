@@ -32,6 +32,8 @@ def fixed_settings(run: Run) -> dict:
     fixed = {k: v for k, v in (("temperature", c.temperature), ("alpha", c.alpha)) if v is not None}
     if c.learning_rate is not None:
         fixed["lr_scale"] = 1.0
+    if run.unlabelled is None:  # nothing to train on beside the labelled rows
+        fixed["extra"] = False
     return fixed
 
 
@@ -78,7 +80,9 @@ def search(run: Run) -> None:
                                                                   run.design["chosen"], level.designs), "trials": []}
     designs, records = saved["designs"], saved["trials"]
     by_name = {d["name"]: d for d in designs}
-    plan = plan_of.trial_plan([d["name"] for d in designs], level, c.seed, fixed_settings(run))
+    # rows the search made itself start untried (search="off" has none); a request's own are used at first
+    anchor = {"extra": False} if run.search_made_rows else None
+    plan = plan_of.trial_plan([d["name"] for d in designs], level, c.seed, fixed_settings(run), anchor)
     study = plan_of.study_from(records, plan, level, final_epochs)
     encoded: dict[str, tuple] = {}
 
@@ -99,21 +103,27 @@ def search(run: Run) -> None:
 
     stopped_by_time = trials()
     chosen, why = plan_of.choose(records, by_name, c.optimization_target, len(run.split.validation))
-    run.hyper = {k: chosen[k] for k in ("temperature", "alpha", "lr_scale")}
+    run.hyper = {k: chosen[k] for k in ("temperature", "alpha", "lr_scale", "extra")}
+    labelled = len(run.split.train)
     if chosen["design"] != run.chosen["name"]:
         run.chosen = by_name[chosen["design"]]
-        _rebuild(run)
+        _rebuild(run)  # encodes training_rows(run): without the unlabelled rows when not chosen
+    elif not chosen["extra"] and run.unlabelled is not None:
+        run.train_inputs = {k: v[:labelled] for k, v in run.train_inputs.items()}
+    if not chosen["extra"] and run.unlabelled is not None and run.teacher_train_logits is not None:
+        run.teacher_train_logits = run.teacher_train_logits[:labelled]
     run.search = _record(run, level, records, chosen, why, final_epochs, stopped_by_time, designs, plan)
     run.reporter.log(f"search chose trial {chosen['number'] + 1}: {_label(chosen)} ({why})")
 
 
 def _other_families(run: Run) -> list[dict]:
     """The backend's students of other families (text: bag, CNN, BiLSTM), screened like the design's,
-    where the request lets them serve: they learn from logits only and have no Transformers format."""
+    where the request lets them serve: they learn from logits only, have no Transformers format and
+    no layers of a student_base."""
     c = run.config
-    if c.transfer != ["logits"] or (c.exports is not None and "huggingface" in c.exports) \
+    if c.transfer != ["logits"] or (c.exports is not None and "huggingface" in c.exports) or c.student_base is not None \
             or any(v is not None for v in (c.layer_count, c.hidden_size, c.attention_heads)):
-        return []
+        return []  # the request chose the family: layers of its own, of a base, or matched token by token
     budget = run.design["param_budget"]
     found = run.backend.search_candidates(run.teacher, run.split.train, budget, base=c.student_base,
                                           vocabulary_size=c.vocabulary_size)
@@ -135,11 +145,15 @@ def _trial(run: Run, spec: dict, design: dict, study, plan, level, final_epochs:
     train_inputs, validation_inputs = _encoded(run, design, student, encoded)
     transfer = c.transfer if spec["alpha"] > 0 else ["logits"]
     objective = run.backend.objective(student, run.teacher, settings, transfer)
-    if spec["alpha"] > 0:
+    labelled = len(run.split.train)
+    if spec["alpha"] > 0 and (spec["extra"] or run.unlabelled is None):
         train = TrainData(train_inputs, training_rows(run).labels, run.teacher_train_logits, augment=run.augmentation,
                           online_teacher=_online_teacher(run, objective))
+    elif spec["alpha"] > 0:  # the labelled rows only, with the teacher's outputs on them
+        logits = run.teacher_train_logits[:labelled] if run.teacher_train_logits is not None else None
+        train = TrainData({k: v[:labelled] for k, v in train_inputs.items()}, run.split.train.labels, logits,
+                          augment=run.augmentation, online_teacher=_online_teacher(run, objective))
     else:  # labels alone: the labelled rows only, as the baseline trains
-        labelled = len(run.split.train)
         train = TrainData({k: v[:labelled] for k, v in train_inputs.items()}, run.split.train.labels, None,
                           augment=run.augmentation)
     validation = TrainData(validation_inputs, run.split.validation.labels)
@@ -191,7 +205,8 @@ def _rebuild(run: Run) -> None:
 def _label(spec: dict) -> str:
     if spec.get("reference"):
         return f"{spec['design']}, labels only"
-    return f"{spec['design']}, T={spec['temperature']:g}, alpha={spec['alpha']:g}, lr x{spec['lr_scale']:g}"
+    extra = ", with the unlabelled rows" if spec.get("extra") else ""
+    return f"{spec['design']}, T={spec['temperature']:g}, alpha={spec['alpha']:g}, lr x{spec['lr_scale']:g}{extra}"
 
 
 def _line(record: dict, total: int) -> str:
@@ -219,6 +234,6 @@ def _record(run: Run, level, records, chosen, why, final_epochs, stopped_by_time
             "stopped_by_time_limit": stopped_by_time, "validation_rows": len(run.split.validation),
             "seconds": round(sum(r["seconds"] for r in records), 3), "labels_only": labels_only,
             "expected_cost_factor": round(plan_of.expected_cost_factor(level, final_epochs, len(plan)), 3),
-            "settings": {"temperature": chosen["temperature"], "alpha": chosen["alpha"], "lr_scale": chosen["lr_scale"]},
+            "settings": {k: chosen[k] for k in ("temperature", "alpha", "lr_scale", "extra")},
             "pruner": "optuna.pruners.SuccessiveHalvingPruner", "rows": len(training_rows(run)),
             "validation_mean": round(float(np.mean([r["val_accuracy"] for r in records])), 6)}

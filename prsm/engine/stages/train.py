@@ -42,7 +42,7 @@ def hyper_defaults(run: Run) -> dict:
     """T, alpha and the learning rate's scale without a search: the request's own, else the defaults."""
     c = run.config
     return {"temperature": c.temperature if c.temperature is not None else DEFAULT_TEMPERATURE,
-            "alpha": c.alpha if c.alpha is not None else DEFAULT_ALPHA, "lr_scale": 1.0}
+            "alpha": c.alpha if c.alpha is not None else DEFAULT_ALPHA, "lr_scale": 1.0, "extra": True}
 
 
 def settings_for(run: Run, student: Student, alpha: float) -> TrainSettings:
@@ -57,8 +57,9 @@ def settings_for(run: Run, student: Student, alpha: float) -> TrainSettings:
 
 
 def training_rows(run: Run) -> TaskData:
-    """The labelled training rows, then any unlabelled ones (a transfer set) for the teacher to label."""
-    if run.unlabelled is None:
+    """The labelled training rows, then any unlabelled ones (a transfer set) for the teacher to label,
+    unless the search chose the student better without them."""
+    if run.unlabelled is None or run.hyper.get("extra") is False:
         return run.split.train
     if run.training_rows is None:
         run.training_rows = concat(run.split.train, run.unlabelled)

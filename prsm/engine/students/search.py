@@ -23,7 +23,9 @@ import optuna
 TEMPERATURES = (1.0, 2.0, 4.0, 8.0)
 ALPHAS = (0.3, 0.5, 0.7, 0.9)
 LR_SCALES = (0.5, 1.0, 2.0)  # times the backend's default learning rate for the student
-DEFAULTS = {"temperature": 4.0, "alpha": 0.7, "lr_scale": 1.0}  # what search="off" trains with
+# what search="off" trains with; extra: the unlabelled rows (a transfer set, text variants) are trained on
+DEFAULTS = {"temperature": 4.0, "alpha": 0.7, "lr_scale": 1.0, "extra": True}
+SETTINGS = ("design", "temperature", "alpha", "lr_scale", "extra")
 REDUCTION = 3  # successive halving: a third of the trials at a rung go on to the next
 RUNGS = 3  # the shortest trials run 1/9 of the longest's epochs
 
@@ -77,12 +79,12 @@ def family(candidate: dict) -> str:
     return str(architecture.get("kind") or architecture.get("model_type") or "")
 
 
-def trial_plan(designs: list[str], level: Level, seed: int, fixed: dict) -> list[dict]:
-    """The trials in running order. ``fixed`` holds the settings the request set itself
-    (temperature, alpha, lr_scale): they are not varied."""
-    anchor = {k: fixed.get(k, v) for k, v in DEFAULTS.items()}
+def trial_plan(designs: list[str], level: Level, seed: int, fixed: dict, anchor: dict | None = None) -> list[dict]:
+    """The trials in running order. ``fixed`` holds the settings that are not varied (the request's
+    own; ``extra`` without unlabelled rows); ``anchor`` changes the defaults the first trials use."""
+    anchor = {k: fixed.get(k, v) for k, v in {**DEFAULTS, **(anchor or {})}.items()}
     plan = [{"design": name, **anchor} for name in designs]
-    space = {"temperature": TEMPERATURES, "alpha": ALPHAS, "lr_scale": LR_SCALES}
+    space = {"temperature": TEMPERATURES, "alpha": ALPHAS, "lr_scale": LR_SCALES, "extra": (False, True)}
     axes = [designs] + [(fixed[k],) if k in fixed else values for k, values in space.items()]
     grid = [dict(zip(["design", *space], values)) for values in itertools.product(*axes)]
     for index in np.random.default_rng([seed, 17]).permutation(len(grid)):
@@ -98,8 +100,7 @@ def trial_plan(designs: list[str], level: Level, seed: int, fixed: dict) -> list
 
 def distributions(plan: list[dict]) -> dict:
     """One categorical distribution per setting, over the values the plan uses (the same for every trial)."""
-    keys = ("design", "temperature", "alpha", "lr_scale")
-    return {k: optuna.distributions.CategoricalDistribution(sorted({spec[k] for spec in plan}, key=str)) for k in keys}
+    return {k: optuna.distributions.CategoricalDistribution(sorted({spec[k] for spec in plan}, key=str)) for k in SETTINGS}
 
 
 def pruner(level: Level, final_epochs: int) -> optuna.pruners.SuccessiveHalvingPruner:
@@ -124,7 +125,7 @@ def study_from(records: list[dict], plan: list[dict], level: Level, final_epochs
 
 
 def ask(study: optuna.Study, spec: dict, plan: list[dict]) -> optuna.Trial:
-    study.enqueue_trial({k: spec[k] for k in ("design", "temperature", "alpha", "lr_scale")})
+    study.enqueue_trial({k: spec[k] for k in SETTINGS})
     trial = study.ask()
     for name, dist in distributions(plan).items():
         trial.suggest_categorical(name, dist.choices)  # the enqueued value, recorded with its distribution
