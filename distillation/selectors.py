@@ -153,7 +153,8 @@ def trial_settings(trial: dict) -> str:
     """A trial's distillation settings in a table cell (static/js/job.js writes the same)."""
     if trial.get("reference"):
         return "labels only (alpha 0)"
-    return f"T {trial.get('temperature', 0):g} · alpha {trial.get('alpha', 0):g} · lr ×{trial.get('lr_scale', 1):g}"
+    extra = " · + unlabelled rows" if trial.get("extra") else ""
+    return f"T {trial.get('temperature', 0):g} · alpha {trial.get('alpha', 0):g} · lr ×{trial.get('lr_scale', 1):g}{extra}"
 
 
 def trial_label(trial: dict) -> str:

@@ -158,7 +158,8 @@
   // A trial's design and settings in words, as distillation.selectors.trial_label writes them.
   function trialSettings(trial) {
     if (trial.reference) return "labels only (alpha 0)";
-    return "T " + String(trial.temperature) + " · alpha " + String(trial.alpha) + " · lr ×" + String(trial.lr_scale);
+    return "T " + String(trial.temperature) + " · alpha " + String(trial.alpha) + " · lr ×" + String(trial.lr_scale) +
+      (trial.extra ? " · + unlabelled rows" : "");
   }
 
   function trialLabel(trial) {
