@@ -16,7 +16,7 @@ from prsm.engine.catalog import ENTRIES, build_seconds_expected
 from prsm.engine.config import DistillConfig
 from prsm.engine.data.builtin import BUILTIN_NAMES
 from prsm.engine.students.design import SIZE_RATIOS
-from prsm.engine.students.search import LEVELS, expected_cost_factor
+from prsm.engine.students.search import LEVELS, SEARCH_TEXT_VARIANTS, expected_cost_factor
 from prsm.planning import STUDENT_BASES, backend_choose, is_http_teacher, request_to_config
 from prsm.request import DistillationRequest
 
@@ -216,19 +216,31 @@ def search_cost_factor(level: str, epochs: int) -> float:
 
 
 def _compute(*, params: int, task: str, dataset: str, epochs: int, rows: int | None = None,
-             teacher_seconds: float | None = None, augment: bool = False, search: str = "off") -> _Compute:
+             teacher_seconds: float | None = None, augment: bool = False, search: str = "off",
+             variants: int = 0) -> _Compute:
     """Teacher outputs once (cached; with augmentation, once an epoch on the augmented batches),
     the student's epochs at about a tenth of the teacher's cost each and three passes a step, the
     search's short trials as that many more student epochs, plus a fixed overhead. The teacher's
     speed is the one measured on this server when a job has used the teacher before; otherwise an
-    approximation from its size."""
-    rows = rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000)
+    approximation from its size. ``variants`` new versions of each text are labelled by the teacher
+    once and trained on like the rows."""
+    rows = (rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000)) * (1 + variants)
     if teacher_seconds is None:
         teacher_seconds = 2 * params * (TEXT_TOKENS if task == "text" else 1) / CPU_FLOPS_PER_SECOND
     teacher_pass = rows * teacher_seconds * (epochs if augment else 1)
     student_passes = rows * epochs * TRAIN_COST_FACTOR * teacher_seconds / 10
     return _Compute(teacher_s=teacher_pass, student_s=student_passes,
                     search_s=student_passes * search_cost_factor(search, epochs))
+
+
+def _text_variants(request: DistillationRequest, task: str, search: str, remote: bool) -> int:
+    """Variants of each text the job's teacher labels: the request's, or those the engine's search
+    makes for itself (none for a teacher over HTTP, nor with alpha 0)."""
+    if request.text_variants:
+        return request.text_variants
+    if task == "text" and search != "off" and not remote and request.alpha != 0:
+        return SEARCH_TEXT_VARIANTS
+    return 0
 
 
 def plan(*, request: DistillationRequest, owner=None) -> Plan:
@@ -253,7 +265,8 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
                                 teacher_params=entry.params, target_size=request.target_size, search=search)
     build_s = build_seconds_expected(teacher) if teacher.startswith("catalog:") else 0.0
     compute = _compute(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs, rows=rows,
-                       teacher_seconds=measured, augment=request.augmentation_task is not None, search=search)
+                       teacher_seconds=measured, augment=request.augmentation_task is not None, search=search,
+                       variants=_text_variants(request, entry.task, search, remote=entry.remote is not None))
     hours = compute.hours + build_s / 3600
     cost = pricing.job_cost(teachers=1, compute_hours=Fraction(hours).limit_denominator(10**9), validation_suites=VALIDATION_SUITES)
     teacher_http = {}

@@ -109,3 +109,17 @@ def test_a_time_limit_with_the_search_off_is_refused_beside_the_field(client, ad
     assert refused.status_code == 400
     body = refused.content.decode()
     assert 'id="id_search_seconds_error"' in body and "no search to limit" in body
+
+
+def test_the_text_variants_the_teacher_labels_are_priced_whoever_asks_for_them():
+    # a text teacher (the catalog entry's size is known without building it): the search makes two
+    # variants of each text for the teacher to label, as a request's own text_variants=2 would
+    text = {"teacher_model": "catalog:sentiment-minilm", "domain": "sentiment", "budget_ftns": 100_000, "epochs": 3}
+
+    def hours(**fields) -> float:
+        return plan(request=DistillationRequest.model_validate({**text, **fields})).estimate()["compute_hours"]
+
+    off, asked, quick = hours(search="off"), hours(search="off", text_variants=2), hours(search="quick")
+    assert off < asked < quick  # quick: the same variants, and the trials on top
+    no_teacher = hours(search="quick", alpha=0)  # labels alone: no teacher to label variants
+    assert no_teacher < quick

@@ -17,12 +17,10 @@ from ..evaluation.metrics import quality
 from ..run import Run
 from ..safety_versions import require_safe_versions
 from ..students.design import Candidate, DesignRequest, choose
+from ..students.search import SEARCH_TEXT_VARIANTS
 from ..teachers import align_classes
 from ..teachers import load_teacher as load_teacher_ref
 from .safety import before_training, unlabelled_checks
-
-
-SEARCH_TEXT_VARIANTS = 2  # new versions of each training text, made for the search to try
 
 
 def load_data(run: Run) -> None:

@@ -26,6 +26,7 @@ LR_SCALES = (0.5, 1.0, 2.0)  # times the backend's default learning rate for the
 # what search="off" trains with; extra: the unlabelled rows (a transfer set, text variants) are trained on
 DEFAULTS = {"temperature": 4.0, "alpha": 0.7, "lr_scale": 1.0, "extra": True}
 SETTINGS = ("design", "temperature", "alpha", "lr_scale", "extra")
+SEARCH_TEXT_VARIANTS = 2  # new versions of each training text the search makes (teacher-labelled) to try
 REDUCTION = 3  # successive halving: a third of the trials at a rung go on to the next
 RUNGS = 3  # the shortest trials run 1/9 of the longest's epochs
 
