@@ -111,16 +111,22 @@ def test_every_text_export_has_a_snippet_that_predicts_with_it(text_run, tmp_pat
 
     assert [s["format"] for s in snippets] == ["onnx", "huggingface", "safetensors", "pth"]
     for snippet in snippets:
-        where = tmp_path / snippet["format"]
-        shutil.copytree(folder, where / folder.name)
-        if snippet["format"] != "huggingface":
-            shutil.copy(out / report["exports"][snippet["format"]]["path"], where / snippet["file"])
-        (where / "use.py").write_text(snippet["code"])
-        result = subprocess.run([sys.executable, "use.py"], cwd=where, capture_output=True, text=True, timeout=180)
-        assert result.returncode == 0, (snippet["format"], result.stderr)
-        shape, labels = result.stdout.strip().splitlines()[-1].split(") ", 1)
-        assert ast.literal_eval(shape + ")") == (2, 2), snippet["format"]
-        assert len(ast.literal_eval(labels)) == 2 and set(ast.literal_eval(labels)) <= {"negative", "positive"}
+        run_text_snippet(snippet, folder, "huggingface", out, report, tmp_path)
+
+
+def run_text_snippet(snippet: dict, folder: Path, folder_format: str, out: Path, report: dict, tmp_path: Path) -> None:
+    """A text snippet run beside the export folder that holds the tokenizer (``folder_format``'s) and
+    its own downloaded file; it prints two predictions of the two classes."""
+    where = tmp_path / snippet["format"]
+    shutil.copytree(folder, where / folder.name)
+    if snippet["format"] != folder_format:
+        shutil.copy(out / report["exports"][snippet["format"]]["path"], where / snippet["file"])
+    (where / "use.py").write_text(snippet["code"])
+    result = subprocess.run([sys.executable, "use.py"], cwd=where, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, (snippet["format"], result.stderr)
+    shape, labels = result.stdout.strip().splitlines()[-1].split(") ", 1)
+    assert ast.literal_eval(shape + ")") == (2, 2), snippet["format"]
+    assert len(ast.literal_eval(labels)) == 2 and set(ast.literal_eval(labels)) <= {"negative", "positive"}
 
 
 @pytest.fixture(scope="module")
@@ -150,13 +156,4 @@ def test_a_light_text_students_exports_each_have_a_snippet_that_predicts_with_it
     assert [s["format"] for s in snippets] == ["onnx", "onnx-int8", "safetensors", "pth"]
     for snippet in snippets:
         assert "import prsm" not in snippet["code"] and "from prsm" not in snippet["code"]  # no project code
-        where = tmp_path / snippet["format"]
-        shutil.copytree(folder, where / folder.name)
-        if snippet["format"] != "safetensors":
-            shutil.copy(out / report["exports"][snippet["format"]]["path"], where / snippet["file"])
-        (where / "use.py").write_text(snippet["code"])
-        result = subprocess.run([sys.executable, "use.py"], cwd=where, capture_output=True, text=True, timeout=180)
-        assert result.returncode == 0, (snippet["format"], result.stderr)
-        shape, labels = result.stdout.strip().splitlines()[-1].split(") ", 1)
-        assert ast.literal_eval(shape + ")") == (2, 2), snippet["format"]
-        assert set(ast.literal_eval(labels)) <= {"negative", "positive"}
+        run_text_snippet(snippet, folder, "safetensors", out, report, tmp_path)

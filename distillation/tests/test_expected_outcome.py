@@ -14,6 +14,7 @@ from distillation.models import DistillationJob, Teacher
 from distillation.planning import plan
 from distillation.tests.conftest import catalog_home  # noqa: F401 - the digits-mlp teacher, built once
 from distillation.tests.test_job_dashboard import ada, completed, make_user, new_job  # noqa: F401 - fixtures
+from distillation.tests.test_wizard import _walk_to_budget  # the wizard up to its budget step
 from prsm.request import DistillationRequest
 
 pytestmark = pytest.mark.django_db
@@ -107,14 +108,6 @@ def test_a_teacher_without_jobs_falls_back_to_teachers_of_the_same_task(ada, eve
     assert expected["retention"] == [0.95, 0.98] and expected["latency_ms_p50"] == [0.03, 0.05]
     # an image teacher learns nothing from tabular jobs
     assert _expected(ada, teacher_model="catalog:fashion-cnn", domain="images")["source"] == "design_rule"
-
-
-def _walk_to_budget(client):
-    assert client.post("/distill/teacher/", {"teacher_model": "catalog:digits-mlp", "go": "next"})["Location"] == "/distill/data/"
-    assert client.post("/distill/data/", {"dataset": "builtin:digits", "go": "next"})["Location"] == "/distill/goal/"
-    goal = {"target_size": "small", "optimization_target": "speed", "epochs": "2", "quality_threshold": "0.5",
-            "export_formats": ["onnx"], "target_architecture": "auto", "go": "next"}
-    assert client.post("/distill/goal/", goal)["Location"] == "/distill/budget/"
 
 
 def test_the_wizard_says_what_to_expect_on_the_goal_budget_and_review_steps(client, ada, eve, completed):  # noqa: F811
