@@ -17,13 +17,13 @@ from ..backends.base import Student
 from ..errors import Cancelled
 from ..run import Run
 from ..students import search as plan_of
-from ..students.design import Candidate, screen
+from ..students.design import screen
 from ..training.callbacks import Reporter
 from ..training.checkpoint import write_text_atomic
 from ..training.loop import TrainData, TrainSettings
 from .prepare import design_request
 from .safety import fit_with_breaker
-from .train import _device, _on_training_device, _online_teacher, training_rows
+from .train import _build, _device, _on_training_device, _online_teacher, training_rows
 
 
 def fixed_settings(run: Run) -> dict:
@@ -107,7 +107,7 @@ def search(run: Run) -> None:
     labelled = len(run.split.train)
     if chosen["design"] != run.chosen["name"]:
         run.chosen = by_name[chosen["design"]]
-        _rebuild(run)  # encodes training_rows(run): without the unlabelled rows when not chosen
+        _rebuild(run, encoded)  # training_rows(run): without the unlabelled rows when not chosen
     elif not chosen["extra"] and run.unlabelled is not None:
         run.train_inputs = {k: v[:labelled] for k, v in run.train_inputs.items()}
     if not chosen["extra"] and run.unlabelled is not None and run.teacher_train_logits is not None:
@@ -171,20 +171,12 @@ def _trial(run: Run, spec: dict, design: dict, study, plan, level, final_epochs:
         if not reporter.pruned:
             raise
         state = "pruned"
-    if state == "pruned":
-        study.tell(trial, state=plan_of.optuna.trial.TrialState.PRUNED)
-    else:
-        study.tell(trial, max(reporter.history))
     history = reporter.history
+    plan_of.tell(study, trial, None if state == "pruned" else max(history))
     return {**spec, "state": state, "val_accuracy": max(history), "epochs": len(history), "history": history,
             "intermediate": {str(i + 1): max(history[:i + 1]) for i in range(len(history))},
             "rungs": plan_of.rung_records(study, trial), "params": student.params,
             "learning_rate": settings.learning_rate, "seconds": round(time.perf_counter() - began, 3)}
-
-
-def _build(run: Run, design: dict) -> Student:
-    return run.backend.build(Candidate(**design), run.teacher, run.split.train, run.config.seed,
-                             base=run.config.student_base, vocabulary_size=run.config.vocabulary_size)
 
 
 def _encoded(run: Run, design: dict, student: Student, encoded: dict) -> tuple:
@@ -196,10 +188,15 @@ def _encoded(run: Run, design: dict, student: Student, encoded: dict) -> tuple:
     return encoded[design["name"]]
 
 
-def _rebuild(run: Run) -> None:
-    """The chosen design differs from the rule's pick: the student the next stages train is it."""
+def _rebuild(run: Run, encoded: dict) -> None:
+    """The chosen design differs from the rule's pick: the student the next stages train is it, on
+    the rows its trials already encoded where they did (every training row, labelled ones first)."""
     run.student = _build(run, run.chosen)
-    run.train_inputs = run.student.adapter.encode(training_rows(run))
+    if run.chosen["name"] not in encoded:  # a resumed run whose trials all ran before
+        run.train_inputs = run.student.adapter.encode(training_rows(run))
+        return
+    inputs = encoded[run.chosen["name"]][0]
+    run.train_inputs = {k: v[:len(training_rows(run))] for k, v in inputs.items()}
 
 
 def _label(spec: dict) -> str:

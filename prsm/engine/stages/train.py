@@ -32,8 +32,9 @@ def _device(run: Run) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _build(run: Run) -> Student:
-    candidate = Candidate(**run.chosen)
+def _build(run: Run, design: dict | None = None) -> Student:
+    """A fresh student of ``design`` (a candidate's record; the chosen one by default), from the seed."""
+    candidate = Candidate(**(design if design is not None else run.chosen))
     return run.backend.build(candidate, run.teacher, run.split.train, run.config.seed, base=run.config.student_base,
                              vocabulary_size=run.config.vocabulary_size)
 

@@ -16,9 +16,12 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import optuna
+
+if TYPE_CHECKING:  # annotations only
+    import optuna
 
 TEMPERATURES = (1.0, 2.0, 4.0, 8.0)
 ALPHAS = (0.3, 0.5, 0.7, 0.9)
@@ -99,18 +102,28 @@ def trial_plan(designs: list[str], level: Level, seed: int, fixed: dict, anchor:
     return [dict(spec, number=i) for i, spec in enumerate(plan)]
 
 
+# optuna is imported where a study is made, not with this module: the web platform's estimate reads
+# the schedule (LEVELS, expected_cost_factor) and needs none of it
+
+
 def distributions(plan: list[dict]) -> dict:
     """One categorical distribution per setting, over the values the plan uses (the same for every trial)."""
+    import optuna
+
     return {k: optuna.distributions.CategoricalDistribution(sorted({spec[k] for spec in plan}, key=str)) for k in SETTINGS}
 
 
 def pruner(level: Level, final_epochs: int) -> optuna.pruners.SuccessiveHalvingPruner:
+    import optuna
+
     return optuna.pruners.SuccessiveHalvingPruner(min_resource=level.min_epochs(final_epochs),
                                                   reduction_factor=REDUCTION, min_early_stopping_rate=0)
 
 
 def study_from(records: list[dict], plan: list[dict], level: Level, final_epochs: int) -> optuna.Study:
     """A study holding the finished trials as they were (values, per-epoch values, rung records)."""
+    import optuna
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", pruner=pruner(level, final_epochs),
                                 sampler=optuna.samplers.RandomSampler(seed=0))  # every trial is enqueued: unused
@@ -131,6 +144,16 @@ def ask(study: optuna.Study, spec: dict, plan: list[dict]) -> optuna.Trial:
     for name, dist in distributions(plan).items():
         trial.suggest_categorical(name, dist.choices)  # the enqueued value, recorded with its distribution
     return trial
+
+
+def tell(study: optuna.Study, trial: optuna.Trial, value: float | None) -> None:
+    """The trial's end: its best validation accuracy, or None when the pruner stopped it."""
+    import optuna
+
+    if value is None:
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    else:
+        study.tell(trial, value)
 
 
 def rung_records(study: optuna.Study, trial: optuna.Trial) -> dict:
