@@ -16,7 +16,7 @@ from prsm.engine.catalog import ENTRIES, build_seconds_expected
 from prsm.engine.config import DistillConfig
 from prsm.engine.data.builtin import BUILTIN_NAMES
 from prsm.engine.students.design import SIZE_RATIOS
-from prsm.engine.students.search import LEVELS, SEARCH_TEXT_VARIANTS, expected_cost_factor
+from prsm.engine.students.search import LEVELS, SEARCH_TEXT_VARIANTS, SEARCH_TRANSFER, expected_cost_factor, search_transfer_rows
 from prsm.planning import STUDENT_BASES, backend_choose, is_http_teacher, request_to_config
 from prsm.request import DistillationRequest
 
@@ -217,14 +217,14 @@ def search_cost_factor(level: str, epochs: int) -> float:
 
 def _compute(*, params: int, task: str, dataset: str, epochs: int, rows: int | None = None,
              teacher_seconds: float | None = None, augment: bool = False, search: str = "off",
-             variants: int = 0) -> _Compute:
+             variants: int = 0, transfer_rows: int = 0) -> _Compute:
     """Teacher outputs once (cached; with augmentation, once an epoch on the augmented batches),
     the student's epochs at about a tenth of the teacher's cost each and three passes a step, the
     search's short trials as that many more student epochs, plus a fixed overhead. The teacher's
     speed is the one measured on this server when a job has used the teacher before; otherwise an
     approximation from its size. ``variants`` new versions of each text are labelled by the teacher
-    once and trained on like the rows."""
-    rows = (rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000)) * (1 + variants)
+    once and trained on like the rows, and so are ``transfer_rows`` sentences of a transfer set."""
+    rows = (rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000)) * (1 + variants) + transfer_rows
     if teacher_seconds is None:
         teacher_seconds = 2 * params * (TEXT_TOKENS if task == "text" else 1) / CPU_FLOPS_PER_SECOND
     teacher_pass = rows * teacher_seconds * (epochs if augment else 1)
@@ -240,6 +240,16 @@ def _text_variants(request: DistillationRequest, task: str, search: str, remote:
         return request.text_variants
     if task == "text" and search != "off" and not remote and request.alpha != 0:
         return SEARCH_TEXT_VARIANTS
+    return 0
+
+
+def _search_transfer_rows(request: DistillationRequest, task: str, search: str, remote: bool, dataset: str,
+                          rows: int | None) -> int:
+    """Sentences of the built-in transfer set the search offers a text job that names none (the
+    teacher labels them once)."""
+    if task == "text" and search != "off" and not remote and request.alpha != 0 and not request.unlabelled_data \
+            and dataset != SEARCH_TRANSFER[0]:
+        return search_transfer_rows(rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000))
     return 0
 
 
@@ -266,7 +276,9 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     build_s = build_seconds_expected(teacher) if teacher.startswith("catalog:") else 0.0
     compute = _compute(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs, rows=rows,
                        teacher_seconds=measured, augment=request.augmentation_task is not None, search=search,
-                       variants=_text_variants(request, entry.task, search, remote=entry.remote is not None))
+                       variants=_text_variants(request, entry.task, search, remote=entry.remote is not None),
+                       transfer_rows=_search_transfer_rows(request, entry.task, search, entry.remote is not None, dataset,
+                                                          rows))
     hours = compute.hours + build_s / 3600
     cost = pricing.job_cost(teachers=1, compute_hours=Fraction(hours).limit_denominator(10**9), validation_suites=VALIDATION_SUITES)
     teacher_http = {}

@@ -123,3 +123,18 @@ def test_the_text_variants_the_teacher_labels_are_priced_whoever_asks_for_them()
     assert off < asked < quick  # quick: the same variants, and the trials on top
     no_teacher = hours(search="quick", alpha=0)  # labels alone: no teacher to label variants
     assert no_teacher < quick
+
+
+def test_the_transfer_set_the_search_offers_is_priced_unless_the_request_brings_its_own():
+    # with no unlabelled_data, a text search has the teacher label SEARCH_TRANSFER's sentences too
+    text = {"teacher_model": "catalog:sentiment-minilm", "domain": "sentiment", "budget_ftns": 100_000, "epochs": 3}
+
+    def hours(**fields) -> float:
+        return plan(request=DistillationRequest.model_validate({**text, **fields})).estimate()["compute_hours"]
+
+    offered = hours(search="quick")
+    own = hours(search="quick", unlabelled_data="builtin:movie-reviews")  # the request's own transfer set
+    assert own < offered
+    # trained on the set itself: it is not offered again (as with the request's own transfer set)
+    snippets = {"search": "quick", "dataset": "builtin:review-snippets"}
+    assert hours(**snippets) == hours(**snippets, unlabelled_data="builtin:movie-reviews")

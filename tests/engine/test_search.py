@@ -182,6 +182,11 @@ def test_the_plan_starts_from_each_design_at_the_defaults_and_holds_what_the_req
     assert plan != search_plan.trial_plan(["a", "b"], level, seed=4, fixed={"alpha": 0.5})
     assert search_plan.expected_cost_factor(search_plan.LEVELS["thorough"], 30) > \
         search_plan.expected_cost_factor(level, 30) > 0
+    # rows the search made for itself: every design tries them first, then the rule's pick goes without
+    # them, as search="off" trains it
+    made = search_plan.trial_plan(["a", "b"], level, seed=3, fixed={}, off={"extra": False})
+    assert [(p["design"], p["extra"]) for p in made[:3]] == [("a", True), ("b", True), ("a", False)]
+    assert len(made) == level.trials + 1
 
 
 def test_a_budget_that_runs_out_during_the_search_stops_the_run_with_the_reason(tmp_path, monkeypatch, digits_teacher,

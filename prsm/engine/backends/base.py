@@ -47,9 +47,12 @@ class Backend(ABC):
         that has no such thing refuses it."""
 
     def search_candidates(self, teacher, train: TaskData, budget: int, base: str | None = None,
-                          vocabulary_size: int | None = None) -> list[Candidate]:
+                          vocabulary_size: int | None = None, light_students: bool = True,
+                          pretrained: bool = True) -> list[Candidate]:
         """Students only the search tries (other families than the design rule's), within ``budget``
-        parameters; measured like the rest. None by default."""
+        parameters; measured like the rest. ``light_students``: students without a Transformers
+        format may be offered; ``pretrained``: students cut from a pretrained base (their own
+        tokenizer) may be. None by default."""
         return []
 
     def default_exports_for(self, student: Student) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from ..evaluation.metrics import quality
 from ..run import Run
 from ..safety_versions import require_safe_versions
 from ..students.design import Candidate, DesignRequest, choose
-from ..students.search import SEARCH_TEXT_VARIANTS
+from ..students.search import SEARCH_TEXT_VARIANTS, SEARCH_TRANSFER, search_transfer_rows
 from ..teachers import align_classes
 from ..teachers import load_teacher as load_teacher_ref
 from .safety import before_training, unlabelled_checks
@@ -86,7 +86,8 @@ def split(run: Run) -> None:
 def _unlabelled_rows(run: Run) -> TaskData | None:
     """The transfer set: ``unlabelled_data``, then ``text_variants`` new versions of each training text."""
     c, train = run.config, run.split.train
-    rows = load_unlabelled(c.unlabelled_data, train, c.max_unlabelled_examples) if c.unlabelled_data else None
+    rows = load_unlabelled(c.unlabelled_data, train, c.max_unlabelled_examples) if c.unlabelled_data \
+        else _search_transfer_set(run)
     copies = c.text_variants or _search_variants(run)
     if copies:
         tokenizer = getattr(run.teacher, "tokenizer", None)
@@ -101,18 +102,56 @@ def _unlabelled_rows(run: Run) -> TaskData | None:
         if rows is None:
             rows = variants
         else:
+            first = rows.source if c.unlabelled_data is None else c.unlabelled_data
             rows = concat(rows, variants)
-            rows.source = f"{c.unlabelled_data} + {variants.source}"
+            rows.source = f"{first} + {variants.source}"
     return rows
+
+
+def _search_transfer_set(run: Run) -> TaskData | None:
+    """The built-in English sentences the search offers as a transfer set where the request names
+    none (``SEARCH_TRANSFER``: the teacher labels them once; the trials say whether they help),
+    without any text of the job's own data; none when the search is off, for a teacher over HTTP
+    (every text sent costs the user), or when the sentences are not on this machine (nothing is
+    fetched for it)."""
+    from ..checks.pii import scan
+    from ..data.builtin import BuiltinSourceMissing, vader_sdist_path
+
+    c, split = run.config, run.split
+    ref, most = SEARCH_TRANSFER[0], search_transfer_rows(len(split.train))
+    if not _search_makes_rows(run) or c.data == ref:
+        return None
+    try:
+        vader_sdist_path(fetch=False)
+    except BuiltinSourceMissing:
+        run.reporter.log(f"the search's transfer set {ref} is not on this machine: the search tries none")
+        return None
+    rows = load_unlabelled(ref, split.train)
+    own = set(run.data.texts)  # every row of the job's data, whichever split it went to
+    # and none with personal data in it (a handful of tweets), which the checks would hold against the job
+    keep = np.array([i for i, text in enumerate(rows.texts) if text not in own and not scan([text])["texts_with_pii"]],
+                    dtype=np.int64)
+    if not len(keep):
+        return None
+    keep = np.sort(np.random.default_rng([c.seed, 23]).permutation(keep)[:most])
+    rows = rows.subset(keep)
+    rows.sha256 = sha256_of_bytes("\0".join(rows.texts).encode())
+    rows.source = f"{ref} ({len(rows):,} English sentences: tweets, product reviews, editorials; a transfer set the search tries)"
+    run.search_made_rows = True
+    return rows
+
+
+def _search_makes_rows(run: Run) -> bool:
+    c, train = run.config, run.split.train
+    return not (c.search == "off" or c.alpha == 0 or train.task != "text" or getattr(run.teacher, "runtime", "") == "http"
+                or getattr(run.teacher, "tokenizer", None) is None)
 
 
 def _search_variants(run: Run) -> int:
     """Variants the search makes of each training text where the request asks none, so that its
     trials can tell whether the teacher's outputs on them help (Tang et al. 2019); none for a
     teacher over HTTP, where every text sent costs the user."""
-    c, train = run.config, run.split.train
-    if c.search == "off" or c.alpha == 0 or train.task != "text" or getattr(run.teacher, "runtime", "") == "http" \
-            or getattr(run.teacher, "tokenizer", None) is None:
+    if not _search_makes_rows(run):
         return 0
     run.search_made_rows = True
     return SEARCH_TEXT_VARIANTS

@@ -80,9 +80,9 @@ def search(run: Run) -> None:
                                                                   run.design["chosen"], level.designs), "trials": []}
     designs, records = saved["designs"], saved["trials"]
     by_name = {d["name"]: d for d in designs}
-    # rows the search made itself start untried (search="off" has none); a request's own are used at first
-    anchor = {"extra": False} if run.search_made_rows else None
-    plan = plan_of.trial_plan([d["name"] for d in designs], level, c.seed, fixed_settings(run), anchor)
+    # search="off" trains without the rows the search made itself: a trial of its own
+    off = {"extra": False} if run.search_made_rows else None
+    plan = plan_of.trial_plan([d["name"] for d in designs], level, c.seed, fixed_settings(run), off)
     study = plan_of.study_from(records, plan, level, final_epochs)
     encoded: dict[str, tuple] = {}
 
@@ -94,7 +94,7 @@ def search(run: Run) -> None:
                     and any(r["state"] == "complete" and not r.get("reference") for r in records):
                 return True
             run.reporter.check_stop()
-            record = _trial(run, spec, by_name[spec["design"]], study, plan, level, final_epochs, encoded)
+            record = _trial(run, spec, by_name[spec["design"]], study, plan, level, encoded)
             records.append(record)
             write_text_atomic(path, json.dumps(saved, indent=1))
             run.reporter.emit("trial", fraction=len(records) / len(plan), trial=_public(record),
@@ -117,27 +117,33 @@ def search(run: Run) -> None:
 
 
 def _other_families(run: Run) -> list[dict]:
-    """The backend's students of other families (text: bag, CNN, BiLSTM), screened like the design's,
-    where the request lets them serve: they learn from logits only, have no Transformers format and
-    no layers of a student_base."""
+    """The backend's students of other families (text: bag, CNN, BiLSTM, and the first layers of a
+    pretrained base), screened like the design's, where the request lets them serve: they learn
+    from logits only; the light ones have no Transformers format; a base has its own tokenizer, so
+    the teacher cannot run on its tokens (augment)."""
     c = run.config
-    if c.transfer != ["logits"] or (c.exports is not None and "huggingface" in c.exports) or c.student_base is not None \
+    if c.transfer != ["logits"] or c.student_base is not None \
             or any(v is not None for v in (c.layer_count, c.hidden_size, c.attention_heads)):
         return []  # the request chose the family: layers of its own, of a base, or matched token by token
     budget = run.design["param_budget"]
-    found = run.backend.search_candidates(run.teacher, run.split.train, budget, base=c.student_base,
-                                          vocabulary_size=c.vocabulary_size)
+    found = run.backend.search_candidates(run.teacher, run.split.train, budget, vocabulary_size=c.vocabulary_size,
+                                          light_students=not (c.exports is not None and "huggingface" in c.exports),
+                                          pretrained=not c.augment)
     fitting = screen(found, design_request(c), budget, lambda candidate: run.backend.measure(candidate, run.teacher,
                                                                                            run.split.train))
     return [candidate.summary() for candidate in fitting]
 
 
-def _trial(run: Run, spec: dict, design: dict, study, plan, level, final_epochs: int, encoded: dict) -> dict:
+def _trial(run: Run, spec: dict, design: dict, study, plan, level, encoded: dict) -> dict:
     c = run.config
     student = _build(run, design)
-    defaults = run.backend.default_settings(student, len(training_rows(run)))
+    labelled = len(run.split.train)
+    with_extra = spec["alpha"] > 0 and (spec["extra"] or run.unlabelled is None)
+    # a trial is a share of the training this design would get on these rows (its own default
+    # epochs: a pretrained student on a few labelled rows needs more of them than on many)
+    defaults = run.backend.default_settings(student, len(training_rows(run)) if with_extra else labelled)
     base_lr = c.learning_rate if c.learning_rate is not None else defaults["learning_rate"]
-    epochs = level.trial_epochs(final_epochs)
+    epochs = level.trial_epochs(c.epochs or defaults["epochs"])
     settings = TrainSettings(epochs=epochs, batch_size=c.batch_size or defaults["batch_size"],
                              learning_rate=base_lr * spec["lr_scale"], patience=epochs, temperature=spec["temperature"],
                              alpha=spec["alpha"], checkpoint_every=None, checkpoint_seconds=None, seed=c.seed,
@@ -145,8 +151,7 @@ def _trial(run: Run, spec: dict, design: dict, study, plan, level, final_epochs:
     train_inputs, validation_inputs = _encoded(run, design, student, encoded)
     transfer = c.transfer if spec["alpha"] > 0 else ["logits"]
     objective = run.backend.objective(student, run.teacher, settings, transfer)
-    labelled = len(run.split.train)
-    if spec["alpha"] > 0 and (spec["extra"] or run.unlabelled is None):
+    if with_extra:
         train = TrainData(train_inputs, training_rows(run).labels, run.teacher_train_logits, augment=run.augmentation,
                           online_teacher=_online_teacher(run, objective))
     elif spec["alpha"] > 0:  # the labelled rows only, with the teacher's outputs on them
@@ -173,7 +178,8 @@ def _trial(run: Run, spec: dict, design: dict, study, plan, level, final_epochs:
         state = "pruned"
     history = reporter.history
     plan_of.tell(study, trial, None if state == "pruned" else max(history))
-    return {**spec, "state": state, "val_accuracy": max(history), "epochs": len(history), "history": history,
+    return {**spec, "state": state, "val_accuracy": max(history), "epochs": len(history), "planned_epochs": epochs,
+            "history": history,
             "intermediate": {str(i + 1): max(history[:i + 1]) for i in range(len(history))},
             "rungs": plan_of.rung_records(study, trial), "params": student.params,
             "learning_rate": settings.learning_rate, "seconds": round(time.perf_counter() - began, 3)}
@@ -225,8 +231,11 @@ def _record(run: Run, level, records, chosen, why, final_epochs, stopped_by_time
                        "distilled_val_accuracy": best_same, "chosen_val_accuracy": chosen["val_accuracy"],
                        "gain": None if best_same is None else round(best_same - reference["val_accuracy"], 6)}
     return {"level": level.name, "trials": [_public(r) for r in records], "chosen": chosen["number"], "why": why,
-            "designs": [{k: d.get(k) for k in ("name", "params", "layers", "width", "flops", "latency_ms")} for d in designs],
-            "trial_epochs": level.trial_epochs(final_epochs), "min_epochs": level.min_epochs(final_epochs),
+            "designs": [{**{k: d.get(k) for k in ("name", "params", "layers", "width", "flops", "latency_ms")},
+                         "family": plan_of.family(d), **({"source": d["source"]} if d.get("source") else {})}
+                        for d in designs],
+            "trial_epochs": max((r.get("planned_epochs", 0) for r in records), default=level.trial_epochs(final_epochs)),
+            "min_epochs": level.min_epochs(final_epochs),
             "final_epochs": final_epochs, "reduction_factor": plan_of.REDUCTION, "planned": len(plan),
             "stopped_by_time_limit": stopped_by_time, "validation_rows": len(run.split.validation),
             "seconds": round(sum(r["seconds"] for r in records), 3), "labels_only": labels_only,

@@ -35,8 +35,9 @@ def _device(run: Run) -> str:
 def _build(run: Run, design: dict | None = None) -> Student:
     """A fresh student of ``design`` (a candidate's record; the chosen one by default), from the seed."""
     candidate = Candidate(**(design if design is not None else run.chosen))
-    return run.backend.build(candidate, run.teacher, run.split.train, run.config.seed, base=run.config.student_base,
-                             vocabulary_size=run.config.vocabulary_size)
+    source = candidate.source or {"base": run.config.student_base, "vocabulary_size": run.config.vocabulary_size}
+    return run.backend.build(candidate, run.teacher, run.split.train, run.config.seed, base=source.get("base"),
+                             vocabulary_size=source.get("vocabulary_size"))
 
 
 def hyper_defaults(run: Run) -> dict:

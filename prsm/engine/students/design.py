@@ -47,9 +47,13 @@ class Candidate:
     flops: int | None = None
     fits: bool = True
     reasons: list[str] = field(default_factory=list)
+    # where its tokens and first weights come from when not the request's own (a search candidate
+    # cut from a pretrained base: {"base": ref, "vocabulary_size": cap?}); None: the request's
+    source: dict | None = None
 
     def summary(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "architecture"} | {"architecture": self.architecture}
+        return {k: v for k, v in asdict(self).items() if k != "architecture" and (k != "source" or v)} \
+            | {"architecture": self.architecture}
 
 
 def choose(candidates: list[Candidate], request: DesignRequest, teacher_params: int,

@@ -3,8 +3,9 @@ settings varied, scored on the validation split only. Optuna's ``SuccessiveHalvi
 the trials that fall behind at each rung; the best trial that ran to the end trains fully.
 
 The plan of trials is fixed before any of them runs, from the seed: first every shortlisted design
-at the default settings (so the search starts from what ``search="off"`` trains), then settings
-drawn from the grid, then the labels-only reference (alpha 0), which is scored and reported but
+at the default settings, with every row it can learn from; then the rule's pick as ``search="off"``
+trains it where that differs (without the rows the search made for itself); then settings drawn
+from the grid, then the labels-only reference (alpha 0), which is scored and reported but
 never chosen. Only the pruner adapts to the results. Finished trials are saved one by one; a resumed
 search rebuilds the Optuna study from them (their rung records included), so it prunes and picks
 exactly as an uninterrupted one would. Nothing here reads the test split or depends on a framework:
@@ -30,6 +31,16 @@ LR_SCALES = (0.5, 1.0, 2.0)  # times the backend's default learning rate for the
 DEFAULTS = {"temperature": 4.0, "alpha": 0.7, "lr_scale": 1.0, "extra": True}
 SETTINGS = ("design", "temperature", "alpha", "lr_scale", "extra")
 SEARCH_TEXT_VARIANTS = 2  # new versions of each training text the search makes (teacher-labelled) to try
+# English sentences of three kinds (tweets, product reviews, editorials) the search offers as a
+# transfer set where a text request names none: at most so many per training text, and in all
+# (each costs a teacher pass)
+SEARCH_TRANSFER = ("builtin:review-snippets", 4, 6000)
+
+
+def search_transfer_rows(training_rows: int) -> int:
+    """How many of ``SEARCH_TRANSFER``'s sentences a job with ``training_rows`` labelled texts is offered."""
+    _, per_row, most = SEARCH_TRANSFER
+    return min(most, per_row * training_rows)
 REDUCTION = 3  # successive halving: a third of the trials at a rung go on to the next
 RUNGS = 3  # the shortest trials run 1/9 of the longest's epochs
 
@@ -79,15 +90,22 @@ def shortlist(candidates: list[dict], chosen: str, count: int) -> list[dict]:
 
 
 def family(candidate: dict) -> str:
+    """A design's family: its kind (``mlp``, ``bilstm``, ``bert``...), and the base it is cut from."""
     architecture = candidate.get("architecture") or {}
-    return str(architecture.get("kind") or architecture.get("model_type") or "")
+    kind = str(architecture.get("kind") or architecture.get("model_type") or "")
+    base = (candidate.get("source") or {}).get("base")
+    return f"{kind} from {base}" if base else kind
 
 
-def trial_plan(designs: list[str], level: Level, seed: int, fixed: dict, anchor: dict | None = None) -> list[dict]:
+def trial_plan(designs: list[str], level: Level, seed: int, fixed: dict, off: dict | None = None) -> list[dict]:
     """The trials in running order. ``fixed`` holds the settings that are not varied (the request's
-    own; ``extra`` without unlabelled rows); ``anchor`` changes the defaults the first trials use."""
-    anchor = {k: fixed.get(k, v) for k, v in {**DEFAULTS, **(anchor or {})}.items()}
+    own; ``extra`` without unlabelled rows). ``off``: where ``search="off"`` would train otherwise
+    than the defaults (without the rows the search made for itself), the first design so is the
+    trial after the designs' own."""
+    anchor = {k: fixed.get(k, v) for k, v in DEFAULTS.items()}
     plan = [{"design": name, **anchor} for name in designs]
+    if off:
+        plan.append({"design": designs[0], **anchor, **off})
     space = {"temperature": TEMPERATURES, "alpha": ALPHAS, "lr_scale": LR_SCALES, "extra": (False, True)}
     axes = [designs] + [(fixed[k],) if k in fixed else values for k, values in space.items()]
     grid = [dict(zip(["design", *space], values)) for values in itertools.product(*axes)]

@@ -23,6 +23,7 @@ from .export import export_huggingface, export_state_dict
 from .objective import TransformerObjective
 
 MIN_STEPS = 300
+MIN_CAPPED_COVERAGE = 0.85  # a capped vocabulary the search tries keeps this share of the texts' tokens
 
 
 class TransformersBackend(Backend):
@@ -65,7 +66,8 @@ class TransformersBackend(Backend):
         key = (source.ref, _rows_digest(train), max_length, cap)
         cache = self.__dict__.setdefault("_vocabularies", {})
         if key not in cache:
-            cache.clear()
+            if len(cache) >= 8:  # a search alternates between a few sources and caps
+                cache.clear()
             cache[key] = vocab.trim_plan(source.tokenizer, list(train.texts), max_length, cap)
         return cache[key]
 
@@ -78,12 +80,53 @@ class TransformersBackend(Backend):
         return cache[key]
 
     def search_candidates(self, teacher, train: TaskData, budget: int, base: str | None = None,
-                          vocabulary_size: int | None = None) -> list[Candidate]:
-        """Students of other families for the search (``light``), reading the same trimmed vocabulary."""
-        source, max_length = self._source(teacher, base)
-        kept = self._vocabulary(source, train, max_length, vocabulary_size).get("kept_ids")
-        tokenizer = vocab.trimmed_tokenizer(source.tokenizer, kept) if kept is not None else source.tokenizer
-        return light.candidates(len(tokenizer), train.classes, tokenizer.pad_token_id or 0, budget)
+                          vocabulary_size: int | None = None, light_students: bool = True,
+                          pretrained: bool = True) -> list[Candidate]:
+        """Students of other families for the search: the light ones (``light``: bag, CNN, BiLSTM over
+        the same trimmed vocabulary) and, where no base was named, the first layers of each built-in
+        pretrained base (``bases``) that fit ``budget``."""
+        out = []
+        if light_students:
+            source, max_length = self._source(teacher, base)
+            kept = self._vocabulary(source, train, max_length, vocabulary_size).get("kept_ids")
+            tokenizer = vocab.trimmed_tokenizer(source.tokenizer, kept) if kept is not None else source.tokenizer
+            out += light.candidates(len(tokenizer), train.classes, tokenizer.pad_token_id or 0, budget)
+        if pretrained and base is None:
+            for ref in bases.SEARCH_BASES:
+                out += self._base_cuts(teacher, train, budget, ref, vocabulary_size)
+        return out
+
+    def _base_cuts(self, teacher, train: TaskData, budget: int, ref: str, cap: int | None) -> list[Candidate]:
+        """``ref``'s cuts within ``budget`` on the training texts' tokens; and, unless the request
+        capped the vocabulary itself, the cut one layer deeper with the vocabulary capped to fit,
+        where the cap still covers most of the texts' tokens (a layer against rare words: the
+        search weighs them)."""
+        try:
+            source, max_length = self._source(teacher, ref)
+        except BadInput:  # not installed here
+            return []
+        plan = self._vocabulary(source, train, max_length, cap)
+        cuts = students.base_candidates(source, train.classes, max_length, plan.get("kept_ids"))
+        for cut in cuts:
+            cut.source = {"base": ref, **({"vocabulary_size": cap} if cap is not None else {})}
+        out = [cut for cut in cuts if cut.params <= budget]
+        deeper = [cut for cut in cuts if cut.params > budget]
+        if cap is not None or not deeper:
+            return out
+        words = plan["kept"]
+        capped = (words - math.ceil((deeper[0].params - budget) / source.config.hidden_size)) // 100 * 100
+        try:
+            capped_plan = self._vocabulary(source, train, max_length, capped) if capped > 0 else None
+        except BadInput:  # the cap cannot hold the special tokens and single characters
+            capped_plan = None
+        if capped_plan is None or capped_plan.get("coverage", 0) < MIN_CAPPED_COVERAGE:
+            return out
+        for cut in students.base_candidates(source, train.classes, max_length, capped_plan["kept_ids"]):
+            if cut.layers == deeper[0].layers and cut.params <= budget:
+                cut.name += f"-v{capped}"
+                cut.source = {"base": ref, "vocabulary_size": capped}
+                out.append(cut)
+        return out
 
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None:
         if light.family_of(candidate.architecture):

@@ -30,6 +30,7 @@ def _minilm() -> Path:
 
 
 BUILTIN = {"all-minilm-l6-v2": _minilm}
+SEARCH_BASES = ("builtin:all-minilm-l6-v2",)  # the bases a search tries where the request names none
 
 
 @dataclass
