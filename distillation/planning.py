@@ -245,10 +245,10 @@ def _text_variants(request: DistillationRequest, task: str, search: str, remote:
 
 def _search_transfer_rows(request: DistillationRequest, task: str, search: str, remote: bool, dataset: str,
                           rows: int | None) -> int:
-    """Sentences of the built-in transfer set the search offers a text job that names none (the
-    teacher labels them once)."""
+    """Sentences of the built-in transfer set the search offers a text job that asks for no
+    unlabelled rows of its own (the teacher labels them once)."""
     if task == "text" and search != "off" and not remote and request.alpha != 0 and not request.unlabelled_data \
-            and dataset != SEARCH_TRANSFER[0]:
+            and not request.text_variants and dataset != SEARCH_TRANSFER[0]:
         return search_transfer_rows(rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000))
     return 0
 

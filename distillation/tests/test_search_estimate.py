@@ -135,6 +135,7 @@ def test_the_transfer_set_the_search_offers_is_priced_unless_the_request_brings_
     offered = hours(search="quick")
     own = hours(search="quick", unlabelled_data="builtin:movie-reviews")  # the request's own transfer set
     assert own < offered
+    assert hours(search="quick", text_variants=2) < offered  # the request's own variants: nothing more
     # trained on the set itself: it is not offered again (as with the request's own transfer set)
     snippets = {"search": "quick", "dataset": "builtin:review-snippets"}
     assert hours(**snippets) == hours(**snippets, unlabelled_data="builtin:movie-reviews")

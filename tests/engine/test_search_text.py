@@ -165,6 +165,8 @@ def test_the_search_offers_english_sentences_as_a_transfer_set_none_of_the_jobs_
     assert prepare._unlabelled_rows(_transfer_run(mixed, tokenizer, search="off")) is None
     own = prepare._unlabelled_rows(_transfer_run(mixed, tokenizer, unlabelled_data=ref, max_unlabelled_examples=10))
     assert len(own) == 10 + variants  # the request's own transfer set, as it asked
+    asked = prepare._unlabelled_rows(_transfer_run(mixed, tokenizer, text_variants=1))
+    assert ref not in asked.source and len(asked) < variants  # its own variants, and nothing more
     monkeypatch.setattr(builtin, "vader_sdist_path", lambda fetch=True: (_ for _ in ()).throw(
         builtin.BuiltinSourceMissing("not here")))
     missing = _transfer_run(mixed, tokenizer)

@@ -109,8 +109,8 @@ def _unlabelled_rows(run: Run) -> TaskData | None:
 
 
 def _search_transfer_set(run: Run) -> TaskData | None:
-    """The built-in English sentences the search offers as a transfer set where the request names
-    none (``SEARCH_TRANSFER``: the teacher labels them once; the trials say whether they help),
+    """The built-in English sentences the search offers as a transfer set where the request asks
+    for no unlabelled rows of its own (``SEARCH_TRANSFER``: the teacher labels them once; the trials say whether they help),
     without any text of the job's own data; none when the search is off, for a teacher over HTTP
     (every text sent costs the user), or when the sentences are not on this machine (nothing is
     fetched for it)."""
@@ -119,7 +119,7 @@ def _search_transfer_set(run: Run) -> TaskData | None:
 
     c, split = run.config, run.split
     ref, most = SEARCH_TRANSFER[0], search_transfer_rows(len(split.train))
-    if not _search_makes_rows(run) or c.data == ref:
+    if not _search_makes_rows(run) or c.text_variants or c.data == ref:  # the request chose its own rows
         return None
     try:
         vader_sdist_path(fetch=False)
