@@ -224,7 +224,7 @@ def _compute(*, params: int, task: str, dataset: str, epochs: int, rows: int | N
     speed is the one measured on this server when a job has used the teacher before; otherwise an
     approximation from its size. ``variants`` new versions of each text are labelled by the teacher
     once and trained on like the rows, and so are ``transfer_rows`` sentences of a transfer set."""
-    rows = (rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000)) * (1 + variants) + transfer_rows
+    rows = _rows_of(dataset, rows) * (1 + variants) + transfer_rows
     if teacher_seconds is None:
         teacher_seconds = 2 * params * (TEXT_TOKENS if task == "text" else 1) / CPU_FLOPS_PER_SECOND
     teacher_pass = rows * teacher_seconds * (epochs if augment else 1)
@@ -233,23 +233,32 @@ def _compute(*, params: int, task: str, dataset: str, epochs: int, rows: int | N
                     search_s=student_passes * search_cost_factor(search, epochs))
 
 
+def _rows_of(dataset: str, rows: int | None) -> int:
+    """The data set's rows: an upload's count, a built-in's known size, else a guess."""
+    return rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000)
+
+
+def _search_makes_rows(request: DistillationRequest, task: str, search: str, remote: bool) -> bool:
+    """Whether the engine's search makes text rows for the teacher to label (as the engine's
+    ``prepare._search_makes_rows``: none for a teacher over HTTP, nor with alpha 0)."""
+    return task == "text" and search != "off" and not remote and request.alpha != 0
+
+
 def _text_variants(request: DistillationRequest, task: str, search: str, remote: bool) -> int:
     """Variants of each text the job's teacher labels: the request's, or those the engine's search
-    makes for itself (none for a teacher over HTTP, nor with alpha 0)."""
+    makes for itself."""
     if request.text_variants:
         return request.text_variants
-    if task == "text" and search != "off" and not remote and request.alpha != 0:
-        return SEARCH_TEXT_VARIANTS
-    return 0
+    return SEARCH_TEXT_VARIANTS if _search_makes_rows(request, task, search, remote) else 0
 
 
 def _search_transfer_rows(request: DistillationRequest, task: str, search: str, remote: bool, dataset: str,
                           rows: int | None) -> int:
     """Sentences of the built-in transfer set the search offers a text job that asks for no
     unlabelled rows of its own (the teacher labels them once)."""
-    if task == "text" and search != "off" and not remote and request.alpha != 0 and not request.unlabelled_data \
+    if _search_makes_rows(request, task, search, remote) and not request.unlabelled_data \
             and not request.text_variants and dataset != SEARCH_TRANSFER[0]:
-        return search_transfer_rows(rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000))
+        return search_transfer_rows(_rows_of(dataset, rows))
     return 0
 
 
@@ -284,7 +293,7 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     teacher_http = {}
     if entry.remote is not None:  # the teacher's tokens, priced into the teacher fee
         tokens = http_teachers.token_units_estimate(remote=entry.remote, text_tokens=TEXT_TOKENS,
-                                                    rows=rows or DATASET_ROWS.get(dataset.removeprefix("builtin:"), 10_000))
+                                                    rows=_rows_of(dataset, rows))
         cost = http_teachers.with_token_fee(cost, tokens)
         teacher_http = http_teachers.engine_options(entry.remote) | {"provider": entry.remote.provider,
                                                                      "token_units_estimated": tokens}
