@@ -35,7 +35,10 @@ from .config import DistillConfig
 from .errors import BadInput, Cancelled
 from .run import Run
 from .stages import stages_for
+from .threadsafe_ast import install as _threadsafe_ast
 from .training.callbacks import Callback, Reporter
+
+_threadsafe_ast()  # workers run jobs on several threads; see threadsafe_ast
 
 __all__ = ["DistillConfig", "run_distillation", "BadInput", "Cancelled", "Callback"]
 
