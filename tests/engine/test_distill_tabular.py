@@ -35,6 +35,7 @@ def test_the_report_has_every_contract_field_and_is_written_to_disk(distilled):
         assert {"params", "size_bytes", "accuracy", "latency_ms_p50", "latency_ms_p95"} <= set(report[side])
     assert "architecture" in report["student"]
     assert report["retention"] == pytest.approx(report["student"]["accuracy"] / report["teacher"]["accuracy"])
+    assert report["training"]["batches_by_length"] is False  # feature rows have no length to group by
 
 
 def test_a_small_student_has_at_least_twenty_times_fewer_parameters(distilled):

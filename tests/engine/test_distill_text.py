@@ -27,6 +27,7 @@ def test_text_goes_to_the_transformers_backend_with_a_shallower_student(distille
     assert report["compression_ratio"] >= 3
     assert report["student"]["architecture"]["num_hidden_layers"] < report["teacher"]["layers"]
     assert report["training"]["transfer"] == ["logits", "hidden"]
+    assert report["training"]["batches_by_length"]  # sentences train in batches of similar length
 
 
 def test_the_student_starts_from_chosen_teacher_layers(distilled_text):

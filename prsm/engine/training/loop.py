@@ -46,6 +46,7 @@ class TrainSettings:
     checkpoint_seconds: float | None = None  # whichever of the two comes first; both None: only on stop and at the end
     seed: int = 0
     device: str = "cpu"
+    group_by_length: bool = True  # token rows: batches of similar length (see epoch_order)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class TrainResult:
     seconds: float = 0.0
     samples_per_s: float = 0.0
     resumed_from_step: int | None = None
+    batches_by_length: bool = False  # token rows trained in batches of similar length (epoch_order)
 
 
 class LogitObjective(nn.Module):
@@ -112,8 +114,10 @@ class Trainer:
         state = self._resume(optimizer, schedule)
         self._saved_at = time.monotonic()
         started, first_step, first_samples = time.perf_counter(), state["global_step"], state["samples"]
+        lengths = token_lengths(train.inputs) if s.group_by_length else None
+        self._by_length = lengths is not None
         for epoch in range(state["epoch"], s.epochs if not state["finished"] else 0):
-            order = np.random.default_rng([s.seed, epoch]).permutation(num_rows(train.inputs))
+            order = epoch_order(s.seed, epoch, num_rows(train.inputs), s.batch_size, lengths)
             for step in range(state["step_in_epoch"], steps_per_epoch):
                 rows = order[step * s.batch_size:(step + 1) * s.batch_size]
                 loss = self._step(train, rows, optimizer, schedule, (epoch, step))
@@ -211,8 +215,11 @@ class Trainer:
         if (accuracy, -loss) > (state["best_accuracy"], -state["best_loss"]):
             state.update(best_accuracy=accuracy, best_loss=loss, best_epoch=epoch + 1, bad_epochs=0,
                          best_state=_cpu_copy(self.module))
-        else:
+        elif state["best_accuracy"] > _majority_share(validation.labels):
             state["bad_epochs"] += 1
+        # else: the student has not yet beaten always answering the commonest class; it has not started
+        # to learn, and stopping now would hand over a useless model (small students can sit on such a
+        # plateau for several epochs before they take off), so patience starts counting once it has
         state["stopped_early"] = state["bad_epochs"] >= self.settings.patience
         return state["stopped_early"]
 
@@ -257,7 +264,49 @@ class Trainer:
         return TrainResult(module=self.module.eval(), history=state["history"], best_epoch=state["best_epoch"],
                            stopped_early=state["stopped_early"], steps=state["global_step"], seconds=round(seconds, 3),
                            samples_per_s=round(samples / max(seconds, 1e-9), 1),
-                           resumed_from_step=state.get("resumed_from_step"))
+                           resumed_from_step=state.get("resumed_from_step"), batches_by_length=self._by_length)
+
+
+GROUP_BATCHES = 50  # batches per window that epoch_order sorts by length
+
+
+def token_lengths(inputs: Inputs) -> np.ndarray | None:
+    """Each token row's real length; None for inputs that are not token rows."""
+    return inputs["attention_mask"].sum(axis=1) if "attention_mask" in inputs else None
+
+
+def epoch_order(seed: int, epoch: int, rows: int, batch_size: int, lengths: np.ndarray | None = None) -> np.ndarray:
+    """The rows of one epoch in training order; batch ``k`` is ``order[k * batch_size:(k + 1) * batch_size]``.
+
+    Without ``lengths``: a random permutation from ``default_rng([seed, epoch])``. With them (token
+    rows), the same permutation is cut into windows of ``GROUP_BATCHES`` batches, each window sorted
+    by length and cut into batches, and the full batches of a window shuffled (a window's short last
+    batch stays last, so every batch after it stays whole). Each batch then holds rows of similar
+    length and is trimmed to little more than their own length instead of to the longest of a
+    random few dozen: on movie-review sentences (median 26 tokens, max 64) that is about half the
+    tokens. The rows a window holds, and the batch order, are still random each epoch, as in
+    Hugging Face's ``group_by_length``.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(rows)
+    if lengths is None:
+        return order
+    window = batch_size * GROUP_BATCHES
+    out = []
+    for start in range(0, rows, window):
+        chunk = order[start:start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        full = len(chunk) // batch_size
+        batches = [chunk[i * batch_size:(i + 1) * batch_size] for i in range(full)]
+        out.extend(batches[i] for i in rng.permutation(full))
+        if len(chunk) > full * batch_size:
+            out.append(chunk[full * batch_size:])
+    return np.concatenate(out) if out else order
+
+
+def _majority_share(labels: np.ndarray) -> float:
+    """The accuracy of always answering the validation split's commonest class."""
+    return float(np.bincount(np.asarray(labels, dtype=np.int64)).max() / len(labels)) if len(labels) else 0.0
 
 
 def _trained_by(settings: dict) -> dict:
