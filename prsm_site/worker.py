@@ -8,6 +8,10 @@ import os
 
 import django
 
+from prsm.engine.threadsafe_ast import install as threadsafe_ast
+
+threadsafe_ast()  # before any thread parses: a worker runs its jobs on several threads (see the module)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prsm_site.settings.base")
 django.setup()
 
