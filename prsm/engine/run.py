@@ -65,6 +65,9 @@ class Run:
     validation_inputs: Inputs | None = None
     train_result: TrainResult | None = None
     train_settings: TrainSettings | None = None
+    # train: the search's chosen trial, where it scored higher on validation than the full training
+    # and its weights were kept instead ({"trial", "val_accuracy", "final_val_accuracy"}), else None
+    kept_trial: dict | None = None
     # baseline
     baseline_student: Student | None = None
     baseline_result: TrainResult | None = None

@@ -223,3 +223,36 @@ def test_a_transfer_set_is_tried_with_and_without_and_the_choice_is_what_trains(
     chosen = trials[report["search"]["chosen"]]
     assert report["data"]["unlabelled"]["used"] is chosen["extra"]
     assert report["data"]["unlabelled"]["made_for_the_search"] is False
+
+
+def test_the_chosen_trials_weights_are_kept_where_the_full_training_ends_lower_on_validation(tmp_path, monkeypatch,
+                                                                                              digits_teacher, digits_csv):
+    import importlib
+
+    train_stage = importlib.import_module("prsm.engine.stages.train")  # the module: stages exports a function of its name
+    real = train_stage.settings_for
+
+    def crippled(run, student, alpha):  # the full training cannot learn: its rate is all but zero
+        settings = real(run, student, alpha)
+        settings.learning_rate, settings.epochs = 1e-12, 1
+        return settings
+
+    monkeypatch.setattr(train_stage, "settings_for", crippled)
+    report = run_distillation(_config(digits_teacher, digits_csv, baseline=False), tmp_path)
+    search, kept = report["search"], report["training"]["kept_trial"]
+    chosen = search["trials"][search["chosen"]]
+    final = max(h["val_accuracy"] for h in report["training"]["history"])
+    assert final < 0.5 < chosen["val_accuracy"]  # an untrained MLP against a trained one
+    assert kept == {"trial": chosen["number"], "val_accuracy": chosen["val_accuracy"], "final_val_accuracy": final}
+    assert report["student"]["accuracy"] > 0.7  # the kept weights were the ones evaluated on the test split
+    assert f"search trial {chosen['number'] + 1}'s" in (tmp_path / "MODEL_CARD.md").read_text()
+    # only the chosen trial's weights stay on disk
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("trial-*.pt")) == [f"trial-{chosen['number']}.pt"]
+
+
+def test_the_full_training_is_kept_where_it_scores_at_least_the_chosen_trial(tmp_path, digits_teacher, digits_csv):
+    report = run_distillation(_config(digits_teacher, digits_csv, baseline=False), tmp_path)
+    chosen = report["search"]["trials"][report["search"]["chosen"]]
+    final = max(h["val_accuracy"] for h in report["training"]["history"])
+    assert final >= chosen["val_accuracy"]  # 30 epochs against the trial's 10 at most, on digits
+    assert report["training"]["kept_trial"] is None

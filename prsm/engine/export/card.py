@@ -53,7 +53,7 @@ A {report['task']} classifier distilled by PRSM from `{t.get('ref', '')}` ({t.ge
 
 - Teacher: `{t.get('ref', '')}`, {t['params']:,} parameters.
 - Student: {s['architecture'].get('kind') or s['architecture'].get('model_type', '')}, {s['params']:,} parameters ({report['compression_ratio']:.1f}x fewer).{_student_base(s)}
-- Method: knowledge distillation (Hinton et al., 2015), temperature {report['training']['temperature']}, alpha {report['training']['alpha']}, transfer: {', '.join(report['training']['transfer'])}; seed {report['seed']}{_augmentation(report['training'])}.
+- Method: knowledge distillation (Hinton et al., 2015), temperature {report['training']['temperature']}, alpha {report['training']['alpha']}, transfer: {', '.join(report['training']['transfer'])}; seed {report['seed']}{_augmentation(report['training'])}.{_kept_trial(report['training'])}
 - Data: `{report.get('data', {}).get('source', '')}`, sha256 `{report['data_sha256']}`; split train/validation/test {report['data']['split']}.{_unlabelled(report.get('data', {}))}
 
 ## Results on the held-out test split
@@ -84,6 +84,14 @@ Classifying {report['task']} inputs like those in the training data into: {', '.
 - Figures come from one held-out split of {report['data']['split']['test']} examples; expect different numbers on other data.
 - Latency was measured on one CPU; other hardware will differ.
 """
+
+
+def _kept_trial(training: dict) -> str:
+    kept = training.get("kept_trial")
+    if not kept:
+        return ""
+    return (f" The weights are search trial {kept['trial'] + 1}'s: it scored {kept['val_accuracy']:.4f} on validation, "
+            f"above the full training's best epoch ({kept['final_val_accuracy']:.4f}).")
 
 
 def _augmentation(training: dict) -> str:

@@ -158,7 +158,8 @@ def _training_section(run: Run) -> dict:
             "seconds": result.seconds, "device": settings.device, "resumed_from_step": result.resumed_from_step,
             "teacher_outputs_cached": run.teacher_train_logits is not None,
             "augmentation": augmentation.describe() if augmentation is not None else None,
-            "teacher_online": augmentation is not None and settings.alpha > 0, "history": result.history}
+            "teacher_online": augmentation is not None and settings.alpha > 0, "kept_trial": run.kept_trial,
+            "history": result.history}
 
 
 def _checks(report: dict, config: DistillConfig) -> dict:

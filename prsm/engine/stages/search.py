@@ -19,11 +19,11 @@ from ..run import Run
 from ..students import search as plan_of
 from ..students.design import screen
 from ..training.callbacks import Reporter
-from ..training.checkpoint import write_text_atomic
+from ..training.checkpoint import save_atomic, write_text_atomic
 from ..training.loop import TrainData, TrainSettings
 from .prepare import design_request
 from .safety import fit_with_breaker
-from .train import _build, _device, _on_training_device, _online_teacher, training_rows
+from .train import _build, _device, _on_training_device, _online_teacher, training_rows, trial_weights
 
 
 def fixed_settings(run: Run) -> dict:
@@ -103,6 +103,9 @@ def search(run: Run) -> None:
 
     stopped_by_time = trials()
     chosen, why = plan_of.choose(records, by_name, c.optimization_target, len(run.split.validation))
+    for record in records:  # only the chosen trial's weights can be kept
+        if record["number"] != chosen["number"]:
+            trial_weights(run, record["number"]).unlink(missing_ok=True)
     run.hyper = {k: chosen[k] for k in ("temperature", "alpha", "lr_scale", "extra")}
     labelled = len(run.split.train)
     if chosen["design"] != run.chosen["name"]:
@@ -177,6 +180,8 @@ def _trial(run: Run, spec: dict, design: dict, study, plan, level, encoded: dict
             raise
         state = "pruned"
     history = reporter.history
+    if state == "complete" and not spec.get("reference"):  # it may be chosen: train keeps it if the full run ends lower
+        save_atomic(student.module.state_dict(), trial_weights(run, spec["number"]))
     plan_of.tell(study, trial, None if state == "pruned" else max(history))
     return {**spec, "state": state, "val_accuracy": max(history), "epochs": len(history), "planned_epochs": epochs,
             "history": history,

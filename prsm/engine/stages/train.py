@@ -7,6 +7,7 @@ in the loop, through the teacher's own ``logits_of`` (any runtime, ONNX included
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
@@ -19,6 +20,7 @@ from ..students.design import Candidate
 from ..students.search import DEFAULTS
 from ..training.augment import augmentation_for
 from ..training.cache import cached_teacher_logits
+from ..training.checkpoint import load_checkpoint
 from ..training.loop import TrainData, TrainSettings
 from .prepare import teacher_logits_key
 from .safety import fit_with_breaker
@@ -104,6 +106,30 @@ def train(run: Run) -> None:
                                                                run.state_dir / "student.pt", run.reporter, run.fingerprint()))
     run.train_result = result
     run.train_settings = settings
+    run.kept_trial = _keep_trial_if_better(run, result)
+
+
+def trial_weights(run: Run, number: int) -> Path:
+    """Where the search keeps a finished trial's weights (its best epoch's)."""
+    return run.state_dir / f"trial-{number}.pt"
+
+
+def _keep_trial_if_better(run: Run, result) -> dict | None:
+    """The chosen trial's weights, where they scored higher on validation than the full training's
+    best epoch: a short trial whose learning rate decays within it can end above a longer run of
+    the same settings (seen on movie reviews: 0.811 against 0.797). Both are scored on the same
+    validation rows in the same encoding; the test split is read later, once, whichever is kept."""
+    if not run.search:
+        return None
+    trial = next(t for t in run.search["trials"] if t["number"] == run.search["chosen"])
+    final = max((h["val_accuracy"] for h in result.history), default=None)
+    path = trial_weights(run, trial["number"])
+    if final is None or trial["val_accuracy"] <= final or not path.is_file():
+        return None
+    run.student.module.load_state_dict(load_checkpoint(path))
+    run.reporter.log(f"kept trial {trial['number'] + 1}'s weights: validation accuracy {trial['val_accuracy']:.4f}, "
+                     f"the full training's best {final:.4f}")
+    return {"trial": trial["number"], "val_accuracy": trial["val_accuracy"], "final_val_accuracy": final}
 
 
 @contextmanager
