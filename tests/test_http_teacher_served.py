@@ -78,9 +78,13 @@ def test_a_served_model_of_this_platform_teaches_a_new_student_over_http(
     _ready(api, "/api/v1/teachers/", teacher_id)
     _ready(api, "/api/v1/datasets/", data_id)
 
-    # 1. a student of the uploaded teacher, deployed: the served model
+    # 1. a student of the uploaded teacher, deployed: the served model. The design rule's student
+    # (search off): this test is about a served teacher, and on these 480 synthetic sentences the
+    # search's pick by validation accuracy (a small BiLSTM) keeps only 69% of its accuracy under
+    # character noise, so the robustness gate refuses to deploy it without a moderator
     first = api.post("/api/v1/distillations/", {"teacher_model": teacher_id, "dataset": data_id, "epochs": 20, "target_size": "large",
-                                                "quality_threshold": 0.5, "export_formats": ["onnx"]}, format="json")
+                                                "quality_threshold": 0.5, "export_formats": ["onnx"], "search": "off"},
+                     format="json")
     assert first.status_code == 201, first.content
     _completed(api, first.json()["job_id"])
     deployed = api.post(f"/api/v1/distillations/{first.json()['job_id']}/deploy/", {}, format="json")
