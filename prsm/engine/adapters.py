@@ -27,6 +27,11 @@ def num_rows(inputs: Inputs) -> int:
     return len(next(iter(inputs.values())))
 
 
+def token_lengths(inputs: Inputs) -> np.ndarray | None:
+    """Each token row's real length; None for inputs that are not token rows."""
+    return inputs["attention_mask"].sum(axis=1) if "attention_mask" in inputs else None
+
+
 class TensorAdapter:
     """Tabular features ``[n, f]`` or images ``[n, c, h, w]`` straight into ``module(x)``."""
 
@@ -67,7 +72,8 @@ def predict_logits(module: nn.Module, adapter, inputs: Inputs, batch_size: int =
     module.eval()
     device = next(module.parameters()).device
     rows = num_rows(inputs)
-    order = np.argsort(inputs["attention_mask"].sum(axis=1), kind="stable") if "attention_mask" in inputs else None
+    lengths = token_lengths(inputs)
+    order = None if lengths is None else np.argsort(lengths, kind="stable")
     out = []
     for start in range(0, rows, batch_size):
         batch = take(inputs, slice(start, start + batch_size) if order is None else order[start:start + batch_size], device)

@@ -16,18 +16,18 @@ training, so holding it one thread at a time costs nothing measurable. Idempoten
 from __future__ import annotations
 
 import ast
+import functools
 import threading
 
 _LOCK = threading.RLock()
 
 
 def _locked(parse):
+    @functools.wraps(parse)  # keeps the name and doc, and sets __wrapped__, which install() checks
     def parse_one_thread_at_a_time(*args, **kwargs):
         with _LOCK:
             return parse(*args, **kwargs)
 
-    parse_one_thread_at_a_time.__wrapped__ = parse
-    parse_one_thread_at_a_time.__doc__ = parse.__doc__
     return parse_one_thread_at_a_time
 
 

@@ -121,7 +121,7 @@ def _keep_trial_if_better(run: Run, result) -> dict | None:
     validation rows in the same encoding; the test split is read later, once, whichever is kept."""
     if not run.search:
         return None
-    trial = next(t for t in run.search["trials"] if t["number"] == run.search["chosen"])
+    trial = run.search["trials"][run.search["chosen"]]  # trials are listed in their numbers' order
     final = max((h["val_accuracy"] for h in result.history), default=None)
     path = trial_weights(run, trial["number"])
     if final is None or trial["val_accuracy"] <= final or not path.is_file():

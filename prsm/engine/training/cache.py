@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..adapters import num_rows
+from ..adapters import num_rows, token_lengths
 from .callbacks import Reporter
 
 
@@ -28,8 +28,8 @@ def cached_teacher_logits(teacher, inputs, folder: Path, key: str, reporter: Rep
     # token rows in order of length, so each of the teacher's batches is about as long as its rows
     # (a transformer teacher's cost grows with the padded length: 1.75x the rows per second on movie
     # reviews, bench/teacher_outputs.py)
-    order = np.argsort(inputs["attention_mask"].sum(axis=1), kind="stable") if "attention_mask" in inputs \
-        else np.arange(rows)
+    lengths = token_lengths(inputs)
+    order = np.arange(rows) if lengths is None else np.argsort(lengths, kind="stable")
     out = None
     for start in range(0, rows, chunk):
         index = order[start:start + chunk]

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..adapters import Inputs, num_rows, predict_logits, take
+from ..adapters import Inputs, num_rows, predict_logits, take, token_lengths
 from ..errors import Cancelled
 from ..losses import distillation_loss
 from .augment import batch_rng
@@ -268,11 +268,6 @@ class Trainer:
 
 
 GROUP_BATCHES = 50  # batches per window that epoch_order sorts by length
-
-
-def token_lengths(inputs: Inputs) -> np.ndarray | None:
-    """Each token row's real length; None for inputs that are not token rows."""
-    return inputs["attention_mask"].sum(axis=1) if "attention_mask" in inputs else None
 
 
 def epoch_order(seed: int, epoch: int, rows: int, batch_size: int, lengths: np.ndarray | None = None) -> np.ndarray:
