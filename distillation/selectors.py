@@ -129,7 +129,7 @@ def job_search(job: DistillationJob) -> dict | None:
         reported["level"] = level
     chosen = reported.get("chosen")
     rows = [{**trial, "position": trial["number"] + 1, "label": trial_label(trial), "settings": trial_settings(trial),
-             "chosen": trial["number"] == chosen} for trial in trials if isinstance(trial.get("number"), int)]
+             "checks": trial_checks(trial), "chosen": trial["number"] == chosen} for trial in trials if isinstance(trial.get("number"), int)]
     labels_only = reported.get("labels_only")
     if isinstance(labels_only, dict) and isinstance(labels_only.get("gain"), (int, float)):
         labels_only = {**labels_only, "gain_abs": abs(labels_only["gain"])}
@@ -147,6 +147,17 @@ def _trial_events(job: DistillationJob) -> tuple[list[dict], int]:
         if isinstance(trial, dict) and isinstance(trial.get("number"), int):
             trials[trial["number"]] = trial
     return sorted(trials.values(), key=lambda trial: trial["number"]), last_seq
+
+
+def trial_checks(trial: dict) -> str:
+    """A finished trial's deploy checks, measured on validation, in a table cell ("" where none
+    were; static/js/job.js writes the same)."""
+    gate = trial.get("gate")
+    if not isinstance(gate, dict):
+        return ""
+    if gate.get("passed"):
+        return "deploy checks pass"
+    return "fails " + ", ".join(str(name).replace("_", " ") for name in gate.get("failed") or [])
 
 
 def trial_settings(trial: dict) -> str:

@@ -178,3 +178,17 @@ def test_a_job_that_failed_during_its_search_still_shows_the_trials_it_ran(clien
 
     assert list(_rows(body)) == ["0", "1", "2"]
     assert "A quick search ran these trials on the validation split before the job ended." in body
+
+
+def test_each_finished_trials_deploy_checks_on_validation_are_shown_in_its_row(client, ada, completed):  # noqa: F811
+    gated = [dict(t) for t in SEARCH["trials"]]
+    gated[0]["gate"] = {"passed": False, "failed": ["robustness", "low_margin_agreement"], "checks": {}}
+    gated[1]["gate"] = {"passed": True, "failed": [], "checks": {}}
+    job = completed(ada, search={**SEARCH, "trials": gated})
+    client.force_login(ada)
+
+    rows = _rows(" ".join(client.get(f"/jobs/{job.job_id}/").content.decode().split()))
+
+    assert "complete · fails robustness, low margin agreement" in rows["0"]
+    assert "complete · deploy checks pass" in rows["1"]
+    assert '<td data-label="Result">pruned</td>' in rows["2"]  # pruned trials are not checked

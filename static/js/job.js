@@ -69,6 +69,13 @@
     return el;
   }
 
+  // A trial's deploy checks on validation, as distillation/selectors.py trial_checks writes them.
+  function checksText(gate) {
+    if (!gate || typeof gate !== "object") return "";
+    if (gate.passed) return " · deploy checks pass";
+    return " · fails " + (gate.failed || []).map(function (name) { return String(name).replace(/_/g, " "); }).join(", ");
+  }
+
   // A finished trial as a row of the search's table (templates/distillation/_search.html writes the same).
   function addTrial(trial) {
     const body = document.getElementById("search-trials");
@@ -81,7 +88,7 @@
     row.append(number, cell("td", trial.design, "Design"), cell("td", String(trial.params), "Parameters", true),
                cell("td", settings, "Settings"), cell("td", String(trial.epochs), "Epochs", true),
                cell("td", Number(trial.val_accuracy).toFixed(4), "Validation accuracy", true),
-               cell("td", trial.state, "Result"));
+               cell("td", trial.state + checksText(trial.gate), "Result"));
     const old = body.querySelector("tr[data-trial='" + trial.number + "']");
     if (old) old.replaceWith(row); else body.appendChild(row);  // one row per trial, whatever arrives twice
     const empty = document.getElementById("search-empty");

@@ -256,3 +256,68 @@ def test_the_full_training_is_kept_where_it_scores_at_least_the_chosen_trial(tmp
     final = max(h["val_accuracy"] for h in report["training"]["history"])
     assert final >= chosen["val_accuracy"]  # 30 epochs against the trial's 10 at most, on digits
     assert report["training"]["kept_trial"] is None
+
+
+def _done(number: int, val: float, gate: dict | None) -> dict:
+    return {"number": number, "design": f"d{number}", "state": "complete", "val_accuracy": val,
+            **({"gate": gate} if gate is not None else {})}
+
+
+def test_the_choice_passes_over_a_trial_that_fails_the_deploy_checks_on_validation():
+    designs = {f"d{i}": {"flops": 100 - i} for i in range(3)}
+    fails = {"passed": False, "failed": ["robustness"]}
+    records = [_done(0, 0.90, fails), _done(1, 0.85, {"passed": True, "failed": []}),
+               _done(2, 0.80, {"passed": True, "failed": []})]
+    chosen, why = search_plan.choose(records, designs, "accuracy", 1000)
+    assert chosen["number"] == 1
+    assert "trial 1 scored higher (0.9000) but failed robustness" in why
+    # where none passes, the checks do not narrow the choice, and the reason says so
+    nobody = [_done(0, 0.90, fails), _done(1, 0.85, {"passed": False, "failed": ["calibration"]})]
+    chosen, why = search_plan.choose(nobody, designs, "accuracy", 1000)
+    assert chosen["number"] == 0 and "no trial passed the deploy checks" in why
+    # unmeasured (checks off) counts as passing: the choice is by accuracy alone, as before
+    chosen, why = search_plan.choose([_done(0, 0.80, None), _done(1, 0.85, None)], designs, "accuracy", 1000)
+    assert chosen["number"] == 1 and "deploy" not in why
+
+
+def test_the_search_measures_the_deploy_checks_on_validation_and_prefers_a_trial_that_passes(tmp_path, monkeypatch,
+                                                                                           digits_teacher, digits_csv):
+    import importlib
+
+    search_stage = importlib.import_module("prsm.engine.stages.search")
+    real = search_stage.robustness_of
+    mlp_32 = 64 * 32 + 32 + 32 * 10 + 10
+
+    def fragile_mlp_32(run, student, sample, perturbed, teacher):  # the better design, refused by construction
+        record = real(run, student, sample, perturbed, teacher)
+        return {**record, "passed": False} if student.params == mlp_32 else record
+
+    monkeypatch.setattr(search_stage, "robustness_of", fragile_mlp_32)
+    monkeypatch.setattr(PyTorchBackend, "candidates", lambda self, teacher, train, base=None, vocabulary_size=None: [
+        pytorch_students._candidate("mlp-256x1", pytorch_students._architecture(
+            "mlp", "tabular", list(train.classes), {"input_dim": 64, "hidden": [256, 1], "dropout": 0.1}), 2, 256),
+        pytorch_students._candidate("mlp-32", pytorch_students._architecture(
+            "mlp", "tabular", list(train.classes), {"input_dim": 64, "hidden": [32], "dropout": 0.1}), 1, 32)])
+    # every other check's threshold out of the way: the forced failure is the only one, so the
+    # choice is decided by it alone
+    loose = {"min_low_margin_agreement": 0.0, "max_ece": 1.0, "max_robustness_gap": 1.0, "max_fairness_gap": 1.0}
+    report = run_distillation(_config(digits_teacher, digits_csv, target_size="large", optimization_target="accuracy",
+                                      baseline=False, checks=loose), tmp_path)
+    search = report["search"]
+    finished = [t for t in search["trials"] if t["state"] == "complete" and not t.get("reference")]
+    assert all(set(t["gate"]["checks"]) == set(search_stage.GATE_CHECKS) for t in finished)
+    assert not any("gate" in t for t in search["trials"] if t["state"] == "pruned" or t.get("reference"))
+    weak = [t for t in finished if t["design"] == "mlp-256x1"]
+    better = [t for t in finished if t["design"] == "mlp-32"]
+    assert weak and better and all(t["gate"]["passed"] for t in weak)
+    assert all(t["gate"]["failed"] == ["robustness"] for t in better)
+    # measured, not made up: an MLP squeezed through one number agrees less with the teacher
+    agreement = {t["design"]: t["gate"]["checks"]["low_margin_agreement"]["score"] for t in finished}
+    assert agreement["mlp-256x1"] < agreement["mlp-32"], agreement
+    chosen = search["trials"][search["chosen"]]
+    assert chosen["design"] == "mlp-256x1" == report["student"]["candidate"]
+    top = max(better, key=lambda t: t["val_accuracy"])
+    assert top["val_accuracy"] > chosen["val_accuracy"]
+    assert f"trial {top['number'] + 1} scored higher" in search["why"] and "failed robustness" in search["why"]
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "deploy checks (validation)" in card and "| failed: robustness |" in card

@@ -143,23 +143,28 @@ def _search(search: dict | None) -> str:
         settings = "labels only" if trial.get("reference") else \
             f"T {trial['temperature']:g}, alpha {trial['alpha']:g}, lr {trial['learning_rate']:.2g}" + \
             (", + unlabelled rows" if trial.get("extra") else "")
+        gate = trial.get("gate")
+        checks = "" if gate is None else "pass" if gate["passed"] else "failed: " + ", ".join(gate["failed"])
         rows.append(f"| {trial['number'] + 1}{mark} | {trial['design']} | {trial['params']:,} | {settings} | "
-                    f"{trial['epochs']} | {trial['val_accuracy']:.4f} | {trial['state']} |")
+                    f"{trial['epochs']} | {trial['val_accuracy']:.4f} | {trial['state']} | {checks} |")
     reference = search.get("labels_only") or {}
     gain = reference.get("gain")
     versus = "" if gain is None else (
         f" Distillation against labels alone, same design, on validation: {gain:+.4f} "
         f"({reference['distilled_val_accuracy']:.4f} against {reference['val_accuracy']:.4f}).")
+    gated = "" if not any("gate" in t for t in search["trials"]) else (
+        " Each trial that ran to the end was also put through the checks that gate a deploy (calibration, agreement "
+        "where the teacher is least sure, fairness, robustness), on validation.")
     return f"""## How this student was chosen
 
 A {search['level']} search tried {len(search['trials'])} students for at most {search['trial_epochs']} epochs each
 (successive halving: a third of the trials at each rung went on), scored on the validation split only; the test split
-was read once, at the end. Chosen: {search['why']}.{versus}
+was read once, at the end.{gated} Chosen: {search['why']}.{versus}
 
 ![Search trials: student size against validation accuracy, the chosen trial ringed](search.svg)
 
-| trial | design | parameters | settings | epochs | validation accuracy | state |
-|---|---|---|---|---|---|---|
+| trial | design | parameters | settings | epochs | validation accuracy | state | deploy checks (validation) |
+|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
 """

@@ -131,29 +131,46 @@ def after_training(run: Run) -> None:
 
 
 def _fairness(run: Run, student_logits: np.ndarray, teacher_logits: np.ndarray) -> dict:
-    c, test = run.config.checks, run.split.test
-    if test.task == "text":
-        return fairness_check(text_slices(test.texts), student_logits, teacher_logits, test.labels, c, "demographic-term")
-    if test.task == "tabular" and c.sensitive_column:
-        slices = column_slices(test.features, test.feature_names, c.sensitive_column)
-        return fairness_check(slices, student_logits, teacher_logits, test.labels, c, f"{c.sensitive_column!r}")
-    why = "mark a sensitive column (checks.sensitive_column) to measure it" if test.task == "tabular" else \
+    return fairness_on(run, run.split.test, student_logits, teacher_logits)
+
+
+def fairness_on(run: Run, rows: TaskData, student_logits: np.ndarray, teacher_logits: np.ndarray) -> dict:
+    c = run.config.checks
+    if rows.task == "text":
+        return fairness_check(text_slices(rows.texts), student_logits, teacher_logits, rows.labels, c, "demographic-term")
+    if rows.task == "tabular" and c.sensitive_column:
+        slices = column_slices(rows.features, rows.feature_names, c.sensitive_column)
+        return fairness_check(slices, student_logits, teacher_logits, rows.labels, c, f"{c.sensitive_column!r}")
+    why = "mark a sensitive column (checks.sensitive_column) to measure it" if rows.task == "tabular" else \
         "image data carries no slice labels"
     return check_record(score=0, threshold=c.max_fairness_gap, passed=True, phase="after", measured=False,
                         detail=f"not measured: {why}")
 
 
 def _robustness(run: Run) -> dict:
-    c, test = run.config.checks, run.split.test
-    rows = np.sort(np.random.default_rng([run.config.seed, 7]).permutation(len(test))[:c.max_rows])
-    sample = test.subset(rows)
+    return robustness_of(run, run.student, *robustness_rows(run, run.split.test), run.teacher.logits)
+
+
+def robustness_rows(run: Run, rows: TaskData) -> tuple[TaskData, dict[str, TaskData]]:
+    """The rows the robustness check uses (at most ``max_rows``, drawn from the seed) and their
+    perturbed copies, which both models see."""
+    c = run.config.checks
+    picked = np.sort(np.random.default_rng([run.config.seed, 7]).permutation(len(rows))[:c.max_rows])
+    sample = rows.subset(picked)
+    return sample, shared_perturbations(sample, run.config.seed)
+
+
+def robustness_of(run: Run, student, sample: TaskData, perturbed: dict[str, TaskData],
+                  teacher: Callable[[TaskData], np.ndarray]) -> dict:
+    """``student``'s robustness record on ``sample`` and ``perturbed``; ``teacher`` gives the
+    teacher's logits on a set of rows (the search passes one that remembers them)."""
+    c = run.config.checks
     adversarial = {}
     if sample.task == "image" and c.fgsm_epsilon > 0:
         teacher_module = run.teacher.module if getattr(run.teacher.adapter, "kind", "") == "tensor" else None
-        adversarial["fgsm"] = (fgsm(run.student.module, sample, c.fgsm_epsilon),
+        adversarial["fgsm"] = (fgsm(student.module, sample, c.fgsm_epsilon),
                                fgsm(teacher_module, sample, c.fgsm_epsilon) if teacher_module is not None else None)
-    return robustness_check(sample, lambda d: run.backend.evaluate(run.student, d), run.teacher.logits, c,
-                            shared_perturbations(sample, run.config.seed), adversarial)
+    return robustness_check(sample, lambda d: run.backend.evaluate(student, d), teacher, c, perturbed, adversarial)
 
 
 def _log_failures(run: Run, names: tuple[str, ...]) -> None:

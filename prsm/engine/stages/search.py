@@ -18,11 +18,14 @@ from ..errors import Cancelled
 from ..run import Run
 from ..students import search as plan_of
 from ..students.design import screen
+from ..checks.gate import calibration_check, low_margin_agreement_check
+from ..data.types import TaskData
+from ..training.cache import cached_teacher_logits
 from ..training.callbacks import Reporter
 from ..training.checkpoint import save_atomic, write_text_atomic
 from ..training.loop import TrainData, TrainSettings
-from .prepare import design_request
-from .safety import fit_with_breaker
+from .prepare import design_request, teacher_logits_key
+from .safety import fairness_on, fit_with_breaker, robustness_of, robustness_rows
 from .train import _build, _device, _on_training_device, _online_teacher, training_rows, trial_weights
 
 
@@ -85,6 +88,7 @@ def search(run: Run) -> None:
     plan = plan_of.trial_plan([d["name"] for d in designs], level, c.seed, fixed_settings(run), off)
     study = plan_of.study_from(records, plan, level, final_epochs)
     encoded: dict[str, tuple] = {}
+    gate_rows: dict = {}  # the teacher's side of the deploy checks on validation, computed once
 
     def trials() -> bool:
         """Run the trials not finished yet, in order; True when the time limit stopped them."""
@@ -94,7 +98,7 @@ def search(run: Run) -> None:
                     and any(r["state"] == "complete" and not r.get("reference") for r in records):
                 return True
             run.reporter.check_stop()
-            record = _trial(run, spec, by_name[spec["design"]], study, plan, level, encoded)
+            record = _trial(run, spec, by_name[spec["design"]], study, plan, level, encoded, gate_rows)
             records.append(record)
             write_text_atomic(path, json.dumps(saved, indent=1))
             run.reporter.emit("trial", fraction=len(records) / len(plan), trial=_public(record),
@@ -137,7 +141,7 @@ def _other_families(run: Run) -> list[dict]:
     return [candidate.summary() for candidate in fitting]
 
 
-def _trial(run: Run, spec: dict, design: dict, study, plan, level, encoded: dict) -> dict:
+def _trial(run: Run, spec: dict, design: dict, study, plan, level, encoded: dict, gate_rows: dict) -> dict:
     c = run.config
     student = _build(run, design)
     labelled = len(run.split.train)
@@ -180,14 +184,60 @@ def _trial(run: Run, spec: dict, design: dict, study, plan, level, encoded: dict
             raise
         state = "pruned"
     history = reporter.history
+    gate = None
     if state == "complete" and not spec.get("reference"):  # it may be chosen: train keeps it if the full run ends lower
         save_atomic(student.module.state_dict(), trial_weights(run, spec["number"]))
+        gate = _gate(run, student, gate_rows)
     plan_of.tell(study, trial, None if state == "pruned" else max(history))
-    return {**spec, "state": state, "val_accuracy": max(history), "epochs": len(history), "planned_epochs": epochs,
+    return {**spec, "state": state, **({"gate": gate} if gate is not None else {}), "val_accuracy": max(history), "epochs": len(history), "planned_epochs": epochs,
             "history": history,
             "intermediate": {str(i + 1): max(history[:i + 1]) for i in range(len(history))},
             "rungs": plan_of.rung_records(study, trial), "params": student.params,
             "learning_rate": settings.learning_rate, "seconds": round(time.perf_counter() - began, 3)}
+
+
+GATE_CHECKS = ("calibration", "low_margin_agreement", "fairness", "robustness")
+
+
+def _gate(run: Run, student: Student, rows: dict) -> dict | None:
+    """The checks that gate a deploy and depend on the student (``GATE_CHECKS``), measured on the
+    validation split for a trial that may be chosen, so that the search prefers a student the
+    product will deploy. The teacher's logits on validation are the ones the training's agreement
+    watch reads (the same cache file); its logits on the perturbed rows are computed once per
+    search. An HTTP teacher is not asked about perturbed rows here (each text costs the user):
+    robustness is left to the final check on the test split."""
+    c = run.config.checks
+    if not c.enabled:
+        return None
+    validation = run.split.validation
+    if "teacher" not in rows:
+        rows["teacher"] = np.asarray(cached_teacher_logits(run.teacher, run.teacher.encode(validation), run.out / "cache",
+                                                           teacher_logits_key(run, "validation")))
+        if getattr(run.teacher, "runtime", "") != "http":
+            rows["robustness"] = robustness_rows(run, validation)
+            rows["teacher_on"] = _remembering(run.teacher.logits)
+    teacher = rows["teacher"]
+    logits = run.backend.evaluate(student, validation)
+    checks = {"calibration": calibration_check(logits, validation.labels, teacher, c),
+              "low_margin_agreement": low_margin_agreement_check(logits, teacher, c),
+              "fairness": fairness_on(run, validation, logits, teacher)}
+    if "robustness" in rows:
+        checks["robustness"] = robustness_of(run, student, *rows["robustness"], rows["teacher_on"])
+    failed = [name for name, record in checks.items() if not record["passed"]]
+    return {"passed": not failed, "failed": failed,
+            "checks": {name: {"passed": bool(r["passed"]), "score": round(float(r["score"]), 6),
+                              "threshold": r["threshold"]} for name, r in checks.items()}}
+
+
+def _remembering(logits_of):
+    """``logits_of`` over TaskData, each set of rows computed once (the same objects every trial)."""
+    seen: dict[int, tuple[TaskData, np.ndarray]] = {}
+
+    def call(data: TaskData) -> np.ndarray:
+        if id(data) not in seen:
+            seen[id(data)] = (data, logits_of(data))  # the rows are held, so their id is not reused
+        return seen[id(data)][1]
+    return call
 
 
 def _encoded(run: Run, design: dict, student: Student, encoded: dict) -> tuple:
