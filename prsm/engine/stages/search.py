@@ -14,12 +14,12 @@ import time
 import numpy as np
 
 from ..backends.base import Student
+from ..checks.gate import calibration_check, low_margin_agreement_check
+from ..data.types import TaskData
 from ..errors import Cancelled
 from ..run import Run
 from ..students import search as plan_of
 from ..students.design import screen
-from ..checks.gate import calibration_check, low_margin_agreement_check
-from ..data.types import TaskData
 from ..training.cache import cached_teacher_logits
 from ..training.callbacks import Reporter
 from ..training.checkpoint import save_atomic, write_text_atomic
@@ -189,8 +189,8 @@ def _trial(run: Run, spec: dict, design: dict, study, plan, level, encoded: dict
         save_atomic(student.module.state_dict(), trial_weights(run, spec["number"]))
         gate = _gate(run, student, gate_rows)
     plan_of.tell(study, trial, None if state == "pruned" else max(history))
-    return {**spec, "state": state, **({"gate": gate} if gate is not None else {}), "val_accuracy": max(history), "epochs": len(history), "planned_epochs": epochs,
-            "history": history,
+    return {**spec, "state": state, **({"gate": gate} if gate is not None else {}), "val_accuracy": max(history),
+            "epochs": len(history), "planned_epochs": epochs, "history": history,
             "intermediate": {str(i + 1): max(history[:i + 1]) for i in range(len(history))},
             "rungs": plan_of.rung_records(study, trial), "params": student.params,
             "learning_rate": settings.learning_rate, "seconds": round(time.perf_counter() - began, 3)}
