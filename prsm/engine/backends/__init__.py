@@ -13,22 +13,30 @@ from .base import Backend, Student
 REGISTRY = {
     "pytorch": "prsm.engine.backends.pytorch",
     "transformers": "prsm.engine.backends.transformers",
+    "tensorflow": "prsm.engine.backends.tensorflow",
 }
+TENSORFLOW_FORMATS = ("keras", "savedmodel", "tflite", "tflite-float16", "tflite-int8")
 
 __all__ = ["Backend", "Student", "get_backend", "select_backend", "REGISTRY"]
 
 
 def get_backend(name: str) -> Backend:
-    if name == "tensorflow":
-        raise BadInput("the tensorflow backend is not available in this version; use pytorch or transformers")
     if name not in REGISTRY:
         raise BadInput(f"unknown backend {name!r} (expected auto, {', '.join(REGISTRY)})")
     return importlib.import_module(REGISTRY[name]).BACKEND
 
 
-def select_backend(requested: str, task: str, teacher_kind: str) -> str:
-    """``auto``: text goes to transformers (the student is a smaller transformer), the rest to pytorch."""
-    name = ("transformers" if task == "text" else "pytorch") if requested == "auto" else requested
+def select_backend(requested: str, task: str, teacher_kind: str, exports: list[str] | None = None) -> str:
+    """``auto``: tensorflow where a TensorFlow format is asked for (tabular and image students);
+    text goes to transformers (the student is a smaller transformer), the rest to pytorch."""
+    if requested == "auto":
+        wants_tensorflow = any(f in TENSORFLOW_FORMATS for f in exports or [])
+        if wants_tensorflow and task == "text":
+            raise BadInput("TensorFlow formats (savedmodel, tflite) are for tabular and image students; a text student "
+                           "is a Transformers model: export onnx, safetensors or huggingface")
+        name = "tensorflow" if wants_tensorflow else "transformers" if task == "text" else "pytorch"
+    else:
+        name = requested
     backend = get_backend(name)
     if task not in backend.tasks:
         raise BadInput(f"the {name} backend does not handle {task} data (it handles {', '.join(backend.tasks)})")

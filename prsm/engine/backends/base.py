@@ -30,7 +30,10 @@ class Student:
 
     @property
     def params(self) -> int:
-        return int(sum(p.numel() for p in self.module.parameters()))
+        """Trainable parameters (a Keras model's as PyTorch counts them: state is not a parameter)."""
+        if isinstance(self.module, nn.Module):
+            return int(sum(p.numel() for p in self.module.parameters()))
+        return int(sum(int(np.prod(w.shape)) for w in self.module.trainable_weights))
 
 
 class Backend(ABC):
@@ -84,3 +87,38 @@ class Backend(ABC):
     @abstractmethod
     def export(self, student: Student, formats: list[str], folder: Path, root: Path, test: TaskData) -> dict:
         """Write each format under ``folder``, verify it, and return {format: record}."""
+
+    # What the stages need of a trained student beyond fit/evaluate/export; torch's by default,
+    # and a backend whose students are not torch modules (tensorflow) overrides each.
+
+    def weights(self, student: Student) -> dict:
+        """The student's weights as tensors, for a checkpoint file (read back with ``weights_only``)."""
+        return {name: tensor.detach().to("cpu", copy=True) for name, tensor in student.module.state_dict().items()}
+
+    def load_weights(self, student: Student, weights: dict) -> None:
+        student.module.load_state_dict(weights)
+
+    def to_cpu(self, student: Student) -> None:
+        student.module.to("cpu")
+
+    def size_bytes(self, student: Student) -> int:
+        return int(sum(p.numel() * p.element_size() for p in student.module.parameters()))
+
+    def cost(self, student: Student, inputs: dict) -> dict:
+        """Latency at batch 1 and 32, memory and FLOPs in the student's own runtime."""
+        from ..evaluation.compare import torch_cost
+
+        return torch_cost(student.module, student.adapter, inputs)
+
+    def latency_onnx(self, student: Student, inputs: dict, path: Path, classes: list[str]) -> Path | None:
+        """The student as ONNX, to be timed in onnxruntime beside an ONNX teacher; None where the
+        backend has no such export (its own runtime's figures stand)."""
+        from ..export.onnx import export_onnx
+
+        return export_onnx(student.module, student.adapter, {k: v[:2] for k, v in inputs.items()}, path, classes)
+
+    def adversarial(self, student: Student, data: TaskData, epsilon: float) -> TaskData:
+        """FGSM rows against this student (the robustness check's white-box attack on images)."""
+        from ..checks.perturb import fgsm
+
+        return fgsm(student.module, data, epsilon)

@@ -16,7 +16,6 @@ from ..evaluation.metrics import (
     quality,
 )
 from ..export.card import model_card
-from ..export.onnx import export_onnx
 from ..export.search_chart import search_svg
 from ..jsonable import jsonable
 from ..run import Run
@@ -50,14 +49,17 @@ def _costs(run: Run) -> None:
     rows = np.arange(min(len(test), 64))
     small = test.subset(rows)
     student_inputs = run.student.adapter.encode(small)
-    run.student_torch_cost = torch_cost(run.student.module, run.student.adapter, student_inputs)
+    run.student_torch_cost = run.backend.cost(run.student, student_inputs)  # the student's own runtime
     if run.teacher.runtime == "http":  # the requests' own times; the student's in PyTorch beside them
         run.teacher_cost = run.teacher.cost()
         run.student_cost = run.student_torch_cost
     elif run.teacher.runtime == "onnxruntime":
-        path = export_onnx(run.student.module, run.student.adapter, {k: v[:2] for k, v in student_inputs.items()},
-                           run.out / "cache" / "student-latency.onnx", list(test.classes))
+        path = run.backend.latency_onnx(run.student, student_inputs, run.out / "cache" / "student-latency.onnx",
+                                        list(test.classes))
         run.teacher_cost = onnx_cost(run.teacher.path, run.teacher.encode(small), run.teacher.runner)
+        if path is None:
+            run.student_cost = run.student_torch_cost
+            return
         # FLOPs and memory counted from both graphs the same way; torch's figures where a count failed
         student = onnx_cost(path, student_inputs)
         run.student_cost = student | {k: run.student_torch_cost[k]
@@ -130,9 +132,9 @@ def _teacher_section(run: Run) -> dict:
 def _student_section(run: Run) -> dict:
     q, cost = run.student_quality, run.student_cost
     exports = run.exports
-    size = next((exports[f]["size_bytes"] for f in ("safetensors", "huggingface", "onnx") if f in exports), None)
+    size = next((exports[f]["size_bytes"] for f in ("safetensors", "huggingface", "onnx", "keras") if f in exports), None)
     if size is None:
-        size = sum(p.numel() * p.element_size() for p in run.student.module.parameters())
+        size = run.backend.size_bytes(run.student)
     chosen = run.chosen
     return {"params": run.student.params, "size_bytes": size, "accuracy": q["accuracy"],
             "latency_ms_p50": cost["latency_ms_p50"], "latency_ms_p95": cost["latency_ms_p95"],

@@ -48,7 +48,7 @@ def load_teacher(run: Run) -> None:
     run.data = align_classes(run.data, run.teacher)
     before_training(run)
     run.teacher_describe = run.teacher.describe()
-    name = select_backend(run.config.backend, run.data.task, run.teacher.kind)
+    name = select_backend(run.config.backend, run.data.task, run.teacher.kind, run.config.exports)
     run.backend = get_backend(name)
 
 

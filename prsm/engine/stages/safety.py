@@ -168,7 +168,7 @@ def robustness_of(run: Run, student, sample: TaskData, perturbed: dict[str, Task
     adversarial = {}
     if sample.task == "image" and c.fgsm_epsilon > 0:
         teacher_module = run.teacher.module if getattr(run.teacher.adapter, "kind", "") == "tensor" else None
-        adversarial["fgsm"] = (fgsm(student.module, sample, c.fgsm_epsilon),
+        adversarial["fgsm"] = (run.backend.adversarial(student, sample, c.fgsm_epsilon),
                                fgsm(teacher_module, sample, c.fgsm_epsilon) if teacher_module is not None else None)
     return robustness_check(sample, lambda d: run.backend.evaluate(student, d), teacher, c, perturbed, adversarial)
 

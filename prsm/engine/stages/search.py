@@ -186,7 +186,7 @@ def _trial(run: Run, spec: dict, design: dict, study, plan, level, encoded: dict
     history = reporter.history
     gate = None
     if state == "complete" and not spec.get("reference"):  # it may be chosen: train keeps it if the full run ends lower
-        save_atomic(student.module.state_dict(), trial_weights(run, spec["number"]))
+        save_atomic(run.backend.weights(student), trial_weights(run, spec["number"]))
         gate = _gate(run, student, gate_rows)
     plan_of.tell(study, trial, None if state == "pruned" else max(history))
     return {**spec, "state": state, **({"gate": gate} if gate is not None else {}), "val_accuracy": max(history),

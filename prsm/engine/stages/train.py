@@ -126,7 +126,7 @@ def _keep_trial_if_better(run: Run, result) -> dict | None:
     path = trial_weights(run, trial["number"])
     if final is None or trial["val_accuracy"] <= final or not path.is_file():
         return None
-    run.student.module.load_state_dict(load_checkpoint(path))
+    run.backend.load_weights(run.student, load_checkpoint(path))
     run.reporter.log(f"kept trial {trial['number'] + 1}'s weights: validation accuracy {trial['val_accuracy']:.4f}, "
                      f"the full training's best {final:.4f}")
     return {"trial": trial["number"], "val_accuracy": trial["val_accuracy"], "final_val_accuracy": final}
@@ -142,7 +142,7 @@ def _on_training_device(run: Run, settings: TrainSettings, student: Student, onl
     try:
         yield
     finally:
-        student.module.to("cpu")
+        run.backend.to_cpu(student)
         if isinstance(teacher_module, torch.nn.Module):
             teacher_module.to("cpu")
 

@@ -1,0 +1,164 @@
+"""The TensorFlow backend: Keras 3 students on the TensorFlow runtime, for tabular data and images.
+
+Designs are the PyTorch backend's (the same candidates, built in Keras by :mod:`.models`), so the
+design rule and the search weigh the same students; training is Keras' own (:mod:`.training`);
+exports are a ``.keras`` file, a TensorFlow SavedModel and TFLite (float32, float16, full-integer
+int8). Text students stay with the Transformers backend (transformers 5 has no TensorFlow classes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...adapters import TensorAdapter
+from ...data.types import TaskData
+from ...errors import BadInput
+from ...evaluation.cost import latency_ms
+from ...export.files import export_record, within_tolerance
+from ...students.design import Candidate
+from ..base import Backend, Student
+from ..pytorch import students as designs
+from ..pytorch import PyTorchBackend
+from .models import keras, keras_model, parameter_count, weight_bytes
+from .training import KerasTrainer, predict
+
+KERAS_FILE = "model.keras"
+REPRESENTATIVE_ROWS = 200  # training rows the int8 conversion calibrates its ranges on
+
+
+class TensorFlowBackend(Backend):
+    name = "tensorflow"
+    tasks = ("tabular", "image")
+    formats = ("keras", "savedmodel", "tflite", "tflite-float16", "tflite-int8")
+    default_exports = ("keras", "savedmodel", "tflite", "tflite-int8")
+
+    def candidates(self, teacher, train: TaskData, base: str | None = None,
+                   vocabulary_size: int | None = None) -> list[Candidate]:
+        return _TORCH.candidates(teacher, train, base, vocabulary_size)  # the same designs, and the same refusals
+
+    def measure(self, candidate: Candidate, teacher, train: TaskData) -> None:
+        # measured as the PyTorch module of the same shape: the rule ranks designs by it, and a
+        # Keras model's call overhead at batch 1 would hide the differences between them
+        _TORCH.measure(candidate, teacher, train)
+
+    def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None,
+              vocabulary_size: int | None = None) -> Student:
+        architecture = candidate.architecture
+        if architecture["kind"] == "mlp":
+            architecture = designs.scaled_mlp_architecture(architecture, train)
+        adapter = TensorAdapter()
+        rows = np.sort(np.random.default_rng([seed, 11]).permutation(len(train))[:REPRESENTATIVE_ROWS])
+        return Student(module=keras_model(architecture, seed), adapter=adapter, architecture=architecture,
+                       family=architecture["kind"], extra={"representative": adapter.encode(train.subset(rows))["x"]})
+
+    def default_settings(self, student: Student, train_rows: int) -> dict:
+        return _TORCH.default_settings(student, train_rows)
+
+    def objective(self, student: Student, teacher, settings, transfer: list[str]):
+        if transfer != ["logits"]:
+            raise BadInput("the tensorflow backend's students learn from the teacher's logits: transfer=['logits']")
+        return None  # the Keras Distiller's train_step holds the loss
+
+    def fit(self, student: Student, train, validation, settings, objective, checkpoint: Path | None, reporter,
+            fingerprint: str = ""):
+        if settings.device not in ("cpu", "auto"):
+            raise BadInput(f"the tensorflow backend trains on the CPU in this version (device={settings.device!r})")
+        return KerasTrainer(student.module, settings, checkpoint, reporter, fingerprint).fit(train, validation)
+
+    def evaluate(self, student: Student, data: TaskData) -> np.ndarray:
+        return predict(student.module, student.adapter.encode(data)["x"])
+
+    # what the stages need of a student beyond training it (Backend's defaults are torch's)
+
+    def parameters(self, student: Student) -> int:
+        return parameter_count(student.module)
+
+    def weights(self, student: Student) -> dict:
+        import torch
+
+        return {f"w{i}": torch.from_numpy(np.array(w, copy=True)) for i, w in enumerate(student.module.get_weights())}
+
+    def load_weights(self, student: Student, weights: dict) -> None:
+        student.module.set_weights([weights[f"w{i}"].numpy() for i in range(len(weights))])
+
+    def to_cpu(self, student: Student) -> None:
+        pass  # trained on the CPU
+
+    def size_bytes(self, student: Student) -> int:
+        return weight_bytes(student.module)
+
+    def cost(self, student: Student, inputs: dict) -> dict:
+        """Latency at batch 1 and 32 of the Keras model called eagerly, as a deployment in Python
+        would; the TFLite exports record their own (one thread, the LiteRT interpreter)."""
+        x = inputs["x"]
+        out: dict = {"runtime": "tensorflow", "peak_memory_bytes": weight_bytes(student.module),
+                     "peak_memory_method": "weights only (Keras)", "flops_per_example": None}
+        for batch in (1, 32):
+            rows = np.ascontiguousarray(x[np.arange(batch) % len(x)])
+            measured = latency_ms(lambda rows=rows: student.module(rows, training=False))
+            out.update({f"latency_ms_p50{'' if batch == 1 else '_b32'}": measured["p50"],
+                        f"latency_ms_p95{'' if batch == 1 else '_b32'}": measured["p95"]})
+        return out
+
+    def latency_onnx(self, student: Student, inputs: dict, path: Path, classes: list[str]) -> Path | None:
+        return None  # timed in TensorFlow (cost), and its TFLite exports in LiteRT
+
+    def adversarial(self, student: Student, data: TaskData, epsilon: float) -> TaskData:
+        """FGSM (Goodfellow et al., 2015) against the Keras student, as ``checks.perturb.fgsm`` does
+        against a torch one: x' = clip(x + eps * sign(grad_x CE(f(x), y)), 0, 1)."""
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(student.adapter.encode(data)["x"])
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=data.labels.astype(np.int32), logits=student.module(x, training=False)))
+        attacked = tf.clip_by_value(x + epsilon * tf.sign(tape.gradient(loss, x)), 0.0, 1.0).numpy()
+        out = data.subset(np.arange(len(data)))
+        out.images = attacked.astype(np.float32)
+        return out
+
+    def export(self, student: Student, formats: list[str], folder: Path, root: Path, test: TaskData) -> dict:
+        unknown = [f for f in formats if f not in self.formats]
+        if unknown:
+            raise BadInput(f"export format {unknown[0]!r} is not available for {self.name} students ({', '.join(self.formats)})")
+        from ...export import keras_formats
+
+        x = student.adapter.encode(test)["x"]
+        expected = predict(student.module, x)
+        records: dict[str, dict] = {}
+        if "keras" in formats:
+            records["keras"] = export_keras(student.module, folder / KERAS_FILE, root, x[:256], expected[:256])
+        tflite = [f for f in formats if f.startswith("tflite")]
+        if "savedmodel" in formats or tflite:
+            saved = folder / "savedmodel"
+            record = keras_formats.export_savedmodel(student.module, saved, root, x[:256], expected[:256])
+            if "savedmodel" in formats:
+                records["savedmodel"] = record
+            representative = student.extra.get("representative", x)
+            for name in tflite:
+                variant = {"tflite": "float32", "tflite-float16": "float16", "tflite-int8": "int8"}[name]
+                suffix = "" if variant == "float32" else f".{variant}"
+                records[name] = keras_formats.export_tflite(saved, folder / f"model{suffix}.tflite", root, variant,
+                                                            representative, x, test.labels, expected)
+            if "savedmodel" not in formats:
+                import shutil
+
+                shutil.rmtree(saved, ignore_errors=True)
+        return records
+
+
+def export_keras(model: keras.Model, path: Path, root: Path, x: np.ndarray, expected: np.ndarray) -> dict:
+    """The native ``.keras`` file, reloaded with ``safe_mode=True`` (as a teacher upload would be)
+    and checked against the model's own logits."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True, compile=False)
+    ok, diff = within_tolerance(predict(reloaded, x), expected)
+    return export_record(path, root, ok, diff, keras=keras.__version__)
+
+
+_TORCH = PyTorchBackend()
+BACKEND = TensorFlowBackend()

@@ -1,0 +1,107 @@
+"""The TensorFlow backend (issue 18): Keras students distilled from tabular and image teachers,
+resumed after an interruption, measured, checked and exported like the other backends' students."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from prsm.engine.errors import Cancelled
+from prsm.engine.pipeline import DistillConfig, run_distillation
+from tests.engine.events import Recorder
+
+pytestmark = pytest.mark.slow
+
+TINY = {"max_train_examples": 400, "epochs": 12, "search": "off", "backend": "tensorflow", "exports": []}
+
+
+def _config(teacher, data, **fields) -> DistillConfig:
+    return DistillConfig(teacher=str(teacher), data=str(data), **{**TINY, **fields})
+
+
+def test_a_keras_student_learns_digits_from_an_onnx_teacher(tmp_path, digits_onnx_teacher, digits_csv):
+    recorder = Recorder()
+    report = run_distillation(_config(digits_onnx_teacher, digits_csv, epochs=60, baseline=True), tmp_path, recorder)
+    assert report["backend"] == "tensorflow"
+    assert report["student"]["accuracy"] > 0.85 and report["retention"] > 0.9, report["student"]["accuracy"]
+    # the same design as the PyTorch backend would build, counted the same way
+    assert report["student"]["params"] == next(c["params"] for c in report["design"]["candidates"]
+                                               if c["name"] == report["student"]["candidate"])
+    history = report["training"]["history"]
+    assert history and all(0 <= h["val_accuracy"] <= 1 for h in history)
+    assert report["student"]["latency_ms_p50"] > 0 and report["latency_runtime"] == "onnxruntime"
+    assert report["baseline"]["accuracy"] > 0.5  # the labels-only Keras student trained too
+    assert {"progress", "metric"} <= {e["type"] for e in recorder.events}
+    assert report["checks"]["robustness"]["passed"] in (True, False)  # measured on the Keras student
+
+
+def test_auto_picks_tensorflow_for_a_tensorflow_format_and_refuses_one_for_text(tmp_path, digits_teacher, digits_csv):
+    from prsm.engine.backends import select_backend
+    from prsm.engine.errors import BadInput
+
+    assert select_backend("auto", "tabular", "zoo", ["tflite"]) == "tensorflow"
+    assert select_backend("auto", "image", "zoo", None) == "pytorch"
+    assert select_backend("auto", "text", "huggingface", ["onnx"]) == "transformers"
+    with pytest.raises(BadInput, match="tabular and image students"):
+        select_backend("auto", "text", "huggingface", ["savedmodel"])
+    with pytest.raises(BadInput, match="does not handle text"):
+        select_backend("tensorflow", "text", "huggingface")
+
+
+def test_an_interrupted_keras_training_resumes_at_its_step_and_ends_with_the_same_weights(tmp_path, digits_teacher,
+                                                                                          digits_csv):
+    config = _config(digits_teacher, digits_csv, epochs=4, checkpoint_every=5, baseline=False)
+    straight = run_distillation(config, tmp_path / "straight")
+
+    class StopAt(Recorder):
+        def should_stop(self) -> bool:
+            steps = [e for e in self.events if e["type"] == "progress" and e.get("stage") == "train"]
+            return bool(steps) and steps[-1].get("step", 0) >= 12
+
+    with pytest.raises(Cancelled):
+        run_distillation(config, tmp_path / "resumed", StopAt())
+    resumed = run_distillation(config, tmp_path / "resumed")
+    assert resumed["training"]["resumed_from_step"] and resumed["training"]["resumed_from_step"] >= 12
+    assert [h["val_accuracy"] for h in resumed["training"]["history"]] == \
+        [h["val_accuracy"] for h in straight["training"]["history"]]
+    assert resumed["student"]["accuracy"] == straight["student"]["accuracy"]
+
+
+def test_a_keras_cnn_student_learns_images_and_is_attacked_by_its_own_gradients(tmp_path, shapes_cnn_teacher):
+    from PIL import Image
+
+    from tests.engine.conftest import SHAPE_CLASSES, shape_image
+
+    folder, rng = tmp_path / "shapes", np.random.default_rng(11)  # 300 more images like the teacher's own
+    for kind in SHAPE_CLASSES:
+        (folder / kind).mkdir(parents=True)
+        for i in range(100):
+            Image.fromarray(shape_image(kind, rng), mode="L").save(folder / kind / f"{i:03d}.png")
+    report = run_distillation(_config(shapes_cnn_teacher, folder, epochs=80), tmp_path / "run")
+    assert report["backend"] == "tensorflow" and report["student"]["architecture"]["kind"] == "cnn"
+    assert report["student"]["accuracy"] > 0.8 and report["teacher"]["accuracy"] > 0.8, \
+        (report["student"]["accuracy"], report["teacher"]["accuracy"])
+    robustness = report["checks"]["robustness"]
+    assert robustness["perturbations"]["fgsm"]["student"] < robustness["clean"]["student"]  # the attack bites
+    json.dumps(report)  # the report is plain JSON
+    assert np.isfinite(report["student"]["latency_ms_p50"])
+
+
+def test_a_keras_student_exports_keras_savedmodel_and_every_tflite_variant_verified(tmp_path, digits_teacher,
+                                                                                    digits_csv):
+    formats = ["keras", "savedmodel", "tflite", "tflite-float16", "tflite-int8"]
+    report = run_distillation(_config(digits_teacher, digits_csv, epochs=40, exports=formats), tmp_path)
+    exports = report["exports"]
+    assert sorted(exports) == sorted(formats)
+    assert all(record["verified"] for record in exports.values()), {k: r.get("note") for k, r in exports.items()}
+    for name in formats:
+        assert (tmp_path / exports[name]["path"]).exists()
+    assert exports["tflite-int8"]["size_bytes"] < exports["tflite"]["size_bytes"]
+    assert abs(exports["tflite"]["accuracy"] - report["student"]["accuracy"]) <= 0.005
+    assert exports["tflite-int8"]["threads"] == 1 and exports["tflite-int8"]["latency_ms_p50"] > 0
+    import keras
+
+    reloaded = keras.saving.load_model(tmp_path / exports["keras"]["path"], safe_mode=True, compile=False)
+    assert reloaded.count_params() > 0
