@@ -273,7 +273,7 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     engine_unlabelled = _transfer_set(request, owner)
     _student_base(request)
     backend, reason = backend_choose(domain=request.domain, teacher_kind=entry.kind, task=entry.task or None,
-                                     target_hardware=request.target_hardware)
+                                     target_hardware=request.target_hardware, exports=request.export_formats)
     if request.augmentation_task is not None and entry.task and entry.task != request.augmentation_task:
         raise PlanningError(f"augmentation_techniques are for {request.augmentation_task} data; the teacher takes "
                             f"{entry.task} data", "augmentation_techniques")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .engine.formats import TENSORFLOW_FORMATS
+
 NLP_WORDS = ("text", "sentiment", "nlp", "language", "review", "chat", "question", "translation", "toxicity")
 VISION_WORDS = ("image", "vision", "photo", "fashion", "picture", "camera")
 # The packaged student bases (prsm/engine/backends/transformers/bases.py BUILTIN), named here without
@@ -59,9 +61,13 @@ def teacher_kind(ref: str) -> str:
     return "zoo"
 
 
-def backend_choose(*, domain: str, teacher_kind: str, task: str | None = None, target_hardware: str = "cpu") -> tuple[str, str]:
-    """The backend for a job and the reason, in words a person reads on the job page."""
+def backend_choose(*, domain: str, teacher_kind: str, task: str | None = None, target_hardware: str = "cpu",
+                   exports: list[str] | None = None) -> tuple[str, str]:
+    """The backend for a job and the reason, in words a person reads on the job page. A TensorFlow
+    format (keras, savedmodel, tflite) asks for the TensorFlow backend where the student is not a
+    text model; for a text one the engine refuses the format before anything trains."""
     words = domain.lower()
+    tensorflow = [f for f in exports or [] if f in TENSORFLOW_FORMATS]
     if teacher_kind == "http":
         return "transformers", "the teacher is a text classifier reached over HTTP"
     if teacher_kind == "huggingface":
@@ -70,6 +76,8 @@ def backend_choose(*, domain: str, teacher_kind: str, task: str | None = None, t
         return "transformers", "the teacher reads text"
     if task is None and any(word in words for word in NLP_WORDS):
         return "transformers", f"the domain {domain!r} is language"
+    if tensorflow:
+        return "tensorflow", f"the {tensorflow[0]} export is TensorFlow's: Keras students on the TensorFlow runtime"
     if "mobile" in words or target_hardware != "cpu":
         return "pytorch", "mobile targets want TensorFlow Lite, which is not available yet; PyTorch with an ONNX export instead"
     if task == "image" or (task is None and any(word in words for word in VISION_WORDS)):

@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-EXPORT_FORMATS = {"pth", "safetensors", "onnx", "onnx-int8", "huggingface", "savedmodel", "tflite"}
-NEEDS_TENSORFLOW = {"savedmodel", "tflite"}
+# keras, savedmodel and the tflite files are the TensorFlow backend's (tabular and image students)
+EXPORT_FORMATS = {"pth", "safetensors", "onnx", "onnx-int8", "huggingface", "keras", "savedmodel", "tflite",
+                  "tflite-float16", "tflite-int8"}
 WEIGHT_TOLERANCE = 1e-6
 # Every number a person sends is bounded here, at the edge the SDK, the CLI and the API share: a value
 # past these is refused naming its field, never passed on to fail in a worker or a database column.
@@ -218,9 +219,6 @@ class DistillationRequest(BaseModel):
         unknown = sorted(set(value) - EXPORT_FORMATS)
         if unknown:
             raise ValueError(f"unknown export format {unknown[0]!r}; choose from {', '.join(sorted(EXPORT_FORMATS))}")
-        tensorflow = sorted(set(value) & NEEDS_TENSORFLOW)
-        if tensorflow:
-            raise ValueError(f"export format {tensorflow[0]!r} needs the TensorFlow backend, which is not available yet")
         return list(dict.fromkeys(value))
 
     @field_validator("training_strategy")

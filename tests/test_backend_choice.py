@@ -26,3 +26,11 @@ def test_a_mobile_target_falls_back_to_pytorch_and_says_why():
 
     assert chosen == "pytorch"
     assert "TensorFlow Lite" in reason and "not available yet" in reason
+
+
+def test_a_tensorflow_format_picks_the_tensorflow_backend_for_tabular_and_image_students():
+    for task in ("tabular", "image"):
+        chosen, reason = backend_choose(domain="anything", teacher_kind="onnx", task=task, exports=["onnx", "tflite-int8"])
+        assert chosen == "tensorflow" and "tflite-int8" in reason
+    # a text teacher keeps its backend: the engine refuses the format before training
+    assert backend_choose(domain="reviews", teacher_kind="huggingface", task="text", exports=["tflite"])[0] == "transformers"

@@ -49,7 +49,6 @@ def test_memory_limits_parse_to_bytes(text, size):
         ({"budget_ftns": 0}, "budget_ftns", "greater than or equal to 1"),
         ({"target_size": "huge"}, "target_size", "'small', 'medium' or 'large'"),
         ({"export_formats": ["gguf"]}, "export_formats", "unknown export format 'gguf'"),
-        ({"export_formats": ["tflite"]}, "export_formats", "needs the TensorFlow backend"),
         ({"huggingface_hub_push": True}, "huggingface_hub_push", "runs offline"),
         ({"training_strategy": "adversarial"}, "training_strategy", "not available yet"),
         ({"target_hardware": "tpu"}, "target_hardware", "not available yet"),

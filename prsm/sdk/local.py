@@ -87,7 +87,7 @@ class LocalBackend:
             raise SdkError("dataset: required for a teacher outside the catalog", field="dataset")
         kind = teacher_kind(teacher)
         backend, reason = backend_choose(domain=request.domain, teacher_kind=kind, task=teacher_task(teacher),
-                                         target_hardware=request.target_hardware)
+                                         target_hardware=request.target_hardware, exports=request.export_formats)
         config = request_to_config(request, teacher=teacher, dataset=dataset, backend=backend, epochs=request.epochs)
         job_id = str(uuid.uuid4())
         job = _LocalJob(job_id, request, config, self.work_dir / job_id)

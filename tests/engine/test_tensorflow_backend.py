@@ -105,3 +105,27 @@ def test_a_keras_student_exports_keras_savedmodel_and_every_tflite_variant_verif
 
     reloaded = keras.saving.load_model(tmp_path / exports["keras"]["path"], safe_mode=True, compile=False)
     assert reloaded.count_params() > 0
+
+
+def test_a_keras_teacher_teaches_a_keras_student_and_a_pytorch_one(tmp_path, digits_csv):
+    import keras
+
+    from prsm.engine.backends.pytorch import students as designs
+    from prsm.engine.backends.tensorflow.models import keras_model
+    from prsm.engine.data.loaders import load_data
+    from prsm.engine.data.splits import stratified_split
+
+    train = stratified_split(load_data(str(digits_csv)), seed=0).train  # the teacher never sees the test rows
+    candidate = next(c for c in designs.mlp_candidates(train.classes, 64) if c.name == "mlp-512x256")
+    teacher = keras_model(designs.scaled_mlp_architecture(candidate.architecture, train), seed=1)
+    teacher.compile(optimizer=keras.optimizers.Adam(3e-3),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    teacher.fit(train.features.astype(np.float32), train.labels, epochs=30, batch_size=64, verbose=0)
+    path = tmp_path / "digits-teacher.keras"
+    teacher.save(path)
+
+    for backend in ("tensorflow", "pytorch"):
+        report = run_distillation(_config(path, digits_csv, epochs=40, backend=backend), tmp_path / backend)
+        assert report["teacher"]["kind"] == "keras" and report["teacher"]["accuracy"] > 0.9
+        assert report["backend"] == backend and report["retention"] > 0.85, (backend, report["retention"])
+        assert report["teacher"]["latency_ms_p50"] > 0 and report["speedup"] > 0

@@ -46,6 +46,8 @@ def _cost(teacher, inputs) -> dict:
     small = {k: v[:64] for k, v in inputs.items()}
     if teacher.runtime == "onnxruntime":  # FLOPs and memory counted from the graph, RSS measured
         return onnx_cost(teacher.path, small, teacher.runner, measure_rss=True)
+    if teacher.runtime == "tensorflow":
+        return teacher.cost(small)
     return torch_cost(teacher.module, teacher.adapter, small)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 
 from ..errors import BadInput
+from ..formats import TENSORFLOW_FORMATS
 from .base import Backend, Student
 
 REGISTRY = {
@@ -15,7 +16,7 @@ REGISTRY = {
     "transformers": "prsm.engine.backends.transformers",
     "tensorflow": "prsm.engine.backends.tensorflow",
 }
-TENSORFLOW_FORMATS = ("keras", "savedmodel", "tflite", "tflite-float16", "tflite-int8")
+
 
 __all__ = ["Backend", "Student", "get_backend", "select_backend", "REGISTRY"]
 

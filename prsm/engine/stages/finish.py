@@ -65,8 +65,15 @@ def _costs(run: Run) -> None:
         run.student_cost = student | {k: run.student_torch_cost[k]
                                       for k in ("peak_memory_bytes", "flops_per_example") if student.get(k) is None}
     else:
-        run.teacher_cost = torch_cost(run.teacher.module, run.teacher.adapter, run.teacher.encode(small))
+        run.teacher_cost = _teacher_cost(run.teacher, run.teacher.encode(small))
         run.student_cost = run.student_torch_cost
+
+
+def _teacher_cost(teacher, inputs: dict) -> dict:
+    """A teacher in its own runtime: a Keras teacher in TensorFlow, the rest in PyTorch."""
+    if teacher.runtime == "tensorflow":
+        return teacher.cost(inputs)
+    return torch_cost(teacher.module, teacher.adapter, inputs)
 
 
 def export(run: Run) -> None:

@@ -50,6 +50,10 @@ def load_teacher(run: Run) -> None:
     run.teacher_describe = run.teacher.describe()
     name = select_backend(run.config.backend, run.data.task, run.teacher.kind, run.config.exports)
     run.backend = get_backend(name)
+    unknown = [f for f in run.config.exports or [] if f not in run.backend.formats]
+    if unknown:  # refused now, not after the training
+        raise BadInput(f"export format {unknown[0]!r} is not available for {name} students "
+                       f"({', '.join(run.backend.formats)})")
 
 
 def _http_options(run: Run):

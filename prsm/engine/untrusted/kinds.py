@@ -19,6 +19,11 @@ WEIGHT_SUFFIXES = (".pt", ".pth", ".bin")
 PICKLE_SUFFIXES = frozenset({*WEIGHT_SUFFIXES, ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz"})
 # Code a model folder could smuggle in: refused in uploads, left out of converted copies.
 CODE_SUFFIXES = frozenset({".py", ".pyc", ".pyo", ".so", ".dylib", ".dll", ".sh", ".exe"})
+# Keras: a .keras archive is checked and converted (``keras_archive``); a legacy HDF5 model and a
+# TensorFlow SavedModel folder (marked by its graph file) are refused.
+KERAS_SUFFIX = ".keras"
+LEGACY_KERAS_SUFFIXES = frozenset({".h5", ".hdf5"})
+SAVED_MODEL_GRAPH = "saved_model.pb"
 # Images a data set may hold (PNG and JPEG only).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
 

@@ -15,13 +15,12 @@ import numpy as np
 from ...adapters import TensorAdapter
 from ...data.types import TaskData
 from ...errors import BadInput
-from ...evaluation.cost import latency_ms
 from ...export.files import export_record, within_tolerance
 from ...students.design import Candidate
 from ..base import Backend, Student
 from ..pytorch import students as designs
 from ..pytorch import PyTorchBackend
-from .models import keras, keras_model, parameter_count, weight_bytes
+from .models import keras, keras_cost, keras_model, parameter_count, weight_bytes
 from .training import KerasTrainer, predict
 
 KERAS_FILE = "model.keras"
@@ -92,15 +91,7 @@ class TensorFlowBackend(Backend):
     def cost(self, student: Student, inputs: dict) -> dict:
         """Latency at batch 1 and 32 of the Keras model called eagerly, as a deployment in Python
         would; the TFLite exports record their own (one thread, the LiteRT interpreter)."""
-        x = inputs["x"]
-        out: dict = {"runtime": "tensorflow", "peak_memory_bytes": weight_bytes(student.module),
-                     "peak_memory_method": "weights only (Keras)", "flops_per_example": None}
-        for batch in (1, 32):
-            rows = np.ascontiguousarray(x[np.arange(batch) % len(x)])
-            measured = latency_ms(lambda rows=rows: student.module(rows, training=False))
-            out.update({f"latency_ms_p50{'' if batch == 1 else '_b32'}": measured["p50"],
-                        f"latency_ms_p95{'' if batch == 1 else '_b32'}": measured["p95"]})
-        return out
+        return keras_cost(student.module, inputs["x"])
 
     def latency_onnx(self, student: Student, inputs: dict, path: Path, classes: list[str]) -> Path | None:
         return None  # timed in TensorFlow (cost), and its TFLite exports in LiteRT

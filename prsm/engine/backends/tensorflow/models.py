@@ -84,6 +84,21 @@ def _cnn(config: dict, classes: int) -> keras.Model:
     return keras.Model(inputs, layers.Dense(classes, name="logits", **_torch_like(fan_in))(x), name="cnn")
 
 
+def keras_cost(model: keras.Model, x: np.ndarray) -> dict:
+    """Latency at batch 1 and 32 of the model called eagerly (as a deployment in Python calls it),
+    in the fields :func:`prsm.engine.evaluation.compare.torch_cost` writes; memory as the weights'
+    bytes (Keras gives no activation count), FLOPs not counted."""
+    from ...evaluation.compare import BATCHES, _latency_fields
+    from ...evaluation.cost import latency_ms
+
+    out: dict = {"runtime": "tensorflow", "peak_memory_bytes": weight_bytes(model),
+                 "peak_memory_method": "weights only (Keras)", "flops_per_example": None}
+    for batch in BATCHES:
+        rows = np.ascontiguousarray(x[np.arange(batch) % len(x)], dtype=np.float32)
+        out.update(_latency_fields(latency_ms(lambda rows=rows: model(rows, training=False)), batch))
+    return out
+
+
 def parameter_count(model: keras.Model) -> int:
     return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
 
