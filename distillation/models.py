@@ -145,6 +145,7 @@ class Teacher(Upload):
         ONNX = "onnx"
         HUGGINGFACE = "huggingface", "Hugging Face"
         ZOO = "zoo"
+        KERAS = "keras", "Keras"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="teachers")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -45,7 +45,7 @@ def teacher_task(ref: str) -> str | None:
 
 
 def teacher_kind(ref: str) -> str:
-    """``huggingface``, ``zoo``, ``onnx`` or ``http``, read from the ref, the catalog or what is on disk."""
+    """``huggingface``, ``zoo``, ``onnx``, ``keras`` or ``http``, read from the ref, the catalog or what is on disk."""
     if is_http_teacher(ref):
         return "http"
     if ref.startswith("catalog:"):
@@ -56,6 +56,8 @@ def teacher_kind(ref: str) -> str:
     path = Path(ref).expanduser()
     if path.suffix.lower() == ".onnx":
         return "onnx"
+    if path.suffix.lower() == ".keras":
+        return "keras"
     if (path / "config.json").is_file():
         return "huggingface"
     return "zoo"

@@ -169,3 +169,42 @@ def test_a_teacher_the_engine_cannot_load_is_rejected_with_the_reason(ada, media
     body = api.get(f"{TEACHERS}{teacher_id}/analysis/").json()
     assert body["status"] == "rejected" and "float32" in body["status_reason"]
     assert onnx  # imported for the model above
+
+
+def _keras_file(tmp_path, hostile: bool = False) -> bytes:
+    """A small Keras classifier ``[batch, 4] -> [batch, 3]`` saved as .keras; ``hostile`` adds a Lambda layer."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+
+    inputs = keras.Input((4,))
+    x = keras.layers.Dense(8, activation="relu")(inputs)
+    if hostile:
+        x = keras.layers.Lambda(lambda t: t * 2)(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    return path.read_bytes()
+
+
+@pytest.mark.slow
+def test_a_keras_teacher_is_checked_kept_and_analysed_and_a_lambda_or_h5_is_refused(ada, media, tmp_path):
+    api, user = ada
+    dataset = upload(api, "/api/v1/datasets/", "iris.csv", tabular_csv()).json()["id"]
+
+    response = upload(api, TEACHERS, "mine.keras", _keras_file(tmp_path), name="dense", dataset=dataset)
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["kind"] == "keras"
+    teacher = Teacher.objects.get(public_id=body["id"])
+    assert teacher.path.endswith("/model.keras") and (media / teacher.path).is_file()
+    teacher_analyze(body["id"])
+    analysis = api.get(f"{TEACHERS}{body['id']}/analysis/")
+    assert analysis.status_code == 200 and analysis.json()["status"] == "ready", analysis.content
+    assert api.get(TEACHERS).json()[0]["params"] == 4 * 8 + 8 + 8 * 3 + 3
+
+    (tmp_path / "lambda").mkdir()
+    _refused(upload(api, TEACHERS, "evil.keras", _keras_file(tmp_path / "lambda", hostile=True)), "Lambda")
+    _refused(upload(api, TEACHERS, "old.h5", b"\x89HDF\r\n\x1a\n" + bytes(512)), "HDF5", ".keras")

@@ -12,7 +12,7 @@ from ..archives import archive_format
 KIND_WORDS = {
     "pickle": "a Python pickle", "zip": "a zip archive", "tar": "a tar archive", "tar.gz": "a tar.gz archive",
     "onnx": "an ONNX model", "safetensors": "a safetensors file", "png": "a PNG image", "jpeg": "a JPEG image",
-    "text": "a text file", "unknown": "of an unknown type",
+    "text": "a text file", "hdf5": "an HDF5 file", "unknown": "of an unknown type",
 }
 
 
@@ -25,6 +25,8 @@ def sniff(head: bytes, size: int) -> str:
         return "png" if head.startswith(b"\x89PNG") else "jpeg"
     if _is_safetensors(head, size):
         return "safetensors"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "hdf5"
     if head[:1] == b"\x08" and len(head) > 1 and head[1] < 0x80:  # ModelProto.ir_version, the field onnx writes first
         return "onnx"
     if _is_text(head):

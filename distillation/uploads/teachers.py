@@ -1,5 +1,6 @@
-"""A teacher upload checked and laid out (an ONNX file, or an archive of a Hugging Face directory
-or a zoo folder), the ONNX check in the confined child, and loading it with the engine in the worker."""
+"""A teacher upload checked and laid out (an ONNX file, a Keras ``.keras`` file, or an archive of a
+Hugging Face directory or a zoo folder), the ONNX and Keras checks in the confined child, and
+loading it with the engine in the worker."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ WEIGHTS_ALONE = ("PyTorch weights alone are not a teacher (they carry no archite
 
 @dataclass(frozen=True)
 class StoredTeacher:
-    kind: str  # onnx | huggingface | zoo
+    kind: str  # onnx | keras | huggingface | zoo
     path: str  # relative to MEDIA_ROOT
 
 
@@ -47,13 +48,41 @@ def teacher_store(received: Received, folder: Path) -> StoredTeacher:
         received.path.rename(target)
         onnx_check(target)
         return StoredTeacher("onnx", relative_to_media(target))
+    if kind == "zip" and _zip_is_keras(received.path):
+        target = folder / "model.keras"
+        received.path.rename(target)
+        keras_check(target)
+        return StoredTeacher("keras", relative_to_media(target))
+    if kind == "hdf5":
+        raise UploadError("the file is a legacy HDF5 model (.h5): it is not accepted; save the model as a .keras file "
+                          "(model.save('model.keras')) and upload that")
     if kind in ("zip", "tar", "tar.gz"):
         return _teacher_folder(extract(received.path, folder / "model", archive_limits("TEACHER")))
     if kind == "safetensors":
         raise UploadError("a safetensors file alone is not a teacher: upload a zip or tar of its folder "
                           "(with architecture.json, or a Hugging Face config.json and tokenizer files)")
-    raise UploadError(f"the file is {KIND_WORDS[kind]}, not a teacher (expected an .onnx file, or a zip or tar "
-                      "of a Hugging Face directory or of a zoo folder)")
+    raise UploadError(f"the file is {KIND_WORDS[kind]}, not a teacher (expected an .onnx or .keras file, or a zip or "
+                      "tar of a Hugging Face directory or of a zoo folder)")
+
+
+def _zip_is_keras(path: Path) -> bool:
+    """A Keras 3 ``.keras`` archive: its config, metadata and weights at the top."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return {"config.json", "metadata.json"} <= set(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def keras_check(path: Path) -> None:
+    """The engine's Keras checks (the archive and its config read as data; the model loaded with
+    ``safe_mode`` in the confined child), which also keep the checked copy the worker loads."""
+    from prsm.engine.teachers.keras import converted_keras_teacher
+
+    try:
+        converted_keras_teacher(path)
+    except BadInput as error:
+        raise UploadError(str(error)) from None
 
 
 def _zip_is_torch(path: Path) -> bool:
@@ -78,6 +107,9 @@ def _teacher_folder(root: Path) -> StoredTeacher:
     if (root / "architecture.json").is_file() and (root / "model.safetensors").is_file():
         _json_file(root, root / "architecture.json")
         return StoredTeacher("zoo", relative_to_media(root))
+    if any(p.name == "saved_model.pb" for p in files):
+        raise UploadError("the archive holds a TensorFlow SavedModel: a SavedModel is a graph that can read and write "
+                          "files, so it is not accepted as a teacher; save the Keras model as a .keras file instead")
     if (root / "config.json").is_file():
         _check_hf_dir(root, files)
         return StoredTeacher("huggingface", relative_to_media(root))

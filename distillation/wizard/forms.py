@@ -7,12 +7,12 @@ from __future__ import annotations
 from django import forms
 
 from prsm.planning import STUDENT_BASES
-from prsm.request import AUGMENTATIONS, EXPORT_FORMATS, MAX_SEARCH_SECONDS, NEEDS_TENSORFLOW, DistillationRequest
+from prsm.request import AUGMENTATIONS, EXPORT_FORMATS, MAX_SEARCH_SECONDS, DistillationRequest
 
 from ..planning import SEARCH_DEFAULT
 
 OWN_DATA = ""  # the data the catalog teacher was built on
-BROWSER_EXPORTS = sorted(EXPORT_FORMATS - NEEDS_TENSORFLOW)
+BROWSER_EXPORTS = sorted(EXPORT_FORMATS)
 
 
 class TeacherForm(forms.Form):
@@ -60,7 +60,9 @@ class GoalForm(forms.Form):
         help_text="Varied copies of the training inputs; choose those for your data's kind.")
     export_formats = forms.MultipleChoiceField(label="Export formats", required=False, widget=forms.CheckboxSelectMultiple,
                                                choices=[(name, name) for name in BROWSER_EXPORTS], initial=["safetensors", "onnx"],
-                                               help_text="Files you can download; ONNX is what a deployment serves.")
+                                               help_text="Files you can download; ONNX is what a deployment serves. keras, savedmodel "
+                                                         "and tflite train the student with TensorFlow (tabular and "
+                                                         "image data).")
     max_inference_latency = forms.CharField(label="Maximum latency", required=False, max_length=40,
                                             help_text="Per prediction on this CPU, e.g. 5ms; empty: no limit.")
     max_memory_usage = forms.CharField(label="Maximum memory", required=False, max_length=40,
