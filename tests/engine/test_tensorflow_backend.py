@@ -129,3 +129,17 @@ def test_a_keras_teacher_teaches_a_keras_student_and_a_pytorch_one(tmp_path, dig
         assert report["teacher"]["kind"] == "keras" and report["teacher"]["accuracy"] > 0.9
         assert report["backend"] == backend and report["retention"] > 0.85, (backend, report["retention"])
         assert report["teacher"]["latency_ms_p50"] > 0 and report["speedup"] > 0
+
+
+def test_the_search_tries_keras_students_and_the_chosen_trials_weights_can_be_kept(tmp_path, digits_teacher,
+                                                                                   digits_csv):
+    report = run_distillation(_config(digits_teacher, digits_csv, search="quick", epochs=30, baseline=False), tmp_path)
+    search = report["search"]
+    finished = [t for t in search["trials"] if t["state"] == "complete" and not t.get("reference")]
+    assert finished and all("gate" in t for t in finished)  # the deploy checks ran on each Keras trial
+    chosen = search["trials"][search["chosen"]]
+    assert report["student"]["candidate"] == chosen["design"] and report["backend"] == "tensorflow"
+    final = max(h["val_accuracy"] for h in report["training"]["history"])
+    kept = report["training"]["kept_trial"]
+    assert (kept is None) == (final >= chosen["val_accuracy"])  # the trial's weights, saved and reloaded, where better
+    assert report["student"]["accuracy"] > 0.8
