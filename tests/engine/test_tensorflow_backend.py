@@ -143,3 +143,22 @@ def test_the_search_tries_keras_students_and_the_chosen_trials_weights_can_be_ke
     kept = report["training"]["kept_trial"]
     assert (kept is None) == (final >= chosen["val_accuracy"])  # the trial's weights, saved and reloaded, where better
     assert report["student"]["accuracy"] > 0.8
+
+
+def test_a_keras_trials_weights_are_reloaded_where_the_full_training_ends_lower(tmp_path, monkeypatch, digits_teacher,
+                                                                                digits_csv):
+    import importlib
+
+    train_stage = importlib.import_module("prsm.engine.stages.train")
+    real = train_stage.settings_for
+
+    def crippled(run, student, alpha):  # the full training cannot learn
+        settings = real(run, student, alpha)
+        settings.learning_rate, settings.epochs = 1e-12, 1
+        return settings
+
+    monkeypatch.setattr(train_stage, "settings_for", crippled)
+    report = run_distillation(_config(digits_teacher, digits_csv, search="quick", epochs=30, baseline=False), tmp_path)
+    chosen = report["search"]["trials"][report["search"]["chosen"]]
+    assert report["training"]["kept_trial"]["trial"] == chosen["number"]
+    assert report["student"]["accuracy"] > 0.7  # the reloaded Keras weights are what was evaluated
