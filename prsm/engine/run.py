@@ -77,7 +77,7 @@ class Run:
     baseline_quality: dict | None = None
     teacher_cost: dict | None = None  # evaluation.compare: latencies, memory, FLOPs, runtime, threads
     student_cost: dict | None = None  # in the teacher's runtime
-    student_torch_cost: dict | None = None  # in PyTorch
+    student_own_cost: dict | None = None  # in the student's own runtime (PyTorch; TFLite for a Keras student)
     # export
     exports: dict[str, dict] = field(default_factory=dict)  # format -> path, sha256, size_bytes, verified, ...
     # the safety checks (stages.safety), collected by the stages that run them: name -> check record

@@ -32,6 +32,9 @@ def test_a_keras_student_learns_digits_from_an_onnx_teacher(tmp_path, digits_onn
     history = report["training"]["history"]
     assert history and all(0 <= h["val_accuracy"] <= 1 for h in history)
     assert report["student"]["latency_ms_p50"] > 0 and report["latency_runtime"] == "onnxruntime"
+    # timed as deployed (a TFLite file in LiteRT), the eager Keras call beside it
+    assert report["student"]["runtime"] == "tflite" and report["student"]["threads"] == 1
+    assert report["student"]["keras_latency_ms_p50"] > report["student"]["latency_ms_p50"]
     assert report["baseline"]["accuracy"] > 0.5  # the labels-only Keras student trained too
     assert {"progress", "metric"} <= {e["type"] for e in recorder.events}
     assert report["checks"]["robustness"]["passed"] in (True, False)  # measured on the Keras student

@@ -69,6 +69,26 @@ def export_tflite(saved_model: Path, target: Path, root: Path, variant: str, rep
     return record
 
 
+def tflite_cost(model, x: np.ndarray) -> dict:
+    """Latency at batch 1 and 32 of ``model`` as a float32 TFLite file in LiteRT on one thread (how a
+    Keras student is deployed), in the fields ``evaluation.compare`` writes; converted in a scratch folder."""
+    import tempfile
+
+    from ..evaluation.compare import BATCHES, _latency_fields
+
+    with tempfile.TemporaryDirectory(prefix="prsm-tflite-") as scratch:
+        saved = Path(scratch) / "savedmodel"
+        model.export(str(saved), format="tf_saved_model", verbose=False)
+        path = Path(scratch) / "model.tflite"
+        path.write_bytes(_convert(saved, "float32", x[:0]))
+        interpreter = _interpreter(path)
+        out: dict = {"runtime": "tflite"}
+        for batch in BATCHES:
+            rows = np.ascontiguousarray(x[np.arange(batch) % len(x)], dtype=np.float32)
+            out.update(_latency_fields(latency_ms(lambda rows=rows: _invoke(interpreter, rows)), batch))
+    return out | {"threads": 1}
+
+
 def _convert(saved_model: Path, variant: str, representative: np.ndarray) -> bytes:
     import tensorflow as tf
 

@@ -49,24 +49,24 @@ def _costs(run: Run) -> None:
     rows = np.arange(min(len(test), 64))
     small = test.subset(rows)
     student_inputs = run.student.adapter.encode(small)
-    run.student_torch_cost = run.backend.cost(run.student, student_inputs)  # the student's own runtime
-    if run.teacher.runtime == "http":  # the requests' own times; the student's in PyTorch beside them
+    run.student_own_cost = run.backend.cost(run.student, student_inputs)  # the student's own runtime
+    if run.teacher.runtime == "http":  # the requests' own times; the student's in its own runtime beside them
         run.teacher_cost = run.teacher.cost()
-        run.student_cost = run.student_torch_cost
+        run.student_cost = run.student_own_cost
     elif run.teacher.runtime == "onnxruntime":
         path = run.backend.latency_onnx(run.student, student_inputs, run.out / "cache" / "student-latency.onnx",
                                         list(test.classes))
         run.teacher_cost = onnx_cost(run.teacher.path, run.teacher.encode(small), run.teacher.runner)
         if path is None:
-            run.student_cost = run.student_torch_cost
+            run.student_cost = run.student_own_cost
             return
         # FLOPs and memory counted from both graphs the same way; torch's figures where a count failed
         student = onnx_cost(path, student_inputs)
-        run.student_cost = student | {k: run.student_torch_cost[k]
+        run.student_cost = student | {k: run.student_own_cost[k]
                                       for k in ("peak_memory_bytes", "flops_per_example") if student.get(k) is None}
     else:
         run.teacher_cost = _teacher_cost(run.teacher, run.teacher.encode(small))
-        run.student_cost = run.student_torch_cost
+        run.student_cost = run.student_own_cost
 
 
 def _teacher_cost(teacher, inputs: dict) -> dict:
@@ -148,7 +148,8 @@ def _student_section(run: Run) -> dict:
             "architecture": run.student.architecture, "f1_macro": q["f1_macro"], "ece": q["ece"],
             "agreement": q["agreement"], "per_class_accuracy": q["per_class_accuracy"],
             "confusion_matrix": q["confusion_matrix"], **_cost_extras(cost), "candidate": chosen["name"],
-            "pytorch_latency_ms_p50": run.student_torch_cost["latency_ms_p50"],
+            f"{run.student_own_cost['runtime']}_latency_ms_p50": run.student_own_cost["latency_ms_p50"],
+            **{k: run.student_own_cost[k] for k in ("keras_latency_ms_p50",) if k in run.student_own_cost},
             "initialised_from": run.student.extra.get("initialised_from")}
 
 
