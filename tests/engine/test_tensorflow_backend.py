@@ -165,3 +165,10 @@ def test_a_keras_trials_weights_are_reloaded_where_the_full_training_ends_lower(
     chosen = report["search"]["trials"][report["search"]["chosen"]]
     assert report["training"]["kept_trial"]["trial"] == chosen["number"]
     assert report["student"]["accuracy"] > 0.7  # the reloaded Keras weights are what was evaluated
+
+
+def test_the_model_card_says_where_each_latency_was_measured(tmp_path, digits_onnx_teacher, digits_csv):
+    run_distillation(_config(digits_onnx_teacher, digits_csv, epochs=5), tmp_path)
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "teacher latency in onnxruntime" in card and "student in tflite (1 thread)" in card
+    assert "an eager Keras call takes" in card

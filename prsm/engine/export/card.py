@@ -63,7 +63,7 @@ A {report['task']} classifier distilled by PRSM from `{t.get('ref', '')}` ({t.ge
 {table}
 
 Retention {report['retention']:.3f}, agreement with the teacher {_fmt(s.get('agreement'))}, speedup {_fmt(report['speedup'])}x
-(latency in {report['latency_runtime']}, {s.get('threads')} threads, on the machine that built the model).
+({_runtimes(report)}, on the machine that built the model).
 
 {_search(report.get('search'))}{_teacher_note(t)}## Checks
 
@@ -110,6 +110,19 @@ def _fmt(value) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def _runtimes(report: dict) -> str:
+    """Where the latencies were measured: one runtime for both, or each model's own (a Keras
+    student runs as TFLite; its eager Keras call is given too)."""
+    t, s = report["teacher"], report["student"]
+    teacher = t.get("runtime") or report["latency_runtime"]
+    student = s.get("runtime") or report["latency_runtime"]
+    if teacher == student:
+        return f"latency in {teacher}, {s.get('threads')} threads"
+    eager = f"; an eager Keras call takes {_fmt(s['keras_latency_ms_p50'])} ms" if s.get("keras_latency_ms_p50") else ""
+    return (f"teacher latency in {teacher} ({t.get('threads')} threads), student in {student} "
+            f"({s.get('threads')} thread{'s' if s.get('threads') != 1 else ''}){eager}")
 
 
 def _student_base(student: dict) -> str:
