@@ -32,6 +32,7 @@ import numpy as np
 
 from ..data.types import TaskData
 from ..errors import BadInput
+from ..export.files import sha256_of
 from ..untrusted.keras_archive import (
     DEFAULT_LIMITS,
     WEIGHTS_H5,
@@ -58,7 +59,7 @@ def converted_keras_teacher(path: Path, cache: Path | None = None, *, limits: Ke
         from ..data.builtin import prsm_home
 
         cache = prsm_home() / "converted"
-    final = cache / f"{path.name}-{_sha256(path)[:20]}"
+    final = cache / f"{path.name}-{sha256_of(path)[:20]}"
     if (final / INFO_FILE).is_file():
         return final
     cache.mkdir(parents=True, exist_ok=True)
@@ -101,7 +102,7 @@ def _run_child(packed: Path, out: Path, label: str, limits: KerasLimits) -> dict
         cpu_seconds=limits.cpu_seconds, wall_seconds=limits.wall_seconds, open_files=limits.open_files,
         max_write_bytes=max_output, writable=str(out.parent), task="the conversion")
     try:
-        return run_confined(CHILD, [str(packed.resolve()), _sha256(packed), str(out.resolve()), max_output], confinement)
+        return run_confined(CHILD, [str(packed.resolve()), sha256_of(packed), str(out.resolve()), max_output], confinement)
     except ChildTimedOut:
         raise BadInput(f"{label}: loading it took longer than {limits.wall_seconds} s") from None
     except ChildFailed as failed:
@@ -128,14 +129,6 @@ def _copy_hashing(source: Path, target: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
             out.write(block)
-    return digest.hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
     return digest.hexdigest()
 
 

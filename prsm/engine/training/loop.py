@@ -204,24 +204,8 @@ class Trainer:
         """Record validation metrics and keep the best weights; True when patience runs out."""
         self._loss(state)
         logits = predict_logits(self.module, self.adapter, validation.inputs, 256)
-        labels = torch.from_numpy(validation.labels)
-        accuracy = float((logits.argmax(1) == validation.labels).mean())
-        loss = float(nn.functional.cross_entropy(torch.from_numpy(logits), labels))
-        record = {"epoch": epoch + 1, "train_loss": state.get("last_loss"), "val_accuracy": accuracy, "val_loss": loss}
-        if validation.teacher_logits is not None:  # watched by the safety circuit breaker
-            record["val_agreement"] = float((logits.argmax(1) == np.asarray(validation.teacher_logits).argmax(1)).mean())
-        state["history"].append(record)
-        self.reporter.metric({k: v for k, v in record.items() if v is not None}, step=state["global_step"])
-        if (accuracy, -loss) > (state["best_accuracy"], -state["best_loss"]):
-            state.update(best_accuracy=accuracy, best_loss=loss, best_epoch=epoch + 1, bad_epochs=0,
-                         best_state=_cpu_copy(self.module))
-        elif state["best_accuracy"] > _majority_share(validation.labels):
-            state["bad_epochs"] += 1
-        # else: the student has not yet beaten always answering the commonest class; it has not started
-        # to learn, and stopping now would hand over a useless model (small students can sit on such a
-        # plateau for several epochs before they take off), so patience starts counting once it has
-        state["stopped_early"] = state["bad_epochs"] >= self.settings.patience
-        return state["stopped_early"]
+        return end_of_epoch(state, epoch, logits, validation, self.settings.patience, self.reporter,
+                            lambda: _cpu_copy(self.module))
 
     def _fresh_state(self) -> dict:
         return {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "samples": 0, "history": [], "best_accuracy": -1.0,
@@ -265,6 +249,35 @@ class Trainer:
                            stopped_early=state["stopped_early"], steps=state["global_step"], seconds=round(seconds, 3),
                            samples_per_s=round(samples / max(seconds, 1e-9), 1),
                            resumed_from_step=state.get("resumed_from_step"), batches_by_length=self._by_length)
+
+
+def end_of_epoch(state: dict, epoch: int, logits: np.ndarray, validation: TrainData, patience: int,
+                 reporter: Reporter, snapshot: Callable[[], object]) -> bool:
+    """One epoch's validation figures into ``state["history"]`` and to the reporter, the weights
+    kept by ``snapshot()`` when they are the best so far (accuracy, then loss), and True when
+    patience has run out. Every backend's loop ends its epochs here, so they stop by the same rule."""
+    accuracy = float((logits.argmax(1) == validation.labels).mean())
+    loss = _cross_entropy(logits, validation.labels)
+    record = {"epoch": epoch + 1, "train_loss": state.get("last_loss"), "val_accuracy": accuracy, "val_loss": loss}
+    if validation.teacher_logits is not None:  # watched by the safety circuit breaker
+        record["val_agreement"] = float((logits.argmax(1) == np.asarray(validation.teacher_logits).argmax(1)).mean())
+    state["history"].append(record)
+    reporter.metric({k: v for k, v in record.items() if v is not None}, step=state["global_step"])
+    if (accuracy, -loss) > (state["best_accuracy"], -state["best_loss"]):
+        state.update(best_accuracy=accuracy, best_loss=loss, best_epoch=epoch + 1, bad_epochs=0, best_state=snapshot())
+    elif state["best_accuracy"] > _majority_share(validation.labels):
+        state["bad_epochs"] += 1
+    # else: the student has not yet beaten always answering the commonest class; it has not started
+    # to learn, and stopping now would hand over a useless model (small students can sit on such a
+    # plateau for several epochs before they take off), so patience starts counting once it has
+    state["stopped_early"] = state["bad_epochs"] >= patience
+    return state["stopped_early"]
+
+
+def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean cross-entropy of float logits against integer labels (float32, as the losses train)."""
+    logits = torch.from_numpy(np.ascontiguousarray(logits, dtype=np.float32))
+    return float(nn.functional.cross_entropy(logits, torch.from_numpy(np.asarray(labels, dtype=np.int64))))
 
 
 GROUP_BATCHES = 50  # batches per window that epoch_order sorts by length

@@ -10,9 +10,9 @@ it guards is the rest: h5py parsing the weights file someone else wrote.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,6 +24,7 @@ import tensorflow as tf
 from safetensors.numpy import save_file
 
 from ..errors import BadInput
+from ..export.files import sha256_of
 
 OUT_OF_MEMORY = "loading it needs more memory than the conversion is allowed"
 
@@ -36,7 +37,7 @@ def convert(src: str, sha256: str, out: str, max_output_bytes: int) -> dict:
     # thread's malloc arena takes address space (64 MiB a thread, more pools on more cores)
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    if _sha256(src) != sha256:
+    if sha256_of(Path(src)) != sha256:
         raise BadInput("the file changed after it was checked")
     try:
         model = keras.saving.load_model(src, safe_mode=True, compile=False)
@@ -61,9 +62,3 @@ def convert(src: str, sha256: str, out: str, max_output_bytes: int) -> dict:
             "weights": len(tensors), "bytes": total, "params": int(model.count_params())}
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

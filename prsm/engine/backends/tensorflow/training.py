@@ -31,7 +31,7 @@ from ...errors import Cancelled
 from ...training.augment import batch_rng
 from ...training.callbacks import Reporter
 from ...training.checkpoint import load_checkpoint, save_atomic
-from ...training.loop import TrainData, TrainResult, TrainSettings, _majority_share, _trained_by, epoch_order
+from ...training.loop import TrainData, TrainResult, TrainSettings, _trained_by, end_of_epoch, epoch_order
 from .models import keras  # the backend chosen before keras loads
 
 import tensorflow as tf  # noqa: E402  (keras' runtime; imported after models set KERAS_BACKEND)
@@ -208,21 +208,8 @@ class KerasTrainer:
 
     def end_epoch(self, state: dict, epoch: int, validation: TrainData) -> bool:
         logits = predict(self.model, validation.inputs["x"])
-        accuracy = float((logits.argmax(1) == validation.labels).mean())
-        loss = float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=validation.labels.astype(np.int32), logits=logits)))
-        record = {"epoch": epoch + 1, "train_loss": state.get("last_loss"), "val_accuracy": accuracy, "val_loss": loss}
-        if validation.teacher_logits is not None:  # watched by the safety circuit breaker
-            record["val_agreement"] = float((logits.argmax(1) == np.asarray(validation.teacher_logits).argmax(1)).mean())
-        state["history"].append(record)
-        self.reporter.metric({k: v for k, v in record.items() if v is not None}, step=state["global_step"])
-        if (accuracy, -loss) > (state["best_accuracy"], -state["best_loss"]):
-            state.update(best_accuracy=accuracy, best_loss=loss, best_epoch=epoch + 1, bad_epochs=0,
-                         best_state=self.model.get_weights())
-        elif state["best_accuracy"] > _majority_share(validation.labels):
-            state["bad_epochs"] += 1
-        state["stopped_early"] = state["bad_epochs"] >= self.settings.patience
-        return state["stopped_early"]
+        return end_of_epoch(state, epoch, logits, validation, self.settings.patience, self.reporter,
+                            self.model.get_weights)
 
     def checkpoint_due(self, step: int) -> bool:
         s = self.settings
