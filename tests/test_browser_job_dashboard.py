@@ -204,14 +204,18 @@ def test_a_searching_jobs_trials_fill_the_table_and_chart_live_then_the_choice_i
     assert _search_points(page)["complete"] == [[3610, 0.648148], [7210, 0.75463]]
 
     page.wait_for_timeout(500)  # the websocket connects
-    for trial in trials[2:4]:
+    checked = {**trials[2], "state": "complete", "gate": {"passed": False, "failed": ["low_margin_agreement"]}}
+    for trial in (checked, trials[3]):
         off_the_browser_loop(job_event_append, job=job, type="trial", payload=trial_event(trial), token=token,
                              fields={"progress": 15.0, "current_stage": "search"})
     page.wait_for_selector("#search-trials tr[data-trial='3']")
     cells = page.locator("#search-trials tr[data-trial='3'] > *").all_inner_texts()
     assert cells == ["4", "mlp-64x32x16", "6938", "T 4 · alpha 0.3 · lr ×0.5", "1", "0.2685", "pruned"]
-    page.wait_for_function("() => document.getElementById('search-chart').data[1].x.length === 2")
-    assert _search_points(page)["pruned"] == [[6938, 0.62037], [6938, 0.268519]]
+    # a finished trial's deploy checks on validation, as the server writes them after a reload
+    assert page.locator("#search-trials tr[data-trial='2'] > *").last.inner_text() == \
+        "complete · fails low margin agreement"
+    page.wait_for_function("() => document.getElementById('search-chart').data[1].x.length === 1")
+    assert _search_points(page)["pruned"] == [[6938, 0.268519]]
     assert page.locator("#search-empty").is_hidden()
     assert _fits_and_passes(page, "job-searching") == NO_PROBLEMS
 
