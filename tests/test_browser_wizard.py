@@ -104,6 +104,9 @@ def test_back_and_reload_keep_what_was_entered(ada, browser_page):
     page.get_by_text("Advanced options").click()
     assert page.get_by_label("Epochs").input_value() == "3"
     assert page.url.endswith("/distill/goal/") and page.get_by_role("heading", name="3. Set the goal").is_visible()
+    # the TensorFlow formats are offered (they pick the TensorFlow backend), and the open options fit a phone
+    assert page.get_by_label("tflite-int8", exact=True).is_visible() and page.get_by_label("savedmodel").is_visible()
+    check_page(page, "goal-advanced")
 
 
 def test_a_bad_upload_shows_its_refusal(ada, browser_page):
