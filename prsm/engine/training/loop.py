@@ -190,15 +190,7 @@ class Trainer:
                                    eta_s=round((total - step) / max(rate, 1e-9), 1))
 
     def _checkpoint_due(self, step: int) -> bool:
-        """Every ``checkpoint_every`` steps or ``checkpoint_seconds`` seconds, whichever comes first:
-        on a GPU each checkpoint (model and optimiser state) costs as much as many steps, so a
-        fast run should checkpoint by time."""
-        s = self.settings
-        if self.checkpoint is None:
-            return False
-        if s.checkpoint_every and step % s.checkpoint_every == 0:
-            return True
-        return s.checkpoint_seconds is not None and time.monotonic() - self._saved_at >= s.checkpoint_seconds
+        return self.checkpoint is not None and checkpoint_due(self.settings, step, self._saved_at)
 
     def _end_epoch(self, state: dict, epoch: int, validation: TrainData) -> bool:
         """Record validation metrics and keep the best weights; True when patience runs out."""
@@ -249,6 +241,15 @@ class Trainer:
                            stopped_early=state["stopped_early"], steps=state["global_step"], seconds=round(seconds, 3),
                            samples_per_s=round(samples / max(seconds, 1e-9), 1),
                            resumed_from_step=state.get("resumed_from_step"), batches_by_length=self._by_length)
+
+
+def checkpoint_due(settings: TrainSettings, step: int, saved_at: float) -> bool:
+    """Every ``checkpoint_every`` steps or ``checkpoint_seconds`` seconds (since ``saved_at``, a
+    ``time.monotonic()``), whichever comes first: on a GPU each checkpoint (model and optimiser
+    state) costs as much as many steps, so a fast run should checkpoint by time."""
+    if settings.checkpoint_every and step % settings.checkpoint_every == 0:
+        return True
+    return settings.checkpoint_seconds is not None and time.monotonic() - saved_at >= settings.checkpoint_seconds
 
 
 def end_of_epoch(state: dict, epoch: int, logits: np.ndarray, validation: TrainData, patience: int,

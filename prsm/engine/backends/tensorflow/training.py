@@ -31,7 +31,8 @@ from ...errors import Cancelled
 from ...training.augment import batch_rng
 from ...training.callbacks import Reporter
 from ...training.checkpoint import load_checkpoint, save_atomic
-from ...training.loop import TrainData, TrainResult, TrainSettings, _trained_by, end_of_epoch, epoch_order
+from ...training.loop import (TrainData, TrainResult, TrainSettings, _trained_by, checkpoint_due, end_of_epoch,
+                              epoch_order)
 from .models import keras  # the backend chosen before keras loads
 
 import tensorflow as tf  # noqa: E402  (keras' runtime; imported after models set KERAS_BACKEND)
@@ -212,12 +213,7 @@ class KerasTrainer:
                             self.model.get_weights)
 
     def checkpoint_due(self, step: int) -> bool:
-        s = self.settings
-        if self.checkpoint is None:
-            return False
-        if s.checkpoint_every and step % s.checkpoint_every == 0:
-            return True
-        return s.checkpoint_seconds is not None and time.monotonic() - self._saved_at >= s.checkpoint_seconds
+        return self.checkpoint is not None and checkpoint_due(self.settings, step, self._saved_at)
 
     def save(self, state: dict) -> None:
         """Weights, optimiser variables (its step counter included) and the loop's state, as
