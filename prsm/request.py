@@ -13,9 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .engine.formats import TENSORFLOW_FORMATS
+
 # keras, savedmodel and the tflite files are the TensorFlow backend's (tabular and image students)
-EXPORT_FORMATS = {"pth", "safetensors", "onnx", "onnx-int8", "huggingface", "keras", "savedmodel", "tflite",
-                  "tflite-float16", "tflite-int8"}
+EXPORT_FORMATS = {"pth", "safetensors", "onnx", "onnx-int8", "huggingface", *TENSORFLOW_FORMATS}
 WEIGHT_TOLERANCE = 1e-6
 # Every number a person sends is bounded here, at the edge the SDK, the CLI and the API share: a value
 # past these is refused naming its field, never passed on to fail in a worker or a database column.

@@ -10,7 +10,6 @@ import numpy as np
 
 from ..data.loaders import load_data
 from ..data.splits import stratified_split
-from ..evaluation.compare import onnx_cost, torch_cost
 from ..evaluation.metrics import confusion_matrix, per_class_accuracy, quality, softmax
 from ..jsonable import jsonable
 from ..teachers import align_classes, load_teacher
@@ -45,10 +44,8 @@ def analyze_teacher(ref: str, data: str | None = None, max_examples: int = 2000,
 def _cost(teacher, inputs) -> dict:
     small = {k: v[:64] for k, v in inputs.items()}
     if teacher.runtime == "onnxruntime":  # FLOPs and memory counted from the graph, RSS measured
-        return onnx_cost(teacher.path, small, teacher.runner, measure_rss=True)
-    if teacher.runtime == "tensorflow":
-        return teacher.cost(small)
-    return torch_cost(teacher.module, teacher.adapter, small)
+        return teacher.cost(small, measure_rss=True)
+    return teacher.cost(small)
 
 
 def _quality(logits: np.ndarray, data) -> dict:

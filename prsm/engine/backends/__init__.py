@@ -17,7 +17,6 @@ REGISTRY = {
     "tensorflow": "prsm.engine.backends.tensorflow",
 }
 
-
 __all__ = ["Backend", "Student", "get_backend", "select_backend", "REGISTRY"]
 
 

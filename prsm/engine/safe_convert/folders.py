@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..export.files import sha256_of
 from ..pickle_scan import scan_checkpoint  # nosec B403 - the scanner never unpickles
 from ..untrusted.kinds import CODE_SUFFIXES, WEIGHT_SUFFIXES
 from .convert import ConversionFailed, ConvertLimits, convert_in_child, safetensors_name
@@ -75,7 +76,7 @@ def converted_teacher_folder(folder: Path, cache: Path | None = None, *,
         cache = prsm_home() / "converted"
     digest = hashlib.sha256()
     for path in pickled_weights(folder):
-        digest.update(path.name.encode() + b"\0" + _sha256(path).encode())
+        digest.update(path.name.encode() + b"\0" + sha256_of(path).encode())
     final = cache / f"{folder.name}-{digest.hexdigest()[:20]}"
     if final.is_dir():
         return final
@@ -97,11 +98,3 @@ def converted_teacher_folder(folder: Path, cache: Path | None = None, *,
         if not final.is_dir():  # else another process converted the same weights first: its copy is used
             raise
     return final
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

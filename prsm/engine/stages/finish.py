@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from ..config import DistillConfig
-from ..evaluation.compare import onnx_cost, torch_cost
+from ..evaluation.compare import onnx_cost
 from ..evaluation.metrics import (
     agreement,
     confusion_matrix,
@@ -56,7 +56,7 @@ def _costs(run: Run) -> None:
     elif run.teacher.runtime == "onnxruntime":
         path = run.backend.latency_onnx(run.student, student_inputs, run.out / "cache" / "student-latency.onnx",
                                         list(test.classes))
-        run.teacher_cost = onnx_cost(run.teacher.path, run.teacher.encode(small), run.teacher.runner)
+        run.teacher_cost = run.teacher.cost(run.teacher.encode(small))
         if path is None:
             run.student_cost = run.student_own_cost
             return
@@ -65,15 +65,8 @@ def _costs(run: Run) -> None:
         run.student_cost = student | {k: run.student_own_cost[k]
                                       for k in ("peak_memory_bytes", "flops_per_example") if student.get(k) is None}
     else:
-        run.teacher_cost = _teacher_cost(run.teacher, run.teacher.encode(small))
+        run.teacher_cost = run.teacher.cost(run.teacher.encode(small))
         run.student_cost = run.student_own_cost
-
-
-def _teacher_cost(teacher, inputs: dict) -> dict:
-    """A teacher in its own runtime: a Keras teacher in TensorFlow, the rest in PyTorch."""
-    if teacher.runtime == "tensorflow":
-        return teacher.cost(inputs)
-    return torch_cost(teacher.module, teacher.adapter, inputs)
 
 
 def export(run: Run) -> None:

@@ -48,6 +48,12 @@ class Teacher(ABC):
     def logits_of(self, inputs: Inputs, batch_size: int = 256) -> np.ndarray:
         return predict_logits(self.module, self.adapter, inputs, batch_size)
 
+    def cost(self, inputs: Inputs) -> dict:
+        """Latency at batch 1 and 32, memory and FLOPs in the teacher's own runtime (PyTorch here)."""
+        from ..evaluation.compare import torch_cost
+
+        return torch_cost(self.module, self.adapter, inputs)
+
     def runner(self, inputs: Inputs, batch: int) -> Callable[[], object]:
         """A zero-argument call running one batch of ``batch`` rows, for latency measurement."""
         import torch

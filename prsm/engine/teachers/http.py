@@ -205,7 +205,7 @@ class HttpTeacher(Teacher):
         return {"targets": targets, "usage": usage, "params_known": False, "host": self.target.host,
                 "pii_policy": self.options.pii_policy}
 
-    def cost(self) -> dict:
+    def cost(self, inputs=None) -> dict:
         """Latency per example of the calls made (the cache's record where all were cached)."""
         times = np.array(self.latencies_ms or [0.0])
         return {"latency_ms_p50": float(np.percentile(times, 50)), "latency_ms_p95": float(np.percentile(times, 95)),

@@ -92,6 +92,13 @@ class OnnxTeacher(Teacher):
             self.outputs_probabilities = bool(out.min() >= 0 and np.allclose(out.sum(axis=1), 1, atol=1e-3))
         return np.log(np.clip(out, 1e-12, 1.0)) if self.outputs_probabilities else out
 
+    def cost(self, inputs, measure_rss: bool = False) -> dict:
+        """The same figures in onnxruntime; FLOPs and memory counted from the graph, and with
+        ``measure_rss`` the resident memory measured in a fresh process."""
+        from ..evaluation.compare import onnx_cost
+
+        return onnx_cost(self.path, inputs, self.runner, measure_rss=measure_rss)
+
     def runner(self, inputs, batch: int):
         x = inputs["x"][np.arange(batch) % len(inputs["x"])]
         return lambda: self._run(x)

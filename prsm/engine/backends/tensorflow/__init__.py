@@ -16,6 +16,7 @@ from ...adapters import TensorAdapter
 from ...data.types import TaskData
 from ...errors import BadInput
 from ...export.files import export_record, within_tolerance
+from ...formats import TENSORFLOW_FORMATS
 from ...students.design import Candidate
 from ..base import Backend, Student
 from ..pytorch import students as designs
@@ -30,7 +31,7 @@ REPRESENTATIVE_ROWS = 200  # training rows the int8 conversion calibrates its ra
 class TensorFlowBackend(Backend):
     name = "tensorflow"
     tasks = ("tabular", "image")
-    formats = ("keras", "savedmodel", "tflite", "tflite-float16", "tflite-int8")
+    formats = TENSORFLOW_FORMATS
     default_exports = ("keras", "savedmodel", "tflite", "tflite-int8")
 
     def candidates(self, teacher, train: TaskData, base: str | None = None,

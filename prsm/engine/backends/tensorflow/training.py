@@ -94,16 +94,16 @@ class _Steps(keras.callbacks.Callback):
     figures, the best weights and early stopping (:meth:`KerasTrainer.end_epoch`)."""
 
     def __init__(self, trainer: KerasTrainer, state: dict, total: int, started: float, first_step: int,
-                 validation: TrainData) -> None:
+                 validation: TrainData, rows: int) -> None:
         super().__init__()
         self.trainer, self.state, self.total, self.started, self.first_step = trainer, state, total, started, first_step
-        self.validation = validation
-        self.batch_rows = 0  # the rows of the batch just trained (the generator sets it)
+        self.validation, self.rows = validation, rows
 
     def on_train_batch_end(self, batch, logs=None):
-        t, state = self.trainer, self.state
+        t, state, size = self.trainer, self.state, self.trainer.settings.batch_size
+        done = state["step_in_epoch"] * size  # rows of this epoch before the batch just trained
         state.update(step_in_epoch=state["step_in_epoch"] + 1, global_step=state["global_step"] + 1,
-                     samples=state["samples"] + self.batch_rows)
+                     samples=state["samples"] + min(size, self.rows - done))
         state["last_loss"] = float(logs["loss"]) if logs and "loss" in logs else state.get("last_loss")
         step = state["global_step"]
         if t.checkpoint_due(step):
@@ -151,16 +151,16 @@ class KerasTrainer:
         state = self._resume()
         started, first_step, first_samples = time.perf_counter(), state["global_step"], state["samples"]
         self._saved_at = time.monotonic()
-        steps = _Steps(self, state, total, started, first_step, validation)
+        steps = _Steps(self, state, total, started, first_step, validation, rows)
         # at most two fits: the rest of an epoch a resumed run stopped in, then the whole epochs left
         # (one fit over many epochs: a fit call costs a few hundred ms to set up, an epoch of a small
         # data set a few ms)
         if not state["finished"] and state["step_in_epoch"]:
             left = steps_per_epoch - state["step_in_epoch"]
-            self.distiller.fit(self._batches(train, [state["epoch"]], state["step_in_epoch"], steps), epochs=1,
+            self.distiller.fit(self._batches(train, [state["epoch"]], state["step_in_epoch"]), epochs=1,
                                steps_per_epoch=left, shuffle=False, verbose=0, callbacks=[steps])
         if not state["finished"] and not self.stopped and not state["stopped_early"] and state["epoch"] < s.epochs:
-            self.distiller.fit(self._batches(train, range(state["epoch"], s.epochs), 0, steps),
+            self.distiller.fit(self._batches(train, range(state["epoch"], s.epochs), 0),
                                epochs=s.epochs - state["epoch"], steps_per_epoch=steps_per_epoch, shuffle=False, verbose=0,
                                callbacks=[steps])
         if self.stopped:
@@ -174,7 +174,7 @@ class KerasTrainer:
                            samples_per_s=round((state["samples"] - first_samples) / max(seconds, 1e-9), 1),
                            resumed_from_step=state.get("resumed_from_step"))
 
-    def _batches(self, train: TrainData, epochs, first_step: int, steps: _Steps):
+    def _batches(self, train: TrainData, epochs, first_step: int):
         """``(x, (labels, teacher logits))`` batches of ``epochs`` in training order, from
         ``first_step`` of the first; each epoch's rows are gathered when it begins."""
         b = self.settings.batch_size
@@ -183,7 +183,6 @@ class KerasTrainer:
             x, labels, teacher = self._epoch_rows(train, order, epoch, first_step)
             first_step = 0
             for i in range(0, len(x), b):
-                steps.batch_rows = len(x[i:i + b])
                 yield x[i:i + b], (labels[i:i + b], teacher[i:i + b])
 
     def _epoch_rows(self, train: TrainData, order: np.ndarray, epoch: int, first_step: int):
