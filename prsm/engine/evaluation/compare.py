@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..adapters import take
-from ..teachers.onnx import ort_session
+from ..ort_sessions import ort_session
 from .cost import flops_per_example, latency_ms, peak_memory_bytes
 from .onnx_profile import measure_peak_rss, onnx_profile
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..evaluation.cost import latency_ms
-from ..teachers.onnx import ort_session
+from ..ort_sessions import ort_session
 from .files import export_record, within_tolerance
 from .preprocessing import METADATA_KEY, read_metadata, write_prop
 

@@ -15,19 +15,8 @@ import numpy as np
 from ..data.types import TaskData
 from ..errors import BadInput
 from ..onnx_files import check_onnx_file
+from ..ort_sessions import ort_session
 from .base import Teacher
-
-
-def ort_session(path: Path | str | bytes, threads: int | None = None):
-    import onnxruntime as ort
-    import torch
-
-    options = ort.SessionOptions()
-    # the same thread count as torch, so latency comparisons across runtimes are fair
-    options.intra_op_num_threads = threads or torch.get_num_threads()
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return ort.InferenceSession(path if isinstance(path, bytes) else str(path), options, providers=["CPUExecutionProvider"])
 
 
 class OnnxTeacher(Teacher):
