@@ -33,6 +33,13 @@ class DistillationRequestSerializer(serializers.Serializer):
     budget_ftns = serializers.IntegerField(required=False, min_value=1)
     quality_threshold = serializers.FloatField(required=False, min_value=0, max_value=1)
     export_formats = serializers.ListField(child=serializers.CharField(), required=False)
+    backend = serializers.ChoiceField(["auto", "pytorch", "transformers", "tensorflow"], required=False, help_text=(
+        "auto (default): tensorflow for a keras, savedmodel or tflite export or a mobile target, transformers for "
+        "text, pytorch otherwise; a named backend that cannot serve the request is a 400 naming backend"))
+    target_hardware = serializers.ListField(child=serializers.ChoiceField(["cpu", "mobile", "gpu"]), required=False,
+                                            help_text="where the student runs (default ['cpu']); mobile: the latency and "
+                                                      "memory limits hold for the int8 TFLite file on one thread, which "
+                                                      "is always exported; gpu: refused where no CUDA device is present")
     epochs = serializers.IntegerField(required=False, min_value=1)
     seed = serializers.IntegerField(required=False)
     temperature = serializers.FloatField(required=False, help_text="softmax temperature of the soft targets "

@@ -17,7 +17,7 @@ from prsm.engine.config import DistillConfig
 from prsm.engine.data.builtin import BUILTIN_NAMES
 from prsm.engine.students.design import SIZE_RATIOS
 from prsm.engine.students.search import LEVELS, SEARCH_TEXT_VARIANTS, SEARCH_TRANSFER, expected_cost_factor, search_transfer_rows
-from prsm.planning import STUDENT_BASES, backend_choose, is_http_teacher, request_to_config
+from prsm.planning import STUDENT_BASES, BackendRefused, backend_choose, is_http_teacher, request_to_config
 from prsm.request import DistillationRequest
 
 from . import http_teachers
@@ -272,8 +272,12 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     dataset, engine_dataset, rows = _dataset(request, entry, owner)
     engine_unlabelled = _transfer_set(request, owner)
     _student_base(request)
-    backend, reason = backend_choose(domain=request.domain, teacher_kind=entry.kind, task=entry.task or None,
-                                     target_hardware=request.target_hardware, exports=request.export_formats)
+    try:
+        backend, reason = backend_choose(domain=request.domain, teacher_kind=entry.kind, task=entry.task or None,
+                                         target_hardware=request.target_hardware, exports=request.export_formats,
+                                         requested=request.backend)
+    except BackendRefused as refused:
+        raise PlanningError(str(refused), refused.field) from None
     if request.augmentation_task is not None and entry.task and entry.task != request.augmentation_task:
         raise PlanningError(f"augmentation_techniques are for {request.augmentation_task} data; the teacher takes "
                             f"{entry.task} data", "augmentation_techniques")

@@ -34,7 +34,7 @@ COMPARED_SETTINGS = (
     "teacher_model", "teacher_models", "target_size", "optimization_target", "training_strategy", "epochs", "seed",
     "temperature", "alpha", "layer_count", "hidden_size", "attention_heads", "quality_threshold",
     "augmentation_techniques", "export_formats", "student_base", "vocabulary_size", "text_variants",
-    "max_unlabelled_examples", "max_inference_latency", "max_memory_usage", "target_hardware",
+    "max_unlabelled_examples", "max_inference_latency", "max_memory_usage", "target_hardware", "backend",
 )
 
 

@@ -70,6 +70,9 @@ def _add_distill(commands) -> None:
     p.add_argument("--transfer", default="logits", help="logits, plus hidden and/or attention for transformers")
     p.add_argument("--max-latency-ms", type=float, help="max batch-1 CPU latency of the student")
     p.add_argument("--max-memory-mb", type=float, help="max memory of the student (weights + activations)")
+    p.add_argument("--target-hardware", default="cpu",
+                   help="comma-separated: cpu, mobile (the limits hold for the int8 TFLite file on one thread; "
+                        "trains on the tensorflow backend), gpu (a CUDA device)")
     p.add_argument("--layers", type=int, help="exact student depth")
     p.add_argument("--hidden-size", type=int, help="exact student width")
     p.add_argument("--heads", type=int, help="exact attention heads (transformer students)")
@@ -154,7 +157,8 @@ def _config_fields(args) -> dict:
               "hidden_size": args.hidden_size, "attention_heads": args.heads, "max_train_examples": args.max_train,
               "max_length": args.max_length, "quality_threshold": args.quality_threshold,
               "checkpoint_every": args.checkpoint_every, "checkpoint_seconds": args.checkpoint_seconds or None,
-              "device": args.device}
+              "device": args.device,
+              "target_hardware": [h.strip().lower() for h in args.target_hardware.split(",") if h.strip()]}
     if args.export:
         fields["exports"] = [f.strip() for f in args.export.split(",") if f.strip()]
     if args.max_memory_mb is not None:

@@ -63,13 +63,30 @@ def teacher_kind(ref: str) -> str:
     return "zoo"
 
 
-def backend_choose(*, domain: str, teacher_kind: str, task: str | None = None, target_hardware: str = "cpu",
-                   exports: list[str] | None = None) -> tuple[str, str]:
+class BackendRefused(ValueError):
+    """The request asks for something no backend can give this teacher (``field`` names what)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def backend_choose(*, domain: str, teacher_kind: str, task: str | None = None, target_hardware: list[str] | str = "cpu",
+                   exports: list[str] | None = None, requested: str = "auto") -> tuple[str, str]:
     """The backend for a job and the reason, in words a person reads on the job page. A TensorFlow
-    format (keras, savedmodel, tflite) asks for the TensorFlow backend where the student is not a
-    text model; for a text one the engine refuses the format before anything trains."""
+    format (keras, savedmodel, tflite) or a mobile target asks for the TensorFlow backend, which
+    trains tabular and image students; a text student with either is refused (``BackendRefused``),
+    and so is a ``requested`` backend that cannot serve the request."""
     words = domain.lower()
+    hardware = [target_hardware] if isinstance(target_hardware, str) else list(target_hardware)
     tensorflow = [f for f in exports or [] if f in TENSORFLOW_FORMATS]
+    text = teacher_kind in ("http", "huggingface") or task == "text" \
+        or (task is None and any(word in words for word in NLP_WORDS))
+    if text and "mobile" in hardware:
+        raise BackendRefused("mobile runs the student as an int8 TFLite file, which is made for tabular and image "
+                             "students; a text student is a Transformers model: target cpu", "target_hardware")
+    if requested != "auto":
+        return _requested_backend(requested, text=text, mobile="mobile" in hardware, tensorflow=tensorflow)
     if teacher_kind == "http":
         return "transformers", "the teacher is a text classifier reached over HTTP"
     if teacher_kind == "huggingface":
@@ -78,13 +95,29 @@ def backend_choose(*, domain: str, teacher_kind: str, task: str | None = None, t
         return "transformers", "the teacher reads text"
     if task is None and any(word in words for word in NLP_WORDS):
         return "transformers", f"the domain {domain!r} is language"
+    if "mobile" in hardware:
+        return "tensorflow", ("the target is mobile: a Keras student, measured and exported as an int8 TFLite file "
+                              "on one thread")
     if tensorflow:
         return "tensorflow", f"the {tensorflow[0]} export is TensorFlow's: Keras students on the TensorFlow runtime"
-    if "mobile" in words or target_hardware != "cpu":
-        return "pytorch", "mobile targets want TensorFlow Lite, which is not available yet; PyTorch with an ONNX export instead"
     if task == "image" or (task is None and any(word in words for word in VISION_WORDS)):
         return "pytorch", "vision models train on the PyTorch backend"
     return "pytorch", "a custom (zoo or ONNX) teacher trains on the PyTorch backend"
+
+
+def _requested_backend(name: str, *, text: bool, mobile: bool, tensorflow: list[str]) -> tuple[str, str]:
+    """A backend the request names, or the reason it cannot serve it."""
+    if text and name != "transformers":
+        raise BackendRefused(f"the {name} backend trains tabular and image students; this teacher reads text, which "
+                             "the transformers backend (or auto) handles", "backend")
+    if not text and name == "transformers":
+        raise BackendRefused("the transformers backend trains text students; this teacher takes tabular data or "
+                             "images: use pytorch, tensorflow or auto", "backend")
+    if name != "tensorflow" and (mobile or tensorflow):
+        asked = "a mobile target (an int8 TFLite file)" if mobile else f"the {tensorflow[0]} export"
+        raise BackendRefused(f"{asked} is written by the tensorflow backend, not by {name}: use tensorflow or auto",
+                             "backend")
+    return name, f"asked for (backend={name})"
 
 
 def request_to_config(request, *, teacher: str, dataset: str, backend: str, epochs: int | None,
@@ -107,7 +140,8 @@ def request_to_config(request, *, teacher: str, dataset: str, backend: str, epoc
         target_size=request.target_size, optimization_target=request.optimization_target,
         backend=backend, exports=request.export_formats, epochs=epochs, seed=request.seed, domain=request.domain,
         quality_threshold=request.quality_threshold, max_inference_latency_ms=request.max_inference_latency,
-        max_memory_bytes=request.max_memory_usage, layer_count=request.layer_count, hidden_size=request.hidden_size,
+        max_memory_bytes=request.max_memory_usage, target_hardware=request.target_hardware,
+        layer_count=request.layer_count, hidden_size=request.hidden_size,
         attention_heads=request.attention_heads, **{**request.engine_options(), **(overrides or {})},
     )
     return config.model_dump(mode="json")

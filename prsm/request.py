@@ -54,7 +54,9 @@ NOT_YET = {
 AUGMENTATIONS = {"shift": "image", "flip": "image", "noise": "tabular",
                  "token_mask": "text"}  # nosec B105  # augmentation names, not a password
 TRAINING_STRATEGIES = {"basic"}
-TARGET_HARDWARE = {"cpu"}
+TARGET_HARDWARE = ("cpu", "mobile", "gpu")
+# what a mobile target exports when the request names no format: the phone runs the int8 file
+MOBILE_EXPORTS = ["keras", "tflite", "tflite-int8"]
 
 
 def parse_duration_ms(value: Any) -> float:
@@ -129,6 +131,9 @@ class DistillationRequest(BaseModel):
     budget_ftns: int = Field(1000, ge=1, le=MAX_BUDGET_FTNS, description="the most this job may cost, in whole FTNS")
     quality_threshold: float = Field(0.85, description="minimum retention (student/teacher accuracy) to deploy or list")
     target_architecture: Literal["auto", "transformer", "mlp", "cnn"] = "auto"
+    backend: Literal["auto", "pytorch", "transformers", "tensorflow"] = Field(
+        "auto", description="auto: TensorFlow for a TensorFlow format or a mobile target, Transformers for text, "
+        "PyTorch otherwise; a named backend that cannot serve the request is refused with the reason")
     layer_count: int | None = Field(None, ge=1, le=48)
     attention_heads: int | None = Field(None, ge=1, le=64)
     hidden_size: int | None = Field(None, ge=1, le=8192)
@@ -141,7 +146,9 @@ class DistillationRequest(BaseModel):
     huggingface_hub_push: bool = False
     max_inference_latency: float | None = Field(None, description="'100ms', '0.5s', or milliseconds")
     max_memory_usage: int | None = Field(None, description="'1GB', '512MiB', or bytes")
-    target_hardware: str = "cpu"
+    target_hardware: list[str] = Field(default_factory=lambda: ["cpu"],
+                                       description="where the student runs: cpu, mobile (int8 TFLite, one thread), gpu; "
+                                       "a name or a list such as ['cpu', 'mobile']")
     revenue_sharing: float | None = Field(None, ge=0, le=1, description="teacher owners' share of marketplace sales")
     marketplace_listing: bool = Field(False, description="list the model on the marketplace when it is deployed (a server's)")
     base_model: str | None = None
@@ -229,12 +236,21 @@ class DistillationRequest(BaseModel):
             raise ValueError(f"training strategy {value!r} is not available yet; use 'basic' (logit distillation)")
         return value
 
-    @field_validator("target_hardware")
+    @field_validator("target_hardware", mode="before")
     @classmethod
-    def _hardware(cls, value: str) -> str:
-        if value.lower() not in TARGET_HARDWARE:
-            raise ValueError(f"target hardware {value!r} is not available yet; students are designed and measured for 'cpu'")
-        return value.lower()
+    def _hardware(cls, value) -> list[str]:
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+            raise ValueError("give a hardware name or a list of them: cpu, mobile, gpu")
+        names = list(dict.fromkeys(name.strip().lower() for name in names))
+        if unknown := [name for name in names if name not in TARGET_HARDWARE]:
+            raise ValueError(f"target hardware {unknown[0]!r} is not one of {', '.join(TARGET_HARDWARE)}")
+        if "gpu" in names:
+            from .engine.config import cuda_present
+
+            if not cuda_present():
+                raise ValueError("gpu needs a CUDA device, and this service has none; use cpu or mobile")
+        return names
 
     @field_validator("huggingface_hub_push")
     @classmethod
@@ -286,10 +302,25 @@ class DistillationRequest(BaseModel):
         if self.teacher_models is not None and len(self.teacher_models) > 1:
             raise ValueError("teacher_models: ensembles of several teachers are not available yet; give one teacher")
         self._augmentation_fits_the_teacher()
+        self._mobile_exports()
         if self.search == "off" and self.search_seconds is not None:
             raise ValueError("search_seconds: limits the search's time; with search='off' there is no search to limit")
         self._engine_options_fit()
         return self
+
+    def _mobile_exports(self) -> None:
+        """A mobile student runs as its int8 TFLite file: that file is always exported, and the other
+        formats are the TensorFlow backend's (by default, the Keras model and float32 TFLite beside it)."""
+        if "mobile" not in self.target_hardware:
+            return
+        if "export_formats" not in self.model_fields_set:
+            self.export_formats = list(MOBILE_EXPORTS)
+            return
+        if other := [f for f in self.export_formats if f not in TENSORFLOW_FORMATS]:
+            raise ValueError(f"target_hardware: a mobile student is a Keras model exported as TFLite; export format "
+                             f"{other[0]!r} is not one of its ({', '.join(TENSORFLOW_FORMATS)})")
+        if "tflite-int8" not in self.export_formats:
+            self.export_formats = [*self.export_formats, "tflite-int8"]
 
     def _engine_options_fit(self) -> None:
         """The engine's own rules on how these options combine (unlabelled rows need alpha > 0, a

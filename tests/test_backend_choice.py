@@ -1,6 +1,6 @@
 import pytest
 
-from prsm.planning import backend_choose
+from prsm.planning import BackendRefused, backend_choose
 
 
 @pytest.mark.parametrize(
@@ -21,11 +21,39 @@ def test_the_backend_follows_the_teacher_first_and_the_domain_second(domain, kin
     assert reason
 
 
-def test_a_mobile_target_falls_back_to_pytorch_and_says_why():
-    chosen, reason = backend_choose(domain="mobile camera app", teacher_kind="zoo", task="image")
+def test_a_mobile_target_picks_tensorflow_and_a_word_in_the_domain_does_not():
+    chosen, reason = backend_choose(domain="digits", teacher_kind="zoo", task="tabular", target_hardware=["cpu", "mobile"])
+    assert chosen == "tensorflow" and "int8 TFLite" in reason
+    assert backend_choose(domain="mobile camera app", teacher_kind="zoo", task="image")[0] == "pytorch"
 
-    assert chosen == "pytorch"
-    assert "TensorFlow Lite" in reason and "not available yet" in reason
+
+def test_a_mobile_target_for_a_text_teacher_is_refused_naming_target_hardware():
+    with pytest.raises(BackendRefused, match="a text student is a Transformers model") as refused:
+        backend_choose(domain="reviews", teacher_kind="huggingface", task="text", target_hardware=["mobile"])
+    assert refused.value.field == "target_hardware"
+
+
+@pytest.mark.parametrize(
+    ("requested", "kind", "task", "fields", "fragment"),
+    [
+        ("pytorch", "huggingface", "text", {}, "this teacher reads text"),
+        ("tensorflow", "zoo", "text", {}, "this teacher reads text"),
+        ("transformers", "onnx", "tabular", {}, "takes tabular data or images"),
+        ("pytorch", "zoo", "image", {"target_hardware": ["mobile"]}, "a mobile target"),
+        ("pytorch", "zoo", "tabular", {"exports": ["savedmodel"]}, "the savedmodel export"),
+    ],
+)
+def test_a_named_backend_that_cannot_serve_the_request_is_refused_with_the_reason(requested, kind, task, fields,
+                                                                                   fragment):
+    with pytest.raises(BackendRefused, match=fragment) as refused:
+        backend_choose(domain="anything", teacher_kind=kind, task=task, requested=requested, **fields)
+    assert refused.value.field in ("backend", "target_hardware")
+
+
+def test_a_named_backend_that_can_serve_the_request_is_taken_and_said_to_be_asked_for():
+    assert backend_choose(domain="digits", teacher_kind="zoo", task="tabular", requested="tensorflow") == \
+        ("tensorflow", "asked for (backend=tensorflow)")
+    assert backend_choose(domain="photos", teacher_kind="onnx", task="image", requested="pytorch")[0] == "pytorch"
 
 
 def test_a_tensorflow_format_picks_the_tensorflow_backend_for_tabular_and_image_students():

@@ -51,7 +51,10 @@ def test_memory_limits_parse_to_bytes(text, size):
         ({"export_formats": ["gguf"]}, "export_formats", "unknown export format 'gguf'"),
         ({"huggingface_hub_push": True}, "huggingface_hub_push", "runs offline"),
         ({"training_strategy": "adversarial"}, "training_strategy", "not available yet"),
-        ({"target_hardware": "tpu"}, "target_hardware", "not available yet"),
+        ({"target_hardware": "tpu"}, "target_hardware", "'tpu' is not one of cpu, mobile, gpu"),
+        ({"target_hardware": []}, "target_hardware", "give a hardware name or a list"),
+        ({"target_hardware": ["mobile"], "export_formats": ["onnx"]}, "target_hardware",
+         "export format 'onnx' is not one of its"),
         ({"colour": "blue"}, "colour", "unknown field"),
     ],
 )
@@ -85,3 +88,23 @@ def test_every_field_the_engine_cannot_honour_yet_is_refused_not_dropped(field):
     errors = _errors(teacher_model="catalog:digits-mlp", **{field: value})
 
     assert errors[field] == NOT_YET[field]
+
+
+def test_a_mobile_target_exports_the_int8_tflite_file_the_phone_runs():
+    request = DistillationRequest(teacher_model="catalog:digits-mlp", target_hardware=["CPU", "mobile"])
+    assert request.target_hardware == ["cpu", "mobile"]
+    assert request.export_formats == ["keras", "tflite", "tflite-int8"]
+    assert DistillationRequest.model_validate_json(request.model_dump_json()) == request
+    named = DistillationRequest(teacher_model="catalog:digits-mlp", target_hardware="mobile", export_formats=["savedmodel"])
+    assert named.target_hardware == ["mobile"] and named.export_formats == ["savedmodel", "tflite-int8"]
+    assert DistillationRequest(teacher_model="catalog:digits-mlp").target_hardware == ["cpu"]
+
+
+def test_a_gpu_target_is_refused_where_no_cuda_device_is_present(monkeypatch):
+    import prsm.engine.config as engine_config
+
+    monkeypatch.setattr(engine_config, "cuda_present", lambda: False)
+    assert "gpu needs a CUDA device" in _errors(teacher_model="catalog:digits-mlp", target_hardware="gpu")["target_hardware"]
+    monkeypatch.setattr(engine_config, "cuda_present", lambda: True)
+    assert DistillationRequest(teacher_model="catalog:digits-mlp", target_hardware="gpu").target_hardware == ["gpu"]
+

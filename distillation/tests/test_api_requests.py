@@ -38,6 +38,9 @@ def ada(catalog_home):
         ({"target_size": "tiny"}, "target_size"),
         ({"frobnicate": True}, "frobnicate"),
         ({"teacher_models": [{"model": "catalog:digits-mlp", "weight": 0.7}]}, "teacher_models"),
+        ({"backend": "transformers"}, "backend"),  # a text backend for a tabular teacher
+        ({"backend": "pytorch", "export_formats": ["tflite"]}, "backend"),
+        ({"target_hardware": ["cpu", "tpu"]}, "target_hardware"),
     ],
 )
 def test_every_invalid_field_is_a_400_naming_it(ada, change, field):
@@ -75,6 +78,18 @@ def test_the_estimate_creates_nothing_and_names_the_backend(ada):
     assert body["backend"] == "pytorch" and body["within_budget"] is True
     assert body["cost_units"] == sum(v if isinstance(v, int) else sum(v) for v in body["breakdown_units"].values())
     assert not user.distillation_jobs.exists()
+
+
+def test_a_mobile_target_is_estimated_on_the_tensorflow_backend_and_refused_for_a_text_teacher(ada):
+    api, _ = ada
+
+    body = api.post("/api/v1/distillations/estimate/", {**GOOD, "target_hardware": ["cpu", "mobile"]}, format="json").json()
+    assert body["backend"] == "tensorflow" and "mobile" in body["backend_reason"], body
+
+    text = {**GOOD, "teacher_model": "catalog:sentiment-minilm", "domain": "sentiment", "target_hardware": "mobile"}
+    response = api.post("/api/v1/distillations/estimate/", text, format="json")
+    assert response.status_code == 400 and response.json()["error"]["field"] == "target_hardware", response.content
+    assert "a text student is a Transformers model" in response.json()["error"]["message"]
 
 
 def test_creating_a_job_holds_its_estimate_and_cancelling_it_while_queued_releases_it(ada):

@@ -214,3 +214,22 @@ def test_an_uploaded_teachers_card_refreshes_itself_until_its_analysis_is_in(cli
     other = user_create(username="eve", password="correct horse battery", email="eve@example.com")
     client.force_login(other)
     assert client.get(card_url).status_code == 404
+
+
+def test_a_phone_target_chosen_in_the_wizard_trains_on_tensorflow_and_exports_the_int8_file(client, ada):
+    _walk_to_budget(client)
+    goal = {"target_size": "small", "optimization_target": "speed", "epochs": "2", "target_hardware": ["cpu", "mobile"],
+            "max_inference_latency": "2ms", "max_memory_usage": "1MiB", "go": "next"}
+    refused = client.post("/distill/goal/", {**goal, "backend": "pytorch"})
+    assert refused.status_code == 400 and "written by the tensorflow backend" in refused.content.decode()
+
+    assert client.post("/distill/goal/", goal)["Location"] == "/distill/budget/"
+    client.post("/distill/budget/", {"budget_ftns": "500", "go": "next"})
+    review = client.get("/distill/review/").content.decode()
+    # the limits as typed ("2ms", "1MiB") become the CLI's milliseconds and MiB
+    assert "--target-hardware cpu,mobile" in review and "--max-latency-ms 2 --max-memory-mb 1" in review
+    client.post("/distill/submit/")
+    job = DistillationJob.objects.get(owner=ada)
+    assert job.backend == "tensorflow" and "mobile" in job.backend_reason
+    assert job.engine_config["target_hardware"] == ["cpu", "mobile"]
+    assert job.engine_config["exports"] == ["keras", "tflite", "tflite-int8"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 
+from prsm.engine.config import cuda_present
 from prsm.planning import STUDENT_BASES
 from prsm.request import AUGMENTATIONS, EXPORT_FORMATS, MAX_SEARCH_SECONDS, DistillationRequest
 
@@ -63,8 +64,19 @@ class GoalForm(forms.Form):
                                                help_text="Files you can download; ONNX is what a deployment serves. keras, savedmodel "
                                                          "and tflite train the student with TensorFlow (tabular and "
                                                          "image data).")
+    backend = forms.ChoiceField(label="Backend", required=False, initial="auto",
+                                choices=[("auto", "Chosen for the request"), ("pytorch", "PyTorch"),
+                                         ("tensorflow", "TensorFlow (Keras)"), ("transformers", "Hugging Face Transformers")],
+                                help_text="Auto: TensorFlow for a TensorFlow export or a phone, Transformers for text, "
+                                          "PyTorch otherwise.")
+    target_hardware = forms.MultipleChoiceField(
+        label="Runs on", required=False, widget=forms.CheckboxSelectMultiple, initial=["cpu"],
+        choices=[("cpu", "CPU"), ("mobile", "Phone (TFLite int8, one thread)")],
+        help_text="Phone: the limits below hold for the int8 TFLite file on one thread, which is always exported "
+                  "(tabular data and images).")
     max_inference_latency = forms.CharField(label="Maximum latency", required=False, max_length=40,
-                                            help_text="Per prediction on this CPU, e.g. 5ms; empty: no limit.")
+                                            help_text="Per prediction on this CPU (on a phone target, the int8 file on "
+                                                      "one thread), e.g. 5ms; empty: no limit.")
     max_memory_usage = forms.CharField(label="Maximum memory", required=False, max_length=40,
                                        help_text="Weights and activations, e.g. 50MB; empty: no limit.")
     quality_threshold = forms.FloatField(label="Quality threshold", required=False, min_value=0, max_value=1,
@@ -102,8 +114,8 @@ class GoalForm(forms.Form):
                                      help_text="Text: a small pretrained model the student starts from.")
 
     ADVANCED = ("domain", "target_architecture", "layer_count", "hidden_size", "attention_heads", "epochs",
-                "augmentation_techniques", "export_formats", "max_inference_latency", "max_memory_usage",
-                "quality_threshold", "seed", "search", "search_seconds", "temperature", "alpha", "unlabelled_data",
+                "augmentation_techniques", "export_formats", "backend", "target_hardware", "max_inference_latency",
+                "max_memory_usage", "quality_threshold", "seed", "search", "search_seconds", "temperature", "alpha", "unlabelled_data",
                 "max_unlabelled_examples", "text_variants", "vocabulary_size", "student_base")
 
     # Options whose request default is None ("the engine's"), shown here as what the engine does then.
@@ -111,6 +123,8 @@ class GoalForm(forms.Form):
 
     def __init__(self, *args, transfer_sets=(), **kwargs):
         super().__init__(*args, **kwargs)
+        if cuda_present():  # offered only where a job can have it
+            self.fields["target_hardware"].choices += [("gpu", "GPU (CUDA)")]
         self.fields["unlabelled_data"].choices = [("", "None")] + [(choice.ref, choice.name) for choice in transfer_sets]
 
     def advanced_fields(self):

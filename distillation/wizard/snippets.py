@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import shlex
 
+from prsm.request import parse_duration_ms, parse_size_bytes
+
 # `prsm distill` flags for the request fields it takes (CONTRACT.md, prsm/cli.py).
 CLI_FLAGS = {"target_size": "--target-size", "optimization_target": "--optimization-target", "epochs": "--epochs",
              "seed": "--seed", "layer_count": "--layers", "hidden_size": "--hidden-size", "attention_heads": "--heads",
              "quality_threshold": "--quality-threshold", "search": "--search", "search_seconds": "--search-seconds",
              "temperature": "--temperature", "alpha": "--alpha",
              "max_unlabelled_examples": "--max-unlabelled", "text_variants": "--text-variants",
-             "vocabulary_size": "--vocabulary-size", "student_base": "--student-base"}
+             "vocabulary_size": "--vocabulary-size", "student_base": "--student-base", "backend": "--backend"}
 
 
 def snippets(draft: dict, *, base_url: str) -> dict[str, str]:
@@ -40,10 +42,12 @@ def cli_snippet(draft: dict) -> str:
             parts += [flag, str(draft[name])]
     if "export_formats" in draft:
         parts += ["--export", ",".join(draft["export_formats"])]
+    if hardware := draft.get("target_hardware"):
+        parts += ["--target-hardware", ",".join(hardware)]
     if latency := draft.get("max_inference_latency"):
-        parts += ["--max-latency-ms", f"{float(latency):g}"]
+        parts += ["--max-latency-ms", f"{parse_duration_ms(latency):g}"]  # "5ms" as the wizard takes it
     if memory := draft.get("max_memory_usage"):
-        parts += ["--max-memory-mb", f"{int(memory) / 2**20:g}"]  # the CLI counts MiB
+        parts += ["--max-memory-mb", f"{parse_size_bytes(memory) / 2**20:g}"]  # the CLI counts MiB
     if transfer := draft.get("unlabelled_data"):
         parts += ["--unlabelled-data", transfer if transfer.startswith("builtin:") else "PATH/TO/YOUR/TRANSFER/SET"]
     if draft.get("augmentation_techniques"):

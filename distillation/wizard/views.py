@@ -90,9 +90,10 @@ def _values(form) -> dict:
 
 
 def _planning_errors(request, current, draft: dict) -> list[dict]:
-    """The planner's refusals (an unknown or unbuilt teacher, data of the wrong kind, a budget under
-    the estimate) for the step just sent; ``draft`` is a valid request."""
-    if current.slug not in ("teacher", "data", "budget"):
+    """The planner's refusals (an unknown or unbuilt teacher, data of the wrong kind, a backend or
+    target that cannot serve the teacher, a budget under the estimate) for the step just sent;
+    ``draft`` is a valid request."""
+    if current.slug not in ("teacher", "data", "goal", "budget"):
         return []
     estimate = choices.estimate_for(user=request.user, request=draft_request(draft))
     if "error" in estimate:

@@ -19,6 +19,7 @@ from pydantic import (
 
 from .checks.config import ChecksConfig
 from .checks.spending import Budget
+from .formats import TENSORFLOW_FORMATS
 
 Transfer = Literal["logits", "hidden", "attention"]
 
@@ -93,6 +94,10 @@ class DistillConfig(BaseModel):
                                         "training texts use")
     max_inference_latency_ms: float | None = Field(None, gt=0)
     max_memory_bytes: int | None = Field(None, gt=0)
+    target_hardware: list[Literal["cpu", "mobile", "gpu"]] = Field(
+        default_factory=lambda: ["cpu"], description="where the student will run: cpu, mobile (the int8 TFLite file on "
+        "one thread is what the latency and memory limits are checked against, and it is always exported), gpu "
+        "(trained and run on a CUDA device; refused where there is none)")
     layer_count: int | None = Field(None, ge=1)
     hidden_size: int | None = Field(None, ge=1)
     attention_heads: int | None = Field(None, ge=1)
@@ -138,9 +143,39 @@ class DistillConfig(BaseModel):
                              "its own tokenizer: use text_variants (the teacher labels them once, on its own encoding)")
         return self
 
+    @model_validator(mode="after")
+    def _hardware_fits(self) -> DistillConfig:
+        """``mobile``: the phone runs the int8 TFLite file, so the backend is one that writes it and the
+        file is always among the exports. ``gpu``: the student trains on a CUDA device, which must be here."""
+        self.target_hardware = list(dict.fromkeys(self.target_hardware))
+        if "mobile" in self.target_hardware:
+            if self.backend not in ("auto", "tensorflow"):
+                raise ValueError(f"target_hardware: mobile runs the student as an int8 TFLite file, which the {self.backend} "
+                                 "backend does not write; use backend auto or tensorflow")
+            if self.exports is not None:
+                other = [f for f in self.exports if f not in TENSORFLOW_FORMATS]
+                if other:
+                    raise ValueError(f"target_hardware: a mobile student is a Keras model exported as TFLite; {other[0]!r} "
+                                     f"is not one of its formats ({', '.join(TENSORFLOW_FORMATS)})")
+                if "tflite-int8" not in self.exports:
+                    self.exports = [*self.exports, "tflite-int8"]
+        if "gpu" in self.target_hardware:
+            if self.device == "cpu":
+                raise ValueError("target_hardware: gpu asks for a CUDA device, and device is cpu")
+            if not cuda_present():
+                raise ValueError("target_hardware: gpu needs a CUDA device, and this machine has none; use cpu or mobile")
+            self.device = "cuda"
+        return self
+
     def training_fingerprint(self) -> dict:
         """The fields that change what training computes (a checkpoint resumes only if they match)."""
         # the checks and the budget only observe (redaction changes the data's hash instead)
         return self.model_dump(exclude={"exports", "baseline", "quality_threshold", "checkpoint_every",
                                         "checkpoint_seconds", "device", "domain", "checks", "budget",
                                         "teacher_http"})
+
+
+def cuda_present() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from ..planning import backend_choose, request_to_config, teacher_kind, teacher_task
+from ..planning import BackendRefused, backend_choose, request_to_config, teacher_kind, teacher_task
 from ..request import DistillationRequest
 from .inputs import local_inputs
 from .types import DeployedModel, Job, JobStatus, SdkError
@@ -86,8 +86,12 @@ class LocalBackend:
         if dataset is None:
             raise SdkError("dataset: required for a teacher outside the catalog", field="dataset")
         kind = teacher_kind(teacher)
-        backend, reason = backend_choose(domain=request.domain, teacher_kind=kind, task=teacher_task(teacher),
-                                         target_hardware=request.target_hardware, exports=request.export_formats)
+        try:
+            backend, reason = backend_choose(domain=request.domain, teacher_kind=kind, task=teacher_task(teacher),
+                                             target_hardware=request.target_hardware, exports=request.export_formats,
+                                             requested=request.backend)
+        except BackendRefused as refused:
+            raise SdkError(f"{refused.field}: {refused}", field=refused.field) from None
         config = request_to_config(request, teacher=teacher, dataset=dataset, backend=backend, epochs=request.epochs)
         job_id = str(uuid.uuid4())
         job = _LocalJob(job_id, request, config, self.work_dir / job_id)

@@ -26,14 +26,17 @@ def get_backend(name: str) -> Backend:
     return importlib.import_module(REGISTRY[name]).BACKEND
 
 
-def select_backend(requested: str, task: str, teacher_kind: str, exports: list[str] | None = None) -> str:
-    """``auto``: tensorflow where a TensorFlow format is asked for (tabular and image students);
-    text goes to transformers (the student is a smaller transformer), the rest to pytorch."""
+def select_backend(requested: str, task: str, teacher_kind: str, exports: list[str] | None = None,
+                   hardware: list[str] | None = None) -> str:
+    """``auto``: tensorflow where a TensorFlow format or a mobile target is asked for (tabular and
+    image students); text goes to transformers (the student is a smaller transformer), the rest to pytorch."""
+    mobile = "mobile" in (hardware or [])
     if requested == "auto":
-        wants_tensorflow = any(f in TENSORFLOW_FORMATS for f in exports or [])
+        wants_tensorflow = mobile or any(f in TENSORFLOW_FORMATS for f in exports or [])
         if wants_tensorflow and task == "text":
-            raise BadInput("TensorFlow formats (savedmodel, tflite) are for tabular and image students; a text student "
-                           "is a Transformers model: export onnx, safetensors or huggingface")
+            asked = "a mobile target (an int8 TFLite file)" if mobile else "TensorFlow formats (savedmodel, tflite)"
+            raise BadInput(f"{asked} is for tabular and image students; a text student is a Transformers model: "
+                           "target cpu and export onnx, onnx-int8, safetensors or huggingface")
         name = "tensorflow" if wants_tensorflow else "transformers" if task == "text" else "pytorch"
     else:
         name = requested

@@ -15,6 +15,7 @@ from torch import nn
 
 from ..adapters import predict_logits
 from ..data.types import TaskData
+from ..errors import BadInput
 from ..students.design import Candidate
 from ..training.callbacks import Reporter
 from ..training.loop import LogitObjective, Trainer, TrainData, TrainResult, TrainSettings
@@ -64,6 +65,11 @@ class Backend(ABC):
 
     @abstractmethod
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None: ...
+
+    def measure_mobile(self, candidate: Candidate, teacher, train: TaskData) -> None:
+        """Latency and memory as the candidate would run on a phone (``target_hardware`` mobile)."""
+        raise BadInput(f"target_hardware 'mobile' is measured as a TFLite int8 file, which the {self.name} backend "
+                       "does not write: use the tensorflow backend (or backend auto)")
 
     @abstractmethod
     def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None,

@@ -63,7 +63,7 @@ A {report['task']} classifier distilled by PRSM from `{t.get('ref', '')}` ({t.ge
 {table}
 
 Retention {report['retention']:.3f}, agreement with the teacher {_fmt(s.get('agreement'))}, speedup {_fmt(report['speedup'])}x
-({_runtimes(report)}, on the machine that built the model).
+({_runtimes(report)}, on the machine that built the model).{_mobile(s.get("mobile"))}
 
 {_search(report.get('search'))}{_teacher_note(t)}## Checks
 
@@ -123,6 +123,17 @@ def _runtimes(report: dict) -> str:
     eager = f"; an eager Keras call takes {_fmt(s['keras_latency_ms_p50'])} ms" if s.get("keras_latency_ms_p50") else ""
     return (f"teacher latency in {teacher} ({t.get('threads')} threads), student in {student} "
             f"({s.get('threads')} thread{'s' if s.get('threads') != 1 else ''}){eager}")
+
+
+def _mobile(mobile: dict | None) -> str:
+    """The student as a phone runs it (target_hardware mobile): the int8 TFLite file's own figures."""
+    if not mobile:
+        return ""
+    return (f"\n\nOn mobile (target_hardware): the int8 TFLite file `{mobile['path']}` in LiteRT, one thread, batch 1: "
+            f"p50 {_fmt(mobile['latency_ms_p50'])} ms, p95 {_fmt(mobile['latency_ms_p95'])} ms, "
+            f"{_fmt(mobile['size_bytes'])} bytes on disk, at most {_fmt(mobile['memory_bytes'])} bytes of tensors in "
+            f"memory, test accuracy {_fmt(mobile['accuracy'])}"
+            f"{'' if mobile['verified'] else ' (NOT verified: see its export record)'}.")
 
 
 def _student_base(student: dict) -> str:

@@ -25,6 +25,8 @@ from .files import export_record, within_tolerance
 
 ALLOWED_DROP = {"float32": 0.005, "float16": 0.005, "int8": 0.02}  # accuracy below the Keras model's
 REPRESENTATIVE_ROWS = 200
+MOBILE_RUNTIME = "tflite-int8"  # what target_hardware="mobile" measures: this file in LiteRT, one thread
+TENSOR_BYTES = "every tensor of a batch-1 TFLite interpreter (weights and activations), an upper bound"
 
 
 def export_savedmodel(model, folder: Path, root: Path, x: np.ndarray, expected: np.ndarray) -> dict:
@@ -63,7 +65,8 @@ def export_tflite(saved_model: Path, target: Path, root: Path, variant: str, rep
     latency = latency_ms(lambda: _invoke(interpreter, x[:1]), repeats=50)
     record = export_record(target, root, not note, diff, variant=variant, accuracy=accuracy,
                            reference_accuracy=reference, agreement=float((logits.argmax(1) == expected.argmax(1)).mean()),
-                           latency_ms_p50=latency["p50"], latency_ms_p95=latency["p95"], threads=1)
+                           latency_ms_p50=latency["p50"], latency_ms_p95=latency["p95"], threads=1,
+                           memory_bytes=tensor_bytes(interpreter), memory_method=TENSOR_BYTES)
     if note:
         record["note"] = note
     return record
@@ -87,6 +90,32 @@ def tflite_cost(model, x: np.ndarray) -> dict:
             rows = np.ascontiguousarray(x[np.arange(batch) % len(x)], dtype=np.float32)
             out.update(_latency_fields(latency_ms(lambda rows=rows: _invoke(interpreter, rows)), batch))
     return out | {"threads": 1}
+
+
+def mobile_cost(model, representative: np.ndarray) -> dict:
+    """What ``model`` costs on a phone, as the product deploys it there: a full-integer int8 TFLite
+    file (calibrated on ``representative`` rows) in LiteRT on one thread, batch 1. Latency, the
+    file's bytes and the memory its tensors take (:func:`tensor_bytes`)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="prsm-mobile-") as scratch:
+        saved = Path(scratch) / "savedmodel"
+        model.export(str(saved), format="tf_saved_model", verbose=False)
+        path = Path(scratch) / "model.int8.tflite"
+        path.write_bytes(_convert(saved, "int8", representative))
+        interpreter = _interpreter(path)
+        row = np.ascontiguousarray(representative[:1], dtype=np.float32)
+        latency = latency_ms(lambda: _invoke(interpreter, row), repeats=50)
+        return {"runtime": MOBILE_RUNTIME, "threads": 1, "latency_ms_p50": latency["p50"], "latency_ms_p95": latency["p95"],
+                "memory_bytes": tensor_bytes(interpreter), "memory_method": TENSOR_BYTES, "size_bytes": path.stat().st_size}
+
+
+def tensor_bytes(interpreter) -> int:
+    """The bytes of every tensor the interpreter holds at its current batch (weights, inputs, outputs
+    and every intermediate): an upper bound on its memory, since LiteRT's arena reuses the space of
+    intermediates that are no longer needed."""
+    return int(sum(np.prod(t["shape"], dtype=np.int64) * np.dtype(t["dtype"]).itemsize
+                   for t in interpreter.get_tensor_details()))
 
 
 def _convert(saved_model: Path, variant: str, representative: np.ndarray) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Callable
 
 import numpy as np
 
@@ -48,7 +49,8 @@ def load_teacher(run: Run) -> None:
     run.data = align_classes(run.data, run.teacher)
     before_training(run)
     run.teacher_describe = run.teacher.describe()
-    name = select_backend(run.config.backend, run.data.task, run.teacher.kind, run.config.exports)
+    name = select_backend(run.config.backend, run.data.task, run.teacher.kind, run.config.exports,
+                          run.config.target_hardware)
     run.backend = get_backend(name)
     unknown = [f for f in run.config.exports or [] if f not in run.backend.formats]
     if unknown:  # refused now, not after the training
@@ -202,6 +204,14 @@ def design_request(c) -> DesignRequest:
                          layer_count=c.layer_count, hidden_size=c.hidden_size, attention_heads=c.attention_heads)
 
 
+def measurer(run: Run) -> Callable[[Candidate], None]:
+    """How this job measures a design: as its backend runs it here or, for ``target_hardware``
+    mobile, as its int8 TFLite file on one thread, since the limits are to hold on the phone."""
+    if "mobile" in run.config.target_hardware:
+        return lambda candidate: run.backend.measure_mobile(candidate, run.teacher, run.split.train)
+    return lambda candidate: run.backend.measure(candidate, run.teacher, run.split.train)
+
+
 def _design(run: Run) -> dict:
     c = run.config
     request = design_request(c)
@@ -210,8 +220,10 @@ def _design(run: Run) -> dict:
     total = max(1, len(candidates))
     measured = [0]
 
+    measure_one = measurer(run)
+
     def measure(candidate: Candidate) -> None:
-        run.backend.measure(candidate, run.teacher, run.split.train)
+        measure_one(candidate)
         measured[0] += 1
         run.reporter.progress(measured[0] / total, message=f"measuring {candidate.name}")
 

@@ -24,7 +24,7 @@ from ..training.cache import cached_teacher_logits
 from ..training.callbacks import Reporter
 from ..training.checkpoint import save_atomic, write_text_atomic
 from ..training.loop import TrainData, TrainSettings
-from .prepare import design_request, teacher_logits_key
+from .prepare import design_request, measurer, teacher_logits_key
 from .safety import fairness_on, fit_with_breaker, robustness_of, robustness_rows
 from .train import _build, _device, _on_training_device, _online_teacher, training_rows, trial_weights
 
@@ -136,8 +136,7 @@ def _other_families(run: Run) -> list[dict]:
     found = run.backend.search_candidates(run.teacher, run.split.train, budget, vocabulary_size=c.vocabulary_size,
                                           light_students=not (c.exports is not None and "huggingface" in c.exports),
                                           pretrained=not c.augment)
-    fitting = screen(found, design_request(c), budget, lambda candidate: run.backend.measure(candidate, run.teacher,
-                                                                                           run.split.train))
+    fitting = screen(found, design_request(c), budget, measurer(run))
     return [candidate.summary() for candidate in fitting]
 
 

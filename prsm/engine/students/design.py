@@ -50,9 +50,12 @@ class Candidate:
     # where its tokens and first weights come from when not the request's own (a search candidate
     # cut from a pretrained base: {"base": ref, "vocabulary_size": cap?}); None: the request's
     source: dict | None = None
+    # where latency and memory were measured when not the backend's own CPU runtime ("tflite-int8"
+    # for a mobile target); None: as the backend runs it here
+    measured_on: str | None = None
 
     def summary(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "architecture" and (k != "source" or v)} \
+        return {k: v for k, v in asdict(self).items() if k != "architecture" and (k not in ("source", "measured_on") or v)} \
             | {"architecture": self.architecture}
 
 

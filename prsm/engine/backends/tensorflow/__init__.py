@@ -26,6 +26,7 @@ from .training import KerasTrainer, predict
 
 KERAS_FILE = "model.keras"
 REPRESENTATIVE_ROWS = 200  # training rows the int8 conversion calibrates its ranges on
+MOBILE_CALIBRATION_ROWS = 32  # enough to set a design's int8 ranges for timing it (its accuracy is not measured)
 
 
 class TensorFlowBackend(Backend):
@@ -42,6 +43,21 @@ class TensorFlowBackend(Backend):
         # measured as the PyTorch module of the same shape: the rule ranks designs by it, and a
         # Keras model's call overhead at batch 1 would hide the differences between them
         _TORCH.measure(candidate, teacher, train)
+
+    def measure_mobile(self, candidate: Candidate, teacher, train: TaskData) -> None:
+        """FLOPs as on the CPU; latency and memory of the candidate (fresh weights: the time of an
+        int8 graph does not depend on its values) as a full-integer int8 TFLite file in LiteRT on one
+        thread, calibrated on a few training rows."""
+        from ...export.keras_formats import MOBILE_RUNTIME, mobile_cost
+
+        _TORCH.measure(candidate, teacher, train)
+        architecture = candidate.architecture
+        if architecture["kind"] == "mlp":
+            architecture = designs.scaled_mlp_architecture(architecture, train)
+        x = TensorAdapter().encode(train.subset(np.arange(min(len(train), MOBILE_CALIBRATION_ROWS))))["x"]
+        cost = mobile_cost(keras_model(architecture, 0), x)
+        candidate.latency_ms, candidate.memory_bytes = cost["latency_ms_p50"], cost["memory_bytes"]
+        candidate.measured_on = MOBILE_RUNTIME
 
     def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None,
               vocabulary_size: int | None = None) -> Student:
