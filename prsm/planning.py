@@ -113,11 +113,14 @@ def _requested_backend(name: str, *, text: bool, mobile: bool, tensorflow: list[
     if not text and name == "transformers":
         raise BackendRefused("the transformers backend trains text students; this teacher takes tabular data or "
                              "images: use pytorch, tensorflow or auto", "backend")
-    if name != "tensorflow" and (mobile or tensorflow):
-        asked = "a mobile target (an int8 TFLite file)" if mobile else f"the {tensorflow[0]} export"
-        raise BackendRefused(f"{asked} is written by the tensorflow backend, not by {name}: use tensorflow or auto",
-                             "backend")
-    return name, f"asked for (backend={name})"
+    if name != "tensorflow" and mobile:
+        raise BackendRefused(f"a mobile target designs the student as an int8 TFLite file, which the tensorflow backend "
+                             f"does and {name} does not: use tensorflow or auto", "backend")
+    if name == "transformers" and tensorflow:
+        raise BackendRefused(f"the {tensorflow[0]} export is TensorFlow's, and a Transformers student has no TensorFlow "
+                             "form (transformers 5 has no TensorFlow classes): export onnx or onnx-int8", "backend")
+    converted = f"; its {', '.join(tensorflow)} export copied into Keras" if tensorflow else ""
+    return name, f"asked for (backend={name}){converted}"
 
 
 def request_to_config(request, *, teacher: str, dataset: str, backend: str, epochs: int | None,

@@ -40,7 +40,7 @@ def test_a_mobile_target_for_a_text_teacher_is_refused_naming_target_hardware():
         ("tensorflow", "zoo", "text", {}, "this teacher reads text"),
         ("transformers", "onnx", "tabular", {}, "takes tabular data or images"),
         ("pytorch", "zoo", "image", {"target_hardware": ["mobile"]}, "a mobile target"),
-        ("pytorch", "zoo", "tabular", {"exports": ["savedmodel"]}, "the savedmodel export"),
+        ("transformers", "huggingface", "text", {"exports": ["tflite"]}, "has no TensorFlow form"),
     ],
 )
 def test_a_named_backend_that_cannot_serve_the_request_is_refused_with_the_reason(requested, kind, task, fields,
@@ -54,6 +54,10 @@ def test_a_named_backend_that_can_serve_the_request_is_taken_and_said_to_be_aske
     assert backend_choose(domain="digits", teacher_kind="zoo", task="tabular", requested="tensorflow") == \
         ("tensorflow", "asked for (backend=tensorflow)")
     assert backend_choose(domain="photos", teacher_kind="onnx", task="image", requested="pytorch")[0] == "pytorch"
+    # a PyTorch student is copied into Keras for a TensorFlow format
+    chosen, reason = backend_choose(domain="digits", teacher_kind="zoo", task="tabular", requested="pytorch",
+                                    exports=["onnx", "tflite-int8"])
+    assert chosen == "pytorch" and "tflite-int8 export copied into Keras" in reason
 
 
 def test_a_tensorflow_format_picks_the_tensorflow_backend_for_tabular_and_image_students():

@@ -39,7 +39,7 @@ def ada(catalog_home):
         ({"frobnicate": True}, "frobnicate"),
         ({"teacher_models": [{"model": "catalog:digits-mlp", "weight": 0.7}]}, "teacher_models"),
         ({"backend": "transformers"}, "backend"),  # a text backend for a tabular teacher
-        ({"backend": "pytorch", "export_formats": ["tflite"]}, "backend"),
+        ({"backend": "pytorch", "target_hardware": ["mobile"], "export_formats": ["tflite"]}, "backend"),
         ({"target_hardware": ["cpu", "tpu"]}, "target_hardware"),
     ],
 )

@@ -172,3 +172,45 @@ def test_the_model_card_says_where_each_latency_was_measured(tmp_path, digits_on
     card = (tmp_path / "MODEL_CARD.md").read_text()
     assert "teacher latency in onnxruntime" in card and "student in tflite (1 thread)" in card
     assert "an eager Keras call takes" in card
+
+
+def test_a_pytorch_student_is_copied_into_keras_for_tensorflows_formats_and_each_file_verifies(tmp_path, digits_teacher,
+                                                                                              digits_csv):
+    formats = ["onnx", "keras", "tflite", "tflite-int8"]
+    report = run_distillation(_config(digits_teacher, digits_csv, epochs=20, backend="pytorch", exports=formats),
+                              tmp_path)
+    exports = report["exports"]
+    assert report["backend"] == "pytorch" and sorted(exports) == sorted(formats)
+    assert all(record["verified"] for record in exports.values()), {k: r.get("note") for k, r in exports.items()}
+    # float32 TFLite keeps the torch student's accuracy on the test split; int8 stays within 2 points
+    assert abs(exports["tflite"]["accuracy"] - report["student"]["accuracy"]) <= 0.005
+    assert exports["tflite-int8"]["accuracy"] >= report["student"]["accuracy"] - 0.02
+
+
+def test_a_pytorch_cnn_copied_into_keras_gives_the_torch_logits(shapes_cnn_teacher):
+    """The layout changes (kernels, channels-last flatten) on a CNN with a hidden layer and trained
+    batch-norm statistics: the copy answers as the torch module does."""
+    import torch
+
+    from prsm.engine.backends.tensorflow.from_torch import keras_from_torch
+    from prsm.engine.zoo import load_zoo_model
+
+    module, architecture = load_zoo_model(shapes_cnn_teacher)
+    config = architecture["config"]
+    assert config["hidden"] and module.training is False
+    x = np.random.default_rng(0).random((8, config["in_channels"], *config["image_size"])).astype(np.float32)
+    with torch.inference_mode():
+        expected = module(torch.from_numpy(x)).numpy()
+    copied = keras_from_torch(module, architecture)(x, training=False).numpy()
+    assert np.abs(copied - expected).max() < 1e-4 * max(1.0, np.abs(expected).max())
+
+
+def test_a_transformers_student_asked_for_tflite_is_refused_before_training(tmp_path, tiny_bert_teacher, reviews_csv):
+    from prsm.engine.errors import BadInput
+
+    config = DistillConfig(teacher=str(tiny_bert_teacher), data=str(reviews_csv), backend="transformers",
+                           exports=["onnx", "tflite"], search="off", epochs=1, max_train_examples=40)
+    with pytest.raises(BadInput, match="export format 'tflite' is not available for transformers students: "
+                                       "transformers 5 has no TensorFlow classes"):
+        run_distillation(config, tmp_path)
+    assert not (tmp_path / "report.json").exists()

@@ -17,13 +17,23 @@ REGISTRY = {
     "tensorflow": "prsm.engine.backends.tensorflow",
 }
 
-__all__ = ["Backend", "Student", "get_backend", "select_backend", "REGISTRY"]
+__all__ = ["Backend", "Student", "get_backend", "select_backend", "formats_of", "CONVERTED_FORMATS", "REGISTRY"]
 
 
 def get_backend(name: str) -> Backend:
     if name not in REGISTRY:
         raise BadInput(f"unknown backend {name!r} (expected auto, {', '.join(REGISTRY)})")
     return importlib.import_module(REGISTRY[name]).BACKEND
+
+
+# Formats a backend's students are written in through another backend: a PyTorch zoo student (mlp,
+# cnn) is copied into the Keras model of its design (tensorflow.from_torch) for TensorFlow's formats.
+CONVERTED_FORMATS = {"pytorch": TENSORFLOW_FORMATS}
+
+
+def formats_of(name: str) -> tuple[str, ...]:
+    """Every format a job on backend ``name`` can export: its own, then those it gets by conversion."""
+    return (*get_backend(name).formats, *CONVERTED_FORMATS.get(name, ()))
 
 
 def select_backend(requested: str, task: str, teacher_kind: str, exports: list[str] | None = None,

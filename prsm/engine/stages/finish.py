@@ -71,7 +71,15 @@ def _costs(run: Run) -> None:
 
 def export(run: Run) -> None:
     formats = run.config.exports if run.config.exports is not None else list(run.backend.default_exports_for(run.student))
-    run.exports = run.backend.export(run.student, formats, run.out, run.out, run.split.test)
+    own = [f for f in formats if f in run.backend.formats]
+    run.exports = run.backend.export(run.student, own, run.out, run.out, run.split.test)
+    converted = [f for f in formats if f not in own]
+    if converted:  # TensorFlow's formats for a PyTorch student (backends.CONVERTED_FORMATS), checked in prepare
+        from ..backends import tensorflow
+
+        representative = tensorflow.representative_rows(run.split.train, run.config.seed)
+        run.exports.update(tensorflow.export_torch_student(run.student, converted, run.out, run.out, run.split.test,
+                                                           representative))
     failed = [name for name, record in run.exports.items() if not record["verified"]]
     if failed:
         run.reporter.log(f"exports not verified: {', '.join(failed)}")

@@ -8,12 +8,13 @@ from typing import Callable
 
 import numpy as np
 
-from ..backends import get_backend, select_backend
+from ..backends import formats_of, get_backend, select_backend
 from ..data.loaders import load_data as load_data_ref
 from ..data.splits import split_with_test_rows, stratified_split
 from ..data.types import TaskData, sha256_of_bytes
 from ..data.unlabelled import UNLABELLED, concat, load_unlabelled, text_variants
 from ..errors import BadInput
+from ..formats import TENSORFLOW_FORMATS
 from ..evaluation.metrics import quality
 from ..run import Run
 from ..safety_versions import require_safe_versions
@@ -52,10 +53,12 @@ def load_teacher(run: Run) -> None:
     name = select_backend(run.config.backend, run.data.task, run.teacher.kind, run.config.exports,
                           run.config.target_hardware)
     run.backend = get_backend(name)
-    unknown = [f for f in run.config.exports or [] if f not in run.backend.formats]
+    offered = formats_of(name)
+    unknown = [f for f in run.config.exports or [] if f not in offered]
     if unknown:  # refused now, not after the training
-        raise BadInput(f"export format {unknown[0]!r} is not available for {name} students "
-                       f"({', '.join(run.backend.formats)})")
+        why = (": transformers 5 has no TensorFlow classes and no conversion of a transformer to TFLite verifies here"
+               if unknown[0] in TENSORFLOW_FORMATS else "")
+        raise BadInput(f"export format {unknown[0]!r} is not available for {name} students{why} ({', '.join(offered)})")
 
 
 def _http_options(run: Run):

@@ -64,10 +64,8 @@ class TensorFlowBackend(Backend):
         architecture = candidate.architecture
         if architecture["kind"] == "mlp":
             architecture = designs.scaled_mlp_architecture(architecture, train)
-        adapter = TensorAdapter()
-        rows = np.sort(np.random.default_rng([seed, 11]).permutation(len(train))[:REPRESENTATIVE_ROWS])
-        return Student(module=keras_model(architecture, seed), adapter=adapter, architecture=architecture,
-                       family=architecture["kind"], extra={"representative": adapter.encode(train.subset(rows))["x"]})
+        return Student(module=keras_model(architecture, seed), adapter=TensorAdapter(), architecture=architecture,
+                       family=architecture["kind"], extra={"representative": representative_rows(train, seed)})
 
     def default_settings(self, student: Student, train_rows: int) -> dict:
         return _TORCH.default_settings(student, train_rows)
@@ -142,30 +140,60 @@ class TensorFlowBackend(Backend):
         unknown = [f for f in formats if f not in self.formats]
         if unknown:
             raise BadInput(f"export format {unknown[0]!r} is not available for {self.name} students ({', '.join(self.formats)})")
-        from ...export import keras_formats
-
         x = student.adapter.encode(test)["x"]
-        expected = predict(student.module, x)
-        records: dict[str, dict] = {}
-        if "keras" in formats:
-            records["keras"] = export_keras(student.module, folder / KERAS_FILE, root, x[:256], expected[:256])
-        tflite = [f for f in formats if f.startswith("tflite")]
-        if "savedmodel" in formats or tflite:
-            saved = folder / "savedmodel"
-            record = keras_formats.export_savedmodel(student.module, saved, root, x[:256], expected[:256])
-            if "savedmodel" in formats:
-                records["savedmodel"] = record
-            representative = student.extra.get("representative", x)
-            for name in tflite:
-                variant = {"tflite": "float32", "tflite-float16": "float16", "tflite-int8": "int8"}[name]
-                suffix = "" if variant == "float32" else f".{variant}"
-                records[name] = keras_formats.export_tflite(saved, folder / f"model{suffix}.tflite", root, variant,
-                                                            representative, x, test.labels, expected)
-            if "savedmodel" not in formats:
-                import shutil
+        return export_keras_model(student.module, formats, folder, root, x, test.labels,
+                                  student.extra.get("representative", x))
 
-                shutil.rmtree(saved, ignore_errors=True)
-        return records
+
+def export_torch_student(student: Student, formats: list[str], folder: Path, root: Path, test: TaskData,
+                         representative: np.ndarray) -> dict:
+    """A PyTorch zoo student written in TensorFlow's formats: copied into the Keras model of its
+    design (:mod:`.from_torch`), the copy's logits checked against the student's on the test rows,
+    then exported and verified like a Keras student. Refused with the reason where the copy differs."""
+    from ...adapters import predict_logits
+    from .from_torch import keras_from_torch
+
+    x = student.adapter.encode(test)["x"]
+    model = keras_from_torch(student.module, student.architecture)
+    ok, diff = within_tolerance(predict(model, x), predict_logits(student.module, student.adapter, {"x": x}))
+    if not ok:
+        raise BadInput(f"{', '.join(formats)}: the Keras copy of this PyTorch student gives logits up to {diff:.3g} "
+                       "away from its own, so it is not written; export onnx instead")
+    return export_keras_model(model, formats, folder, root, x, test.labels, representative)
+
+
+def export_keras_model(model, formats: list[str], folder: Path, root: Path, x: np.ndarray, labels: np.ndarray,
+                       representative: np.ndarray) -> dict:
+    """Each of ``formats`` (TENSORFLOW_FORMATS) written under ``folder`` and verified on the test rows
+    ``x`` against the Keras model's own logits; int8 TFLite calibrated on ``representative`` rows."""
+    from ...export import keras_formats
+
+    expected = predict(model, x)
+    records: dict[str, dict] = {}
+    if "keras" in formats:
+        records["keras"] = export_keras(model, folder / KERAS_FILE, root, x[:256], expected[:256])
+    tflite = [f for f in formats if f.startswith("tflite")]
+    if "savedmodel" in formats or tflite:
+        saved = folder / "savedmodel"
+        record = keras_formats.export_savedmodel(model, saved, root, x[:256], expected[:256])
+        if "savedmodel" in formats:
+            records["savedmodel"] = record
+        for name in tflite:
+            variant = {"tflite": "float32", "tflite-float16": "float16", "tflite-int8": "int8"}[name]
+            suffix = "" if variant == "float32" else f".{variant}"
+            records[name] = keras_formats.export_tflite(saved, folder / f"model{suffix}.tflite", root, variant,
+                                                        representative, x, labels, expected)
+        if "savedmodel" not in formats:
+            import shutil
+
+            shutil.rmtree(saved, ignore_errors=True)
+    return records
+
+
+def representative_rows(train: TaskData, seed: int) -> np.ndarray:
+    """Training rows (a seeded sample, never test rows) an int8 conversion calibrates its ranges on."""
+    rows = np.sort(np.random.default_rng([seed, 11]).permutation(len(train))[:REPRESENTATIVE_ROWS])
+    return TensorAdapter().encode(train.subset(rows))["x"]
 
 
 def export_keras(model: keras.Model, path: Path, root: Path, x: np.ndarray, expected: np.ndarray) -> dict:
