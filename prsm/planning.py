@@ -74,19 +74,25 @@ class BackendRefused(ValueError):
 def backend_choose(*, domain: str, teacher_kind: str, task: str | None = None, target_hardware: list[str] | str = "cpu",
                    exports: list[str] | None = None, requested: str = "auto") -> tuple[str, str]:
     """The backend for a job and the reason, in words a person reads on the job page. A TensorFlow
-    format (keras, savedmodel, tflite) or a mobile target asks for the TensorFlow backend, which
-    trains tabular and image students; a text student with either is refused (``BackendRefused``),
-    and so is a ``requested`` backend that cannot serve the request."""
+    format (keras, savedmodel, tflite) or a mobile target asks for the TensorFlow backend (for a text
+    teacher, a Keras embedding bag over its tokenizer); a ``requested`` backend that cannot serve the
+    request, or a TensorFlow student of a teacher over HTTP, is refused (``BackendRefused``)."""
     words = domain.lower()
     hardware = [target_hardware] if isinstance(target_hardware, str) else list(target_hardware)
     tensorflow = [f for f in exports or [] if f in TENSORFLOW_FORMATS]
     text = teacher_kind in ("http", "huggingface") or task == "text" \
         or (task is None and any(word in words for word in NLP_WORDS))
-    if text and "mobile" in hardware:
-        raise BackendRefused("mobile runs the student as an int8 TFLite file, which is made for tabular and image "
-                             "students; a text student is a Transformers model: target cpu", "target_hardware")
+    mobile = "mobile" in hardware
+    if teacher_kind == "http" and (mobile or tensorflow):
+        raise BackendRefused("a TensorFlow student of a text teacher reads the teacher's tokenizer, and a teacher over "
+                             "HTTP has none here: target cpu and export onnx or onnx-int8",
+                             "target_hardware" if mobile else "export_formats")
     if requested != "auto":
-        return _requested_backend(requested, text=text, mobile="mobile" in hardware, tensorflow=tensorflow)
+        return _requested_backend(requested, text=text, mobile=mobile, tensorflow=tensorflow)
+    if text and (mobile or tensorflow):
+        asked = "the target is mobile" if mobile else f"the {tensorflow[0]} export is TensorFlow's"
+        return "tensorflow", (f"{asked}: an embedding-bag student in Keras over the teacher's tokenizer (a transformer "
+                              "student has no TensorFlow form)")
     if teacher_kind == "http":
         return "transformers", "the teacher is a text classifier reached over HTTP"
     if teacher_kind == "huggingface":
@@ -107,9 +113,9 @@ def backend_choose(*, domain: str, teacher_kind: str, task: str | None = None, t
 
 def _requested_backend(name: str, *, text: bool, mobile: bool, tensorflow: list[str]) -> tuple[str, str]:
     """A backend the request names, or the reason it cannot serve it."""
-    if text and name != "transformers":
-        raise BackendRefused(f"the {name} backend trains tabular and image students; this teacher reads text, which "
-                             "the transformers backend (or auto) handles", "backend")
+    if text and name == "pytorch":
+        raise BackendRefused("the pytorch backend trains tabular and image students; this teacher reads text, which "
+                             "the transformers or tensorflow backend (or auto) handles", "backend")
     if not text and name == "transformers":
         raise BackendRefused("the transformers backend trains text students; this teacher takes tabular data or "
                              "images: use pytorch, tensorflow or auto", "backend")
@@ -119,8 +125,9 @@ def _requested_backend(name: str, *, text: bool, mobile: bool, tensorflow: list[
     if name == "transformers" and tensorflow:
         raise BackendRefused(f"the {tensorflow[0]} export is TensorFlow's, and a Transformers student has no TensorFlow "
                              "form (transformers 5 has no TensorFlow classes): export onnx or onnx-int8", "backend")
-    converted = f"; its {', '.join(tensorflow)} export copied into Keras" if tensorflow else ""
-    return name, f"asked for (backend={name}){converted}"
+    converted = f"; its {', '.join(tensorflow)} export copied into Keras" if tensorflow and name == "pytorch" else ""
+    bag = ": an embedding-bag student in Keras" if text and name == "tensorflow" else ""
+    return name, f"asked for (backend={name}){bag}{converted}"
 
 
 def request_to_config(request, *, teacher: str, dataset: str, backend: str, epochs: int | None,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .engine.formats import TENSORFLOW_FORMATS
 
-# keras, savedmodel and the tflite files are the TensorFlow backend's (tabular and image students)
+# keras, savedmodel and the tflite files are the TensorFlow backend's (text students there are embedding bags)
 EXPORT_FORMATS = {"pth", "safetensors", "onnx", "onnx-int8", "huggingface", *TENSORFLOW_FORMATS}
 WEIGHT_TOLERANCE = 1e-6
 # Every number a person sends is bounded here, at the edge the SDK, the CLI and the API share: a value

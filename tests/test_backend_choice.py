@@ -27,9 +27,12 @@ def test_a_mobile_target_picks_tensorflow_and_a_word_in_the_domain_does_not():
     assert backend_choose(domain="mobile camera app", teacher_kind="zoo", task="image")[0] == "pytorch"
 
 
-def test_a_mobile_target_for_a_text_teacher_is_refused_naming_target_hardware():
-    with pytest.raises(BackendRefused, match="a text student is a Transformers model") as refused:
-        backend_choose(domain="reviews", teacher_kind="huggingface", task="text", target_hardware=["mobile"])
+def test_a_mobile_target_or_a_tensorflow_format_for_a_text_teacher_gets_a_keras_bag_unless_it_is_remote():
+    for fields in ({"target_hardware": ["mobile"]}, {"exports": ["tflite-int8"]}):
+        chosen, reason = backend_choose(domain="reviews", teacher_kind="huggingface", task="text", **fields)
+        assert chosen == "tensorflow" and "embedding-bag student in Keras" in reason
+    with pytest.raises(BackendRefused, match="a teacher over HTTP has none here") as refused:
+        backend_choose(domain="reviews", teacher_kind="http", task="text", target_hardware=["mobile"])
     assert refused.value.field == "target_hardware"
 
 
@@ -37,7 +40,6 @@ def test_a_mobile_target_for_a_text_teacher_is_refused_naming_target_hardware():
     ("requested", "kind", "task", "fields", "fragment"),
     [
         ("pytorch", "huggingface", "text", {}, "this teacher reads text"),
-        ("tensorflow", "zoo", "text", {}, "this teacher reads text"),
         ("transformers", "onnx", "tabular", {}, "takes tabular data or images"),
         ("pytorch", "zoo", "image", {"target_hardware": ["mobile"]}, "a mobile target"),
         ("transformers", "huggingface", "text", {"exports": ["tflite"]}, "has no TensorFlow form"),
@@ -58,11 +60,12 @@ def test_a_named_backend_that_can_serve_the_request_is_taken_and_said_to_be_aske
     chosen, reason = backend_choose(domain="digits", teacher_kind="zoo", task="tabular", requested="pytorch",
                                     exports=["onnx", "tflite-int8"])
     assert chosen == "pytorch" and "tflite-int8 export copied into Keras" in reason
+    assert backend_choose(domain="reviews", teacher_kind="huggingface", task="text", requested="tensorflow") == \
+        ("tensorflow", "asked for (backend=tensorflow): an embedding-bag student in Keras")
 
 
 def test_a_tensorflow_format_picks_the_tensorflow_backend_for_tabular_and_image_students():
     for task in ("tabular", "image"):
         chosen, reason = backend_choose(domain="anything", teacher_kind="onnx", task=task, exports=["onnx", "tflite-int8"])
         assert chosen == "tensorflow" and "tflite-int8" in reason
-    # a text teacher keeps its backend: the engine refuses the format before training
-    assert backend_choose(domain="reviews", teacher_kind="huggingface", task="text", exports=["tflite"])[0] == "transformers"
+    assert backend_choose(domain="reviews", teacher_kind="huggingface", task="text", exports=["onnx"])[0] == "transformers"

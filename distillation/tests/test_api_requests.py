@@ -80,16 +80,18 @@ def test_the_estimate_creates_nothing_and_names_the_backend(ada):
     assert not user.distillation_jobs.exists()
 
 
-def test_a_mobile_target_is_estimated_on_the_tensorflow_backend_and_refused_for_a_text_teacher(ada):
+def test_a_mobile_target_is_estimated_on_the_tensorflow_backend_for_features_and_for_text(ada):
     api, _ = ada
 
     body = api.post("/api/v1/distillations/estimate/", {**GOOD, "target_hardware": ["cpu", "mobile"]}, format="json").json()
     assert body["backend"] == "tensorflow" and "mobile" in body["backend_reason"], body
 
     text = {**GOOD, "teacher_model": "catalog:sentiment-minilm", "domain": "sentiment", "target_hardware": "mobile"}
-    response = api.post("/api/v1/distillations/estimate/", text, format="json")
-    assert response.status_code == 400 and response.json()["error"]["field"] == "target_hardware", response.content
-    assert "a text student is a Transformers model" in response.json()["error"]["message"]
+    body = api.post("/api/v1/distillations/estimate/", text, format="json").json()
+    assert body["backend"] == "tensorflow" and "embedding-bag student in Keras" in body["backend_reason"], body
+
+    refused = api.post("/api/v1/distillations/estimate/", {**text, "backend": "transformers"}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "backend", refused.content
 
 
 def test_creating_a_job_holds_its_estimate_and_cancelling_it_while_queued_releases_it(ada):

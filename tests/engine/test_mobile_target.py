@@ -65,9 +65,8 @@ def test_a_gpu_target_needs_a_cuda_device(monkeypatch):
         DistillConfig(teacher="t", data="d", target_hardware=["gpu"], device="cpu")
 
 
-def test_auto_picks_tensorflow_for_mobile_and_refuses_mobile_for_text():
+def test_auto_picks_tensorflow_for_mobile_whatever_the_data():
     from prsm.engine.backends import select_backend
 
     assert select_backend("auto", "image", "zoo", None, ["cpu", "mobile"]) == "tensorflow"
-    with pytest.raises(BadInput, match="a mobile target"):
-        select_backend("auto", "text", "huggingface", None, ["mobile"])
+    assert select_backend("auto", "text", "huggingface", None, ["mobile"]) == "tensorflow"

@@ -47,10 +47,9 @@ def test_auto_picks_tensorflow_for_a_tensorflow_format_and_refuses_one_for_text(
     assert select_backend("auto", "tabular", "zoo", ["tflite"]) == "tensorflow"
     assert select_backend("auto", "image", "zoo", None) == "pytorch"
     assert select_backend("auto", "text", "huggingface", ["onnx"]) == "transformers"
-    with pytest.raises(BadInput, match="tabular and image students"):
-        select_backend("auto", "text", "huggingface", ["savedmodel"])
+    assert select_backend("auto", "text", "huggingface", ["savedmodel"]) == "tensorflow"  # a Keras bag
     with pytest.raises(BadInput, match="does not handle text"):
-        select_backend("tensorflow", "text", "huggingface")
+        select_backend("pytorch", "text", "huggingface")
 
 
 def test_an_interrupted_keras_training_resumes_at_its_step_and_ends_with_the_same_weights(tmp_path, digits_teacher,
@@ -214,3 +213,32 @@ def test_a_transformers_student_asked_for_tflite_is_refused_before_training(tmp_
                                        "transformers 5 has no TensorFlow classes"):
         run_distillation(config, tmp_path)
     assert not (tmp_path / "report.json").exists()
+
+
+def test_a_keras_text_bag_learns_from_a_hugging_face_teacher_resumes_and_exports_tflite(tmp_path, tiny_bert_teacher,
+                                                                                        reviews_csv):
+    """Text on the TensorFlow backend: an embedding bag over the teacher's trimmed tokenizer, started
+    from its word embeddings, trained in Keras, resumed after a stop, exported as Keras, SavedModel
+    and the three TFLite variants (token ids in), each reloaded and verified."""
+    formats = ["keras", "savedmodel", "tflite", "tflite-float16", "tflite-int8"]
+    config = DistillConfig(teacher=str(tiny_bert_teacher), data=str(reviews_csv), backend="tensorflow", search="off",
+                           epochs=6, checkpoint_every=4, max_train_examples=300, exports=formats, target_size="large")
+
+    class StopAt(Recorder):
+        def should_stop(self) -> bool:
+            steps = [e for e in self.events if e["type"] == "progress" and e.get("stage") == "train"]
+            return bool(steps) and steps[-1].get("step", 0) >= 10
+
+    with pytest.raises(Cancelled):
+        run_distillation(config, tmp_path, StopAt())
+    report = run_distillation(config, tmp_path)
+    assert report["backend"] == "tensorflow" and report["student"]["architecture"]["kind"] == "bag"
+    assert report["training"]["resumed_from_step"] >= 10
+    assert report["student"]["initialised_from"]["word_embeddings"] == "projected"
+    assert report["student"]["accuracy"] > 0.75 and report["retention"] > 0.8, \
+        (report["student"]["accuracy"], report["teacher"]["accuracy"])
+    exports = report["exports"]
+    assert sorted(exports) == sorted(formats)
+    assert all(record["verified"] for record in exports.values()), {k: r.get("note") for k, r in exports.items()}
+    assert (tmp_path / "tokenizer" / "tokenizer.json").is_file() and exports["tflite-int8"]["tokenizer"] == "tokenizer"
+    assert exports["tflite-int8"]["size_bytes"] < exports["tflite"]["size_bytes"]

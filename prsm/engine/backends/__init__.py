@@ -38,15 +38,12 @@ def formats_of(name: str) -> tuple[str, ...]:
 
 def select_backend(requested: str, task: str, teacher_kind: str, exports: list[str] | None = None,
                    hardware: list[str] | None = None) -> str:
-    """``auto``: tensorflow where a TensorFlow format or a mobile target is asked for (tabular and
-    image students); text goes to transformers (the student is a smaller transformer), the rest to pytorch."""
+    """``auto``: tensorflow where a TensorFlow format or a mobile target is asked for (for text, a
+    Keras embedding bag); otherwise text goes to transformers (the student is a smaller
+    transformer), the rest to pytorch."""
     mobile = "mobile" in (hardware or [])
     if requested == "auto":
         wants_tensorflow = mobile or any(f in TENSORFLOW_FORMATS for f in exports or [])
-        if wants_tensorflow and task == "text":
-            asked = "a mobile target (an int8 TFLite file)" if mobile else "TensorFlow formats (savedmodel, tflite)"
-            raise BadInput(f"{asked} is for tabular and image students; a text student is a Transformers model: "
-                           "target cpu and export onnx, onnx-int8, safetensors or huggingface")
         name = "tensorflow" if wants_tensorflow else "transformers" if task == "text" else "pytorch"
     else:
         name = requested

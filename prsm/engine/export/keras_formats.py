@@ -87,7 +87,7 @@ def tflite_cost(model, x: np.ndarray) -> dict:
         interpreter = _interpreter(path)
         out: dict = {"runtime": "tflite"}
         for batch in BATCHES:
-            rows = np.ascontiguousarray(x[np.arange(batch) % len(x)], dtype=np.float32)
+            rows = np.ascontiguousarray(x[np.arange(batch) % len(x)])
             out.update(_latency_fields(latency_ms(lambda rows=rows: _invoke(interpreter, rows)), batch))
     return out | {"threads": 1}
 
@@ -104,7 +104,7 @@ def mobile_cost(model, representative: np.ndarray) -> dict:
         path = Path(scratch) / "model.int8.tflite"
         path.write_bytes(_convert(saved, "int8", representative))
         interpreter = _interpreter(path)
-        row = np.ascontiguousarray(representative[:1], dtype=np.float32)
+        row = np.ascontiguousarray(representative[:1])
         latency = latency_ms(lambda: _invoke(interpreter, row), repeats=50)
         return {"runtime": MOBILE_RUNTIME, "threads": 1, "latency_ms_p50": latency["p50"], "latency_ms_p95": latency["p95"],
                 "memory_bytes": tensor_bytes(interpreter), "memory_method": TENSOR_BYTES, "size_bytes": path.stat().st_size}
@@ -131,10 +131,11 @@ def _convert(saved_model: Path, variant: str, representative: np.ndarray) -> byt
             converter.target_spec.supported_types = [tf.float16]
         if variant == "int8":
             picks = np.linspace(0, len(representative) - 1, min(REPRESENTATIVE_ROWS, len(representative))).astype(int)
-            rows = representative[picks].astype(np.float32)
+            rows = representative[picks]
             converter.representative_dataset = lambda: ([row[None]] for row in rows)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = converter.inference_output_type = tf.int8
+            if np.issubdtype(representative.dtype, np.floating):  # token ids stay int32 in, logits float out
+                converter.inference_input_type = converter.inference_output_type = tf.int8
         return converter.convert()
     except Exception as error:  # the converter raises OSError, ValueError or its own ConverterError
         reason = (str(error).strip().splitlines() or [type(error).__name__])[-1][:200]
@@ -182,7 +183,7 @@ def _invoke(interpreter, rows: np.ndarray) -> np.ndarray:
 
 def _quantised(rows: np.ndarray, detail: dict) -> np.ndarray:
     if detail["dtype"] != np.int8:
-        return rows.astype(np.float32)
+        return rows.astype(detail["dtype"])  # float32 values, or int32 token ids
     scale, zero = detail["quantization"]
     return np.clip(np.round(rows / scale + zero), -128, 127).astype(np.int8)
 

@@ -1,9 +1,12 @@
-"""The TensorFlow backend: Keras 3 students on the TensorFlow runtime, for tabular data and images.
+"""The TensorFlow backend: Keras 3 students on the TensorFlow runtime, for tabular data, images and text.
 
 Designs are the PyTorch backend's (the same candidates, built in Keras by :mod:`.models`), so the
 design rule and the search weigh the same students; training is Keras' own (:mod:`.training`);
 exports are a ``.keras`` file, a TensorFlow SavedModel and TFLite (float32, float16, full-integer
-int8). Text students stay with the Transformers backend (transformers 5 has no TensorFlow classes).
+int8). Text students are embedding bags over the teacher's own (trimmed) tokenizer, the
+Transformers backend's light ``bag`` family, started from the teacher's word embeddings as there
+and then copied into Keras (transformers 5 has no TensorFlow classes, so a transformer student stays
+with the Transformers backend).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...adapters import TensorAdapter
+from ...adapters import SequenceAdapter, TensorAdapter
 from ...data.types import TaskData
 from ...errors import BadInput
 from ...export.files import export_record, within_tolerance
@@ -21,6 +24,7 @@ from ...students.design import Candidate
 from ..base import Backend, Student
 from ..pytorch import students as designs
 from ..pytorch import PyTorchBackend
+from ..transformers import TransformersBackend, typical_length
 from .models import keras, keras_cost, keras_model, parameter_count, weight_bytes
 from .training import KerasTrainer, predict
 
@@ -29,19 +33,71 @@ REPRESENTATIVE_ROWS = 200  # training rows the int8 conversion calibrates its ra
 MOBILE_CALIBRATION_ROWS = 32  # enough to set a design's int8 ranges for timing it (its accuracy is not measured)
 
 
+class KerasTokenAdapter:
+    """Texts through the student's tokenizer into token ids ``{"x": [n, longest]}`` (int32, padding 0)."""
+
+    kind = "tokens"
+
+    def __init__(self, tokenizer, max_length: int) -> None:
+        self.tokenizer, self.max_length = tokenizer, max_length
+
+    def encode(self, data: TaskData) -> dict:
+        ids = SequenceAdapter(self.tokenizer, self.max_length).encode(data)["input_ids"]
+        return {"x": np.ascontiguousarray(ids, dtype=np.int32)}
+
+
 class TensorFlowBackend(Backend):
     name = "tensorflow"
-    tasks = ("tabular", "image")
+    tasks = ("tabular", "image", "text")
     formats = TENSORFLOW_FORMATS
     default_exports = ("keras", "savedmodel", "tflite", "tflite-int8")
 
     def candidates(self, teacher, train: TaskData, base: str | None = None,
                    vocabulary_size: int | None = None) -> list[Candidate]:
+        if train.task == "text":
+            return self._bags(teacher, train, base, vocabulary_size)
         return _TORCH.candidates(teacher, train, base, vocabulary_size)  # the same designs, and the same refusals
+
+    def _bags(self, teacher, train: TaskData, base: str | None, vocabulary_size: int | None) -> list[Candidate]:
+        """Embedding bags at every width the light family offers, over the teacher's trimmed vocabulary."""
+        from ..transformers import light
+
+        if base is not None:
+            raise BadInput("student_base is a pretrained transformer, and the tensorflow backend's text students are "
+                           "embedding bags: use the transformers backend for a student_base")
+        if getattr(teacher, "kind", "") != "huggingface":
+            raise BadInput("a text student on the tensorflow backend reads its teacher's tokenizer: it needs a Hugging "
+                           "Face teacher")
+        tokenizer, _ = self._tokenizer(teacher, train, vocabulary_size)
+        if (tokenizer.pad_token_id or 0) != 0:
+            raise BadInput(f"the tensorflow backend's text students mask token id 0 as padding, and this teacher's "
+                           f"tokenizer pads with {tokenizer.pad_token_id}: use the transformers backend")
+        self._length = typical_length(tokenizer, teacher.adapter.max_length, train)
+        first = train.subset(np.arange(min(len(train), MOBILE_CALIBRATION_ROWS)))
+        self._calibration_ids = KerasTokenAdapter(tokenizer, teacher.adapter.max_length).encode(first)["x"]
+        out = []
+        for dim in light.DIMS:
+            architecture = light.architecture("bag", len(tokenizer), dim, max(32, dim // 2), train.classes, 0)
+            out.append(Candidate(name=f"bag-{dim}", architecture=architecture, params=light.count_params(architecture),
+                                 layers=1, width=dim))
+        return out
+
+    def _tokenizer(self, teacher, train: TaskData, vocabulary_size: int | None):
+        """The teacher's tokenizer trimmed to the training texts' tokens (the Transformers backend's plan)."""
+        from ..transformers import vocab
+
+        plan = _TRANSFORMERS.vocabulary(teacher, train, teacher.adapter.max_length, vocabulary_size)
+        kept = plan.get("kept_ids")
+        return (vocab.trimmed_tokenizer(teacher.tokenizer, kept) if kept is not None else teacher.tokenizer), plan
 
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None:
         # measured as the PyTorch module of the same shape: the rule ranks designs by it, and a
         # Keras model's call overhead at batch 1 would hide the differences between them
+        if train.task == "text":
+            from ..transformers import light
+
+            light.measure(candidate, getattr(self, "_length", 32))
+            return
         _TORCH.measure(candidate, teacher, train)
 
     def measure_mobile(self, candidate: Candidate, teacher, train: TaskData) -> None:
@@ -50,24 +106,46 @@ class TensorFlowBackend(Backend):
         thread, calibrated on a few training rows."""
         from ...export.keras_formats import MOBILE_RUNTIME, mobile_cost
 
-        _TORCH.measure(candidate, teacher, train)
+        self.measure(candidate, teacher, train)
         architecture = candidate.architecture
         if architecture["kind"] == "mlp":
             architecture = designs.scaled_mlp_architecture(architecture, train)
-        x = TensorAdapter().encode(train.subset(np.arange(min(len(train), MOBILE_CALIBRATION_ROWS))))["x"]
+        if train.task == "text":  # token ids of the first training texts, from candidates()
+            x = self._calibration_ids
+        else:
+            x = TensorAdapter().encode(train.subset(np.arange(min(len(train), MOBILE_CALIBRATION_ROWS))))["x"]
         cost = mobile_cost(keras_model(architecture, 0), x)
         candidate.latency_ms, candidate.memory_bytes = cost["latency_ms_p50"], cost["memory_bytes"]
         candidate.measured_on = MOBILE_RUNTIME
 
     def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None,
               vocabulary_size: int | None = None) -> Student:
+        if train.task == "text":
+            return self._build_bag(candidate, teacher, train, seed, vocabulary_size)
         architecture = candidate.architecture
         if architecture["kind"] == "mlp":
             architecture = designs.scaled_mlp_architecture(architecture, train)
         return Student(module=keras_model(architecture, seed), adapter=TensorAdapter(), architecture=architecture,
                        family=architecture["kind"], extra={"representative": representative_rows(train, seed)})
 
+    def _build_bag(self, candidate: Candidate, teacher, train: TaskData, seed: int,
+                   vocabulary_size: int | None) -> Student:
+        """Built and started as the Transformers backend builds a light bag (the teacher's word
+        embeddings on their principal directions), then copied into Keras."""
+        from .from_torch import keras_from_torch
+
+        torch_student = _TRANSFORMERS.build_light(candidate, teacher, train, seed, None, vocabulary_size)
+        keras.utils.set_random_seed(seed)
+        adapter = KerasTokenAdapter(torch_student.adapter.tokenizer, torch_student.adapter.max_length)
+        rows = np.sort(np.random.default_rng([seed, 11]).permutation(len(train))[:REPRESENTATIVE_ROWS])
+        return Student(module=keras_from_torch(torch_student.module, candidate.architecture), adapter=adapter,
+                       architecture=candidate.architecture, family="bag",
+                       extra={"initialised_from": torch_student.extra["initialised_from"], "light": True,
+                              "representative": adapter.encode(train.subset(rows))["x"]})
+
     def default_settings(self, student: Student, train_rows: int) -> dict:
+        if student.extra.get("light"):  # a text bag learns as the Transformers backend's light students do
+            return _TRANSFORMERS.default_settings(student, train_rows)
         return _TORCH.default_settings(student, train_rows)
 
     def objective(self, student: Student, teacher, settings, transfer: list[str]):
@@ -79,6 +157,9 @@ class TensorFlowBackend(Backend):
             fingerprint: str = ""):
         if settings.device not in ("cpu", "auto"):
             raise BadInput(f"the tensorflow backend trains on the CPU in this version (device={settings.device!r})")
+        if train.augment is not None and student.family == "bag":
+            raise BadInput("augmentation of texts masks tokens for a transformer's inputs; the tensorflow backend's "
+                           "text students do not take it: use text_variants (new texts the teacher labels once)")
         return KerasTrainer(student.module, settings, checkpoint, reporter, fingerprint).fit(train, validation)
 
     def evaluate(self, student: Student, data: TaskData) -> np.ndarray:
@@ -141,8 +222,13 @@ class TensorFlowBackend(Backend):
         if unknown:
             raise BadInput(f"export format {unknown[0]!r} is not available for {self.name} students ({', '.join(self.formats)})")
         x = student.adapter.encode(test)["x"]
-        return export_keras_model(student.module, formats, folder, root, x, test.labels,
-                                  student.extra.get("representative", x))
+        records = export_keras_model(student.module, formats, folder, root, x, test.labels,
+                                     student.extra.get("representative", x))
+        if isinstance(student.adapter, KerasTokenAdapter):  # the files read token ids: the tokenizer goes beside them
+            student.adapter.tokenizer.save_pretrained(str(folder / "tokenizer"))
+            for record in records.values():
+                record["tokenizer"] = "tokenizer"
+        return records
 
 
 def export_torch_student(student: Student, formats: list[str], folder: Path, root: Path, test: TaskData,
@@ -207,4 +293,5 @@ def export_keras(model: keras.Model, path: Path, root: Path, x: np.ndarray, expe
 
 
 _TORCH = PyTorchBackend()
+_TRANSFORMERS = TransformersBackend()
 BACKEND = TensorFlowBackend()

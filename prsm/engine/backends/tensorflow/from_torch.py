@@ -1,4 +1,4 @@
-"""A PyTorch zoo student (mlp or cnn) copied into the Keras model of the same design, so that it can
+"""A PyTorch zoo student (mlp or cnn), or a light text bag, copied into the Keras model of the same design, so that it can
 be written as a SavedModel and TFLite like a Keras student, without an ONNX-to-TensorFlow converter.
 
 Both frameworks build these designs from the same architecture dict (:mod:`.models`), so the copy
@@ -27,8 +27,10 @@ def keras_from_torch(module, architecture: dict) -> keras.Model:
         _copy_mlp(model, state)
     elif architecture["kind"] == "cnn":
         _copy_cnn(model, state, architecture["config"])
+    elif architecture["kind"] == "bag":
+        _copy_bag(model, state)
     else:
-        raise ValueError(f"no Keras copy for a {architecture['kind']!r} student (mlp and cnn only)")
+        raise ValueError(f"no Keras copy for a {architecture['kind']!r} student (mlp, cnn and bag only)")
     return model
 
 
@@ -65,3 +67,11 @@ def _copy_cnn(model, state: dict, config: dict) -> None:
     model.get_layer(names[0]).set_weights([weight, first[1]])
     for name, (weight, bias) in zip(names[1:], rest):
         model.get_layer(name).set_weights([weight.T, bias])
+
+
+def _copy_bag(model, state: dict) -> None:
+    """The light text bag (``transformers.light``): embeddings, then ``head`` = Dropout, Linear, ReLU, Linear."""
+    model.get_layer("embed").set_weights([state["embed.weight"]])
+    (hidden, hidden_bias), (logits, logits_bias) = _linears(state, "head.")
+    model.get_layer("hidden").set_weights([hidden.T, hidden_bias])
+    model.get_layer("logits").set_weights([logits.T, logits_bias])

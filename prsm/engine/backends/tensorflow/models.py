@@ -8,6 +8,10 @@ same candidates whichever framework trains them.
 - ``cnn``: images arrive as the engine stores them, channels first ``[n, C, H, W]``; a ``Permute``
   turns them channels last (what TensorFlow's CPU kernels and TFLite run), then conv3x3-BN-ReLU-
   maxpool2 blocks, Flatten, Dropout, an optional Dense-ReLU, and the logits.
+- ``bag`` (text, ``prsm-text/1``, the Transformers backend's light family of that name): token ids
+  in (padding id 0), an ``Embedding`` that masks the padding, the mean of a text's own word vectors,
+  Dropout, Dense-ReLU and the logits. Only the bag: its masked mean is a built-in layer, where the
+  light CNN's and BiLSTM's masked maxima would need a ``Lambda``, which ``safe_mode`` refuses.
 
 Weights start as PyTorch's layers start (uniform within 1/sqrt(fan_in), for kernels and biases),
 not Keras' Glorot default: on a small CNN the Glorot start learnt markedly slower (0.67 against 0.87
@@ -40,7 +44,9 @@ def keras_model(architecture: dict, seed: int = 0) -> keras.Model:
         return _mlp(config, classes, architecture.get("name", "mlp"))
     if architecture["kind"] == "cnn":
         return _cnn(config, classes)
-    raise ValueError(f"the tensorflow backend has no {architecture['kind']!r} students (expected mlp or cnn)")
+    if architecture["kind"] == "bag":
+        return _bag(config, classes)
+    raise ValueError(f"the tensorflow backend has no {architecture['kind']!r} students (expected mlp, cnn or bag)")
 
 
 def _torch_like(fan_in: int) -> dict:
@@ -84,6 +90,22 @@ def _cnn(config: dict, classes: int) -> keras.Model:
     return keras.Model(inputs, layers.Dense(classes, name="logits", **_torch_like(fan_in))(x), name="cnn")
 
 
+def _bag(config: dict, classes: int) -> keras.Model:
+    if config.get("padding_id", 0) != 0:
+        raise ValueError(f"a Keras bag student masks token id 0 as padding; this tokenizer pads with {config['padding_id']}")
+    inputs = keras.Input((None,), dtype="int32", name="input_ids")
+    x = layers.Embedding(config["vocab_size"], config["dim"], mask_zero=True, name="embed")(inputs)
+    x = layers.GlobalAveragePooling1D(name="mean")(x)  # over the unmasked words only
+    x = layers.Dropout(0.1, name="dropout")(x)
+    x = layers.Dense(config["hidden"], activation="relu", name="hidden", **_torch_like(config["dim"]))(x)
+    return keras.Model(inputs, layers.Dense(classes, name="logits", **_torch_like(config["hidden"]))(x), name="bag")
+
+
+def input_dtype(model: keras.Model) -> str:
+    """What the model reads: float32 features or pixels, or int32 token ids."""
+    return str(model.inputs[0].dtype).replace("tf.", "")
+
+
 def keras_cost(model: keras.Model, x: np.ndarray) -> dict:
     """Latency at batch 1 and 32 of the model called eagerly (as a deployment in Python calls it),
     in the fields :func:`prsm.engine.evaluation.compare.torch_cost` writes; memory as the weights'
@@ -94,7 +116,7 @@ def keras_cost(model: keras.Model, x: np.ndarray) -> dict:
     out: dict = {"runtime": "tensorflow", "peak_memory_bytes": weight_bytes(model),
                  "peak_memory_method": "weights only (Keras)", "flops_per_example": None}
     for batch in BATCHES:
-        rows = np.ascontiguousarray(x[np.arange(batch) % len(x)], dtype=np.float32)
+        rows = np.ascontiguousarray(x[np.arange(batch) % len(x)], dtype=input_dtype(model))
         out.update(_latency_fields(latency_ms(lambda rows=rows: model(rows, training=False)), batch))
     return out
 

@@ -33,7 +33,7 @@ from ...training.callbacks import Reporter
 from ...training.checkpoint import load_checkpoint, save_atomic
 from ...training.loop import (TrainData, TrainResult, TrainSettings, _trained_by, checkpoint_due, end_of_epoch,
                               epoch_order)
-from .models import keras  # the backend chosen before keras loads
+from .models import input_dtype, keras  # the backend chosen before keras loads
 
 import tensorflow as tf  # noqa: E402  (keras' runtime; imported after models set KERAS_BACKEND)
 
@@ -188,14 +188,14 @@ class KerasTrainer:
     def _epoch_rows(self, train: TrainData, order: np.ndarray, epoch: int, first_step: int):
         """This epoch's rows in training order, with the teacher's logits for them: cached ones, or,
         where the batches are augmented, the teacher run on each augmented batch."""
-        x = np.asarray(train.inputs["x"][order], dtype=np.float32)
+        x = np.asarray(train.inputs["x"][order], dtype=input_dtype(self.model))
         labels = np.asarray(train.labels[order], dtype=np.int64)
         classes = self.model.outputs[0].shape[-1]
         if train.augment is not None:
             b = self.settings.batch_size
             parts = [train.augment({"x": x[i:i + b]}, batch_rng(self.settings.seed, epoch, first_step + i // b))["x"]
                      for i in range(0, len(x), b)]
-            x = np.concatenate(parts).astype(np.float32) if parts else x
+            x = np.concatenate(parts).astype(x.dtype) if parts else x
         if train.teacher_logits is not None:
             teacher = np.asarray(train.teacher_logits[order], dtype=np.float32)
         elif train.online_teacher is not None:
@@ -245,7 +245,7 @@ class KerasTrainer:
 
 def predict(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Logits ``[n, classes]`` float32, in inference mode."""
-    x = np.asarray(x, dtype=np.float32)
+    x = np.asarray(x, dtype=input_dtype(model))
     if not len(x):
         return np.zeros((0, model.outputs[0].shape[-1]), dtype=np.float32)
     return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False), dtype=np.float32)

@@ -38,8 +38,8 @@ class TransformersBackend(Backend):
             raise BadInput("a text student needs a Hugging Face teacher (its tokenizer and architecture), "
                            "or a student_base with its own tokenizer")
         source, max_length = self._source(teacher, base)
-        self._length = _typical_length(source.tokenizer, max_length, train)
-        kept = self._vocabulary(source, train, max_length, vocabulary_size).get("kept_ids")
+        self._length = typical_length(source.tokenizer, max_length, train)
+        kept = self.vocabulary(source, train, max_length, vocabulary_size).get("kept_ids")
         if base is not None:
             return students.base_candidates(source, train.classes, max_length, kept)
         return students.candidates(teacher, train.classes, kept)
@@ -59,7 +59,7 @@ class TransformersBackend(Backend):
             cache[ref] = bases.load_base(ref)
         return cache[ref]
 
-    def _vocabulary(self, source, train: TaskData, max_length: int, cap: int | None) -> dict:
+    def vocabulary(self, source, train: TaskData, max_length: int, cap: int | None) -> dict:
         """The trimmed vocabulary of ``source``'s tokenizer (a teacher's or a base's; see ``vocab``),
         worked out once per source and training rows; the same rows always give the same
         vocabulary, so a resumed run rebuilds the same student."""
@@ -88,7 +88,7 @@ class TransformersBackend(Backend):
         out = []
         if light_students:
             source, max_length = self._source(teacher, base)
-            kept = self._vocabulary(source, train, max_length, vocabulary_size).get("kept_ids")
+            kept = self.vocabulary(source, train, max_length, vocabulary_size).get("kept_ids")
             tokenizer = vocab.trimmed_tokenizer(source.tokenizer, kept) if kept is not None else source.tokenizer
             out += light.candidates(len(tokenizer), train.classes, tokenizer.pad_token_id or 0, budget)
         if pretrained and base is None:
@@ -105,7 +105,7 @@ class TransformersBackend(Backend):
             source, max_length = self._source(teacher, ref)
         except BadInput:  # not installed here
             return []
-        plan = self._vocabulary(source, train, max_length, cap)
+        plan = self.vocabulary(source, train, max_length, cap)
         cuts = students.base_candidates(source, train.classes, max_length, plan.get("kept_ids"))
         for cut in cuts:
             cut.source = {"base": ref, **({"vocabulary_size": cap} if cap is not None else {})}
@@ -116,7 +116,7 @@ class TransformersBackend(Backend):
         words = plan["kept"]
         capped = (words - math.ceil((deeper[0].params - budget) / source.config.hidden_size)) // 100 * 100
         try:
-            capped_plan = self._vocabulary(source, train, max_length, capped) if capped > 0 else None
+            capped_plan = self.vocabulary(source, train, max_length, capped) if capped > 0 else None
         except BadInput:  # the cap cannot hold the special tokens and single characters
             capped_plan = None
         if capped_plan is None or capped_plan.get("coverage", 0) < MIN_CAPPED_COVERAGE:
@@ -139,12 +139,12 @@ class TransformersBackend(Backend):
         from transformers import AutoConfig, AutoModelForSequenceClassification
 
         if light.family_of(candidate.architecture):
-            return self._build_light(candidate, teacher, train, seed, base, vocabulary_size)
+            return self.build_light(candidate, teacher, train, seed, base, vocabulary_size)
         torch.manual_seed(seed)
         config = AutoConfig.for_model(**candidate.architecture)
         module = AutoModelForSequenceClassification.from_config(config)
         source, max_length = self._source(teacher, base)
-        plan = self._vocabulary(source, train, max_length, vocabulary_size)
+        plan = self.vocabulary(source, train, max_length, vocabulary_size)
         kept = plan.get("kept_ids")
         if (kept is not None and len(kept) != config.vocab_size) or (kept is None and config.vocab_size != source.config.vocab_size):
             raise BadInput("the student's vocabulary does not match its training rows: start the run again in a fresh folder")
@@ -165,12 +165,12 @@ class TransformersBackend(Backend):
                        extra={"initialised_from": initialised, "teacher_hidden": source.config.hidden_size,
                               "kept_ids": kept, "base": base})
 
-    def _build_light(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None,
+    def build_light(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None,
                      vocabulary_size: int | None) -> Student:
         torch.manual_seed(seed)
         module = light.build(candidate.architecture)
         source, max_length = self._source(teacher, base)
-        plan = self._vocabulary(source, train, max_length, vocabulary_size)
+        plan = self.vocabulary(source, train, max_length, vocabulary_size)
         kept = plan.get("kept_ids")
         words = (source.encoder() if base is not None else teacher.module).get_input_embeddings().weight
         if kept is not None:
@@ -260,7 +260,7 @@ def _max_length(teacher, base) -> int:
     return min(limit, positions) if positions else limit
 
 
-def _typical_length(tokenizer, max_length: int, train: TaskData) -> int:
+def typical_length(tokenizer, max_length: int, train: TaskData) -> int:
     inputs = SequenceAdapter(tokenizer, max_length).encode(train.subset(np.arange(min(len(train), 512))))
     return students.typical_length(inputs)
 
