@@ -68,7 +68,7 @@ class TensorFlowBackend(Backend):
         if getattr(teacher, "kind", "") != "huggingface":
             raise BadInput("a text student on the tensorflow backend reads its teacher's tokenizer: it needs a Hugging "
                            "Face teacher")
-        tokenizer, _ = self._tokenizer(teacher, train, vocabulary_size)
+        tokenizer = self._tokenizer(teacher, train, vocabulary_size)
         if (tokenizer.pad_token_id or 0) != 0:
             raise BadInput(f"the tensorflow backend's text students mask token id 0 as padding, and this teacher's "
                            f"tokenizer pads with {tokenizer.pad_token_id}: use the transformers backend")
@@ -88,7 +88,7 @@ class TensorFlowBackend(Backend):
 
         plan = _TRANSFORMERS.vocabulary(teacher, train, teacher.adapter.max_length, vocabulary_size)
         kept = plan.get("kept_ids")
-        return (vocab.trimmed_tokenizer(teacher.tokenizer, kept) if kept is not None else teacher.tokenizer), plan
+        return vocab.trimmed_tokenizer(teacher.tokenizer, kept) if kept is not None else teacher.tokenizer
 
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None:
         # measured as the PyTorch module of the same shape: the rule ranks designs by it, and a
@@ -137,11 +137,10 @@ class TensorFlowBackend(Backend):
         torch_student = _TRANSFORMERS.build_light(candidate, teacher, train, seed, None, vocabulary_size)
         keras.utils.set_random_seed(seed)
         adapter = KerasTokenAdapter(torch_student.adapter.tokenizer, torch_student.adapter.max_length)
-        rows = np.sort(np.random.default_rng([seed, 11]).permutation(len(train))[:REPRESENTATIVE_ROWS])
         return Student(module=keras_from_torch(torch_student.module, candidate.architecture), adapter=adapter,
                        architecture=candidate.architecture, family="bag",
                        extra={"initialised_from": torch_student.extra["initialised_from"], "light": True,
-                              "representative": adapter.encode(train.subset(rows))["x"]})
+                              "representative": representative_rows(train, seed, adapter)})
 
     def default_settings(self, student: Student, train_rows: int) -> dict:
         if student.extra.get("light"):  # a text bag learns as the Transformers backend's light students do
@@ -276,10 +275,11 @@ def export_keras_model(model, formats: list[str], folder: Path, root: Path, x: n
     return records
 
 
-def representative_rows(train: TaskData, seed: int) -> np.ndarray:
-    """Training rows (a seeded sample, never test rows) an int8 conversion calibrates its ranges on."""
+def representative_rows(train: TaskData, seed: int, adapter=None) -> np.ndarray:
+    """Training rows (a seeded sample, never test rows) an int8 conversion calibrates its ranges on,
+    as the student reads them (``adapter``; features or pixels by default)."""
     rows = np.sort(np.random.default_rng([seed, 11]).permutation(len(train))[:REPRESENTATIVE_ROWS])
-    return TensorAdapter().encode(train.subset(rows))["x"]
+    return (adapter or TensorAdapter()).encode(train.subset(rows))["x"]
 
 
 def export_keras(model: keras.Model, path: Path, root: Path, x: np.ndarray, expected: np.ndarray) -> dict:
