@@ -266,6 +266,7 @@ def deployments_of(*, user):
 
 
 COMPARED = ("teacher", "student")
+MOBILE_BAR = "student, int8 TFLite (1 thread)"
 
 
 def job_comparison_charts(job: DistillationJob) -> dict[str, dict]:
@@ -285,6 +286,12 @@ def job_comparison_charts(job: DistillationJob) -> dict[str, dict]:
     if params := _bars(sides, "params", "parameters"):
         charts["size"] = _chart("model", "parameters", [params])
     latency = [line for line in (_bars(sides, "latency_ms_p50", "p50"), _bars(sides, "latency_ms_p95", "p95")) if line]
+    mobile = sides["student"].get("mobile")
+    if latency and isinstance(mobile, dict):  # a mobile target: the int8 file the phone runs, timed here in LiteRT
+        for line in latency:
+            if isinstance(mobile.get(line["key"]), (int, float)):
+                line["x"].append(MOBILE_BAR)
+                line["y"].append(mobile[line["key"]])
     if latency:
         charts["latency"] = _chart("model", "latency, ms (CPU, batch 1)", latency)
     per_class = sides["student"].get("per_class_accuracy")

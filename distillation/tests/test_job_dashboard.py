@@ -236,6 +236,19 @@ def test_charts_without_figures_in_the_report_are_left_out(client, ada, complete
     assert 'id="baseline"' not in client.get(f"/jobs/{job.job_id}/").content.decode()
 
 
+def test_a_mobile_students_int8_latency_stands_beside_its_own_in_the_latency_chart(client, ada, completed):
+    job = completed(ada, baseline=False)
+    report = dict(job.report)
+    report["student"] = {**report["student"], "mobile": {"latency_ms_p50": 0.04, "latency_ms_p95": 0.05, "threads": 1}}
+    DistillationJob.objects.filter(pk=job.pk).update(report=report)
+    client.force_login(ada)
+
+    p50, p95 = client.get(f"/jobs/{job.job_id}/comparison/latency.json").json()["series"]
+
+    assert p50["x"] == ["teacher", "student", "student, int8 TFLite (1 thread)"] and p50["y"][-1] == 0.04
+    assert p95["y"] == [report["teacher"]["latency_ms_p95"], report["student"]["latency_ms_p95"], 0.05]
+
+
 def test_deploying_from_the_page_serves_the_model_and_lists_it_on_my_models(client, ada, completed):
     job = completed(ada)
     client.force_login(ada)
