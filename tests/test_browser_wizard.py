@@ -96,13 +96,17 @@ def test_back_and_reload_keep_what_was_entered(ada, browser_page):
     page.wait_for_url("**/distill/goal/")
     page.get_by_text("Advanced options").click()
     page.get_by_label("Epochs").fill("3")
+    page.get_by_label("Phone (TFLite int8, one thread)").check()
     page.get_by_role("button", name="Next").click()
     page.wait_for_url("**/distill/budget/")
+    # the estimate names the backend a phone target trains on, and why
+    assert "trains on the tensorflow backend: the target is mobile" in page.locator("#estimate-backend").inner_text()
 
     page.go_back()
     page.reload()
     page.get_by_text("Advanced options").click()
     assert page.get_by_label("Epochs").input_value() == "3"
+    assert page.get_by_label("Phone (TFLite int8, one thread)").is_checked() and page.get_by_label("CPU").is_checked()
     assert page.url.endswith("/distill/goal/") and page.get_by_role("heading", name="3. Set the goal").is_visible()
     # the TensorFlow formats are offered (they pick the TensorFlow backend), and the open options fit a phone
     assert page.get_by_label("tflite-int8", exact=True).is_visible() and page.get_by_label("savedmodel").is_visible()
