@@ -22,6 +22,7 @@ from core.workers import live_workers
 from ledger import pricing, services as ledger
 from ledger.amounts import UNITS_PER_FTNS
 from prsm.request import DistillationRequest
+from prsm.serving.formats import served_format
 from safety import services as safety_services
 
 from .http_teachers import report_token_units, with_token_fee
@@ -239,17 +240,13 @@ def _finish(job: DistillationJob, status: str, *, report: dict | None = None, er
         notification_send(user=job.owner, kind=f"job_{status}", message=message, link=f"/jobs/{job.job_id}/")
 
 
-SERVED_FORMATS = ("onnx-int8", "onnx")  # what the serving pool runs (prsm.serving), best first when asked for speed
-
-
 def job_serving_artifact(job: DistillationJob, artifacts: dict[str, Artifact]) -> Artifact | None:
-    """The export the serving pool runs: the int8 ONNX export when it verified (within two points of the
-    float model's accuracy) and the request asked for speed, else the float ONNX export; None without one."""
-    wants_speed = (job.request or {}).get("optimization_target", "speed") == "speed"
-    for name in SERVED_FORMATS if wants_speed else SERVED_FORMATS[1:]:
-        if name in artifacts and artifacts[name].verified:
-            return artifacts[name]
-    return None
+    """The export the serving pool runs (``prsm.serving.formats.served_format``: ONNX, else TFLite; int8
+    when it verified and the request asked for speed or a phone); None without one."""
+    request = job.request or {}
+    name = served_format({n for n, a in artifacts.items() if a.verified}, request.get("optimization_target"),
+                         request.get("target_hardware"))
+    return artifacts[name] if name else None
 
 
 def job_deploy(*, job: DistillationJob, export_format: str | None = None) -> DeployedModel:
@@ -268,7 +265,8 @@ def job_deploy(*, job: DistillationJob, export_format: str | None = None) -> Dep
     if existing is not None and existing.is_live:
         return existing
     if existing is None:
-        wanted = export_format or next((f for f in ("onnx", "safetensors", "huggingface", "pth") if f in artifacts), None)
+        wanted = export_format or next((f for f in ("onnx", "safetensors", "huggingface", "pth", "tflite", "keras")
+                                        if f in artifacts), None)
         if wanted not in artifacts:
             raise JobError(f"The job has no {wanted!r} export; it has {', '.join(sorted(artifacts)) or 'none'}.", field="export_format")
         if not artifacts[wanted].verified:
@@ -303,7 +301,7 @@ def _serving_limits_check(job: DistillationJob, served: Artifact | None) -> dict
         return None
     if served is None:
         raise JobError("The request sets max_inference_latency or max_memory_usage, which are measured on the "
-                       "served ONNX export, and this job has no verified ONNX export.", field="export_format")
+                       "served export, and this job has no verified ONNX or TFLite export.", field="export_format")
     from prsm.serving.errors import ServingError
     from prsm.serving.measure import measure
 

@@ -112,8 +112,9 @@ def predict_grant(*, user, deployment: DeployedModel, token=None, source: str = 
         raise PredictForbidden("Only the model's owner and the buyers and renters of its listing may call it.")
     path = selectors.served_path(deployment)
     if path is None:
-        raise ModelNotServed("This model has no verified ONNX export to serve; it can be downloaded but not called. "
-                             "Run the job again with the onnx export format.", field="export_format")
+        raise ModelNotServed("This model has no verified ONNX or TFLite export to serve; it can be downloaded but not "
+                             "called. Run the job again with the onnx (or, on TensorFlow, tflite) export format.",
+                             field="export_format")
     listing = selectors.deployment_listing(deployment)
     price = listing.price_per_1k_predictions if listing is not None and access in BILLED_ACCESS else 0
     if price and _in_arrears(user):

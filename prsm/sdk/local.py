@@ -12,10 +12,10 @@ from pathlib import Path
 from ..planning import BackendRefused, backend_choose, request_to_config, teacher_kind, teacher_task
 from ..request import DistillationRequest
 from .inputs import local_inputs
+from ..serving.formats import served_format
 from .types import DeployedModel, Job, JobStatus, SdkError
 
-EXPORT_PREFERENCE = ("onnx", "safetensors", "huggingface", "pth")
-SERVED_FORMATS = ("onnx-int8", "onnx")  # what predict runs, best first when asked for speed
+EXPORT_PREFERENCE = ("onnx", "safetensors", "huggingface", "pth", "tflite", "keras")
 
 
 class _LocalJob:
@@ -119,17 +119,17 @@ class LocalBackend:
     def deploy(self, job_id: str, export_format: str | None) -> DeployedModel:
         job = self._job(job_id)
         exports, chosen = _deployable(job, export_format)
-        served_name = serving_export(job.report, job.request.optimization_target)
+        served_name = serving_export(job.report, job.request.optimization_target, job.request.target_hardware)
         served_path = str(job.out_dir / exports[served_name]["path"]) if served_name else ""
         limited = job.request.max_inference_latency is not None or job.request.max_memory_usage is not None
         if limited and not served_name:
-            raise SdkError("max_inference_latency and max_memory_usage are measured on the served ONNX export, and "
-                           "this job has no verified ONNX export", status=409, field="export_format")
+            raise SdkError("max_inference_latency and max_memory_usage are measured on the served export, and "
+                           "this job has no verified ONNX or TFLite export", status=409, field="export_format")
         measured = _check_limits(served_path, job.request) if limited else {}
         model = DeployedModel(model_id=str(uuid.uuid4()), export_format=chosen, job_id=job_id,
                               location=str(job.out_dir / exports[chosen]["path"]), served_format=served_name or "",
                               served_location=served_path, measured=measured)
-        model._predict = local_predictor(_load(served_path)) if served_name else _no_onnx(sorted(exports))
+        model._predict = local_predictor(_load(served_path)) if served_name else _not_servable(sorted(exports))
         self.models[model.model_id] = model
         (job.out_dir / "deployment.json").write_text(json.dumps(model.as_dict(), indent=2))
         return model
@@ -164,13 +164,12 @@ def _deployable(job: _LocalJob, export_format: str | None) -> tuple[dict, str]:
     return exports, chosen
 
 
-def serving_export(report: dict, optimization_target: str | None = None) -> str | None:
-    """The ONNX export that answers predictions, as a server picks it (distillation.services.
-    job_serving_artifact): the int8 one when it verified and the run was for speed, else the float
-    one; None without one."""
+def serving_export(report: dict, optimization_target: str | None = None, hardware: list[str] | None = None) -> str | None:
+    """The export that answers predictions, as a server picks it (``prsm.serving.formats``); None without one."""
     verified = {name for name, info in report.get("exports", {}).items() if info.get("verified")}
-    target = optimization_target or report.get("config", {}).get("optimization_target", "speed")
-    return next((name for name in (SERVED_FORMATS if target == "speed" else SERVED_FORMATS[1:]) if name in verified), None)
+    config = report.get("config", {})
+    return served_format(verified, optimization_target or config.get("optimization_target"),
+                         hardware if hardware is not None else config.get("target_hardware"))
 
 
 def _load(onnx_path: str):
@@ -201,10 +200,11 @@ def _undeployed(inputs: list) -> list[dict]:
     raise SdkError("this model was undeployed; deploy its job again to predict", status=409, code="undeployed")
 
 
-def _no_onnx(verified: list[str]) -> Callable[[list], list[dict]]:
+def _not_servable(verified: list[str]) -> Callable[[list], list[dict]]:
     def predict(inputs: list) -> list[dict]:
-        raise SdkError(f"no verified ONNX export to serve (verified: {', '.join(verified) or 'none'}); "
-                       "distil with export_formats including 'onnx'", status=409, code="not_servable")
+        raise SdkError(f"no verified ONNX or TFLite export to serve (verified: {', '.join(verified) or 'none'}); "
+                       "distil with export_formats including 'onnx' (or 'tflite' on the tensorflow backend)",
+                       status=409, code="not_servable")
 
     return predict
 

@@ -1,5 +1,5 @@
 """Predicting without a job in this process, as ``prsm predict`` does: a run folder, an export folder or
-an .onnx file is loaded here; a deployed model's id is asked of a server."""
+an .onnx or .tflite file is loaded here; a deployed model's id is asked of a server."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .local import local_predictor, serving_export
 from .remote import RemoteBackend
 from .types import SdkError
 
-ONNX_NAMES = ("model.onnx", "model.int8.onnx")
+SERVED_FILES = ("model.onnx", "model.int8.onnx", "model.tflite", "model.int8.tflite")
 
 
 def _bad(message: str) -> SdkError:
@@ -22,20 +22,21 @@ def _bad(message: str) -> SdkError:
 def local_onnx(path: Path) -> Path:
     """The ONNX file a run folder (its report's serving export), an export folder or a path names."""
     if path.is_file():
-        if path.suffix != ".onnx":
-            raise _bad(f"--model: {path} is not an .onnx file, an export folder or a run folder")
+        if path.suffix not in (".onnx", ".tflite"):
+            raise _bad(f"--model: {path} is not an .onnx or .tflite file, an export folder or a run folder")
         return path
     if (path / "report.json").is_file():
         report = json.loads((path / "report.json").read_text())
         name = serving_export(report)
         if name is None:
             verified = sorted(n for n, info in report.get("exports", {}).items() if info.get("verified"))
-            raise _bad(f"--model: the run in {path} has no verified ONNX export (verified: {', '.join(verified) or 'none'})")
+            raise _bad(f"--model: the run in {path} has no verified ONNX or TFLite export "
+                       f"(verified: {', '.join(verified) or 'none'})")
         return path / report["exports"][name]["path"]
-    for name in ONNX_NAMES:
+    for name in SERVED_FILES:
         if (path / name).is_file():
             return path / name
-    raise _bad(f"--model: {path} holds no report.json, model.onnx or model.int8.onnx")
+    raise _bad(f"--model: {path} holds no report.json and none of {', '.join(SERVED_FILES)}")
 
 
 def is_model_id(text: str) -> bool:

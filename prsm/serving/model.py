@@ -1,13 +1,16 @@
-"""One ONNX export ready to answer: an onnxruntime session on the CPU and the export's own
-preprocessing, read from its metadata props (``labels`` and ``prsm.preprocessing``)."""
+"""One export ready to answer: an onnxruntime session on the CPU (ONNX) or a LiteRT interpreter
+(TFLite), and the export's own preprocessing, read from its metadata props (``labels`` and
+``prsm.preprocessing``; a TFLite file's sidecar holds them)."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
-from ..engine.export.preprocessing import Preprocessor, parse
+from ..engine.export.preprocessing import Preprocessor, parse, read_metadata
 from .errors import ModelUnavailable
 
 DEFAULT_THREADS = 1  # a pool runs several workers on a few cores; batching, not threads, buys throughput
@@ -24,8 +27,12 @@ class ServedModel:
         path = Path(path)
         if not path.is_file():
             raise ModelUnavailable(f"{path.name}: no such model file")
-        session = _session(path, threads)
-        preprocessing, labels = parse(session.get_modelmeta().custom_metadata_map, path.name)
+        if path.suffix == ".tflite":
+            preprocessing, labels = parse(read_metadata(path), path.name)
+            session = LiteSession(path, threads, preprocessing["task"])
+        else:
+            session = _session(path, threads)
+            preprocessing, labels = parse(session.get_modelmeta().custom_metadata_map, path.name)
         preprocessor = Preprocessor(preprocessing, path.parent, [i.name for i in session.get_inputs()])
         return cls(path, session, preprocessor, labels)
 
@@ -61,6 +68,31 @@ class ServedModel:
         tokenizer = self.preprocessor.tokenizer
         pad = getattr(tokenizer, "pad_token_id", None)
         return (int(pad) if pad is not None else 0), getattr(tokenizer, "padding_side", "right")
+
+
+class LiteSession:
+    """A TFLite file in LiteRT, answering as an onnxruntime session does (``get_inputs``, ``run``). Its
+    one input is the ids of a text or the rows of features or pixels; an interpreter is not safe to
+    call from two threads at once, so calls take turns."""
+
+    def __init__(self, path: Path, threads: int, task: str) -> None:
+        from ..engine.export.keras_formats import lite_interpreter
+
+        try:
+            self.interpreter = lite_interpreter(path, max(1, int(threads)))
+        except (RuntimeError, ValueError) as error:
+            raise ModelUnavailable(f"{path.name}: not a loadable TFLite model ({type(error).__name__})") from None
+        self.input_name = "input_ids" if task == "text" else "x"
+        self._lock = threading.Lock()
+
+    def get_inputs(self) -> list:
+        return [SimpleNamespace(name=self.input_name)]
+
+    def run(self, _outputs, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        from ..engine.export.keras_formats import invoke
+
+        with self._lock:
+            return [invoke(self.interpreter, np.ascontiguousarray(feed[self.input_name]))]
 
 
 def _session(path: Path, threads: int):

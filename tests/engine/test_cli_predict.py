@@ -169,7 +169,7 @@ def test_a_model_that_is_neither_a_path_nor_an_id_exits_2(capsys, tmp_path):
     assert main(["predict", "--model", str(tmp_path / "nowhere"), "a text"]) == 2
     assert "neither a folder or .onnx file here nor a model id" in capsys.readouterr().err
     assert main(["predict", "--model", str(tmp_path), "a text"]) == 2
-    assert "holds no report.json, model.onnx or model.int8.onnx" in capsys.readouterr().err
+    assert "holds no report.json and none of model.onnx, model.int8.onnx, model.tflite" in capsys.readouterr().err
 
 
 def test_a_model_id_needs_a_server(capsys, monkeypatch):

@@ -107,6 +107,21 @@ def test_a_keras_student_exports_keras_savedmodel_and_every_tflite_variant_verif
 
     reloaded = keras.saving.load_model(tmp_path / exports["keras"]["path"], safe_mode=True, compile=False)
     assert reloaded.count_params() > 0
+    # each TFLite file serves feature rows, the student's labels in its sidecar; bad rows are refused by name
+    from prsm.serving.errors import InputError
+    from prsm.serving.model import ServedModel
+    from tests.engine.conftest import digits_task_data
+
+    data = digits_task_data()
+    rows = [list(map(float, row)) for row in data.features[:20]]
+    keras_labels = reloaded(np.asarray(rows, dtype=np.float32)).numpy().argmax(1)
+    for name in ("tflite", "tflite-int8"):
+        served = ServedModel.load(tmp_path / exports[name]["path"])
+        labels = [answer["label"] for answer in served.predict(rows)]
+        agree = np.mean([label == report["classes"][k] for label, k in zip(labels, keras_labels)])
+        assert agree >= (1.0 if name == "tflite" else 0.9), (name, agree)
+        with pytest.raises(InputError, match="input 0: 3 features, the model takes 64"):
+            served.predict([[1.0, 2.0, 3.0]])
 
 
 def test_a_keras_teacher_teaches_a_keras_student_and_a_pytorch_one(tmp_path, digits_csv):
@@ -242,3 +257,10 @@ def test_a_keras_text_bag_learns_from_a_hugging_face_teacher_resumes_and_exports
     assert all(record["verified"] for record in exports.values()), {k: r.get("note") for k, r in exports.items()}
     assert (tmp_path / "tokenizer" / "tokenizer.json").is_file() and exports["tflite-int8"]["tokenizer"] == "tokenizer"
     assert exports["tflite-int8"]["size_bytes"] < exports["tflite"]["size_bytes"]
+    # a TFLite file serves texts as an ONNX export does: its sidecar names the tokenizer and the classes
+    from prsm.serving.model import ServedModel
+
+    served = ServedModel.load(tmp_path / exports["tflite-int8"]["path"])
+    answers = served.predict(["great wonderful film", "awful terrible boring film"])
+    assert [a["label"] for a in answers] == ["positive", "negative"], answers
+    assert abs(sum(answers[0]["probabilities"].values()) - 1) < 1e-6

@@ -61,8 +61,8 @@ def export_tflite(saved_model: Path, target: Path, root: Path, variant: str, rep
     reference = float((expected.argmax(1) == labels).mean())
     close, diff = within_tolerance(logits, expected)
     note = _shortfall(variant, accuracy, reference, close, diff)
-    interpreter = _interpreter(target)
-    latency = latency_ms(lambda: _invoke(interpreter, x[:1]), repeats=50)
+    interpreter = lite_interpreter(target)
+    latency = latency_ms(lambda: invoke(interpreter, x[:1]), repeats=50)
     record = export_record(target, root, not note, diff, variant=variant, accuracy=accuracy,
                            reference_accuracy=reference, agreement=float((logits.argmax(1) == expected.argmax(1)).mean()),
                            latency_ms_p50=latency["p50"], latency_ms_p95=latency["p95"], threads=1,
@@ -84,11 +84,11 @@ def tflite_cost(model, x: np.ndarray) -> dict:
         model.export(str(saved), format="tf_saved_model", verbose=False)
         path = Path(scratch) / "model.tflite"
         path.write_bytes(_convert(saved, "float32", x[:0]))
-        interpreter = _interpreter(path)
+        interpreter = lite_interpreter(path)
         out: dict = {"runtime": "tflite"}
         for batch in BATCHES:
             rows = np.ascontiguousarray(x[np.arange(batch) % len(x)])
-            out.update(_latency_fields(latency_ms(lambda rows=rows: _invoke(interpreter, rows)), batch))
+            out.update(_latency_fields(latency_ms(lambda rows=rows: invoke(interpreter, rows)), batch))
     return out | {"threads": 1}
 
 
@@ -103,9 +103,9 @@ def mobile_cost(model, representative: np.ndarray) -> dict:
         model.export(str(saved), format="tf_saved_model", verbose=False)
         path = Path(scratch) / "model.int8.tflite"
         path.write_bytes(_convert(saved, "int8", representative))
-        interpreter = _interpreter(path)
+        interpreter = lite_interpreter(path)
         row = np.ascontiguousarray(representative[:1])
-        latency = latency_ms(lambda: _invoke(interpreter, row), repeats=50)
+        latency = latency_ms(lambda: invoke(interpreter, row), repeats=50)
         return {"runtime": MOBILE_RUNTIME, "threads": 1, "latency_ms_p50": latency["p50"], "latency_ms_p95": latency["p95"],
                 "memory_bytes": tensor_bytes(interpreter), "memory_method": TENSOR_BYTES, "size_bytes": path.stat().st_size}
 
@@ -154,23 +154,27 @@ def _shortfall(variant: str, accuracy: float, reference: float, close: bool, dif
 def run_tflite(path: Path, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Float logits, quantising an int8 input and dequantising an int8 output with their scale and zero point."""
     try:
-        interpreter = _interpreter(path)
-        return np.concatenate([_invoke(interpreter, x[start:start + batch_size])
+        interpreter = lite_interpreter(path)
+        return np.concatenate([invoke(interpreter, x[start:start + batch_size])
                                for start in range(0, len(x), batch_size)])
     except (RuntimeError, ValueError):  # an input that refuses another batch size: one row at a time
-        interpreter = _interpreter(path)
-        return np.concatenate([_invoke(interpreter, row[None]) for row in x])
+        interpreter = lite_interpreter(path)
+        return np.concatenate([invoke(interpreter, row[None]) for row in x])
 
 
-def _interpreter(path: Path):
+def lite_interpreter(path: Path, threads: int = 1):
+    """A LiteRT interpreter for the file, tensors allocated (one thread: how a phone runs it, and how
+    every latency here is measured)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
     interpreter.allocate_tensors()
     return interpreter
 
 
-def _invoke(interpreter, rows: np.ndarray) -> np.ndarray:
+def invoke(interpreter, rows: np.ndarray) -> np.ndarray:
+    """Float logits for ``rows`` (features, pixels or token ids), the input resized to their batch;
+    int8 inputs and outputs quantised and dequantised with the file's scale and zero point."""
     source = interpreter.get_input_details()[0]
     if tuple(source["shape"]) != rows.shape:
         interpreter.resize_tensor_input(source["index"], list(rows.shape))

@@ -69,8 +69,29 @@ def write_prop(onnx_path: Path | str, key: str, value: str) -> None:
     onnx.save(model, str(onnx_path))
 
 
+def write_sidecar(model_path: Path | str, preprocessing: dict, labels: list[str]) -> Path:
+    """A TFLite file's ``labels`` and preprocessing, in ``<file>.json`` beside it (LiteRT reads no
+    metadata props); ``read_metadata`` gives them back as an ONNX file's props are given."""
+    path = sidecar_of(model_path)
+    path.write_text(json.dumps({"labels": [str(label) for label in labels], METADATA_KEY: preprocessing}, indent=2))
+    return path
+
+
+def sidecar_of(model_path: Path | str) -> Path:
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.name + ".json")
+
+
 def read_metadata(onnx_path: Path | str) -> dict[str, str]:
-    """The file's metadata props (``labels``, ``prsm.preprocessing``, ...) as strings."""
+    """The file's metadata props (``labels``, ``prsm.preprocessing``, ...) as strings; for a TFLite
+    file, its sidecar's (``write_sidecar``)."""
+    if Path(onnx_path).suffix == ".tflite":
+        try:
+            found = json.loads(sidecar_of(onnx_path).read_text())
+        except (OSError, ValueError):
+            raise ModelUnavailable(f"{Path(onnx_path).name}: its {sidecar_of(onnx_path).name} is missing or "
+                                   "unreadable; export it again to serve it") from None
+        return {key: json.dumps(value) for key, value in found.items()} if isinstance(found, dict) else {}
     import onnx
 
     try:

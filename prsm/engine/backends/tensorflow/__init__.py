@@ -19,6 +19,7 @@ from ...adapters import SequenceAdapter, TensorAdapter
 from ...data.types import TaskData
 from ...errors import BadInput
 from ...export.files import export_record, within_tolerance
+from ...export.preprocessing import TOKENIZER_FOLDER, describe
 from ...formats import TENSORFLOW_FORMATS
 from ...students.design import Candidate
 from ..base import Backend, Student
@@ -221,12 +222,13 @@ class TensorFlowBackend(Backend):
         if unknown:
             raise BadInput(f"export format {unknown[0]!r} is not available for {self.name} students ({', '.join(self.formats)})")
         x = student.adapter.encode(test)["x"]
+        served = describe(test, student.adapter), list(student.architecture["classes"])
         records = export_keras_model(student.module, formats, folder, root, x, test.labels,
-                                     student.extra.get("representative", x))
+                                     student.extra.get("representative", x), served)
         if isinstance(student.adapter, KerasTokenAdapter):  # the files read token ids: the tokenizer goes beside them
-            student.adapter.tokenizer.save_pretrained(str(folder / "tokenizer"))
+            student.adapter.tokenizer.save_pretrained(str(folder / TOKENIZER_FOLDER))
             for record in records.values():
-                record["tokenizer"] = "tokenizer"
+                record["tokenizer"] = TOKENIZER_FOLDER
         return records
 
 
@@ -244,14 +246,17 @@ def export_torch_student(student: Student, formats: list[str], folder: Path, roo
     if not ok:
         raise BadInput(f"{', '.join(formats)}: the Keras copy of this PyTorch student gives logits up to {diff:.3g} "
                        "away from its own, so it is not written; export onnx instead")
-    return export_keras_model(model, formats, folder, root, x, test.labels, representative)
+    return export_keras_model(model, formats, folder, root, x, test.labels, representative,
+                              (describe(test, student.adapter), list(student.architecture["classes"])))
 
 
 def export_keras_model(model, formats: list[str], folder: Path, root: Path, x: np.ndarray, labels: np.ndarray,
-                       representative: np.ndarray) -> dict:
+                       representative: np.ndarray, served: tuple[dict, list[str]]) -> dict:
     """Each of ``formats`` (TENSORFLOW_FORMATS) written under ``folder`` and verified on the test rows
-    ``x`` against the Keras model's own logits; int8 TFLite calibrated on ``representative`` rows."""
+    ``x`` against the Keras model's own logits; int8 TFLite calibrated on ``representative`` rows.
+    ``served``: the preprocessing and class names a TFLite file's sidecar keeps for serving it."""
     from ...export import keras_formats
+    from ...export.preprocessing import write_sidecar
 
     expected = predict(model, x)
     records: dict[str, dict] = {}
@@ -266,8 +271,9 @@ def export_keras_model(model, formats: list[str], folder: Path, root: Path, x: n
         for name in tflite:
             variant = {"tflite": "float32", "tflite-float16": "float16", "tflite-int8": "int8"}[name]
             suffix = "" if variant == "float32" else f".{variant}"
-            records[name] = keras_formats.export_tflite(saved, folder / f"model{suffix}.tflite", root, variant,
-                                                        representative, x, labels, expected)
+            path = folder / f"model{suffix}.tflite"
+            records[name] = keras_formats.export_tflite(saved, path, root, variant, representative, x, labels, expected)
+            write_sidecar(path, *served)
         if "savedmodel" not in formats:
             import shutil
 
