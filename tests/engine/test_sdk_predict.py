@@ -107,3 +107,18 @@ def test_a_memory_limit_the_served_model_misses_is_refused_with_the_figure(tmp_p
     refused = asyncio.run(run())
     assert refused.status == 409 and refused.code == "serving_limits" and refused.field == "max_memory_usage"
     assert "resident memory of the loaded model" in str(refused) and "> max_memory_usage 2,000,000 bytes" in str(refused)
+
+
+def test_a_phone_targeted_job_is_deployed_and_answers_with_its_int8_tflite_file(tmp_path, digits_teacher, digits_csv):
+    async def run():
+        orchestrator = DistillationOrchestrator(work_dir=str(tmp_path))
+        job_id = await distil(orchestrator, digits_teacher, digits_csv, target_hardware=["cpu", "mobile"],
+                              max_inference_latency="50ms", search="off", layer_count=1)
+        model = await orchestrator.deploy_model(job_id)
+        return model, await model.predict([row.tolist() for row in digits_task_data().features[:4]])
+
+    model, outputs = asyncio.run(run())
+    # the request asked for accuracy, but a phone runs the int8 file: that is what answers
+    assert model.served_format == "tflite-int8" and model.served_location.endswith("model.int8.tflite")
+    assert model.export_format == "tflite" and model.measured["latency_ms_p50"] < 50
+    assert [set(o["probabilities"]) for o in outputs] == [{str(i) for i in range(10)}] * 4
