@@ -81,8 +81,14 @@ def test_a_keras_cnn_student_learns_images_and_is_attacked_by_its_own_gradients(
         (folder / kind).mkdir(parents=True)
         for i in range(100):
             Image.fromarray(shape_image(kind, rng), mode="L").save(folder / kind / f"{i:03d}.png")
-    report = run_distillation(_config(shapes_cnn_teacher, folder, epochs=80), tmp_path / "run")
+    formats = ["savedmodel", "tflite", "tflite-float16", "tflite-int8"]
+    report = run_distillation(_config(shapes_cnn_teacher, folder, epochs=80, exports=formats), tmp_path / "run")
     assert report["backend"] == "tensorflow" and report["student"]["architecture"]["kind"] == "cnn"
+    exports = report["exports"]
+    assert sorted(exports) == sorted(formats)
+    assert all(exports[name]["verified"] for name in ("savedmodel", "tflite", "tflite-float16")), exports
+    # int8 on ~45 test images: one image is 2 points, the verification's whole allowance; it reloads and runs
+    assert abs(exports["tflite-int8"]["accuracy"] - report["student"]["accuracy"]) <= 0.07
     assert report["student"]["accuracy"] > 0.8 and report["teacher"]["accuracy"] > 0.8, \
         (report["student"]["accuracy"], report["teacher"]["accuracy"])
     robustness = report["checks"]["robustness"]
@@ -264,3 +270,32 @@ def test_a_keras_text_bag_learns_from_a_hugging_face_teacher_resumes_and_exports
     answers = served.predict(["great wonderful film", "awful terrible boring film"])
     assert [a["label"] for a in answers] == ["positive", "negative"], answers
     assert abs(sum(answers[0]["probabilities"].values()) - 1) < 1e-6
+
+
+def test_a_keras_training_killed_outright_resumes_from_its_last_checkpoint(tmp_path, digits_teacher, digits_csv):
+    """SIGKILL, not a polite stop: the checkpoint on disk is whole (written atomically), and the run
+    started again in the same folder resumes from it and finishes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "prsm.cli", "distill", "--teacher", str(digits_teacher), "--data", str(digits_csv),
+               "--backend", "tensorflow", "--export", "keras", "--search", "off", "--epochs", "40",
+               "--max-train", "400", "--checkpoint-every", "5", "--out", str(out), "--json"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 240
+    while not (out / "checkpoints" / "student.pt").exists():  # the training's own checkpoint
+        assert process.poll() is None and time.monotonic() < deadline, "the run ended before its first checkpoint"
+        time.sleep(0.05)
+    time.sleep(0.5)  # a few more steps, maybe mid-write of the next checkpoint
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    finished = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    report = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert report["training"]["resumed_from_step"] >= 5 and report["student"]["accuracy"] > 0.5
