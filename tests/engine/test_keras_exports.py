@@ -148,9 +148,19 @@ def test_a_channels_first_conv_the_converter_gets_wrong_is_not_verified(digits, 
     # fixed: update the module's docstring.
     import keras
 
+    import tensorflow as tf
+
     train_x, train_y, x, y = _images(digits)
-    model = _trained([keras.layers.Conv2D(8, 3, padding="same", activation="relu", data_format="channels_first"),
-                      keras.layers.Flatten(), keras.layers.Dense(10)], train_x, train_y)
+    try:
+        model = _trained([keras.layers.Conv2D(8, 3, padding="same", activation="relu", data_format="channels_first"),
+                          keras.layers.Flatten(), keras.layers.Dense(10)], train_x, train_y)
+    except tf.errors.InvalidArgumentError as error:
+        if "NHWC" not in str(error):
+            raise
+        # TensorFlow runs channels_first convolutions on a CPU only through oneDNN, which it leaves off on
+        # some CPUs (this AMD EPYC, say); the engine's own students are channels-last and do not need it
+        pytest.skip("this CPU's TensorFlow has no channels_first convolution (oneDNN off): the converter fault "
+                    "this test documents cannot be built here")
     expected = model.predict(x, verbose=0)
     assert export_savedmodel(model, tmp_path / "savedmodel", tmp_path, x, expected)["verified"]
 

@@ -137,7 +137,8 @@ def test_a_digits_mlp_answers_as_the_saved_model_and_loads_once(digits_keras, ch
 
     again = load_teacher(str(path))
     assert child_runs == [keras_teacher.CHILD]  # the converted copy is reused: the child did not run again
-    np.testing.assert_array_equal(again.logits(data), logits)
+    # the same weights; TensorFlow's CPU kernels may sum in another order on a busy machine (a 1e-6 difference)
+    np.testing.assert_allclose(again.logits(data), logits, rtol=1e-5, atol=1e-6)
     assert again.describe()["params"] == model.count_params()
     cost = again.cost(again.encode(data.subset(np.arange(64))))
     assert cost["runtime"] == "tensorflow" and 0 < cost["latency_ms_p50"] <= cost["latency_ms_p95"]
