@@ -224,8 +224,7 @@ def test_a_phone_target_chosen_in_the_wizard_trains_on_tensorflow_and_exports_th
     assert refused.status_code == 400 and "which the tensorflow backend does and pytorch does not" in refused.content.decode()
 
     assert client.post("/distill/goal/", goal)["Location"] == "/distill/budget/"
-    assert "The student trains on the tensorflow backend: the target is mobile" in \
-        client.get("/distill/budget/").content.decode()
+    assert "Backend: <strong>tensorflow</strong>. Why: the target is mobile" in client.get("/distill/budget/").content.decode()
     client.post("/distill/budget/", {"budget_ftns": "500", "go": "next"})
     review = client.get("/distill/review/").content.decode()
     # the limits as typed ("2ms", "1MiB") become the CLI's milliseconds and MiB

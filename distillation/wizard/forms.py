@@ -61,9 +61,8 @@ class GoalForm(forms.Form):
         help_text="Varied copies of the training inputs; choose those for your data's kind.")
     export_formats = forms.MultipleChoiceField(label="Export formats", required=False, widget=forms.CheckboxSelectMultiple,
                                                choices=[(name, name) for name in BROWSER_EXPORTS], initial=["safetensors", "onnx"],
-                                               help_text="Files you can download; ONNX is what a deployment serves. keras, savedmodel "
-                                                         "and tflite train the student with TensorFlow (tabular and "
-                                                         "image data).")
+                                               help_text="Files you can download; ONNX (or TFLite) is what a deployment serves. keras, "
+                                                         "savedmodel and tflite train the student with TensorFlow.")
     backend = forms.ChoiceField(label="Backend", required=False, initial="auto",
                                 choices=[("auto", "Chosen for the request"), ("pytorch", "PyTorch"),
                                          ("tensorflow", "TensorFlow (Keras)"), ("transformers", "Hugging Face Transformers")],
@@ -73,7 +72,7 @@ class GoalForm(forms.Form):
         label="Runs on", required=False, widget=forms.CheckboxSelectMultiple, initial=["cpu"],
         choices=[("cpu", "CPU"), ("mobile", "Phone (TFLite int8, one thread)")],
         help_text="Phone: the limits below hold for the int8 TFLite file on one thread, which is always exported "
-                  "(tabular data and images).")
+                  "and served.")
     max_inference_latency = forms.CharField(label="Maximum latency", required=False, max_length=40,
                                             help_text="Per prediction on this CPU (on a phone target, the int8 file on "
                                                       "one thread), e.g. 5ms; empty: no limit.")
