@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .engine.formats import TENSORFLOW_FORMATS
+from .engine.formats import TENSORFLOW_FORMATS, with_mobile_file
 
 # keras, savedmodel and the tflite files are the TensorFlow backend's (text students there are embedding bags)
 EXPORT_FORMATS = {"pth", "safetensors", "onnx", "onnx-int8", "huggingface", *TENSORFLOW_FORMATS}
@@ -316,11 +316,9 @@ class DistillationRequest(BaseModel):
         if "export_formats" not in self.model_fields_set:
             self.export_formats = list(MOBILE_EXPORTS)
             return
-        if other := [f for f in self.export_formats if f not in TENSORFLOW_FORMATS]:
-            raise ValueError(f"target_hardware: a mobile student is a Keras model exported as TFLite; export format "
-                             f"{other[0]!r} is not one of its ({', '.join(TENSORFLOW_FORMATS)})")
-        if "tflite-int8" not in self.export_formats:
-            self.export_formats = [*self.export_formats, "tflite-int8"]
+        exports = with_mobile_file(self.export_formats)
+        if exports != self.export_formats:
+            self.export_formats = exports
 
     def _engine_options_fit(self) -> None:
         """The engine's own rules on how these options combine (unlabelled rows need alpha > 0, a

@@ -19,7 +19,7 @@ from pydantic import (
 
 from .checks.config import ChecksConfig
 from .checks.spending import Budget
-from .formats import TENSORFLOW_FORMATS
+from .formats import with_mobile_file
 
 Transfer = Literal["logits", "hidden", "attention"]
 
@@ -153,12 +153,7 @@ class DistillConfig(BaseModel):
                 raise ValueError(f"target_hardware: mobile runs the student as an int8 TFLite file, which the {self.backend} "
                                  "backend does not write; use backend auto or tensorflow")
             if self.exports is not None:
-                other = [f for f in self.exports if f not in TENSORFLOW_FORMATS]
-                if other:
-                    raise ValueError(f"target_hardware: a mobile student is a Keras model exported as TFLite; {other[0]!r} "
-                                     f"is not one of its formats ({', '.join(TENSORFLOW_FORMATS)})")
-                if "tflite-int8" not in self.exports:
-                    self.exports = [*self.exports, "tflite-int8"]
+                self.exports = with_mobile_file(self.exports)
         if "gpu" in self.target_hardware:
             if self.device == "cpu":
                 raise ValueError("target_hardware: gpu asks for a CUDA device, and device is cpu")

@@ -15,6 +15,7 @@ Pitfalls found with TensorFlow 2.21, Keras 3.15 and ai-edge-litert 2.3:
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -75,16 +76,9 @@ def export_tflite(saved_model: Path, target: Path, root: Path, variant: str, rep
 def tflite_cost(model, x: np.ndarray) -> dict:
     """Latency at batch 1 and 32 of ``model`` as a float32 TFLite file in LiteRT on one thread (how a
     Keras student is deployed), in the fields ``evaluation.compare`` writes; converted in a scratch folder."""
-    import tempfile
-
     from ..evaluation.compare import BATCHES, _latency_fields
 
-    with tempfile.TemporaryDirectory(prefix="prsm-tflite-") as scratch:
-        saved = Path(scratch) / "savedmodel"
-        model.export(str(saved), format="tf_saved_model", verbose=False)
-        path = Path(scratch) / "model.tflite"
-        path.write_bytes(_convert(saved, "float32", x[:0]))
-        interpreter = lite_interpreter(path)
+    with _scratch_tflite(model, "float32", x[:0]) as (_, interpreter):
         out: dict = {"runtime": "tflite"}
         for batch in BATCHES:
             rows = np.ascontiguousarray(x[np.arange(batch) % len(x)])
@@ -96,18 +90,25 @@ def mobile_cost(model, representative: np.ndarray) -> dict:
     """What ``model`` costs on a phone, as the product deploys it there: a full-integer int8 TFLite
     file (calibrated on ``representative`` rows) in LiteRT on one thread, batch 1. Latency, the
     file's bytes and the memory its tensors take (:func:`tensor_bytes`)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="prsm-mobile-") as scratch:
-        saved = Path(scratch) / "savedmodel"
-        model.export(str(saved), format="tf_saved_model", verbose=False)
-        path = Path(scratch) / "model.int8.tflite"
-        path.write_bytes(_convert(saved, "int8", representative))
-        interpreter = lite_interpreter(path)
+    with _scratch_tflite(model, "int8", representative) as (path, interpreter):
         row = np.ascontiguousarray(representative[:1])
         latency = latency_ms(lambda: invoke(interpreter, row), repeats=50)
         return {"runtime": MOBILE_RUNTIME, "threads": 1, "latency_ms_p50": latency["p50"], "latency_ms_p95": latency["p95"],
                 "memory_bytes": tensor_bytes(interpreter), "memory_method": TENSOR_BYTES, "size_bytes": path.stat().st_size}
+
+
+@contextmanager
+def _scratch_tflite(model, variant: str, representative: np.ndarray):
+    """``model`` converted to a ``variant`` TFLite file in a scratch folder, with its interpreter; both
+    go when the block ends."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="prsm-tflite-") as scratch:
+        saved = Path(scratch) / "savedmodel"
+        model.export(str(saved), format="tf_saved_model", verbose=False)
+        path = Path(scratch) / f"model.{variant}.tflite"
+        path.write_bytes(_convert(saved, variant, representative))
+        yield path, lite_interpreter(path)
 
 
 def tensor_bytes(interpreter) -> int:

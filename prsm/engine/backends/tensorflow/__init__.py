@@ -19,6 +19,7 @@ from ...adapters import SequenceAdapter, TensorAdapter
 from ...data.types import TaskData
 from ...errors import BadInput
 from ...export.files import export_record, within_tolerance
+from ...export.keras_formats import REPRESENTATIVE_ROWS  # training rows int8 calibrates its ranges on
 from ...export.preprocessing import TOKENIZER_FOLDER, describe
 from ...formats import TENSORFLOW_FORMATS
 from ...students.design import Candidate
@@ -30,7 +31,6 @@ from .models import keras, keras_cost, keras_model, parameter_count, weight_byte
 from .training import KerasTrainer, predict
 
 KERAS_FILE = "model.keras"
-REPRESENTATIVE_ROWS = 200  # training rows the int8 conversion calibrates its ranges on
 MOBILE_CALIBRATION_ROWS = 32  # enough to set a design's int8 ranges for timing it (its accuracy is not measured)
 
 
