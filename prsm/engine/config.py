@@ -44,6 +44,48 @@ class HttpTeacherConfig(BaseModel):
     shared_cache: str | None = Field(None, description="a folder of answers shared by runs; None: $PRSM_HOME/teacher-answers")
 
 
+FUSIONS = ("weighted_ensemble", "confidence", "domain_routing")
+
+
+class EnsembleMember(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    teacher: str = Field(min_length=1, description="a teacher reference, as DistillConfig.teacher")
+    weight: float = Field(gt=0, le=1, description="its share of the fused outputs")
+    domain: str | None = Field(None, max_length=200, description="domain_routing: the rows whose domain column "
+                               "says this go to this teacher")
+
+
+class EnsembleConfig(BaseModel):
+    """Several teachers whose outputs are fused into the one soft target the student learns
+    (``prsm.engine.teachers.ensemble``). ``DistillConfig.teacher`` names the member the student is
+    designed from (its layers and tokenizer)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    members: list[EnsembleMember] = Field(min_length=2, max_length=8)
+    fusion: Literal["weighted_ensemble", "confidence", "domain_routing"] = Field(
+        "weighted_ensemble", description="weighted_ensemble: the weighted mean of the teachers' probabilities; "
+        "confidence: each row's weights scaled by each teacher's confidence on it; domain_routing: a row whose domain "
+        "a teacher names goes to that teacher (the rest to all)")
+    align: bool = Field(False, description="match the teachers' label sets by name (another order, extra labels "
+                        "dropped) and calibrate each teacher's temperature on the validation split before fusing")
+
+    @model_validator(mode="after")
+    def _members(self) -> EnsembleConfig:
+        refs = [m.teacher for m in self.members]
+        if len(set(refs)) != len(refs):
+            raise ValueError("ensemble: a teacher is named twice")
+        if abs(sum(m.weight for m in self.members) - 1) > 1e-6:
+            raise ValueError("ensemble: the teachers' weights must sum to 1")
+        if any(ref.startswith(("endpoint:", "openai:")) for ref in refs):
+            raise ValueError("ensemble: a teacher over HTTP cannot be part of an ensemble (it has no tokenizer to "
+                             "share and each text sent costs)")
+        if self.fusion == "domain_routing" and not any(m.domain for m in self.members):
+            raise ValueError("ensemble: domain_routing needs a domain on at least one teacher")
+        return self
+
+
 class DistillConfig(BaseModel):
     """Everything ``run_distillation`` needs. Defaults suit a CPU and the CLI's defaults."""
 
@@ -112,6 +154,8 @@ class DistillConfig(BaseModel):
     budget: Budget | None = Field(None, description="what the run may spend and the price rule; the breaker stops it there")
     teacher_http: HttpTeacherConfig = Field(default_factory=HttpTeacherConfig,
                                             description="a teacher over HTTP: limits, retries, price, allowed hosts")
+    ensemble: EnsembleConfig | None = Field(None, description="several teachers fused into one soft target; "
+                                            "teacher is the member the student is designed from")
 
     @field_validator("augment_flip")
     @classmethod
@@ -141,6 +185,21 @@ class DistillConfig(BaseModel):
         if self.augment:
             raise ValueError("student_base: augment runs the teacher on the student's tokens, and a student_base has "
                              "its own tokenizer: use text_variants (the teacher labels them once, on its own encoding)")
+        return self
+
+    @model_validator(mode="after")
+    def _ensemble_fits(self) -> DistillConfig:
+        """An ensemble's outputs are computed once per row on each teacher's own encoding (cached), so
+        nothing that runs the teacher on the student's batches can use one."""
+        if self.ensemble is None:
+            return self
+        if self.teacher not in [m.teacher for m in self.ensemble.members]:
+            raise ValueError("ensemble: teacher must be one of the ensemble's teachers (the one the student is designed from)")
+        if self.augment:
+            raise ValueError("ensemble: augment runs the teacher on each augmented batch; an ensemble's outputs are "
+                             "computed once per row (use text_variants or unlabelled_data for more rows)")
+        if [t for t in self.transfer if t != "logits"]:
+            raise ValueError("ensemble: the teachers' hidden states and attention differ in shape; use transfer=['logits']")
         return self
 
     @model_validator(mode="after")

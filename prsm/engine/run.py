@@ -86,6 +86,12 @@ class Run:
     report: dict | None = None
 
     @property
+    def design_teacher(self) -> Teacher:
+        """The teacher the student is designed, built and cut from: the teacher, or an ensemble's
+        primary member (its layers and tokenizer); the soft targets come from ``teacher`` itself."""
+        return getattr(self.teacher, "primary", self.teacher)
+
+    @property
     def state_dir(self) -> Path:
         return self.out / "checkpoints"
 

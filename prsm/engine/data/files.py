@@ -108,13 +108,19 @@ def _cells(row: dict) -> int:
 def _csv_text(path: Path, reader: csv.DictReader, columns: list[str]) -> TaskData:
     if "text" not in columns:
         raise BadInput(f"{path.name}: no 'text' column (columns: {', '.join(columns)})")
-    texts, labels = [], []
+    texts, labels, domains = [], [], []
     for line, row in _csv_rows(path, reader):
         if not row["text"].strip():
             raise BadInput(f"{path.name}: line {line} has an empty text")
         texts.append(row["text"])
         labels.append(row["label"].strip())
-    return labelled(path, labels, "text", texts=texts)
+        domains.append(row.get("domain", "").strip())
+    return labelled(path, labels, "text", texts=texts, domains=_domains(domains))
+
+
+def _domains(domains: list[str]) -> list[str] | None:
+    """A ``domain`` column's values (blank where a row names none); None where no row names one."""
+    return domains if any(domains) else None
 
 
 def _csv_tabular(path: Path, reader: csv.DictReader, columns: list[str]) -> TaskData:
@@ -144,14 +150,15 @@ def load_jsonl(path: Path, task: str = "auto") -> TaskData:
     if task not in ("auto", "text"):
         raise BadInput(f"{path.name}: a JSONL file holds text data, not {task}")
     text, raw = read_utf8(path)
-    texts, labels = [], []
+    texts, labels, domains = [], [], []
     for line, content in enumerate(text.splitlines(), start=1):
         if not content.strip():
             continue
         texts_label = _jsonl_row(path, line, content)
         texts.append(texts_label[0])
         labels.append(texts_label[1])
-    data = labelled(path, labels, "text", texts=texts)
+        domains.append(texts_label[2])
+    data = labelled(path, labels, "text", texts=texts, domains=_domains(domains))
     data.sha256 = sha256_of_bytes(raw)
     return data
 
@@ -170,14 +177,15 @@ def json_object(path: Path, line: int, content: str) -> dict:
     return row
 
 
-def _jsonl_row(path: Path, line: int, content: str) -> tuple[str, str]:
+def _jsonl_row(path: Path, line: int, content: str) -> tuple[str, str, str]:
     row = json_object(path, line, content)
     for key in ("text", "label"):
         if key not in row or row[key] is None or str(row[key]).strip() == "":
             raise BadInput(f"{path.name}: line {line} has no {key!r}")
     if not isinstance(row["text"], str):
         raise BadInput(f"{path.name}: line {line}: 'text' is not a string")
-    return row["text"], str(row["label"]).strip()
+    domain = row.get("domain")
+    return row["text"], str(row["label"]).strip(), str(domain).strip() if domain is not None else ""
 
 
 def json_depth(text: str) -> int:

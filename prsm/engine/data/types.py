@@ -19,6 +19,8 @@ class TaskData:
     - image: ``images`` is float32 ``[n, channels, height, width]`` scaled to 0..1;
     - tabular: ``features`` is float32 ``[n, f]`` in file column order, raw values.
     ``labels`` are int64 indices into ``classes`` (sorted label strings unless a teacher says otherwise).
+    ``domains``: each row's domain where the data names one (a ``domain`` column), for a teacher
+    ensemble that routes rows to the teacher of their domain; None otherwise.
     """
 
     task: str
@@ -31,6 +33,7 @@ class TaskData:
     source: str = ""
     sha256: str = ""
     meta: dict = field(default_factory=dict)
+    domains: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -41,6 +44,8 @@ class TaskData:
             raise ValueError(f"{self.task} data needs its inputs")
         if len(inputs[self.task]) != len(self.labels):
             raise ValueError("inputs and labels differ in length")
+        if self.domains is not None and len(self.domains) != len(self.labels):
+            raise ValueError("domains and labels differ in length")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -63,6 +68,7 @@ class TaskData:
             source=self.source,
             sha256=self.sha256,
             meta=dict(self.meta),
+            domains=[self.domains[i] for i in index] if self.domains is not None else None,
         )
 
 

@@ -140,7 +140,14 @@ def concat(labelled: TaskData, unlabelled: TaskData) -> TaskData:
                     texts=join(labelled.texts, unlabelled.texts), images=join(labelled.images, unlabelled.images),
                     features=join(labelled.features, unlabelled.features), feature_names=labelled.feature_names,
                     source=labelled.source, sha256=sha256_of_bytes(labelled.sha256.encode(), unlabelled.sha256.encode()),
-                    meta=dict(labelled.meta))
+                    meta=dict(labelled.meta), domains=_domains(labelled, unlabelled))
+
+
+def _domains(labelled: TaskData, unlabelled: TaskData) -> list[str] | None:
+    """Each row's domain where either part names them (blank for rows that name none)."""
+    if labelled.domains is None and unlabelled.domains is None:
+        return None
+    return (labelled.domains or [""] * len(labelled)) + (unlabelled.domains or [""] * len(unlabelled))
 
 
 def text_variants(texts: list[str], copies: int, seed: int, mask_token: str, mask_p: float = 0.1,

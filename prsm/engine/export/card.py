@@ -33,6 +33,30 @@ def _front_matter(report: dict) -> str:
     return "\n".join(lines + ["---", ""])
 
 
+def _ensemble(ensemble: dict | None) -> str:
+    """The teachers of an ensemble, each with its accuracy, and the student against each yardstick."""
+    if not ensemble:
+        return ""
+    rows = "\n".join(f"| `{m['ref']}` | {m['kind']} | {m['weight']:g} | {m.get('domain') or ''} | {m['temperature']:g} | "
+                     f"{m['accuracy']:.4f} |" for m in ensemble["members"])
+    aligned = ("labels matched by name and each teacher's temperature fitted on the validation split"
+               if ensemble.get("knowledge_alignment") else "labels in one order, temperature 1")
+    return f"""
+
+### Teacher ensemble
+
+{len(ensemble['members'])} teachers fused by `{ensemble['fusion']}` ({aligned}); the student was designed from
+`{ensemble['designed_from']}`. They all agree on {ensemble['all_agree']:.1%} of the test rows.
+
+| teacher | kind | weight | domain | temperature | accuracy (test) |
+|---|---|---|---|---|---|
+{rows}
+| ensemble | | | | | {ensemble['accuracy']:.4f} |
+
+Student retention against the ensemble {_fmt(ensemble.get('student_retention_vs_ensemble'))}, against the best single
+teacher (`{ensemble['best_teacher']}`) {_fmt(ensemble.get('student_retention_vs_best_teacher'))}."""
+
+
 def _body(report: dict) -> str:
     s, t = report["student"], report["teacher"]
     rows = [("accuracy (test)", t["accuracy"], s["accuracy"]), ("F1, macro", t.get("f1_macro"), s.get("f1_macro")),
@@ -63,7 +87,7 @@ A {report['task']} classifier distilled by PRSM from `{t.get('ref', '')}` ({t.ge
 {table}
 
 Retention {report['retention']:.3f}, agreement with the teacher {_fmt(s.get('agreement'))}, speedup {_fmt(report['speedup'])}x
-({_runtimes(report)}, on the machine that built the model).{_mobile(s.get("mobile"))}
+({_runtimes(report)}, on the machine that built the model).{_mobile(s.get("mobile"))}{_ensemble(t.get("ensemble"))}
 
 {_search(report.get('search'))}{_teacher_note(t)}## Checks
 

@@ -9,20 +9,30 @@ from ..run import Run
 def teacher_build_needed(config) -> bool:
     """Whether ``config`` names a catalog teacher with no build here (a copy of prsm without the
     catalog has none to build: loading the teacher then says so)."""
-    if not config.teacher.startswith("catalog:"):
-        return False
+    return bool(unbuilt_teachers(config))
+
+
+def unbuilt_teachers(config) -> list[str]:
+    """The catalog names among ``config``'s teachers (an ensemble's every member) not built here."""
+    refs = [m.teacher for m in config.ensemble.members] if config.ensemble is not None else [config.teacher]
+    names = [ref.removeprefix("catalog:") for ref in refs if ref.startswith("catalog:")]
+    if not names:
+        return []
     try:
         from ..catalog import ENTRIES, read_card
     except ImportError:
-        return False
-    name = config.teacher.removeprefix("catalog:")
-    return name in ENTRIES and read_card(name) is None
+        return []
+    return [name for name in names if name in ENTRIES and read_card(name) is None]
 
 
 def build_teacher(run: Run) -> None:
+    for name in unbuilt_teachers(run.config):
+        _build_one(run, name)
+
+
+def _build_one(run: Run, name: str) -> None:
     from ..catalog import catalog_ensure
 
-    name = run.config.teacher.removeprefix("catalog:")
     run.reporter.log(f"catalog teacher {name} is not built on this machine yet: building it once, for every job")
     waited = []
 

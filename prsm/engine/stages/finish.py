@@ -115,6 +115,11 @@ def report(run: Run) -> None:
             "measured_cost_factor": round(run.search["seconds"] / train_seconds, 3) if train_seconds else None,
             # what the schedule predicts at the final training's measured speed (the estimate's rule)
             "predicted_seconds": round(run.search["expected_cost_factor"] * run.search["final_epochs"] * per_epoch, 3)}
+    if "ensemble" in teacher:  # the student against the fused teachers and against the best one alone
+        best = teacher["ensemble"]["best_teacher_accuracy"]
+        teacher["ensemble"] = teacher["ensemble"] | {
+            "student_retention_vs_ensemble": retention,
+            "student_retention_vs_best_teacher": student["accuracy"] / best if best else 0.0}
     if teacher["accuracy"] >= TEACHER_SAW_TEST:
         out["teacher"]["test_note"] = (f"the teacher scores {teacher['accuracy']:.1%} on the test split: it probably "
                                        "trained on these rows, and retention is measured against a teacher that saw them")

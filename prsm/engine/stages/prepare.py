@@ -45,12 +45,21 @@ def _catalog_default_data(teacher: str) -> str:
 
 
 def load_teacher(run: Run) -> None:
-    run.teacher = load_teacher_ref(run.config.teacher, run.config.max_length, http=_http_options(run))
-    run.teacher.check(run.data)
-    run.data = align_classes(run.data, run.teacher)
+    if run.config.ensemble is not None:
+        from ..teachers.ensemble import load_ensemble
+
+        run.teacher = load_ensemble(run.config, lambda ref: load_teacher_ref(ref, run.config.max_length))
+        run.teacher.check(run.data)
+        run.data = run.teacher.align_data(run.data)
+        run.reporter.log(f"{len(run.teacher.members)} teachers fused by {run.teacher.fusion}; the student is designed "
+                         f"from {run.teacher.primary.ref}")
+    else:
+        run.teacher = load_teacher_ref(run.config.teacher, run.config.max_length, http=_http_options(run))
+        run.teacher.check(run.data)
+        run.data = align_classes(run.data, run.teacher)
     before_training(run)
     run.teacher_describe = run.teacher.describe()
-    name = select_backend(run.config.backend, run.data.task, run.teacher.kind, run.config.exports,
+    name = select_backend(run.config.backend, run.data.task, run.design_teacher.kind, run.config.exports,
                           run.config.target_hardware)
     run.backend = get_backend(name)
     offered = formats_of(name)
@@ -86,6 +95,8 @@ def split(run: Run) -> None:
         run.split = stratified_split(run.data, c.seed, c.validation_fraction, c.test_fraction, c.max_train_examples)
     run.split_rule = why
     run.reporter.log(f"split {run.split.sizes()} ({why})")
+    if hasattr(run.teacher, "calibrate"):  # an ensemble's temperatures, before any of its outputs are fused
+        run.teacher.calibrate(run.split.validation)
     run.unlabelled = _unlabelled_rows(run)
     if run.unlabelled is not None:
         run.reporter.log(f"{len(run.unlabelled)} unlabelled examples ({run.unlabelled.source}) for the teacher to label")
@@ -184,6 +195,11 @@ def teacher_eval(run: Run) -> None:
     run.teacher_test_logits = run.teacher.logits(test)
     run.teacher_quality = quality(run.teacher_test_logits, test.labels, test.num_classes)
     run.reporter.metric({"teacher_accuracy": run.teacher_quality["accuracy"]})
+    if hasattr(run.teacher, "evaluate_members"):
+        summary = run.teacher.evaluate_members(test, run.teacher_test_logits)
+        run.reporter.log("teachers on the test split: " + ", ".join(f"{m['ref']} {m['accuracy']:.4f}"
+                                                                    for m in summary["members"])
+                         + f"; the ensemble {summary['accuracy']:.4f}")
 
 
 def design(run: Run) -> None:
@@ -211,14 +227,14 @@ def measurer(run: Run) -> Callable[[Candidate], None]:
     """How this job measures a design: as its backend runs it here or, for ``target_hardware``
     mobile, as its int8 TFLite file on one thread, since the limits are to hold on the phone."""
     if "mobile" in run.config.target_hardware:
-        return lambda candidate: run.backend.measure_mobile(candidate, run.teacher, run.split.train)
-    return lambda candidate: run.backend.measure(candidate, run.teacher, run.split.train)
+        return lambda candidate: run.backend.measure_mobile(candidate, run.design_teacher, run.split.train)
+    return lambda candidate: run.backend.measure(candidate, run.design_teacher, run.split.train)
 
 
 def _design(run: Run) -> dict:
     c = run.config
     request = design_request(c)
-    candidates = run.backend.candidates(run.teacher, run.split.train, base=c.student_base,
+    candidates = run.backend.candidates(run.design_teacher, run.split.train, base=c.student_base,
                                         vocabulary_size=c.vocabulary_size)
     total = max(1, len(candidates))
     measured = [0]
@@ -230,8 +246,13 @@ def _design(run: Run) -> dict:
         measured[0] += 1
         run.reporter.progress(measured[0] / total, message=f"measuring {candidate.name}")
 
-    _, record = choose(candidates, request, int(run.teacher_describe["params"]), measure)
+    _, record = choose(candidates, request, design_params(run), measure)
     return record
+
+
+def design_params(run: Run) -> int:
+    """The teacher parameters the student's size budget is cut from (an ensemble's primary's)."""
+    return int(run.teacher_describe.get("design_params", run.teacher_describe["params"]))
 
 
 def teacher_logits_key(run: Run, part: str, rows: TaskData | None = None) -> str:

@@ -42,8 +42,23 @@ def before_training(run: Run) -> None:
         raise BadInput(f"sensitive_column {c.sensitive_column!r} is not a column of the data")
     _timed(records, "label_sanity", lambda: label_sanity_check(data, c))
     _timed(records, "class_imbalance", lambda: class_imbalance_check(data, c))
-    _timed(records, "teacher_risk", lambda: teacher_risk_check(run.teacher, c, run.config.domain))
+    _timed(records, "teacher_risk", lambda: _teacher_risk(run))
     _log_failures(run, ("pii", "label_sanity", "class_imbalance", "teacher_risk"))
+
+
+def _teacher_risk(run: Run) -> dict:
+    """The teacher's risk; an ensemble's is every member's, its findings named by teacher."""
+    c, members = run.config.checks, getattr(run.teacher, "members", None)
+    if members is None:
+        return teacher_risk_check(run.teacher, c, run.config.domain)
+    records = [(member.ref, teacher_risk_check(member, c, run.config.domain)) for member in members]
+    failed = [(ref, record) for ref, record in records if not record["passed"]]
+    detail = "; ".join(f"{ref}: {record['detail']}" for ref, record in (failed or records))
+    first = records[0][1]
+    return first | {"passed": not failed, "score": float(sum(record["score"] for _, record in records)), "detail": detail,
+                    "licence": "; ".join(f"{ref}: {r['licence']}" for ref, r in records if r.get("licence")) or None,
+                    "intended_use": "; ".join(f"{ref}: {r['intended_use']}" for ref, r in records
+                                              if r.get("intended_use")) or None}
 
 
 def unlabelled_checks(run: Run) -> None:

@@ -133,7 +133,7 @@ def _other_families(run: Run) -> list[dict]:
             or any(v is not None for v in (c.layer_count, c.hidden_size, c.attention_heads)):
         return []  # the request chose the family: layers of its own, of a base, or matched token by token
     budget = run.design["param_budget"]
-    found = run.backend.search_candidates(run.teacher, run.split.train, budget, vocabulary_size=c.vocabulary_size,
+    found = run.backend.search_candidates(run.design_teacher, run.split.train, budget, vocabulary_size=c.vocabulary_size,
                                           light_students=not (c.exports is not None and "huggingface" in c.exports),
                                           pretrained=not c.augment)
     fitting = screen(found, design_request(c), budget, measurer(run))
@@ -156,7 +156,7 @@ def _trial(run: Run, spec: dict, design: dict, study, plan, level, encoded: dict
                              device=_device(run))
     train_inputs, validation_inputs = _encoded(run, design, student, encoded)
     transfer = c.transfer if spec["alpha"] > 0 else ["logits"]
-    objective = run.backend.objective(student, run.teacher, settings, transfer)
+    objective = run.backend.objective(student, run.design_teacher, settings, transfer)
     if with_extra:
         train = TrainData(train_inputs, training_rows(run).labels, run.teacher_train_logits, augment=run.augmentation,
                           online_teacher=_online_teacher(run, objective))

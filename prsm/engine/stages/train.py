@@ -38,7 +38,7 @@ def _build(run: Run, design: dict | None = None) -> Student:
     """A fresh student of ``design`` (a candidate's record; the chosen one by default), from the seed."""
     candidate = Candidate(**(design if design is not None else run.chosen))
     source = candidate.source or {"base": run.config.student_base, "vocabulary_size": run.config.vocabulary_size}
-    return run.backend.build(candidate, run.teacher, run.split.train, run.config.seed, base=source.get("base"),
+    return run.backend.build(candidate, run.design_teacher, run.split.train, run.config.seed, base=source.get("base"),
                              vocabulary_size=source.get("vocabulary_size"))
 
 
@@ -95,7 +95,7 @@ def _teacher_inputs(run: Run, rows: TaskData, student_inputs: Inputs) -> Inputs:
 
 def train(run: Run) -> None:
     settings = settings_for(run, run.student, run.hyper["alpha"])
-    objective = run.backend.objective(run.student, run.teacher, settings, run.config.transfer)
+    objective = run.backend.objective(run.student, run.design_teacher, settings, run.config.transfer)
     train_data = TrainData(run.train_inputs, training_rows(run).labels, run.teacher_train_logits,
                            augment=run.augmentation, online_teacher=_online_teacher(run, objective))
     validation = TrainData(run.student.adapter.encode(run.split.validation), run.split.validation.labels)
@@ -169,7 +169,7 @@ def baseline(run: Run) -> None:
         return
     student = _build(run)
     settings = settings_for(run, student, alpha=0.0)
-    objective = run.backend.objective(student, run.teacher, settings, ["logits"])
+    objective = run.backend.objective(student, run.design_teacher, settings, ["logits"])
     labelled = len(run.split.train)  # the first rows; unlabelled ones after them mean nothing without a teacher
     inputs = {name: array[:labelled] for name, array in run.train_inputs.items()}
     train_data = TrainData(inputs, run.split.train.labels, None, augment=run.augmentation)
