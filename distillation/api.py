@@ -22,10 +22,28 @@ SEED_EXAMPLE = OpenApiExample(
 )
 
 
+class TeacherWeightSerializer(serializers.Serializer):
+    model = serializers.CharField(help_text="catalog:NAME or an uploaded-teacher id")
+    weight = serializers.FloatField(min_value=0, max_value=1, help_text="its share; the weights sum to 1")
+    domain = serializers.CharField(required=False, help_text="fusion_strategy domain_routing: rows whose 'domain' "
+                                                              "column says this go to this teacher")
+
+
 class DistillationRequestSerializer(serializers.Serializer):
     """Documents the body; validation itself is prsm.request.DistillationRequest's (every seed field)."""
 
     teacher_model = serializers.CharField(required=False, help_text="catalog:NAME")
+    teacher_models = TeacherWeightSerializer(many=True, required=False, help_text=(
+        "several teachers with weights (an ensemble, instead of teacher_model): their outputs are fused into the "
+        "student's soft targets; the student is built from the one with the largest weight; one teacher fee each"))
+    ensemble_teachers = serializers.ListField(child=serializers.CharField(), required=False, help_text=(
+        "teachers fused with equal weights, after teacher_model when it is given; or true when teacher_models is "
+        "the ensemble"))
+    fusion_strategy = serializers.ChoiceField(["weighted_ensemble", "confidence", "domain_routing"], required=False,
+                                              help_text="how an ensemble's outputs are fused (default weighted_ensemble)")
+    knowledge_alignment = serializers.BooleanField(required=False, help_text=(
+        "match an ensemble's label sets by name (another order, extra labels) and fit each teacher's temperature on "
+        "the validation split before fusing"))
     dataset = serializers.CharField(required=False, help_text="builtin:NAME; a catalog teacher defaults to its own data")
     domain = serializers.CharField(required=False)
     target_size = serializers.ChoiceField(["small", "medium", "large"], required=False)

@@ -70,6 +70,8 @@ class Plan:
     search: str = "off"  # the engine's search for the best student: off, quick or thorough
     search_s: float = 0.0  # the search's predicted seconds, in compute_hours and duration_s
     expected: dict = field(default_factory=dict)  # the student's expected size, latency, retention (expectations.py)
+    # an ensemble's teachers in the request's order: ref, weight, kind, params, owner_id, engine_ref; one entry otherwise
+    teachers: tuple[dict, ...] = ()
 
     def estimate(self) -> dict:
         return {
@@ -90,6 +92,8 @@ class Plan:
             "search": self.search,
             "search_s": round(self.search_s, 1),
             "expected": self.expected,
+            "teachers": [{k: t[k] for k in ("ref", "weight", "kind", "params")} for t in self.teachers],
+            "teacher_owner_ids": [t["owner_id"] for t in self.teachers] or [self.teacher_owner_id],
             **({"teacher_http": {k: self.teacher_http[k] for k in ("provider", "token_units_estimated",
                                                                   "price_per_1k_tokens_units")}}
                if self.teacher_http else {}),
@@ -262,13 +266,33 @@ def _search_transfer_rows(request: DistillationRequest, task: str, search: str, 
     return 0
 
 
+def _ensemble_members(request: DistillationRequest, owner) -> list[tuple[str, float, _TeacherRef]]:
+    """Every teacher of the request, resolved; an ensemble's must all take the same kind of data."""
+    if not request.is_ensemble:
+        return [(request.teacher, 1.0, _teacher(request.teacher, owner))]
+    members = []
+    for ref, weight, _ in request.teachers:
+        try:
+            members.append((ref, weight, _teacher(ref, owner)))
+        except PlanningError as error:
+            raise PlanningError(f"{ref}: {error.message}", "teacher_models") from None
+    tasks = {entry.task for _, _, entry in members if entry.task}
+    if len(tasks) > 1:
+        described = ", ".join(f"{ref} takes {entry.task} data" for ref, _, entry in members)
+        raise PlanningError(f"an ensemble's teachers must take the same kind of data: {described}", "teacher_models")
+    return members
+
+
 def plan(*, request: DistillationRequest, owner=None) -> Plan:
     """Resolve the teacher and data, choose the backend, estimate cost and time.
 
-    Uploaded teachers and data sets are found by id among ``owner``'s own uploads only.
+    Uploaded teachers and data sets are found by id among ``owner``'s own uploads only. An ensemble
+    is planned on the teacher its student is designed from; the others add their teacher fee, their
+    pass over the data and any catalog build.
     """
     teacher = request.teacher
-    entry = _teacher(teacher, owner)
+    members = _ensemble_members(request, owner)
+    entry = next(e for ref, _, e in members if ref == teacher)
     dataset, engine_dataset, rows = _dataset(request, entry, owner)
     engine_unlabelled = _transfer_set(request, owner)
     _student_base(request)
@@ -286,14 +310,17 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     search = request.search or SEARCH_DEFAULT
     expected = expected_outcome(teacher=teacher, engine_teacher=entry.engine_ref or teacher, task=entry.task,
                                 teacher_params=entry.params, target_size=request.target_size, search=search)
-    build_s = build_seconds_expected(teacher) if teacher.startswith("catalog:") else 0.0
+    build_s = sum(build_seconds_expected(ref) for ref, _, _ in members if ref.startswith("catalog:"))
+    others_s = sum(_compute(params=e.params, task=e.task, dataset=dataset, epochs=epochs, rows=rows,
+                            teacher_seconds=measured_teacher_seconds(e.engine_ref or ref)).teacher_s
+                   for ref, _, e in members if ref != teacher)  # the other teachers' one pass each (cached)
     compute = _compute(params=entry.params, task=entry.task, dataset=dataset, epochs=epochs, rows=rows,
                        teacher_seconds=measured, augment=request.augmentation_task is not None, search=search,
                        variants=_text_variants(request, entry.task, search, remote=entry.remote is not None),
                        transfer_rows=_search_transfer_rows(request, entry.task, search, entry.remote is not None, dataset,
                                                           rows))
-    hours = compute.hours + build_s / 3600
-    cost = pricing.job_cost(teachers=1, compute_hours=Fraction(hours).limit_denominator(10**9), validation_suites=VALIDATION_SUITES)
+    hours = compute.hours + (build_s + others_s) / 3600
+    cost = pricing.job_cost(teachers=len(members), compute_hours=Fraction(hours).limit_denominator(10**9), validation_suites=VALIDATION_SUITES)
     teacher_http = {}
     if entry.remote is not None:  # the teacher's tokens, priced into the teacher fee
         tokens = http_teachers.token_units_estimate(remote=entry.remote, text_tokens=TEXT_TOKENS,
@@ -306,7 +333,9 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
                 cost=cost, teacher_speed="measured by an earlier job on this server" if measured else Plan.teacher_speed,
                 teacher_build_s=build_s, search=search, search_s=compute.search_s, expected=expected,
                 engine_teacher=entry.engine_ref, engine_dataset=engine_dataset if engine_dataset != dataset else "",
-                engine_unlabelled=engine_unlabelled, teacher_http=teacher_http)
+                engine_unlabelled=engine_unlabelled, teacher_http=teacher_http,
+                teachers=tuple({"ref": ref, "weight": weight, "kind": e.kind, "params": e.params, "owner_id": e.owner_id,
+                                "engine_ref": e.engine_ref} for ref, weight, e in members))
 
 
 def engine_config(*, request: DistillationRequest, job_plan: Plan) -> dict:
@@ -315,7 +344,8 @@ def engine_config(*, request: DistillationRequest, job_plan: Plan) -> dict:
     config = request_to_config(request, teacher=job_plan.engine_teacher or job_plan.teacher,
                                dataset=job_plan.engine_dataset or job_plan.dataset, backend=job_plan.backend,
                                epochs=job_plan.epochs,
-                               overrides={"unlabelled_data": job_plan.engine_unlabelled} if job_plan.engine_unlabelled else None)
+                               overrides={"unlabelled_data": job_plan.engine_unlabelled} if job_plan.engine_unlabelled else None,
+                               engine_teachers={t["ref"]: t["engine_ref"] for t in job_plan.teachers if t["engine_ref"]})
     if job_plan.teacher_http:
         config["teacher_http"] = {k: v for k, v in job_plan.teacher_http.items()
                                   if k not in ("provider", "token_units_estimated")}

@@ -73,11 +73,13 @@ def _duration(estimate: dict) -> float:
     return float(estimate.get("duration_s", 0))
 
 
-def job_teacher_owner(*, job: DistillationJob):
-    """Who is paid the teacher access fee: an uploaded teacher's owner (as the plan recorded it);
-    None for a catalog teacher (the platform's pool)."""
-    owner_id = (job.estimate or {}).get("teacher_owner_id")
-    return get_user_model().objects.filter(pk=owner_id).first() if owner_id else None
+def job_teacher_owners(*, job: DistillationJob) -> list:
+    """Who is paid each teacher access fee, in the job's teacher order: an uploaded teacher's owner
+    (as the plan recorded it); None for a catalog teacher (the platform's pool)."""
+    estimate = job.estimate or {}
+    owner_ids = estimate.get("teacher_owner_ids") or [estimate.get("teacher_owner_id")]
+    users = get_user_model().objects.in_bulk([pk for pk in owner_ids if pk])
+    return [users.get(pk) if pk else None for pk in owner_ids]
 
 
 # The metric events' keys that the job page charts, in order: (key, label, axis).

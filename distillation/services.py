@@ -28,7 +28,7 @@ from safety import services as safety_services
 from .http_teachers import report_token_units, with_token_fee
 from .models import Artifact, Dataset, DeployedModel, DistillationJob, JobEvent, Teacher
 from .planning import VALIDATION_SUITES, engine_config, plan
-from .selectors import job_deploy_problem, job_out_dir, job_teacher_owner
+from .selectors import job_deploy_problem, job_out_dir, job_teacher_owners
 from .uploads import UploadError, dataset_store, discard, receive, teacher_store, upload_folder
 
 
@@ -147,12 +147,17 @@ def job_lease_renew(*, job: DistillationJob, token: int) -> bool:
     return bool(renewed)
 
 
-def _measured_cost(report_or_seconds) -> pricing.JobCost:
+def _teachers(job: DistillationJob) -> int:
+    """How many teacher fees the job pays: one per teacher of an ensemble."""
+    return len((job.estimate or {}).get("teacher_owner_ids") or [None])
+
+
+def _measured_cost(report_or_seconds, teachers: int = 1) -> pricing.JobCost:
     seconds = report_or_seconds
     if isinstance(report_or_seconds, dict):
         seconds = sum(stage["seconds"] for stage in report_or_seconds.get("stages", {}).values())
     hours = Fraction(seconds).limit_denominator(10**6) / 3600
-    cost = pricing.job_cost(teachers=1, compute_hours=hours, validation_suites=VALIDATION_SUITES)
+    cost = pricing.job_cost(teachers=teachers, compute_hours=hours, validation_suites=VALIDATION_SUITES)
     # a teacher over HTTP: the tokens it used (report.teacher.usage), priced into its fee
     return with_token_fee(cost, report_token_units(report_or_seconds if isinstance(report_or_seconds, dict) else None))
 
@@ -170,7 +175,8 @@ def job_complete(*, job: DistillationJob, token: int, report: dict) -> bool:
             "path": str(path.relative_to(root)), "sha256": export["sha256"], "size_bytes": export["size_bytes"],
             "verified": bool(export.get("verified")), "max_abs_diff": export.get("max_abs_diff"),
         })
-    ledger.hold_settle(reference=job_hold_reference(job), cost=_measured_cost(report), teacher_owners=[job_teacher_owner(job=job)])
+    ledger.hold_settle(reference=job_hold_reference(job), cost=_measured_cost(report, _teachers(job)),
+                       teacher_owners=job_teacher_owners(job=job))
     _finish(job, DistillationJob.Status.COMPLETED, report=report)
     safety_services.safety_report_build(job=job)
     return True
@@ -185,7 +191,8 @@ def job_fail(*, job: DistillationJob, token: int | None, message: str, platform_
     if platform_fault:
         ledger.hold_refund(reference=reference)
     else:
-        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[job_teacher_owner(job=job)])
+        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds, _teachers(job)),
+                           teacher_owners=job_teacher_owners(job=job))
     _finish(job, DistillationJob.Status.FAILED, error=message)
     safety_services.safety_breaker_trip_record(job=job, folder=job_out_dir(job))
     return True
@@ -216,7 +223,8 @@ def job_cancelled(*, job: DistillationJob, token: int, used_seconds: float) -> b
 def _finish_cancelled(job: DistillationJob, *, used_seconds: float) -> None:
     reference = job_hold_reference(job)
     if used_seconds:
-        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds), teacher_owners=[job_teacher_owner(job=job)])
+        ledger.hold_settle(reference=reference, cost=_measured_cost(used_seconds, _teachers(job)),
+                           teacher_owners=job_teacher_owners(job=job))
     else:
         ledger.hold_release(reference=reference)
     _finish(job, DistillationJob.Status.CANCELLED)

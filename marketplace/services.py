@@ -15,7 +15,7 @@ from core import clock
 from core.errors import DomainError
 from distillation import services as distillation
 from distillation.models import DeployedModel, DistillationJob
-from distillation.selectors import job_model_card
+from distillation.selectors import job_model_card, job_teacher_owners
 from distillation.uploads import dataset_of
 from ledger import pricing
 from ledger import selectors as ledger_selectors
@@ -226,10 +226,15 @@ def listing_update(*, listing: Listing, user, **changes) -> Listing:
 
 
 def _teachers_of(job) -> list:
-    """(owner, weight) per teacher: an uploaded teacher's owner, None for the catalog (its pool account)."""
-    owner_id = (job.estimate or {}).get("teacher_owner_id")
-    owner = get_user_model().objects.filter(pk=owner_id).first() if owner_id else None
-    return [(owner, 1)]
+    """(owner, weight) per teacher: an uploaded teacher's owner, None for the catalog (its pool account);
+    an ensemble's teachers share by their weights."""
+    from fractions import Fraction
+
+    owners = job_teacher_owners(job=job)
+    weights = [t.get("weight", 1) for t in (job.estimate or {}).get("teachers") or []]
+    if len(weights) != len(owners):
+        weights = [1] * len(owners)
+    return [(owner, Fraction(str(weight))) for owner, weight in zip(owners, weights)]
 
 
 def listing_revenue_parties(*, listing: Listing) -> dict:

@@ -34,7 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_distill(commands) -> None:
     p = commands.add_parser("distill", help="distil a teacher into a smaller student",
                             description="Distil a teacher into a smaller student; writes exports, report.json and MODEL_CARD.md.")
-    p.add_argument("--teacher", required=True, help="zoo folder, .onnx file, Hugging Face directory, or catalog:NAME")
+    p.add_argument("--teacher", required=True, action="append",
+                   help="zoo folder, .onnx file, Hugging Face directory, or catalog:NAME; give it again for an ensemble "
+                        "of teachers whose outputs are fused (the student is designed from the one with the largest weight)")
+    p.add_argument("--weights", help="an ensemble's weights, comma-separated in --teacher order, summing to 1 "
+                                     "(default: equal)")
+    p.add_argument("--fusion", choices=["weighted_ensemble", "confidence", "domain_routing"],
+                   help="how an ensemble's outputs are fused (default weighted_ensemble)")
+    p.add_argument("--domains", help="domain_routing: each teacher's domain, comma-separated in --teacher order "
+                                     "(blank for none); rows go to the teacher their 'domain' column names")
+    p.add_argument("--knowledge-alignment", action="store_true",
+                   help="an ensemble's labels matched by name and each teacher's temperature calibrated on validation")
     p.add_argument("--data", help="builtin:NAME, a CSV/JSONL file, an image folder or zip")
     p.add_argument("--task", default="auto", choices=["auto", "text", "image", "tabular"])
     p.add_argument("--target-size", default="small", choices=["small", "medium", "large"])
@@ -142,8 +152,37 @@ def _distill(args) -> int:
     return EXIT_OK
 
 
+def _ensemble(args) -> tuple[str, dict | None]:
+    """The teacher the student is designed from, and the ensemble's config for several ``--teacher``."""
+    from .engine.errors import BadInput
+
+    teachers = args.teacher
+    if len(teachers) == 1:
+        for flag, value in (("--weights", args.weights), ("--fusion", args.fusion), ("--domains", args.domains),
+                            ("--knowledge-alignment", args.knowledge_alignment)):
+            if value:
+                raise BadInput(f"{flag} is for an ensemble: give --teacher two times or more")
+        return teachers[0], None
+    weights = [1 / len(teachers)] * len(teachers)
+    if args.weights:
+        try:
+            weights = [float(w) for w in args.weights.split(",")]
+        except ValueError:
+            raise BadInput(f"--weights: {args.weights!r} is not a list of numbers") from None
+        if len(weights) != len(teachers):
+            raise BadInput(f"--weights: {len(weights)} weights for {len(teachers)} teachers")
+    domains = [d.strip() or None for d in args.domains.split(",")] if args.domains else [None] * len(teachers)
+    if len(domains) != len(teachers):
+        raise BadInput(f"--domains: {len(domains)} domains for {len(teachers)} teachers")
+    top = max(weights)
+    primary = next(t for t, w in zip(teachers, weights) if w == top)
+    return primary, {"members": [{"teacher": t, "weight": w, "domain": d} for t, w, d in zip(teachers, weights, domains)],
+                     "fusion": args.fusion or "weighted_ensemble", "align": args.knowledge_alignment}
+
+
 def _config_fields(args) -> dict:
-    fields = {"teacher": args.teacher, "data": args.data, "task": args.task, "target_size": args.target_size,
+    teacher, ensemble = _ensemble(args)
+    fields = {"teacher": teacher, "ensemble": ensemble, "data": args.data, "task": args.task, "target_size": args.target_size,
               "optimization_target": args.optimization_target, "backend": args.backend, "epochs": args.epochs,
               "seed": args.seed, "baseline": args.baseline, "augment": args.augment,
               "augment_flip": args.augment_flip, "unlabelled_data": args.unlabelled_data,
@@ -170,7 +209,7 @@ def _default_out(args) -> str:
     def stem(ref: str | None) -> str:
         return (Path(ref.split(":", 1)[-1]).stem or "data") if ref else "default"
 
-    return os.path.join("runs", f"{stem(args.teacher)}-{stem(args.data)}-{args.target_size}")
+    return os.path.join("runs", f"{'+'.join(stem(t) for t in args.teacher)}-{stem(args.data)}-{args.target_size}")
 
 
 class _stop_on_interrupt:

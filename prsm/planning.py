@@ -131,13 +131,14 @@ def _requested_backend(name: str, *, text: bool, mobile: bool, tensorflow: list[
 
 
 def request_to_config(request, *, teacher: str, dataset: str, backend: str, epochs: int | None,
-                      overrides: dict | None = None) -> dict:
+                      overrides: dict | None = None, engine_teachers: dict[str, str] | None = None) -> dict:
     """The engine's ``DistillConfig`` (as JSON) for a validated ``DistillationRequest``.
 
     ``overrides`` replace config fields after the request's (a server's stored path of an uploaded
     transfer set, say). Asked augmentations turn on the engine's augmentation (``flip`` adds image
     flips) and fix the task to the one they are for, so that data of another kind is refused when it
-    is loaded instead of being augmented another way.
+    is loaded instead of being augmented another way. ``engine_teachers`` maps an ensemble's
+    teacher references to what the engine reads (``teacher`` is its primary's).
     """
     from .engine.config import DistillConfig
 
@@ -152,7 +153,8 @@ def request_to_config(request, *, teacher: str, dataset: str, backend: str, epoc
         quality_threshold=request.quality_threshold, max_inference_latency_ms=request.max_inference_latency,
         max_memory_bytes=request.max_memory_usage, target_hardware=request.target_hardware,
         layer_count=request.layer_count, hidden_size=request.hidden_size,
-        attention_heads=request.attention_heads, **{**request.engine_options(), **(overrides or {})},
+        attention_heads=request.attention_heads, ensemble=request.ensemble_config(engine_teachers),
+        **{**request.engine_options(), **(overrides or {})},
     )
     return config.model_dump(mode="json")
 

@@ -37,8 +37,6 @@ _AMOUNT_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 # Seed fields the engine cannot act on yet, each with the reason a person is told.
 NOT_YET = {
-    "fusion_strategy": "multi-teacher fusion is not available yet; give one teacher_model",
-    "knowledge_alignment": "knowledge alignment between teachers is not available yet",
     "base_model": "continual updates of an existing model are not available yet",
     "update_strategy": "continual updates of an existing model are not available yet",
     "preserve_existing_knowledge": "continual updates of an existing model are not available yet",
@@ -108,11 +106,17 @@ def _number(number: Any) -> float:
     return value
 
 
+FUSION_STRATEGIES = ("weighted_ensemble", "confidence", "domain_routing")
+MAX_TEACHERS = 8
+
+
 class TeacherWeight(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(min_length=1, max_length=MAX_REFERENCE_CHARS, description="catalog id, uploaded-teacher id, or a local path")
     weight: float = Field(gt=0, le=1)
+    domain: str | None = Field(None, min_length=1, max_length=200, description="fusion_strategy domain_routing: the "
+                               "rows whose 'domain' column says this go to this teacher")
 
 
 class DistillationRequest(BaseModel):
@@ -123,7 +127,9 @@ class DistillationRequest(BaseModel):
     teacher_model: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS,
                                       description="catalog:NAME, an uploaded-teacher id, a local path, endpoint:URL "
                                       "(a PRSM predict URL), openai:MODEL or a provider's model name such as gpt-4")
-    teacher_models: list[TeacherWeight] | None = Field(None, description="several teachers with weights that sum to 1")
+    teacher_models: list[TeacherWeight] | None = Field(None, max_length=MAX_TEACHERS, description="several teachers with "
+                                                       "weights that sum to 1 (an ensemble; the student is designed from "
+                                                       "the one with the largest weight, the first of equals)")
     dataset: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS, description="uploaded-dataset id, builtin:NAME, or a local path")
     domain: str = Field("general", max_length=200, description="free text; drives backend auto-selection")
     target_size: Literal["small", "medium", "large"] = "small"
@@ -138,9 +144,14 @@ class DistillationRequest(BaseModel):
     attention_heads: int | None = Field(None, ge=1, le=64)
     hidden_size: int | None = Field(None, ge=1, le=8192)
     training_strategy: str = "basic"
-    ensemble_teachers: bool = False
-    fusion_strategy: str | None = None
-    knowledge_alignment: str | None = None
+    ensemble_teachers: bool | list[str] = Field(False, description="a list of teachers fused with equal weights (after "
+                                                "teacher_model, when it is given); True: teacher_models is an ensemble")
+    fusion_strategy: Literal["weighted_ensemble", "confidence", "domain_routing"] | None = Field(
+        None, description="how an ensemble's outputs are fused: weighted_ensemble (the default: the weighted mean of "
+        "their probabilities), confidence (each row weighted by each teacher's confidence on it), domain_routing (a "
+        "row goes to the teacher of its 'domain' column)")
+    knowledge_alignment: bool | None = Field(None, description="match an ensemble's label sets by name (another order, "
+                                             "extra labels) and calibrate each teacher's temperature on validation data")
     augmentation_techniques: list[str] = Field(default_factory=list)
     export_formats: list[str] = Field(default_factory=lambda: ["safetensors", "onnx"])
     huggingface_hub_push: bool = False
@@ -288,25 +299,82 @@ class DistillationRequest(BaseModel):
 
     @field_validator("ensemble_teachers")
     @classmethod
-    def _ensemble(cls, value: bool) -> bool:
-        if value:
-            raise ValueError("ensembles of several teachers are not available yet; give one teacher_model")
+    def _ensemble(cls, value):
+        if isinstance(value, list):
+            refs = [ref.strip() for ref in value]
+            if not all(0 < len(ref) <= MAX_REFERENCE_CHARS for ref in refs):
+                raise ValueError(f"each teacher is a reference of 1 to {MAX_REFERENCE_CHARS} characters")
+            if len(refs) > MAX_TEACHERS:
+                raise ValueError(f"at most {MAX_TEACHERS} teachers")
+            return refs
         return value
 
     @model_validator(mode="after")
     def _one_teacher(self) -> DistillationRequest:
-        if self.teacher_model is None and self.teacher_models is None:
+        listed = self.ensemble_teachers if isinstance(self.ensemble_teachers, list) else []
+        if self.teacher_model is None and self.teacher_models is None and not listed:
             raise ValueError("teacher_model: required (catalog:NAME, an uploaded-teacher id, or a local path)")
         if self.teacher_model is not None and self.teacher_models is not None:
             raise ValueError("teacher_models: give teacher_model or teacher_models, not both")
-        if self.teacher_models is not None and len(self.teacher_models) > 1:
-            raise ValueError("teacher_models: ensembles of several teachers are not available yet; give one teacher")
+        if self.teacher_models is not None and listed:
+            raise ValueError("ensemble_teachers: the teachers are in teacher_models already (with their weights); "
+                             "give ensemble_teachers=True, or list them in one place")
+        self._ensemble_fits()
         self._augmentation_fits_the_teacher()
         self._mobile_exports()
         if self.search == "off" and self.search_seconds is not None:
             raise ValueError("search_seconds: limits the search's time; with search='off' there is no search to limit")
         self._engine_options_fit()
         return self
+
+    def _ensemble_fits(self) -> None:
+        refs = [ref for ref, _, _ in self.teachers]
+        if len(set(refs)) != len(refs):
+            raise ValueError(f"teacher_models: {next(r for r in refs if refs.count(r) > 1)!r} is named twice")
+        if len(refs) > MAX_TEACHERS:
+            raise ValueError(f"teacher_models: at most {MAX_TEACHERS} teachers")
+        several = len(refs) > 1
+        if self.ensemble_teachers is True and not several:
+            raise ValueError("ensemble_teachers: an ensemble needs two teachers or more (teacher_models, or a list here)")
+        for name in ("fusion_strategy", "knowledge_alignment"):
+            if getattr(self, name) not in (None, False) and not several:
+                raise ValueError(f"{name}: fuses several teachers; give two or more in teacher_models or ensemble_teachers")
+        routing = self.fusion_strategy == "domain_routing"
+        domains = [domain for _, _, domain in self.teachers if domain]
+        if routing and not domains:
+            raise ValueError("fusion_strategy: domain_routing sends rows to the teacher of their domain; give a domain "
+                             "to at least one of teacher_models")
+        if domains and not routing:
+            raise ValueError("teacher_models: a teacher's domain is read by fusion_strategy='domain_routing' only")
+        if several and self.augmentation_task is not None:
+            raise ValueError("augmentation_techniques: an ensemble's outputs are computed once per example; "
+                             "augmentation would run every teacher on every batch (use text_variants for more rows)")
+        if several and any(is_http(ref) for ref in refs):
+            raise ValueError("teacher_models: a teacher over HTTP cannot be part of an ensemble")
+
+    @property
+    def teachers(self) -> list[tuple[str, float, str | None]]:
+        """Every teacher as ``(reference, weight, domain)``: one with weight 1, or an ensemble's."""
+        if self.teacher_models is not None:
+            return [(t.model, t.weight, t.domain) for t in self.teacher_models]
+        listed = self.ensemble_teachers if isinstance(self.ensemble_teachers, list) else []
+        refs = ([self.teacher_model] if self.teacher_model is not None else []) + listed
+        return [(ref, 1 / len(refs), None) for ref in refs]
+
+    @property
+    def is_ensemble(self) -> bool:
+        return len(self.teachers) > 1
+
+    def ensemble_config(self, engine_refs: dict[str, str] | None = None) -> dict | None:
+        """The engine's ``EnsembleConfig`` (as JSON) for several teachers, each reference replaced by
+        ``engine_refs[ref]`` where given (a server's stored path of an uploaded teacher)."""
+        if not self.is_ensemble:
+            return None
+        engine_refs = engine_refs or {}
+        weights = _weights_summing_to_one([weight for _, weight, _ in self.teachers])
+        return {"members": [{"teacher": engine_refs.get(ref, ref), "weight": weight, "domain": domain}
+                            for (ref, _, domain), weight in zip(self.teachers, weights)],
+                "fusion": self.fusion_strategy or "weighted_ensemble", "align": bool(self.knowledge_alignment)}
 
     def _mobile_exports(self) -> None:
         """A mobile student runs as its int8 TFLite file: that file is always exported, and the other
@@ -357,8 +425,23 @@ class DistillationRequest(BaseModel):
 
     @property
     def teacher(self) -> str:
-        """The one teacher reference (a single entry of ``teacher_models`` counts too)."""
-        return self.teacher_model if self.teacher_model is not None else self.teacher_models[0].model
+        """The one teacher reference, or an ensemble's primary: the teacher the student is designed
+        from, the one with the largest weight (the first of equals)."""
+        teachers = self.teachers
+        top = max(weight for _, weight, _ in teachers)
+        return next(ref for ref, weight, _ in teachers if weight == top)
+
+
+def is_http(ref: str) -> bool:
+    from .planning import is_http_teacher
+
+    return is_http_teacher(ref)
+
+
+def _weights_summing_to_one(weights: list[float]) -> list[float]:
+    """Weights whose float sum is 1 within the engine's tolerance (1/3 three times is not exactly 1)."""
+    total = sum(weights)
+    return [w / total for w in weights]
 
 
 def request_errors(exc) -> list[dict]:

@@ -50,7 +50,7 @@ def test_memory_limits_parse_to_bytes(text, size):
         ({"target_size": "huge"}, "target_size", "'small', 'medium' or 'large'"),
         ({"export_formats": ["gguf"]}, "export_formats", "unknown export format 'gguf'"),
         ({"huggingface_hub_push": True}, "huggingface_hub_push", "runs offline"),
-        ({"training_strategy": "adversarial"}, "training_strategy", "not available yet"),
+        ({"training_strategy": "distillation"}, "training_strategy", "not available yet"),
         ({"target_hardware": "tpu"}, "target_hardware", "'tpu' is not one of cpu, mobile, gpu"),
         ({"target_hardware": []}, "target_hardware", "give a hardware name or a list"),
         ({"target_hardware": ["mobile"], "export_formats": ["onnx"]}, "target_hardware",
@@ -108,3 +108,53 @@ def test_a_gpu_target_is_refused_where_no_cuda_device_is_present(monkeypatch):
     monkeypatch.setattr(engine_config, "cuda_present", lambda: True)
     assert DistillationRequest(teacher_model="catalog:digits-mlp", target_hardware="gpu").target_hardware == ["gpu"]
 
+
+
+def test_an_ensemble_of_weighted_teachers_is_designed_from_the_heaviest_and_goes_to_the_engine():
+    from prsm.planning import request_to_config
+
+    request = DistillationRequest(teacher_models=[{"model": "catalog:a", "weight": 0.3},
+                                                 {"model": "catalog:b", "weight": 0.7}],
+                                  ensemble_teachers=True, fusion_strategy="confidence", knowledge_alignment=True)
+    assert request.teacher == "catalog:b" and request.is_ensemble
+    config = request_to_config(request, teacher="/stored/b", dataset="builtin:digits", backend="pytorch", epochs=2,
+                               engine_teachers={"catalog:a": "/stored/a", "catalog:b": "/stored/b"})
+    assert config["teacher"] == "/stored/b"
+    assert config["ensemble"] == {"members": [{"teacher": "/stored/a", "weight": 0.3, "domain": None},
+                                              {"teacher": "/stored/b", "weight": 0.7, "domain": None}],
+                                  "fusion": "confidence", "align": True}
+    assert DistillationRequest.model_validate_json(request.model_dump_json()) == request
+
+
+def test_ensemble_teachers_as_a_list_adds_equal_teachers_after_teacher_model():
+    request = DistillationRequest(teacher_model="catalog:a", ensemble_teachers=["catalog:b", "catalog:c"])
+    assert request.teachers == [("catalog:a", 1 / 3, None), ("catalog:b", 1 / 3, None), ("catalog:c", 1 / 3, None)]
+    assert request.teacher == "catalog:a"
+    alone = DistillationRequest(ensemble_teachers=["catalog:b", "catalog:c"])
+    assert alone.teacher == "catalog:b"
+    assert abs(sum(m["weight"] for m in alone.ensemble_config()["members"]) - 1) < 1e-12
+    assert DistillationRequest(teacher_model="catalog:a").ensemble_config() is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "fragment"),
+    [
+        ({"teacher_model": "catalog:a", "ensemble_teachers": True}, "ensemble_teachers", "two teachers or more"),
+        ({"teacher_model": "catalog:a", "fusion_strategy": "confidence"}, "fusion_strategy", "two or more"),
+        ({"teacher_model": "catalog:a", "knowledge_alignment": True}, "knowledge_alignment", "two or more"),
+        ({"teacher_model": "catalog:a", "fusion_strategy": "vote"}, "fusion_strategy", "'weighted_ensemble'"),
+        ({"teacher_model": "catalog:a", "ensemble_teachers": ["catalog:a"]}, "teacher_models", "named twice"),
+        ({"teacher_models": [{"model": "a", "weight": 0.5}, {"model": "b", "weight": 0.5}],
+          "ensemble_teachers": ["c"]}, "ensemble_teachers", "in one place"),
+        ({"ensemble_teachers": ["a", "b"], "fusion_strategy": "domain_routing"}, "fusion_strategy", "give a domain"),
+        ({"teacher_models": [{"model": "a", "weight": 0.5, "domain": "law"}, {"model": "b", "weight": 0.5}]},
+         "teacher_models", "domain_routing"),
+        ({"ensemble_teachers": ["catalog:digits-mlp", "b"], "augmentation_techniques": ["noise"]},
+         "augmentation_techniques", "once per example"),
+        ({"ensemble_teachers": ["catalog:a", "gpt-4"]}, "teacher_models", "over HTTP"),
+    ],
+)
+def test_an_ensemble_that_cannot_be_made_is_refused_naming_the_field(fields, field, fragment):
+    errors = _errors(**fields)
+    assert field in errors, errors
+    assert fragment in errors[field]

@@ -5,10 +5,14 @@ needed, and submit creates the same job the API would."""
 import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.services import user_create
 from distillation.models import DistillationJob
+from distillation.tasks import teacher_analyze
 from ledger import selectors as ledger_selectors
+
+from .test_uploads_fixtures import media, onnx_teacher  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -234,3 +238,37 @@ def test_a_phone_target_chosen_in_the_wizard_trains_on_tensorflow_and_exports_th
     assert job.backend == "tensorflow" and "mobile" in job.backend_reason
     assert job.engine_config["target_hardware"] == ["cpu", "mobile"]
     assert job.engine_config["exports"] == ["keras", "tflite", "tflite-int8"]
+
+
+def test_an_ensemble_chosen_on_the_teacher_step_is_reviewed_priced_per_teacher_and_queued(client, ada, media):
+    teacher = {"teacher_model": "catalog:digits-mlp", "ensemble_teachers": ["catalog:digits-mlp", "catalog:fashion-cnn"],
+               "fusion_strategy": "confidence", "go": "next"}
+    page = client.post("/distill/teacher/", teacher)
+    # the planner refuses teachers of different kinds of data on the teacher step, beside the field
+    assert page.status_code == 400
+    assert "must take the same kind of data" in page.content.decode()
+
+    page = client.get("/distill/teacher/").content.decode()
+    assert 'id="ensemble"' in page and "Teach with these too" in page
+    # the catalog's digits teacher with an uploaded ONNX teacher of the same pixels and digits
+    uploaded = client.post("/api/v1/teachers/", {"file": SimpleUploadedFile("linear.onnx", onnx_teacher(64, 10))})
+    assert uploaded.status_code == 201, uploaded.content
+    teacher_id = uploaded.json()["id"]
+    teacher_analyze(teacher_id)
+    teacher = {**teacher, "ensemble_teachers": [teacher_id], "knowledge_alignment": "on"}
+    assert client.post("/distill/teacher/", teacher)["Location"] == "/distill/data/"
+    assert client.post("/distill/data/", {"dataset": "builtin:digits", "go": "next"})["Location"] == "/distill/goal/"
+    goal = {"target_size": "small", "optimization_target": "speed", "epochs": "2", "quality_threshold": "0.5",
+            "export_formats": ["onnx"], "target_architecture": "auto", "search": "off", "go": "next"}
+    assert client.post("/distill/goal/", goal)["Location"] == "/distill/budget/"
+    assert client.post("/distill/budget/", {"budget_ftns": "1000", "go": "next"})["Location"] == "/distill/review/"
+
+    review = client.get("/distill/review/").content.decode()
+    assert 'id="review-teachers"' in review and "One teacher fee each" in review
+    assert "--fusion confidence" in review and "--knowledge-alignment" in review
+    assert client.post("/distill/submit/").status_code == 302
+    job = DistillationJob.objects.get()
+    assert job.request["ensemble_teachers"] == [teacher_id]
+    assert job.request["fusion_strategy"] == "confidence" and job.request["knowledge_alignment"] is True
+    assert job.engine_config["ensemble"]["align"] is True
+    assert len(job.estimate["breakdown_units"]["teacher_fees"]) == 2

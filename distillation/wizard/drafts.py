@@ -21,7 +21,8 @@ class Step:
 
 
 STEPS = (
-    Step("teacher", "Teacher", ("teacher_model",)),
+    Step("teacher", "Teacher", ("teacher_model", "ensemble_teachers", "fusion_strategy", "knowledge_alignment",
+                                "teacher_models")),
     Step("data", "Data", ("dataset",)),
     Step("goal", "Goal", ("target_size", "optimization_target", "domain", "target_architecture", "layer_count",
                           "hidden_size", "attention_heads", "epochs", "augmentation_techniques", "export_formats",

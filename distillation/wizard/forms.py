@@ -19,11 +19,38 @@ BROWSER_EXPORTS = sorted(EXPORT_FORMATS)
 class TeacherForm(forms.Form):
     teacher_model = forms.ChoiceField(label="Teacher", widget=forms.RadioSelect,
                                       error_messages={"required": "Choose a teacher."})
+    ensemble_teachers = forms.MultipleChoiceField(
+        label="Teach with these too", required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Their outputs are fused with the teacher's, equal weights; the student is built from the teacher "
+                  "chosen above. Each teacher adds its fee and a pass over the data. They must take the same kind of data.")
+    fusion_strategy = forms.ChoiceField(
+        label="Fusion", required=False, initial="weighted_ensemble",
+        choices=[("weighted_ensemble", "Weighted mean of their probabilities"),
+                 ("confidence", "Each example weighted by each teacher's confidence"),
+                 ("domain_routing", "Each example to the teacher of its domain")],
+        help_text="Domain routing needs the data's 'domain' column and a domain per teacher (through the API).")
+    knowledge_alignment = forms.BooleanField(
+        label="Align the teachers' labels by name and calibrate each one", required=False,
+        help_text="For teachers whose labels come in another order or include extra ones; each teacher's temperature "
+                  "is fitted on the validation data before fusing.")
 
     def __init__(self, *args, cards=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.cards = list(cards)  # the page shows them: read once
-        self.fields["teacher_model"].choices = [(card.ref, card.name) for card in cards if card.usable]
+        usable = [(card.ref, card.name) for card in cards if card.usable]
+        self.fields["teacher_model"].choices = usable
+        self.fields["ensemble_teachers"].choices = usable
+
+    def values(self) -> dict:
+        """An ensemble only when another teacher is ticked; its options only then."""
+        data = dict(self.cleaned_data)
+        others = [ref for ref in data.get("ensemble_teachers") or [] if ref != data.get("teacher_model")]
+        if not others:
+            return {"teacher_model": data.get("teacher_model"), "ensemble_teachers": None, "fusion_strategy": None,
+                    "knowledge_alignment": None}
+        return {"teacher_model": data.get("teacher_model"), "ensemble_teachers": others,
+                "fusion_strategy": None if data.get("fusion_strategy") in ("", "weighted_ensemble") else data["fusion_strategy"],
+                "knowledge_alignment": True if data.get("knowledge_alignment") else None}
 
 
 class DataForm(forms.Form):

@@ -32,9 +32,16 @@ def sdk_snippet(draft: dict, *, base_url: str) -> str:
 def cli_snippet(draft: dict) -> str:
     """`prsm distill` runs the same pipeline on your own machine; uploads live on the server, so a
     request naming one is shown with a placeholder for your local copy."""
-    teacher = draft.get("teacher_model", "")
+    teachers = [draft.get("teacher_model", "")] + list(draft.get("ensemble_teachers") or [])
     data = draft.get("dataset")
-    parts = ["prsm", "distill", "--teacher", teacher if teacher.startswith("catalog:") else "PATH/TO/YOUR/TEACHER"]
+    parts = ["prsm", "distill"]
+    for number, teacher in enumerate(teachers, start=1):
+        suffix = "" if len(teachers) == 1 else f"_{number}"
+        parts += ["--teacher", teacher if teacher.startswith("catalog:") else f"PATH/TO/YOUR/TEACHER{suffix}"]
+    if fusion := draft.get("fusion_strategy"):
+        parts += ["--fusion", fusion]
+    if draft.get("knowledge_alignment"):
+        parts.append("--knowledge-alignment")
     if data:
         parts += ["--data", data if data.startswith("builtin:") else "PATH/TO/YOUR/DATA"]
     for name, flag in CLI_FLAGS.items():

@@ -51,7 +51,11 @@ def print_summary(report: dict, out: Path, to_stderr: bool = False) -> None:
     table = Table(title=f"{report['task']} distillation ({report['backend']}), seed {report['seed']}")
     for column in ("", "teacher", "student"):
         table.add_column(column, justify="right" if column else "left")
-    table.add_row("test accuracy", f"{t['accuracy']:.4f}", f"{s['accuracy']:.4f}")
+    table.add_row("test accuracy" + (" (ensemble)" if t.get("ensemble") else ""), f"{t['accuracy']:.4f}",
+                  f"{s['accuracy']:.4f}")
+    for member in (t.get("ensemble") or {}).get("members", []):
+        table.add_row(f"  teacher {Path(member['ref']).name or member['ref']} (weight {member['weight']:g})",
+                      f"{member['accuracy']:.4f}", "")
     table.add_row("F1 (macro)", f"{t['f1_macro']:.4f}", f"{s['f1_macro']:.4f}")
     table.add_row("parameters", f"{t['params']:,}", f"{s['params']:,}")
     table.add_row("size (bytes)", f"{t['size_bytes']:,}", f"{s['size_bytes']:,}")
