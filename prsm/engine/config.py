@@ -156,6 +156,15 @@ class DistillConfig(BaseModel):
                                             description="a teacher over HTTP: limits, retries, price, allowed hosts")
     ensemble: EnsembleConfig | None = Field(None, description="several teachers fused into one soft target; "
                                             "teacher is the member the student is designed from")
+    strategies: list[Literal["progressive", "adversarial", "curriculum"]] = Field(
+        default_factory=list, description="beyond basic distillation (training.strategies): progressive (a teacher "
+        "assistant between teacher and student), adversarial (robust distillation on PGD perturbations; images and "
+        "tabular data), curriculum (easy rows first, by the teacher's confidence)")
+    adversarial_epsilon: float | None = Field(None, gt=0, le=1, description="adversarial: the perturbation's size "
+                                              "and of the attack measured on the test split (pixels on 0..1; tabular: "
+                                              "feature standard deviations); None: 8/255 for images, 0.1 for tabular data")
+    attack_eval: bool = Field(False, description="also measure the student's accuracy under a PGD attack on the test "
+                                                 "split (always with adversarial)")
 
     @field_validator("augment_flip")
     @classmethod
@@ -185,6 +194,20 @@ class DistillConfig(BaseModel):
         if self.augment:
             raise ValueError("student_base: augment runs the teacher on the student's tokens, and a student_base has "
                              "its own tokenizer: use text_variants (the teacher labels them once, on its own encoding)")
+        return self
+
+    @model_validator(mode="after")
+    def _strategies_fit(self) -> DistillConfig:
+        self.strategies = list(dict.fromkeys(self.strategies))
+        if self.adversarial_epsilon is not None and "adversarial" not in self.strategies and not self.attack_eval:
+            raise ValueError("adversarial_epsilon: sizes the adversarial strategy's perturbations (and the attack "
+                             "attack_eval measures with); add 'adversarial' or attack_eval")
+        if self.augment and ("adversarial" in self.strategies or "curriculum" in self.strategies):
+            asked = "adversarial" if "adversarial" in self.strategies else "curriculum"
+            raise ValueError(f"strategies: {asked} works on the cached teacher outputs of fixed rows, and augment "
+                             "changes the rows every epoch; use one or the other")
+        if self.alpha == 0 and self.strategies:
+            raise ValueError(f"strategies: {self.strategies[0]} distils from the teacher; alpha 0 trains on labels alone")
         return self
 
     @model_validator(mode="after")

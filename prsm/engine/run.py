@@ -59,6 +59,9 @@ class Run:
     train_inputs: Inputs | None = None  # the student's encoding of the training rows
     augmentation: Augmentation | None = None
     teacher_train_logits: np.ndarray | None = None  # cached teacher outputs; None when the teacher runs online
+    progressive: dict | None = None  # progressive: the teacher assistant's design and training, where one was trained
+    attack: dict | None = None  # adversarial: the perturbations' settings (training.strategies.attack_settings)
+    under_attack: dict | None = None  # evaluate: the student's accuracy under a PGD attack, where measured
     # search: the trials and the choice (students.search), None when the run does not search
     search: dict | None = None
     # train

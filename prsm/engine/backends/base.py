@@ -42,6 +42,7 @@ class Backend(ABC):
     tasks: tuple[str, ...] = ()
     default_exports: tuple[str, ...] = ()
     formats: tuple[str, ...] = ()
+    strategies: tuple[str, ...] = ()  # the training strategies beyond basic it trains with (training.strategies)
 
     @abstractmethod
     def candidates(self, teacher, train: TaskData, base: str | None = None,

@@ -16,7 +16,7 @@ from .build import build_teacher, teacher_build_needed
 from .finish import evaluate, export, report
 from .prepare import design, load_data, load_teacher, split, teacher_eval
 from .search import search
-from .train import baseline, cache_teacher, train
+from .train import assistant, baseline, cache_teacher, train
 
 
 class Stage(NamedTuple):
@@ -33,6 +33,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("split", split, 1),
     Stage("design", design, 5),
     Stage("cache_teacher", cache_teacher, 5),
+    Stage("assistant", assistant, 20, needed=lambda config: "progressive" in config.strategies),
     Stage("search", search, 30, needed=lambda config: config.search != "off"),
     Stage("train", train, 50),
     Stage("baseline", baseline, 10),
@@ -43,7 +44,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("report", report, 1),
 )
 
-__all__ = ["STAGES", "Stage", "stages_for", "build_teacher", "load_data", "load_teacher", "split", "teacher_eval", "design", "cache_teacher", "search", "train",
+__all__ = ["STAGES", "Stage", "stages_for", "build_teacher", "load_data", "load_teacher", "split", "teacher_eval", "design", "cache_teacher", "assistant", "search", "train",
            "baseline", "evaluate", "export", "report"]
 
 

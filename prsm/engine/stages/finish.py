@@ -39,8 +39,29 @@ def evaluate(run: Run) -> None:
         base = run.backend.evaluate(run.baseline_student, test)
         run.baseline_quality = quality(base, test.labels, test.num_classes) | {"agreement": agreement(base, teacher_logits)}
     run.reporter.metric({"student_accuracy": run.student_quality["accuracy"]})
+    _under_attack(run)
     _costs(run)
     after_training(run)
+
+
+def _under_attack(run: Run) -> None:
+    """The student's accuracy under a PGD attack on the test split, for an adversarial run (or when
+    asked), on image and tabular students the engine can take gradients of."""
+    c = run.config
+    if not (c.attack_eval or "adversarial" in c.strategies) or run.data.task not in ("image", "tabular") \
+            or getattr(run.student.adapter, "kind", "") != "tensor":
+        return
+    from ..training.strategies import EVAL_PGD_STEPS, accuracy_under_attack
+    from .train import attack_of
+
+    test = run.split.test
+    settings = attack_of(run)
+    accuracy = accuracy_under_attack(run.student.module, run.student.adapter, run.student.adapter.encode(test),
+                                     test.labels, settings, seed=c.seed)
+    run.under_attack = {"attack": "pgd", "steps": EVAL_PGD_STEPS, "epsilon": settings["epsilon"],
+                        "epsilon_unit": "pixels (0..1)" if run.data.task == "image" else "feature standard deviations",
+                        "accuracy": accuracy}
+    run.reporter.log(f"accuracy under a PGD-{EVAL_PGD_STEPS} attack (epsilon {settings['epsilon']:.4g}): {accuracy:.4f}")
 
 
 def _costs(run: Run) -> None:
@@ -156,7 +177,8 @@ def _student_section(run: Run) -> dict:
             "confusion_matrix": q["confusion_matrix"], **_cost_extras(cost), "candidate": chosen["name"],
             f"{run.student_own_cost['runtime']}_latency_ms_p50": run.student_own_cost["latency_ms_p50"],
             **{k: run.student_own_cost[k] for k in ("keras_latency_ms_p50",) if k in run.student_own_cost},
-            "initialised_from": run.student.extra.get("initialised_from"), **_mobile(run)}
+            "initialised_from": run.student.extra.get("initialised_from"), **_mobile(run),
+            **({"under_attack": run.under_attack} if run.under_attack else {})}
 
 
 def _mobile(run: Run) -> dict:
@@ -185,7 +207,32 @@ def _training_section(run: Run) -> dict:
             "teacher_outputs_cached": run.teacher_train_logits is not None,
             "augmentation": augmentation.describe() if augmentation is not None else None,
             "teacher_online": augmentation is not None and settings.alpha > 0, "kept_trial": run.kept_trial,
+            "strategies": ["basic"] if not run.config.strategies else list(run.config.strategies),
+            **_strategy_details(run),
             "history": result.history}
+
+
+def _strategy_details(run: Run) -> dict:
+    from ..training.strategies import ADVERSARIAL_MIX, CURRICULUM_START, TRAIN_PGD_STEPS, curriculum_size
+
+    out, c = {}, run.config
+    if "curriculum" in c.strategies:
+        rows = len(training_rows_of(run))
+        out["curriculum"] = {"start": CURRICULUM_START, "ranked_by": "the teacher's probability of the label",
+                             "rows_per_epoch": [curriculum_size(rows, e, run.train_settings.epochs)
+                                                for e in range(run.train_settings.epochs)]}
+    if "adversarial" in c.strategies and run.attack is not None:
+        out["adversarial"] = {"attack": "pgd", "steps": TRAIN_PGD_STEPS, "epsilon": run.attack["epsilon"],
+                              "perturbed_share_of_loss": ADVERSARIAL_MIX}
+    if run.progressive is not None:
+        out["progressive"] = run.progressive
+    return out
+
+
+def training_rows_of(run: Run):
+    from .train import training_rows
+
+    return training_rows(run)
 
 
 def _checks(report: dict, config: DistillConfig) -> dict:

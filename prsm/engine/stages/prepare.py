@@ -62,6 +62,11 @@ def load_teacher(run: Run) -> None:
     name = select_backend(run.config.backend, run.data.task, run.design_teacher.kind, run.config.exports,
                           run.config.target_hardware)
     run.backend = get_backend(name)
+    refused = [strategy for strategy in run.config.strategies if strategy not in run.backend.strategies]
+    if refused:
+        where = ", ".join(run.backend.strategies) or "none"
+        raise BadInput(f"training strategy {refused[0]!r} is not available on the {name} backend (it trains with: "
+                       f"{where}); adversarial training perturbs images and tabular rows on the pytorch backend")
     offered = formats_of(name)
     unknown = [f for f in run.config.exports or [] if f not in offered]
     if unknown:  # refused now, not after the training

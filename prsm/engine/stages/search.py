@@ -26,7 +26,7 @@ from ..training.checkpoint import save_atomic, write_text_atomic
 from ..training.loop import TrainData, TrainSettings
 from .prepare import design_request, measurer, teacher_logits_key
 from .safety import fairness_on, fit_with_breaker, robustness_of, robustness_rows
-from .train import _build, _device, _on_training_device, _online_teacher, training_rows, trial_weights
+from .train import _build, _device, _on_training_device, _online_teacher, training_rows, trial_weights, with_strategies
 
 
 def fixed_settings(run: Run) -> dict:
@@ -167,6 +167,8 @@ def _trial(run: Run, spec: dict, design: dict, study, plan, level, encoded: dict
     else:  # labels alone: the labelled rows only, as the baseline trains
         train = TrainData({k: v[:labelled] for k, v in train_inputs.items()}, run.split.train.labels, None,
                           augment=run.augmentation)
+    if spec["alpha"] > 0:
+        objective = with_strategies(run, objective, train)
     validation = TrainData(validation_inputs, run.split.validation.labels)
     trial = plan_of.ask(study, spec, plan)
     reporter = _TrialReporter(run.reporter, trial, spec["number"], len(plan), _label(spec))

@@ -22,6 +22,7 @@ from ..training.augment import augmentation_for
 from ..training.cache import cached_teacher_logits
 from ..training.checkpoint import load_checkpoint
 from ..training.loop import TrainData, TrainSettings
+from ..training.strategies import AdversarialObjective, attack_settings, difficulty_ranks
 from .prepare import teacher_logits_key
 from .safety import fit_with_breaker
 
@@ -93,11 +94,89 @@ def _teacher_inputs(run: Run, rows: TaskData, student_inputs: Inputs) -> Inputs:
     return run.teacher.encode(rows)
 
 
+def assistant(run: Run) -> None:
+    """Progressive distillation (Mirzadeh et al., 2020, "Improved Knowledge Distillation via Teacher
+    Assistant"): an assistant of intermediate size, about the geometric mean of the teacher's and the
+    student's parameters, learns from the teacher first; the student then learns from the assistant's
+    outputs (cached), which are nearer to what a small model can follow. Evaluation still compares
+    the student with the teacher."""
+    design = _assistant_design(run)
+    if design is None:
+        run.progressive = {"assistant": None, "why": "no design lies between the teacher and the student: "
+                                                      "the student learns from the teacher directly"}
+        run.reporter.log(run.progressive["why"])
+        return
+    student = _build(run, design)
+    alpha = run.hyper["alpha"] if run.hyper["alpha"] > 0 else DEFAULT_ALPHA
+    settings = settings_for(run, student, alpha)
+    objective = run.backend.objective(student, run.design_teacher, settings, ["logits"])
+    rows = training_rows(run)
+    inputs = run.train_inputs if type(student.adapter) is type(run.student.adapter) \
+        and getattr(student.adapter, "tokenizer", None) is getattr(run.student.adapter, "tokenizer", None) \
+        else student.adapter.encode(rows)
+    data = TrainData(inputs, rows.labels, run.teacher_train_logits)
+    validation = TrainData(student.adapter.encode(run.split.validation), run.split.validation.labels)
+    run.reporter.log(f"teacher assistant {design['name']}: {design['params']:,} params, between the teacher's "
+                     f"{design_params_of(run):,} and the student's {run.chosen['params']:,}")
+    with _on_training_device(run, settings, student, online=False):
+        result = fit_with_breaker(run, lambda: run.backend.fit(student, data, validation, settings, objective,
+                                                               run.state_dir / "assistant.pt", run.reporter,
+                                                               run.fingerprint() + ":assistant"))
+    logits = run.backend.evaluate(student, rows).astype("float32")
+    run.teacher_train_logits = logits  # the student learns from the assistant from here on
+    best = max((h["val_accuracy"] for h in result.history), default=None)
+    run.progressive = {"assistant": design["name"], "assistant_params": student.params,
+                       "assistant_validation_accuracy": best, "assistant_epochs_trained": len(result.history),
+                       "assistant_seconds": result.seconds, "temperature": settings.temperature, "alpha": settings.alpha}
+
+
+def _assistant_design(run: Run) -> dict | None:
+    """The largest design of the student's family within the geometric mean of the teacher's and the
+    student's parameters, and at least twice the student's; None when there is none."""
+    import math
+
+    final, teacher = run.chosen["params"], design_params_of(run)
+    ceiling = math.sqrt(final * teacher)
+    family = run.chosen["architecture"].get("kind")
+    candidates = run.backend.candidates(run.design_teacher, run.split.train, base=run.config.student_base,
+                                        vocabulary_size=run.config.vocabulary_size)
+    pool = [c for c in candidates if 2 * final <= c.params <= ceiling and c.architecture.get("kind") == family
+            and not c.source]
+    if not pool:
+        return None
+    return max(pool, key=lambda c: (c.params, c.name)).summary()
+
+
+def design_params_of(run: Run) -> int:
+    from .prepare import design_params
+
+    return design_params(run)
+
+
+def with_strategies(run: Run, objective: torch.nn.Module, data: TrainData) -> torch.nn.Module:
+    """The run's training strategies applied to one training: curriculum ranks the rows of ``data``
+    by the teacher's confidence; adversarial wraps the objective (training.strategies)."""
+    strategies = run.config.strategies
+    if "curriculum" in strategies and data.teacher_logits is not None:
+        data.ranks = difficulty_ranks(data.teacher_logits, data.labels)
+    if "adversarial" in strategies:
+        objective = AdversarialObjective(objective, **attack_of(run))
+    return objective
+
+
+def attack_of(run: Run) -> dict:
+    """The adversarial perturbations' key, size, per-feature scale and bounds for this run's rows."""
+    if run.attack is None:
+        run.attack = attack_settings(run.data.task, run.train_inputs, run.config.adversarial_epsilon)
+    return run.attack
+
+
 def train(run: Run) -> None:
     settings = settings_for(run, run.student, run.hyper["alpha"])
     objective = run.backend.objective(run.student, run.design_teacher, settings, run.config.transfer)
     train_data = TrainData(run.train_inputs, training_rows(run).labels, run.teacher_train_logits,
                            augment=run.augmentation, online_teacher=_online_teacher(run, objective))
+    objective = with_strategies(run, objective, train_data)
     validation = TrainData(run.student.adapter.encode(run.split.validation), run.split.validation.labels)
     run.validation_inputs = validation.inputs
     validation.teacher_logits = _validation_teacher_logits(run, validation.inputs)

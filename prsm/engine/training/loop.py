@@ -80,6 +80,19 @@ class TrainData:
     teacher_logits: np.ndarray | None = None  # cached (possibly memory-mapped) [n, classes]
     augment: Callable[[Inputs, np.random.Generator], Inputs] | None = None  # new variants of each batch
     online_teacher: Callable[[Inputs], np.ndarray] | None = None  # the teacher's logits of each (augmented) batch
+    ranks: np.ndarray | None = None  # curriculum: each row's rank from easy (0) to hard (training.strategies)
+
+    def epoch_rows(self, epoch: int, epochs: int) -> np.ndarray | None:
+        """The rows an epoch trains on: all (None), or a curriculum's easiest share."""
+        if self.ranks is None:
+            return None
+        from .strategies import curriculum_rows
+
+        return curriculum_rows(self.ranks, epoch, epochs)
+
+    def epoch_sizes(self, epochs: int) -> list[int]:
+        rows = num_rows(self.inputs)
+        return [rows if (chosen := self.epoch_rows(e, epochs)) is None else len(chosen) for e in range(epochs)]
 
 
 class Trainer:
@@ -108,8 +121,8 @@ class Trainer:
         s = self.settings
         self.module.to(self.device)
         self.objective.to(self.device)
-        steps_per_epoch = math.ceil(num_rows(train.inputs) / s.batch_size)
-        total = steps_per_epoch * s.epochs
+        epoch_steps = [math.ceil(size / s.batch_size) for size in train.epoch_sizes(s.epochs)]
+        total = sum(epoch_steps)
         optimizer, schedule = self._optimizer(total)
         state = self._resume(optimizer, schedule)
         self._saved_at = time.monotonic()
@@ -117,8 +130,8 @@ class Trainer:
         lengths = token_lengths(train.inputs) if s.group_by_length else None
         self._by_length = lengths is not None
         for epoch in range(state["epoch"], s.epochs if not state["finished"] else 0):
-            order = epoch_order(s.seed, epoch, num_rows(train.inputs), s.batch_size, lengths)
-            for step in range(state["step_in_epoch"], steps_per_epoch):
+            order = _order(train, s, epoch, lengths)
+            for step in range(state["step_in_epoch"], epoch_steps[epoch]):
                 rows = order[step * s.batch_size:(step + 1) * s.batch_size]
                 loss = self._step(train, rows, optimizer, schedule, (epoch, step))
                 state.update(epoch=epoch, step_in_epoch=step + 1, global_step=state["global_step"] + 1,
@@ -241,6 +254,14 @@ class Trainer:
                            stopped_early=state["stopped_early"], steps=state["global_step"], seconds=round(seconds, 3),
                            samples_per_s=round(samples / max(seconds, 1e-9), 1),
                            resumed_from_step=state.get("resumed_from_step"), batches_by_length=self._by_length)
+
+
+def _order(train: TrainData, s: TrainSettings, epoch: int, lengths: np.ndarray | None) -> np.ndarray:
+    """The epoch's rows in training order: every row, or the curriculum's share of them."""
+    chosen = train.epoch_rows(epoch, s.epochs)
+    if chosen is None:
+        return epoch_order(s.seed, epoch, num_rows(train.inputs), s.batch_size, lengths)
+    return chosen[epoch_order(s.seed, epoch, len(chosen), s.batch_size, lengths[chosen] if lengths is not None else None)]
 
 
 def checkpoint_due(settings: TrainSettings, step: int, saved_at: float) -> bool:

@@ -24,6 +24,7 @@ MIN_STEPS = 1500
 
 class PyTorchBackend(Backend):
     name = "pytorch"
+    strategies = ("progressive", "adversarial", "curriculum")
     tasks = ("tabular", "image")
     formats = ("safetensors", "pth", "onnx", "onnx-int8")
     default_exports = formats

@@ -28,6 +28,7 @@ MIN_CAPPED_COVERAGE = 0.85  # a capped vocabulary the search tries keeps this sh
 
 class TransformersBackend(Backend):
     name = "transformers"
+    strategies = ("progressive", "curriculum")
     tasks = ("text",)
     formats = ("huggingface", "safetensors", "pth", "onnx", "onnx-int8")
     default_exports = formats
