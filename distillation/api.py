@@ -41,6 +41,16 @@ class DistillationRequestSerializer(serializers.Serializer):
         "the ensemble"))
     fusion_strategy = serializers.ChoiceField(["weighted_ensemble", "confidence", "domain_routing"], required=False,
                                               help_text="how an ensemble's outputs are fused (default weighted_ensemble)")
+    training_strategy = serializers.ChoiceField(["basic", "progressive", "adversarial", "curriculum"], required=False,
+                                                help_text=(
+        "basic (default): logit distillation; progressive: a teacher assistant of intermediate size learns first and "
+        "teaches the student; adversarial: robust distillation on PGD perturbations (images, tabular; the report "
+        "measures accuracy under attack); curriculum: easy examples first, by the teacher's confidence. The seed's "
+        "augmentation names adversarial and curriculum ask for these too; paraphrase is refused (no model offline)"))
+    adversarial_epsilon = serializers.FloatField(required=False, min_value=0, max_value=1, help_text=(
+        "adversarial: the perturbations' size (pixels on 0..1; tabular: feature standard deviations)"))
+    augmentation_techniques = serializers.ListField(child=serializers.CharField(), required=False, help_text=(
+        "shift, flip (images), noise (tabular), token_mask (text); adversarial and curriculum are training strategies"))
     knowledge_alignment = serializers.BooleanField(required=False, help_text=(
         "match an ensemble's label sets by name (another order, extra labels) and fit each teacher's temperature on "
         "the validation split before fusing"))

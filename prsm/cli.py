@@ -69,6 +69,14 @@ def _add_distill(commands) -> None:
     p.add_argument("--vocabulary-size", type=int,
                    help="text: cap the student's vocabulary at N tokens (the training texts' most frequent, after "
                         "special tokens and single characters); the parameters saved can buy a layer")
+    p.add_argument("--strategy", default="",
+                   help="comma-separated training strategies beyond basic distillation: progressive (a teacher "
+                        "assistant between teacher and student), adversarial (robust distillation on PGD perturbations; "
+                        "images and tabular data), curriculum (easy rows first)")
+    p.add_argument("--adversarial-epsilon", type=float,
+                   help="adversarial: the perturbations' size (pixels on 0..1; tabular: feature standard deviations)")
+    p.add_argument("--attack-eval", action="store_true",
+                   help="also measure the student's accuracy under a PGD attack on the test split")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--temperature", type=float, default=None, help="softmax temperature (default: the search's choice, 4 without one)")
@@ -197,6 +205,8 @@ def _config_fields(args) -> dict:
               "max_length": args.max_length, "quality_threshold": args.quality_threshold,
               "checkpoint_every": args.checkpoint_every, "checkpoint_seconds": args.checkpoint_seconds or None,
               "device": args.device,
+              "strategies": [t.strip() for t in args.strategy.split(",") if t.strip() and t.strip() != "basic"],
+              "adversarial_epsilon": args.adversarial_epsilon, "attack_eval": args.attack_eval,
               "target_hardware": [h.strip().lower() for h in args.target_hardware.split(",") if h.strip()]}
     if args.export:
         fields["exports"] = [f.strip() for f in args.export.split(",") if f.strip()]

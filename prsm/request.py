@@ -51,7 +51,12 @@ NOT_YET = {
 # it applies the one for the data's task, and flips images only when asked.
 AUGMENTATIONS = {"shift": "image", "flip": "image", "noise": "tabular",
                  "token_mask": "text"}  # nosec B105  # augmentation names, not a password
-TRAINING_STRATEGIES = {"basic"}
+TRAINING_STRATEGIES = ("basic", "progressive", "adversarial", "curriculum")
+# The seed's augmentation names that are training strategies (prsm/engine/training/strategies.py)
+STRATEGY_AUGMENTATIONS = ("adversarial", "curriculum")
+PARAPHRASE_REFUSAL = ("'paraphrase' needs a paraphrase model, and none can be had offline from a Python or Debian "
+                      "package here; use text_variants (new versions of each text with words masked and spans kept, "
+                      "labelled by the teacher) or a transfer set (unlabelled_data)")
 TARGET_HARDWARE = ("cpu", "mobile", "gpu")
 # what a mobile target exports when the request names no format: the phone runs the int8 file
 MOBILE_EXPORTS = ["keras", "tflite", "tflite-int8"]
@@ -143,7 +148,13 @@ class DistillationRequest(BaseModel):
     layer_count: int | None = Field(None, ge=1, le=48)
     attention_heads: int | None = Field(None, ge=1, le=64)
     hidden_size: int | None = Field(None, ge=1, le=8192)
-    training_strategy: str = "basic"
+    training_strategy: Literal["basic", "progressive", "adversarial", "curriculum"] = Field(
+        "basic", description="basic: logit distillation; progressive: a teacher assistant between teacher and student; "
+        "adversarial: robust distillation on PGD perturbations (images, tabular data); curriculum: easy examples first, "
+        "by the teacher's confidence")
+    adversarial_epsilon: float | None = Field(None, gt=0, le=1, description="adversarial: the perturbations' size "
+                                              "(pixels on 0..1; tabular: feature standard deviations); default 8/255 "
+                                              "for images, 0.1 for tabular data")
     ensemble_teachers: bool | list[str] = Field(False, description="a list of teachers fused with equal weights (after "
                                                 "teacher_model, when it is given); True: teacher_models is an ensemble")
     fusion_strategy: Literal["weighted_ensemble", "confidence", "domain_routing"] | None = Field(
@@ -240,12 +251,6 @@ class DistillationRequest(BaseModel):
             raise ValueError(f"unknown export format {unknown[0]!r}; choose from {', '.join(sorted(EXPORT_FORMATS))}")
         return list(dict.fromkeys(value))
 
-    @field_validator("training_strategy")
-    @classmethod
-    def _strategy(cls, value: str) -> str:
-        if value not in TRAINING_STRATEGIES:
-            raise ValueError(f"training strategy {value!r} is not available yet; use 'basic' (logit distillation)")
-        return value
 
     @field_validator("target_hardware", mode="before")
     @classmethod
@@ -274,10 +279,12 @@ class DistillationRequest(BaseModel):
     @classmethod
     def _augmentations(cls, value: list[str]) -> list[str]:
         names = list(dict.fromkeys(name.strip().lower() for name in value))
-        if unknown := [name for name in names if name not in AUGMENTATIONS]:
-            raise ValueError(f"unknown augmentation {unknown[0]!r}; choose from shift and flip (images), noise (tabular) "
-                             "or token_mask (text)")
-        tasks = {AUGMENTATIONS[name]: name for name in names}
+        if "paraphrase" in names:
+            raise ValueError(PARAPHRASE_REFUSAL)
+        if unknown := [name for name in names if name not in AUGMENTATIONS and name not in STRATEGY_AUGMENTATIONS]:
+            raise ValueError(f"unknown augmentation {unknown[0]!r}; choose from shift and flip (images), noise (tabular), "
+                             "token_mask (text), or the training strategies adversarial and curriculum")
+        tasks = {AUGMENTATIONS[name]: name for name in names if name in AUGMENTATIONS}
         if len(tasks) > 1:
             (first, one), (second, other) = list(tasks.items())[:2]
             raise ValueError(f"{one!r} is for {first} data and {other!r} for {second}; a job's data is of one kind")
@@ -288,7 +295,15 @@ class DistillationRequest(BaseModel):
     @property
     def augmentation_task(self) -> str | None:
         """The kind of data the asked augmentations are for (image, tabular or text); None when none is asked."""
-        return AUGMENTATIONS[self.augmentation_techniques[0]] if self.augmentation_techniques else None
+        data = [name for name in self.augmentation_techniques if name in AUGMENTATIONS]
+        return AUGMENTATIONS[data[0]] if data else None
+
+    @property
+    def strategies(self) -> list[str]:
+        """The engine's training strategies: ``training_strategy`` beyond basic, then the seed's
+        augmentation names that are strategies (adversarial, curriculum)."""
+        asked = [self.training_strategy] if self.training_strategy != "basic" else []
+        return list(dict.fromkeys(asked + [n for n in self.augmentation_techniques if n in STRATEGY_AUGMENTATIONS]))
 
     @field_validator(*NOT_YET)
     @classmethod
@@ -320,6 +335,7 @@ class DistillationRequest(BaseModel):
             raise ValueError("ensemble_teachers: the teachers are in teacher_models already (with their weights); "
                              "give ensemble_teachers=True, or list them in one place")
         self._ensemble_fits()
+        self._strategies_fit()
         self._augmentation_fits_the_teacher()
         self._mobile_exports()
         if self.search == "off" and self.search_seconds is not None:
@@ -351,6 +367,28 @@ class DistillationRequest(BaseModel):
                              "augmentation would run every teacher on every batch (use text_variants for more rows)")
         if several and any(is_http(ref) for ref in refs):
             raise ValueError("teacher_models: a teacher over HTTP cannot be part of an ensemble")
+
+    def strategy_field(self, strategy: str) -> str:
+        """The field that asked for ``strategy`` (for an error that names it)."""
+        return "training_strategy" if self.training_strategy == strategy else "augmentation_techniques"
+
+    def _strategies_fit(self) -> None:
+        strategies = self.strategies
+        fixed_rows = [s for s in strategies if s in ("adversarial", "curriculum")]
+        if fixed_rows and self.augmentation_task is not None:
+            raise ValueError(f"{self.strategy_field(fixed_rows[0])}: {fixed_rows[0]} trains on the teacher's outputs "
+                             "for fixed rows, and the augmentations change the rows every epoch; use one or the other")
+        if self.adversarial_epsilon is not None and "adversarial" not in strategies:
+            raise ValueError("adversarial_epsilon: sizes the adversarial strategy's perturbations; ask for "
+                             "training_strategy='adversarial'")
+        if strategies and self.alpha == 0:
+            raise ValueError(f"alpha: the {strategies[0]} strategy distils from the teacher; alpha 0 trains on labels alone")
+        if "adversarial" in strategies and self.teacher.startswith("catalog:"):
+            from .planning import teacher_task
+
+            if teacher_task(self.teacher) == "text":
+                raise ValueError(f"{self.strategy_field('adversarial')}: adversarial training perturbs images and "
+                                 f"tabular rows; {self.teacher} reads text, for which it is not available yet")
 
     @property
     def teachers(self) -> list[tuple[str, float, str | None]]:
@@ -408,8 +446,9 @@ class DistillationRequest(BaseModel):
     def engine_options(self) -> dict:
         """The fields that go to the engine's DistillConfig as they are, when given."""
         names = ("temperature", "alpha", "search", "search_seconds", "unlabelled_data", "max_unlabelled_examples",
-                 "text_variants", "vocabulary_size", "student_base")
-        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+                 "text_variants", "vocabulary_size", "student_base", "adversarial_epsilon")
+        options = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        return options | ({"strategies": self.strategies} if self.strategies else {})
 
     def _augmentation_fits_the_teacher(self) -> None:
         """A catalog teacher says its task now; for any other the engine refuses data of another kind."""

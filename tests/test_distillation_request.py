@@ -50,7 +50,7 @@ def test_memory_limits_parse_to_bytes(text, size):
         ({"target_size": "huge"}, "target_size", "'small', 'medium' or 'large'"),
         ({"export_formats": ["gguf"]}, "export_formats", "unknown export format 'gguf'"),
         ({"huggingface_hub_push": True}, "huggingface_hub_push", "runs offline"),
-        ({"training_strategy": "distillation"}, "training_strategy", "not available yet"),
+        ({"training_strategy": "distillation"}, "training_strategy", "'basic', 'progressive', 'adversarial' or 'curriculum'"),
         ({"target_hardware": "tpu"}, "target_hardware", "'tpu' is not one of cpu, mobile, gpu"),
         ({"target_hardware": []}, "target_hardware", "give a hardware name or a list"),
         ({"target_hardware": ["mobile"], "export_formats": ["onnx"]}, "target_hardware",
@@ -158,3 +158,37 @@ def test_an_ensemble_that_cannot_be_made_is_refused_naming_the_field(fields, fie
     errors = _errors(**fields)
     assert field in errors, errors
     assert fragment in errors[field]
+
+
+def test_the_seeds_strategies_reach_the_engine_from_training_strategy_and_augmentation_names():
+    from prsm.planning import request_to_config
+
+    request = DistillationRequest(teacher_model="catalog:digits-mlp", training_strategy="progressive",
+                                  augmentation_techniques=["adversarial", "curriculum"])
+    assert request.strategies == ["progressive", "adversarial", "curriculum"]
+    assert request.augmentation_task is None  # strategies, not augmentations of the data
+    config = request_to_config(request, teacher="catalog:digits-mlp", dataset="builtin:digits", backend="pytorch",
+                               epochs=2)
+    assert config["strategies"] == ["progressive", "adversarial", "curriculum"] and config["augment"] is False
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "fragment"),
+    [
+        ({"augmentation_techniques": ["paraphrase"]}, "augmentation_techniques", "none can be had offline"),
+        ({"training_strategy": "adversarial", "augmentation_techniques": ["noise"]}, "training_strategy",
+         "use one or the other"),
+        ({"augmentation_techniques": ["curriculum", "noise"]}, "augmentation_techniques", "use one or the other"),
+        ({"adversarial_epsilon": 0.1}, "adversarial_epsilon", "training_strategy='adversarial'"),
+        ({"training_strategy": "curriculum", "alpha": 0}, "alpha", "labels alone"),
+    ],
+)
+def test_a_strategy_that_cannot_be_had_is_refused_naming_the_field(fields, field, fragment):
+    errors = _errors(teacher_model="catalog:digits-mlp", **fields)
+    assert field in errors, errors
+    assert fragment in errors[field]
+
+
+def test_adversarial_training_of_a_text_teacher_is_refused_with_the_reason():
+    errors = _errors(teacher_model="catalog:sentiment-minilm", augmentation_techniques=["adversarial"])
+    assert "perturbs images and tabular rows" in errors["augmentation_techniques"]

@@ -53,8 +53,8 @@ def test_names_are_kept_once_in_the_order_given():
 def test_an_unknown_augmentation_is_refused_naming_the_known_ones():
     message = _error(teacher_model="m.onnx", augmentation_techniques=["shift", "mixup"])
 
-    assert message == ("unknown augmentation 'mixup'; choose from shift and flip (images), noise (tabular) "
-                       "or token_mask (text)")
+    assert message == ("unknown augmentation 'mixup'; choose from shift and flip (images), noise (tabular), "
+                       "token_mask (text), or the training strategies adversarial and curriculum")
 
 
 def test_augmentations_for_two_kinds_of_data_are_refused():

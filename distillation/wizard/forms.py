@@ -86,6 +86,14 @@ class GoalForm(forms.Form):
         label="Augmentation", required=False, widget=forms.CheckboxSelectMultiple,
         choices=[(name, f"{name} ({task})") for name, task in AUGMENTATIONS.items()],
         help_text="Varied copies of the training inputs; choose those for your data's kind.")
+    training_strategy = forms.ChoiceField(
+        label="Training strategy", required=False, initial="basic",
+        choices=[("basic", "Basic distillation"), ("progressive", "Progressive: through a mid-sized assistant"),
+                 ("adversarial", "Adversarial: robust to small perturbations (images, tabular)"),
+                 ("curriculum", "Curriculum: easy examples first")],
+        help_text="Progressive helps when the student is much smaller than the teacher; adversarial trains on "
+                  "perturbed inputs too, so the student holds up under attack (the report measures it); curriculum "
+                  "orders examples by the teacher's confidence.")
     export_formats = forms.MultipleChoiceField(label="Export formats", required=False, widget=forms.CheckboxSelectMultiple,
                                                choices=[(name, name) for name in BROWSER_EXPORTS], initial=["safetensors", "onnx"],
                                                help_text="Files you can download; ONNX (or TFLite) is what a deployment serves. keras, "
@@ -140,7 +148,7 @@ class GoalForm(forms.Form):
                                      help_text="Text: a small pretrained model the student starts from.")
 
     ADVANCED = ("domain", "target_architecture", "layer_count", "hidden_size", "attention_heads", "epochs",
-                "augmentation_techniques", "export_formats", "backend", "target_hardware", "max_inference_latency",
+                "training_strategy", "augmentation_techniques", "export_formats", "backend", "target_hardware", "max_inference_latency",
                 "max_memory_usage", "quality_threshold", "seed", "search", "search_seconds", "temperature", "alpha", "unlabelled_data",
                 "max_unlabelled_examples", "text_variants", "vocabulary_size", "student_base")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from prsm.request import parse_duration_ms, parse_size_bytes
+from prsm.request import STRATEGY_AUGMENTATIONS, parse_duration_ms, parse_size_bytes
 
 # `prsm distill` flags for the request fields it takes (CONTRACT.md, prsm/cli.py).
 CLI_FLAGS = {"target_size": "--target-size", "optimization_target": "--optimization-target", "epochs": "--epochs",
@@ -57,7 +57,13 @@ def cli_snippet(draft: dict) -> str:
         parts += ["--max-memory-mb", f"{parse_size_bytes(memory) / 2**20:g}"]  # the CLI counts MiB
     if transfer := draft.get("unlabelled_data"):
         parts += ["--unlabelled-data", transfer if transfer.startswith("builtin:") else "PATH/TO/YOUR/TRANSFER/SET"]
-    if draft.get("augmentation_techniques"):
+    strategies = ([draft["training_strategy"]] if draft.get("training_strategy") not in (None, "basic") else []) + [
+        name for name in draft.get("augmentation_techniques") or [] if name in STRATEGY_AUGMENTATIONS]
+    if strategies:
+        parts += ["--strategy", ",".join(dict.fromkeys(strategies))]
+    if epsilon := draft.get("adversarial_epsilon"):
+        parts += ["--adversarial-epsilon", str(epsilon)]
+    if any(name not in STRATEGY_AUGMENTATIONS for name in draft.get("augmentation_techniques") or []):
         parts.append("--augment")
         if "flip" in draft["augmentation_techniques"]:
             parts.append("--augment-flip")

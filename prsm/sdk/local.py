@@ -92,6 +92,11 @@ class LocalBackend:
                                              requested=request.backend)
         except BackendRefused as refused:
             raise SdkError(f"{refused.field}: {refused}", field=refused.field) from None
+        from ..engine.backends import STRATEGIES
+
+        if refused := [s for s in request.strategies if s not in STRATEGIES[backend]]:
+            field = request.strategy_field(refused[0])
+            raise SdkError(f"{field}: the {refused[0]} strategy is not available on the {backend} backend", field=field)
         config = request_to_config(request, teacher=teacher, dataset=dataset, backend=backend, epochs=request.epochs)
         job_id = str(uuid.uuid4())
         job = _LocalJob(job_id, request, config, self.work_dir / job_id)

@@ -93,3 +93,25 @@ def test_the_search_flags_reach_the_engine_and_the_summary_says_what_it_chose(tm
     assert main(["distill", "--teacher", str(digits_teacher), "--data", str(digits_csv), "--out", str(tmp_path / "off"),
                  "--epochs", "2", "--max-train", "200", "--export", "safetensors", "--search", "off"]) == 0
     assert "search" not in json.loads((tmp_path / "off" / "report.json").read_text())
+
+
+def test_distill_with_two_teachers_and_a_strategy_fuses_them_and_says_so(tmp_path, digits_teacher, digits_onnx_teacher,
+                                                                         digits_csv, capsys):
+    code = main(["distill", "--teacher", str(digits_teacher), "--teacher", str(digits_onnx_teacher), "--weights",
+                 "0.7,0.3", "--fusion", "confidence", "--strategy", "curriculum", "--data", str(digits_csv),
+                 "--out", str(tmp_path / "run"), "--epochs", "3", "--max-train", "200", "--search", "off",
+                 "--export", "safetensors", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out.strip().splitlines()[-1])
+    assert report["teacher"]["ensemble"]["fusion"] == "confidence"
+    assert [m["weight"] for m in report["teacher"]["ensemble"]["members"]] == [0.7, 0.3]
+    assert report["training"]["strategies"] == ["curriculum"]
+    assert "(weight 0.7)" in captured.err  # the summary lists each teacher
+
+
+def test_ensemble_flags_without_a_second_teacher_exit_2(tmp_path, digits_teacher, digits_csv, capsys):
+    code = main(["distill", "--teacher", str(digits_teacher), "--fusion", "confidence", "--data", str(digits_csv),
+                 "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert "--fusion is for an ensemble" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import importlib
 
 from ..errors import BadInput
 from ..formats import TENSORFLOW_FORMATS
-from .base import Backend, Student
+from .base import STRATEGIES, Backend, Student
 
 REGISTRY = {
     "pytorch": "prsm.engine.backends.pytorch",
@@ -17,7 +17,8 @@ REGISTRY = {
     "tensorflow": "prsm.engine.backends.tensorflow",
 }
 
-__all__ = ["Backend", "Student", "get_backend", "select_backend", "formats_of", "CONVERTED_FORMATS", "REGISTRY"]
+__all__ = ["Backend", "Student", "get_backend", "select_backend", "formats_of", "CONVERTED_FORMATS", "REGISTRY",
+           "STRATEGIES"]
 
 
 def get_backend(name: str) -> Backend:

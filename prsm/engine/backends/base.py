@@ -21,6 +21,16 @@ from ..training.callbacks import Reporter
 from ..training.loop import LogitObjective, Trainer, TrainData, TrainResult, TrainSettings
 
 
+# The training strategies beyond basic each backend trains with (training.strategies); the planner
+# reads this before anything is imported: adversarial perturbs image and tabular tensors (pytorch),
+# and the TensorFlow backend's Keras loop has none of them yet.
+STRATEGIES = {
+    "pytorch": ("progressive", "adversarial", "curriculum"),
+    "transformers": ("progressive", "curriculum"),
+    "tensorflow": (),
+}
+
+
 @dataclass
 class Student:
     module: nn.Module

@@ -33,6 +33,31 @@ def _front_matter(report: dict) -> str:
     return "\n".join(lines + ["---", ""])
 
 
+def _strategies(report: dict) -> str:
+    """The training strategies beyond basic distillation, and the accuracy under attack where measured."""
+    training, student = report["training"], report["student"]
+    parts = []
+    progressive = training.get("progressive")
+    if progressive and progressive.get("assistant"):
+        parts.append(f"progressive: a teacher assistant ({progressive['assistant']}, {progressive['assistant_params']:,} "
+                     f"parameters, validation accuracy {_fmt(progressive['assistant_validation_accuracy'])}) learnt from "
+                     "the teacher, and the student from it")
+    elif progressive:
+        parts.append(f"progressive asked for, but {progressive['why']}")
+    if "curriculum" in training:
+        parts.append(f"curriculum: the easiest {training['curriculum']['start']:.0%} of the rows first (by the teacher's "
+                     "confidence), every row from half-way")
+    if "adversarial" in training:
+        a = training["adversarial"]
+        parts.append(f"adversarial: half the loss on {a['steps']}-step PGD perturbations of size {a['epsilon']:.4g}")
+    attack = student.get("under_attack")
+    out = "".join(f"\n- Strategy: {part}." for part in parts)
+    if attack:
+        out += (f"\n- Under a {attack['steps']}-step PGD attack of size {attack['epsilon']:.4g} ({attack['epsilon_unit']}) the "
+                f"student keeps {attack['accuracy']:.1%} accuracy on the test split.")
+    return out
+
+
 def _ensemble(ensemble: dict | None) -> str:
     """The teachers of an ensemble, each with its accuracy, and the student against each yardstick."""
     if not ensemble:
@@ -77,7 +102,7 @@ A {report['task']} classifier distilled by PRSM from `{t.get('ref', '')}` ({t.ge
 
 - Teacher: `{t.get('ref', '')}`, {t['params']:,} parameters.
 - Student: {s['architecture'].get('kind') or s['architecture'].get('model_type', '')}, {s['params']:,} parameters ({report['compression_ratio']:.1f}x fewer).{_student_base(s)}
-- Method: knowledge distillation (Hinton et al., 2015), temperature {report['training']['temperature']}, alpha {report['training']['alpha']}, transfer: {', '.join(report['training']['transfer'])}; seed {report['seed']}{_augmentation(report['training'])}.{_kept_trial(report['training'])}
+- Method: knowledge distillation (Hinton et al., 2015), temperature {report['training']['temperature']}, alpha {report['training']['alpha']}, transfer: {', '.join(report['training']['transfer'])}; seed {report['seed']}{_augmentation(report['training'])}.{_kept_trial(report['training'])}{_strategies(report)}
 - Data: `{report.get('data', {}).get('source', '')}`, sha256 `{report['data_sha256']}`; split train/validation/test {report['data']['split']}.{_unlabelled(report.get('data', {}))}
 
 ## Results on the held-out test split
