@@ -257,6 +257,13 @@ def job_deploy_problem(job: DistillationJob) -> tuple[str, str | None] | None:
     if retention is None or retention < threshold:
         return (f"The student kept {retention if retention is None else format(retention, '.1%')} of the teacher's "
                 f"accuracy, under the job's quality threshold of {threshold:.0%}; it cannot be deployed."), "quality_threshold"
+    failed = [(name, check) for name, check in ((job.report or {}).get("checks") or {}).items()
+              if isinstance(check, dict) and check.get("specialty") and not check.get("passed")]
+    if failed:
+        name, check = failed[0]
+        return (f"The specialty requirement {name.removeprefix('specialty_')} was not met: {check.get('detail')} scored "
+                f"{check.get('score', 0):.3f}, under its minimum of {check.get('threshold', 0):.3f}; it cannot be "
+                "deployed."), "specialty_requirements"
     if not job.artifacts.filter(verified=True).exists():
         return "No export of this job passed verification; there is nothing to deploy.", "export_format"
     return None

@@ -86,6 +86,33 @@ class EnsembleConfig(BaseModel):
         return self
 
 
+SPECIALTY_CHECKS = {
+    "accuracy": "the share of the data set's rows the student gets right",
+    "per_class_accuracy": "the lowest accuracy over the data set's classes (or over the named class)",
+    "macro_f1": "the F1 score averaged over the classes",
+    "agreement": "the share of rows on which the student gives the teacher's answer",
+}
+
+
+class SpecialtyCheck(BaseModel):
+    """A named check of the finished student on a labelled data set (``specialty_requirements``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description=f"one of {', '.join(SPECIALTY_CHECKS)}")
+    data: str | None = Field(None, description="builtin:NAME, a file or folder; None: the job's test split")
+    minimum: float = Field(ge=0, le=1)
+    class_name: str | None = Field(None, description="per_class_accuracy: this class only")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in SPECIALTY_CHECKS:
+            raise ValueError(f"unknown specialty check {name!r}; the checks are: "
+                             + "; ".join(f"{k} ({v})" for k, v in SPECIALTY_CHECKS.items()))
+        return name
+
+
 class DistillConfig(BaseModel):
     """Everything ``run_distillation`` needs. Defaults suit a CPU and the CLI's defaults."""
 
@@ -156,6 +183,16 @@ class DistillConfig(BaseModel):
                                             description="a teacher over HTTP: limits, retries, price, allowed hosts")
     ensemble: EnsembleConfig | None = Field(None, description="several teachers fused into one soft target; "
                                             "teacher is the member the student is designed from")
+    student_from: str | None = Field(None, description="the student starts as a copy of this model, its architecture "
+                                     "and weights (a zoo folder: a finished PyTorch job's model/ export), and is "
+                                     "trained on from there: incremental updates and domain adaptation")
+    replay_data: str | None = Field(None, description="labelled rows of an earlier task trained on beside data (a replay, "
+                                    "so that what a student_from model knew is kept); their rows get the domain "
+                                    "replay_domain and data's rows new_domain, which an ensemble's domain_routing reads")
+    replay_domain: str = Field("existing", min_length=1, max_length=200)
+    new_domain: str = Field("new", min_length=1, max_length=200)
+    specialty_checks: list[SpecialtyCheck] = Field(default_factory=list, description="named checks run on the "
+                                                   "finished student, each on a labelled data set with a minimum")
     strategies: list[Literal["progressive", "adversarial", "curriculum"]] = Field(
         default_factory=list, description="beyond basic distillation (training.strategies): progressive (a teacher "
         "assistant between teacher and student), adversarial (robust distillation on PGD perturbations; images and "
@@ -194,6 +231,20 @@ class DistillConfig(BaseModel):
         if self.augment:
             raise ValueError("student_base: augment runs the teacher on the student's tokens, and a student_base has "
                              "its own tokenizer: use text_variants (the teacher labels them once, on its own encoding)")
+        return self
+
+    @model_validator(mode="after")
+    def _copy_fits(self) -> DistillConfig:
+        if self.student_from is None:
+            return self
+        asked = [name for name in ("layer_count", "hidden_size", "attention_heads", "student_base", "vocabulary_size")
+                 if getattr(self, name) is not None]
+        if asked:
+            raise ValueError(f"student_from: the student keeps {self.student_from}'s architecture, so {asked[0]} "
+                             "cannot be set too")
+        if "progressive" in self.strategies:
+            raise ValueError("student_from: progressive builds a student smaller than the teacher through an assistant; "
+                             "a student copied from a model keeps its size")
         return self
 
     @model_validator(mode="after")

@@ -41,6 +41,7 @@ class Run:
     teacher: Teacher | None = None
     teacher_describe: dict | None = None  # Teacher.describe(): params, size_bytes, layers, width, heads
     backend: Backend | None = None
+    specialty_data: list = field(default_factory=list)  # each specialty check's rows (None: the test split)
     # split
     split: Split | None = None
     split_rule: str = ""  # how the test rows were chosen, in words
@@ -61,6 +62,8 @@ class Run:
     teacher_train_logits: np.ndarray | None = None  # cached teacher outputs; None when the teacher runs online
     progressive: dict | None = None  # progressive: the teacher assistant's design and training, where one was trained
     attack: dict | None = None  # adversarial: the perturbations' settings (training.strategies.attack_settings)
+    specialty_checks: dict[str, dict] = field(default_factory=dict)  # evaluate: the request's named checks
+    update: dict | None = None  # evaluate: a student_from model before and after, by domain (finish._update)
     under_attack: dict | None = None  # evaluate: the student's accuracy under a PGD attack, where measured
     # search: the trials and the choice (students.search), None when the run does not search
     search: dict | None = None

@@ -74,6 +74,12 @@ class Backend(ABC):
         """The formats written when the request names none, for this student."""
         return self.default_exports
 
+    def copy_candidate(self, path: str, train: TaskData) -> Candidate:
+        """The design of a model the student starts as a copy of (``student_from``)."""
+        raise BadInput(f"student_from: the {self.name} backend cannot start a student from a copy of a model; "
+                       "a zoo folder (a finished PyTorch job's model/ export) on the pytorch backend can, and a text "
+                       "student starts from a model's first layers with student_base")
+
     @abstractmethod
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None: ...
 

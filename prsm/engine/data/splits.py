@@ -27,6 +27,13 @@ def stratified_split(data: TaskData, seed: int, validation: float = 0.15, test: 
     Each class keeps at least one row in every part, so a class needs three rows. ``max_train``
     caps the training rows (stratified too), for quick runs on large data.
     """
+    index = stratified_rows(data, seed, validation, test, max_train)
+    return Split(**{name: data.subset(rows) for name, rows in index.items()})
+
+
+def stratified_rows(data: TaskData, seed: int, validation: float = 0.15, test: float = 0.15,
+                    max_train: int | None = None) -> dict[str, np.ndarray]:
+    """The row numbers of :func:`stratified_split`'s parts."""
     rng = np.random.default_rng(seed)
     parts: dict[str, list[np.ndarray]] = {"train": [], "validation": [], "test": []}
     for label in range(data.num_classes):
@@ -42,7 +49,20 @@ def stratified_split(data: TaskData, seed: int, validation: float = 0.15, test: 
     index = {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
     if max_train is not None and len(index["train"]) > max_train:
         index["train"] = _stratified_cap(index["train"], data.labels, max_train, rng)
-    return Split(**{name: data.subset(rows) for name, rows in index.items()})
+    return index
+
+
+def split_by_parts(data: TaskData, parts: dict[str, tuple[int, int]], seed: int, validation: float = 0.15,
+                   test: float = 0.15, max_train: int | None = None) -> Split:
+    """Each part of ``data`` (a replay of an earlier task's rows, then the new rows) split on its own,
+    stratified from ``seed`` as a job on that part alone would split it, and the parts' train,
+    validation and test rows put together; ``max_train`` caps each part."""
+    index: dict[str, list[np.ndarray]] = {"train": [], "validation": [], "test": []}
+    for start, end in parts.values():
+        part = data.subset(np.arange(start, end))
+        for name, rows in stratified_rows(part, seed, validation, test, max_train).items():
+            index[name].append(rows + start)
+    return Split(**{name: data.subset(np.concatenate(chunks)) for name, chunks in index.items()})
 
 
 def _stratified_cap(rows: np.ndarray, labels: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:

@@ -39,9 +39,78 @@ def evaluate(run: Run) -> None:
         base = run.backend.evaluate(run.baseline_student, test)
         run.baseline_quality = quality(base, test.labels, test.num_classes) | {"agreement": agreement(base, teacher_logits)}
     run.reporter.metric({"student_accuracy": run.student_quality["accuracy"]})
+    _update(run)
+    _specialty(run)
     _under_attack(run)
     _costs(run)
     after_training(run)
+
+
+def _specialty(run: Run) -> None:
+    """The request's specialty requirements: each named check on its data set (or the test split),
+    against its minimum; a failed one stops a deploy like any failed requirement."""
+    from ..evaluation.metrics import quality as quality_of
+
+    for number, (check, rows) in enumerate(zip(run.config.specialty_checks, run.specialty_data)):
+        data = rows if rows is not None else run.split.test
+        logits = run.student_test_logits if rows is None else run.backend.evaluate(run.student, data)
+        labels = np.asarray(data.labels)
+        right = logits.argmax(1) == labels
+        if check.name == "accuracy":
+            score, what = float(right.mean()), "accuracy"
+        elif check.name == "per_class_accuracy":
+            names = [check.class_name] if check.class_name else [n for i, n in enumerate(data.classes) if (labels == i).any()]
+            per = {name: float(right[labels == data.classes.index(name)].mean()) for name in names}
+            worst = min(per, key=per.get)
+            score, what = per[worst], f"accuracy on {worst!r}, the lowest of {len(per)} class(es)"
+        elif check.name == "macro_f1":
+            score, what = float(quality_of(logits, labels, data.num_classes)["f1_macro"]), "macro F1"
+        else:  # agreement with the teacher on these rows
+            teacher = run.teacher_test_logits if rows is None else run.teacher.logits(data)
+            score, what = float((logits.argmax(1) == np.asarray(teacher).argmax(1)).mean()), "agreement with the teacher"
+        where = check.data or "the test split"
+        name = f"specialty_{check.name}" + (f"_{number + 1}" if any(
+            other.name == check.name for other in run.config.specialty_checks[:number]) else "")
+        # a requirement of the request, like retention: no safety phase, so it does not trip the breaker
+        run.specialty_checks[name] = {"passed": bool(score >= check.minimum), "score": score, "threshold": check.minimum,
+                                      "detail": f"{what} on {where} ({len(data)} rows)", "specialty": True}
+
+
+def _update(run: Run) -> None:
+    """Where the student started from a model (``student_from``) or the rows name their domains:
+    accuracy on each domain's test rows, the teacher's and the student's, and the model's before
+    the update (its forgetting on the replayed task)."""
+    c, test = run.config, run.split.test
+    if c.student_from is None and test.domains is None:
+        return
+    labels = np.asarray(test.labels)
+    before = None
+    if c.student_from is not None:
+        from ..teachers import load_teacher
+
+        before = load_teacher(c.student_from).logits(test)
+
+    def accuracy(logits, rows) -> float:
+        return float((np.asarray(logits)[rows].argmax(1) == labels[rows]).mean()) if len(rows) else 0.0
+
+    everything = np.arange(len(test))
+    record: dict = {"from": c.student_from, "after_accuracy": accuracy(run.student_test_logits, everything)}
+    if before is not None:
+        record["before_accuracy"] = accuracy(before, everything)
+    if test.domains is not None:
+        domains = np.asarray(test.domains)
+        record["by_domain"] = {}
+        for domain in dict.fromkeys(test.domains):
+            rows = np.flatnonzero(domains == domain)
+            entry = {"rows": int(len(rows)), "teacher_accuracy": accuracy(run.teacher_test_logits, rows),
+                     "student_accuracy": accuracy(run.student_test_logits, rows)}
+            if before is not None:
+                entry["before_accuracy"] = accuracy(before, rows)
+            record["by_domain"][domain or "(none)"] = entry
+        replayed = record["by_domain"].get(c.replay_domain) if c.replay_data else None
+        if replayed and "before_accuracy" in replayed:
+            record["forgetting"] = replayed["before_accuracy"] - replayed["student_accuracy"]
+    run.update = record
 
 
 def _under_attack(run: Run) -> None:
@@ -125,6 +194,8 @@ def report(run: Run) -> None:
            "design": {k: v for k, v in run.design.items() if k != "fingerprint"},
            "training": _training_section(run), "config": c.model_dump(mode="json"),
            "environment": _environment(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.started))}
+    if run.update is not None:
+        out["update"] = run.update
     if run.unlabelled is not None:
         out["data"]["unlabelled"] = {"source": run.unlabelled.source, "rows": len(run.unlabelled),
                                      "sha256": run.unlabelled.sha256, "labelled_by": "the teacher",
@@ -147,7 +218,7 @@ def report(run: Run) -> None:
     if run.baseline_quality is not None:
         out["baseline"] = run.baseline_quality | {"epochs_trained": len(run.baseline_result.history),
                                                   "distillation_gain": student["accuracy"] - run.baseline_quality["accuracy"]}
-    out["checks"] = _checks(out, c) | run.safety_checks
+    out["checks"] = _checks(out, c) | run.specialty_checks | run.safety_checks
     run.report = jsonable(out)
     if run.search is not None:  # the card's picture of the search
         (run.out / SEARCH_CHART).write_text(search_svg(run.report["search"]))
@@ -239,10 +310,11 @@ def _checks(report: dict, config: DistillConfig) -> dict:
     checks = {
         "retention": _check(report["retention"], config.quality_threshold, report["retention"] >= config.quality_threshold,
                             "student accuracy / teacher accuracy on the test split"),
-        "compression": _check(report["compression_ratio"], SIZE_RATIOS[config.target_size],
-                              report["compression_ratio"] >= SIZE_RATIOS[config.target_size],
-                              f"teacher params / student params for target_size={config.target_size}"),
     }
+    if config.student_from is None:  # a copy keeps the size of the model it was copied from
+        checks["compression"] = _check(report["compression_ratio"], SIZE_RATIOS[config.target_size],
+                                       report["compression_ratio"] >= SIZE_RATIOS[config.target_size],
+                                       f"teacher params / student params for target_size={config.target_size}")
     exports = report["exports"]
     if exports:
         share = sum(r["verified"] for r in exports.values()) / len(exports)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..backends import formats_of, get_backend, select_backend
 from ..data.loaders import load_data as load_data_ref
-from ..data.splits import split_with_test_rows, stratified_split
+from ..data.splits import split_by_parts, split_with_test_rows, stratified_split
 from ..data.types import TaskData, sha256_of_bytes
 from ..data.unlabelled import UNLABELLED, concat, load_unlabelled, text_variants
 from ..errors import BadInput
@@ -30,6 +30,35 @@ def load_data(run: Run) -> None:
     ref = run.config.data or _catalog_default_data(run.config.teacher)
     run.data = load_data_ref(ref, run.config.task)
     run.reporter.log(f"{len(run.data)} {run.data.task} examples, {run.data.num_classes} classes from {ref}")
+    if run.config.replay_data is not None:
+        replay = load_data_ref(run.config.replay_data, run.data.task)
+        run.data = with_replay(run.data, replay, run.config.replay_domain, run.config.new_domain)
+        run.reporter.log(f"{len(replay)} rows of {run.config.replay_data} replayed beside them")
+
+
+def with_replay(new: TaskData, old: TaskData, old_domain: str, new_domain: str) -> TaskData:
+    """The replay's rows, then the new rows, in one data set: each row's domain says which it is,
+    and ``meta["parts"]`` where each lies (the split splits each part on its own)."""
+    if old.task != new.task:
+        raise BadInput(f"replay_data holds {old.task} data and data {new.task}; an update keeps one kind of data")
+    if old.task == "tabular" and list(old.feature_names or []) != list(new.feature_names or []):
+        raise BadInput("replay_data: its feature columns differ from data's; an update keeps the same features")
+    if old.task == "image" and old.images.shape[1:] != new.images.shape[1:]:
+        raise BadInput(f"replay_data: its images are {old.images.shape[1:]}, data's {new.images.shape[1:]}")
+    classes = sorted(set(old.classes) | set(new.classes))
+    relabel = {name: i for i, name in enumerate(classes)}
+    labels = np.concatenate([[relabel[old.classes[y]] for y in old.labels], [relabel[new.classes[y]] for y in new.labels]])
+
+    def join(a, b):
+        return None if a is None else (list(a) + list(b) if isinstance(a, list) else np.concatenate([a, b]))
+
+    n_old = len(old)
+    return TaskData(task=new.task, classes=classes, labels=labels.astype(np.int64), texts=join(old.texts, new.texts),
+                    images=join(old.images, new.images), features=join(old.features, new.features),
+                    feature_names=new.feature_names, source=f"{new.source} + a replay of {old.source}",
+                    sha256=sha256_of_bytes(old.sha256.encode(), new.sha256.encode()),
+                    meta={"parts": {"replay": (0, n_old), "data": (n_old, n_old + len(new))}},
+                    domains=[old_domain] * n_old + [new_domain] * len(new))
 
 
 def _catalog_default_data(teacher: str) -> str:
@@ -58,6 +87,7 @@ def load_teacher(run: Run) -> None:
         run.teacher.check(run.data)
         run.data = align_classes(run.data, run.teacher)
     before_training(run)
+    run.specialty_data = [_specialty_rows(run, check) for check in run.config.specialty_checks]
     run.teacher_describe = run.teacher.describe()
     name = select_backend(run.config.backend, run.data.task, run.design_teacher.kind, run.config.exports,
                           run.config.target_hardware)
@@ -73,6 +103,27 @@ def load_teacher(run: Run) -> None:
         why = (": transformers 5 has no TensorFlow classes and no conversion of a transformer to TFLite verifies here"
                if unknown[0] in TENSORFLOW_FORMATS else "")
         raise BadInput(f"export format {unknown[0]!r} is not available for {name} students{why} ({', '.join(offered)})")
+
+
+def _specialty_rows(run: Run, check) -> TaskData | None:
+    """A specialty check's data set, loaded and put in the job's class order now, so that a bad one is
+    refused before training; None: the check reads the job's test split."""
+    if check.data is None:
+        if check.class_name is not None and check.class_name not in run.data.classes:
+            raise BadInput(f"specialty_requirements: {check.name} names the class {check.class_name!r}, which is not "
+                           f"one of {', '.join(run.data.classes)}")
+        return None
+    rows = load_data_ref(check.data, run.data.task)
+    unknown = [name for name in rows.classes if name not in run.data.classes]
+    if unknown:
+        raise BadInput(f"specialty_requirements: {check.data} has the label {unknown[0]!r}, which the job's data does "
+                       f"not ({', '.join(run.data.classes)})")
+    if check.class_name is not None and check.class_name not in rows.classes:
+        raise BadInput(f"specialty_requirements: {check.data} has no row of the class {check.class_name!r}")
+    position = np.array([run.data.classes.index(name) for name in rows.classes])
+    aligned = rows.subset(np.arange(len(rows)))
+    aligned.classes, aligned.labels = list(run.data.classes), position[rows.labels]
+    return aligned
 
 
 def _http_options(run: Run):
@@ -94,7 +145,11 @@ def split(run: Run) -> None:
     teacher's accuracy is not measured on examples it learned."""
     c = run.config
     test_rows, why = _fixed_test_rows(run)
-    if test_rows is not None:
+    if "parts" in run.data.meta:
+        run.split = split_by_parts(run.data, run.data.meta["parts"], c.seed, c.validation_fraction, c.test_fraction,
+                                   c.max_train_examples)
+        why = f"the replay and the new rows each stratified, seed {c.seed}"
+    elif test_rows is not None:
         run.split = split_with_test_rows(run.data, test_rows, c.seed, c.validation_fraction, c.max_train_examples)
     else:
         run.split = stratified_split(run.data, c.seed, c.validation_fraction, c.test_fraction, c.max_train_examples)
@@ -239,6 +294,8 @@ def measurer(run: Run) -> Callable[[Candidate], None]:
 def _design(run: Run) -> dict:
     c = run.config
     request = design_request(c)
+    if c.student_from is not None:
+        return _copy_design(run, request)
     candidates = run.backend.candidates(run.design_teacher, run.split.train, base=c.student_base,
                                         vocabulary_size=c.vocabulary_size)
     total = max(1, len(candidates))
@@ -258,6 +315,20 @@ def _design(run: Run) -> dict:
 def design_params(run: Run) -> int:
     """The teacher parameters the student's size budget is cut from (an ensemble's primary's)."""
     return int(run.teacher_describe.get("design_params", run.teacher_describe["params"]))
+
+
+def _copy_design(run: Run, request: DesignRequest) -> dict:
+    """``student_from``: the one design is the model's own; the latency and memory limits still hold."""
+    from dataclasses import asdict
+
+    from ..students.design import screen
+
+    candidate = run.backend.copy_candidate(run.config.student_from, run.split.train)
+    if not screen([candidate], request, candidate.params, measurer(run)):
+        raise BadInput(f"student_from: {run.config.student_from} does not meet the request: {'; '.join(candidate.reasons)}")
+    candidate.reasons.append(f"the student starts as a copy of {run.config.student_from} and keeps its architecture")
+    return {"param_budget": candidate.params, "size_ratio": None, "request": asdict(request), "chosen": candidate.name,
+            "candidates": [candidate.summary()], "copied_from": run.config.student_from}
 
 
 def teacher_logits_key(run: Run, part: str, rows: TaskData | None = None) -> str:

@@ -129,7 +129,7 @@ def _other_families(run: Run) -> list[dict]:
     from logits only; the light ones have no Transformers format; a base has its own tokenizer, so
     the teacher cannot run on its tokens (augment)."""
     c = run.config
-    if c.transfer != ["logits"] or c.student_base is not None \
+    if c.transfer != ["logits"] or c.student_base is not None or c.student_from is not None \
             or any(v is not None for v in (c.layer_count, c.hidden_size, c.attention_heads)):
         return []  # the request chose the family: layers of its own, of a base, or matched token by token
     budget = run.design["param_budget"]

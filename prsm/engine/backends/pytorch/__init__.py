@@ -41,12 +41,36 @@ class PyTorchBackend(Backend):
             return students.mlp_candidates(train.classes, train.features.shape[1])
         return students.cnn_candidates(train.classes, tuple(train.images.shape[1:]))
 
+    def copy_candidate(self, path: str, train: TaskData) -> Candidate:
+        from ...zoo import is_zoo_folder, load_zoo_model
+
+        if not is_zoo_folder(path):
+            raise BadInput(f"student_from: {path} is not a zoo folder (architecture.json and model.safetensors, as a "
+                           "finished PyTorch job's model/ export)")
+        model, architecture = load_zoo_model(path)
+        if list(architecture["classes"]) != list(train.classes):
+            raise BadInput(f"student_from: the model's labels ({', '.join(architecture['classes'])}) are not the data's "
+                           f"({', '.join(train.classes)}); a copy keeps its outputs, so the labels must be the same")
+        config = architecture["config"]
+        hidden = config.get("hidden")
+        layers = len(hidden) if isinstance(hidden, list) else len(config.get("channels", [])) + 1
+        width = max(hidden) if isinstance(hidden, list) and hidden else int(config.get("hidden") or 0)
+        return Candidate(name=f"copy of {Path(path).name}", architecture=architecture,
+                         params=int(sum(p.numel() for p in model.parameters())), layers=layers, width=width,
+                         source={"copy_of": str(path)})
+
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None:
         students.measure(candidate, train.features if train.task == "tabular" else train.images)
 
     def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None,
               vocabulary_size: int | None = None) -> Student:
         architecture = candidate.architecture
+        if (candidate.source or {}).get("copy_of"):  # its own scaling and weights, as it was saved
+            from ...zoo import load_zoo_model
+
+            module, architecture = load_zoo_model(candidate.source["copy_of"])
+            return Student(module=module.train(), adapter=TensorAdapter(), architecture=architecture,
+                           family=architecture["kind"], extra={"initialised_from": {"copy_of": candidate.source["copy_of"]}})
         if architecture["kind"] == "mlp":
             architecture = students.scaled_mlp_architecture(architecture, train)
         torch.manual_seed(seed)
