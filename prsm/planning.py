@@ -4,6 +4,7 @@ platform's orchestrator."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from .engine.formats import TENSORFLOW_FORMATS
@@ -130,8 +131,89 @@ def _requested_backend(name: str, *, text: bool, mobile: bool, tensorflow: list[
     return name, f"asked for (backend={name}){bag}{converted}"
 
 
+@dataclass(frozen=True)
+class ModelSource:
+    """A model a request starts from (``base_model``, ``source_model``) as the engine reads it."""
+
+    ref: str  # as the request names it
+    model: str  # what the engine loads: a zoo folder, a Hugging Face directory, catalog:NAME
+    kind: str  # "zoo" or "huggingface"
+    task: str | None = None
+    data: str | None = None  # the data it was trained on (the engine's reference), for a replay
+
+
+def local_model_source(ref: str) -> ModelSource:
+    """A model named in the SDK or the CLI: a catalog teacher, or a finished run's folder (the ``--out``
+    of ``prsm distill``, holding report.json) or one of its exports (model/, huggingface/)."""
+    from .engine.errors import BadInput
+
+    if ref.startswith("catalog:"):
+        from .engine.catalog import ENTRIES, default_data, resolve
+
+        name = ref.removeprefix("catalog:")
+        if name not in ENTRIES:
+            raise BadInput(f"{ref}: no such catalog teacher")
+        return ModelSource(ref, str(resolve(ref)), ENTRIES[name].kind, ENTRIES[name].task, default_data(ref))
+    path = Path(ref).expanduser()
+    run = path if (path / "report.json").is_file() else path.parent
+    if not (run / "report.json").is_file():
+        raise BadInput(f"{ref}: not a finished run (a folder with report.json, as prsm distill --out writes) or one of "
+                       "its exports")
+    import json
+
+    report = json.loads((run / "report.json").read_text())
+    for folder, kind in ((run / "model", "zoo"), (run / "huggingface", "huggingface")):
+        if path in (run, folder) and (folder / ("architecture.json" if kind == "zoo" else "config.json")).is_file():
+            data = (report.get("config") or {}).get("data")
+            return ModelSource(ref, str(folder), kind, report.get("task"), data)
+    raise BadInput(f"{ref}: the run has no model/ (PyTorch) or huggingface/ (Transformers) export to start from")
+
+
+def update_options(request, source: ModelSource | None, *, teacher: str, engine_refs: dict[str, str] | None = None) -> dict:
+    """The engine's fields for an incremental update (``base_model``) or a domain adaptation
+    (``source_model``) and for the request's specialty requirements; ``teacher`` is the engine's
+    teacher (the new one, or the source), ``engine_refs`` maps data references to what the engine reads."""
+    refs = engine_refs or {}
+    options: dict = {}
+    if request.specialty_requirements:
+        options["specialty_checks"] = [{"name": r.name, "minimum": r.minimum, "class_name": r.class_name,
+                                        "data": refs.get(r.data, r.data) if r.data else None}
+                                       for r in request.specialty_requirements]
+    kind = request.update_kind
+    if kind is None or source is None:
+        return options
+    if kind == "incremental":
+        if source.kind != "zoo":
+            raise BackendRefused("an update starts from a copy of the model, which is done for image and "
+                                 "tabular models (a PyTorch job's model/ export); a text model is updated by "
+                                 "distilling it again with the new data", "base_model")
+        options["student_from"] = source.model
+        options["new_domain"] = (request.new_knowledge_domains or ["new"])[0]
+        if request.preserve_existing_knowledge:
+            if source.data is None:
+                raise BackendRefused("the base model's training data is not known, so it cannot be replayed",
+                                     "preserve_existing_knowledge")
+            options["replay_data"] = source.data
+            if teacher != source.model:  # the base model teaches its own task's rows, the new teacher the new ones
+                options["ensemble"] = {"members": [{"teacher": teacher, "weight": 0.5, "domain": options["new_domain"]},
+                                                   {"teacher": source.model, "weight": 0.5, "domain": "existing"}],
+                                       "fusion": "domain_routing"}
+        return options
+    # a domain adaptation: the source teaches on the domain's rows, and the student starts from it
+    if source.kind == "zoo":
+        options["student_from"] = source.model
+    else:
+        options["student_base"] = source.model
+    if request.domain_corpus:
+        options["unlabelled_data"] = refs.get(request.domain_corpus, request.domain_corpus)
+    if request.target_domain:
+        options["domain"] = request.target_domain
+    return options
+
+
 def request_to_config(request, *, teacher: str, dataset: str, backend: str, epochs: int | None,
-                      overrides: dict | None = None, engine_teachers: dict[str, str] | None = None) -> dict:
+                      overrides: dict | None = None, engine_teachers: dict[str, str] | None = None,
+                      source: ModelSource | None = None, engine_refs: dict[str, str] | None = None) -> dict:
     """The engine's ``DistillConfig`` (as JSON) for a validated ``DistillationRequest``.
 
     ``overrides`` replace config fields after the request's (a server's stored path of an uploaded
@@ -144,17 +226,20 @@ def request_to_config(request, *, teacher: str, dataset: str, backend: str, epoc
 
     augment = request.augmentation_task
     teacher = teacher_ref_resolve(teacher)
-    overrides = {**_http_defaults(request, teacher), **(overrides or {})}
+    overrides = {**_http_defaults(request, teacher), **update_options(request, source, teacher=teacher,
+                                                                       engine_refs=engine_refs),
+                 **(overrides or {})}
     config = DistillConfig(
         teacher=teacher, data=dataset, task=augment or "auto", augment=augment is not None,
         augment_flip="flip" in request.augmentation_techniques,
         target_size=request.target_size, optimization_target=request.optimization_target,
-        backend=backend, exports=request.export_formats, epochs=epochs, seed=request.seed, domain=request.domain,
+        backend=backend, exports=request.export_formats, epochs=epochs, seed=request.seed,
         quality_threshold=request.quality_threshold, max_inference_latency_ms=request.max_inference_latency,
         max_memory_bytes=request.max_memory_usage, target_hardware=request.target_hardware,
         layer_count=request.layer_count, hidden_size=request.hidden_size,
-        attention_heads=request.attention_heads, ensemble=request.ensemble_config(engine_teachers),
-        **{**request.engine_options(), **(overrides or {})},
+        attention_heads=request.attention_heads,
+        **{"domain": request.domain, "ensemble": request.ensemble_config(engine_teachers), **request.engine_options(),
+           **(overrides or {})},
     )
     return config.model_dump(mode="json")
 

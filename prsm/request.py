@@ -35,18 +35,6 @@ _SIZE_BYTES = {"b": 1, "byte": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10
                "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, None: 1}
 _AMOUNT_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
-# Seed fields the engine cannot act on yet, each with the reason a person is told.
-NOT_YET = {
-    "base_model": "continual updates of an existing model are not available yet",
-    "update_strategy": "continual updates of an existing model are not available yet",
-    "preserve_existing_knowledge": "continual updates of an existing model are not available yet",
-    "new_knowledge_domains": "continual updates of an existing model are not available yet",
-    "source_model": "domain adaptation is not available yet; use teacher_model and dataset",
-    "target_domain": "domain adaptation is not available yet; use teacher_model and dataset",
-    "domain_corpus": "domain adaptation is not available yet; use teacher_model and dataset",
-    "adaptation_strategy": "domain adaptation is not available yet",
-    "specialty_requirements": "specialty requirements are not available yet",
-}
 # The engine's augmentations (prsm/engine/training/augment.py), by the kind of data each is for:
 # it applies the one for the data's task, and flips images only when asked.
 AUGMENTATIONS = {"shift": "image", "flip": "image", "noise": "tabular",
@@ -124,6 +112,27 @@ class TeacherWeight(BaseModel):
                                "rows whose 'domain' column says this go to this teacher")
 
 
+class SpecialtyRequirement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    minimum: float = Field(ge=0, le=1)
+    data: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS,
+                             description="labelled rows to check on (an uploaded-dataset id, builtin:NAME or a local "
+                                         "path); default: the job's test split")
+    class_name: str | None = Field(None, max_length=200, description="per_class_accuracy: this class only")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        from .engine.config import SPECIALTY_CHECKS
+
+        if name not in SPECIALTY_CHECKS:
+            raise ValueError(f"unknown specialty check {name!r}; the checks are "
+                             + "; ".join(f"{k} ({v})" for k, v in SPECIALTY_CHECKS.items()))
+        return name
+
+
 class DistillationRequest(BaseModel):
     """A distillation as a person asks for it (see CONTRACT.md for every field)."""
 
@@ -173,15 +182,25 @@ class DistillationRequest(BaseModel):
                                        "a name or a list such as ['cpu', 'mobile']")
     revenue_sharing: float | None = Field(None, ge=0, le=1, description="teacher owners' share of marketplace sales")
     marketplace_listing: bool = Field(False, description="list the model on the marketplace when it is deployed (a server's)")
-    base_model: str | None = None
-    update_strategy: str | None = None
-    preserve_existing_knowledge: bool | None = None
-    new_knowledge_domains: list[str] | None = None
-    source_model: str | None = None
-    target_domain: str | None = None
-    domain_corpus: str | None = None
-    adaptation_strategy: str | None = None
-    specialty_requirements: list[str] | dict | None = None
+    base_model: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS, description=(
+        "an incremental update of a model you have: a finished job's id on a server (or a deployed model's id), a "
+        "finished run's folder in the SDK and CLI; the student starts as a copy of it and learns the new data"))
+    update_strategy: Literal["incremental"] | None = Field(None, description="incremental (with base_model)")
+    preserve_existing_knowledge: bool | None = Field(None, description="with base_model: the model also teaches a "
+                                                     "replay of its own training data, so what it knew is kept")
+    new_knowledge_domains: list[str] | None = Field(None, max_length=8, description="names of what the update adds; "
+                                                    "the first names the new rows' domain in the report")
+    source_model: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS, description=(
+        "domain adaptation: a model you have (as base_model) or a catalog teacher, adapted to the domain; it teaches "
+        "on domain_corpus and dataset, and the student starts from it"))
+    target_domain: str | None = Field(None, max_length=200, description="the domain adapted to (free text)")
+    domain_corpus: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS, description=(
+        "the domain's unlabelled examples (an uploaded-dataset id, builtin:NAME or a local path), which the source labels"))
+    adaptation_strategy: Literal["domain_transfer"] | None = Field(None, description="domain_transfer (with source_model)")
+    specialty_requirements: list[SpecialtyRequirement] | None = Field(None, description=(
+        "named checks of the finished student, each with a minimum (0..1) and optionally a data set and a class: "
+        "accuracy, per_class_accuracy, macro_f1, agreement; {NAME: MINIMUM} for the test split; a missed one stops "
+        "a deploy"))
     epochs: int | None = Field(None, ge=1, le=200)
     seed: int = Field(0, ge=0, le=MAX_SEED)
     # How the student learns (the engine's DistillConfig; None: the engine's default)
@@ -305,13 +324,6 @@ class DistillationRequest(BaseModel):
         asked = [self.training_strategy] if self.training_strategy != "basic" else []
         return list(dict.fromkeys(asked + [n for n in self.augmentation_techniques if n in STRATEGY_AUGMENTATIONS]))
 
-    @field_validator(*NOT_YET)
-    @classmethod
-    def _not_yet(cls, value, info):
-        if value not in (None, False, [], {}):
-            raise ValueError(NOT_YET[info.field_name])
-        return value
-
     @field_validator("ensemble_teachers")
     @classmethod
     def _ensemble(cls, value):
@@ -324,10 +336,25 @@ class DistillationRequest(BaseModel):
             return refs
         return value
 
+    @field_validator("specialty_requirements", mode="before")
+    @classmethod
+    def _specialties(cls, value):
+        if isinstance(value, dict):  # {NAME: MINIMUM}: on the test split
+            return [{"name": name, "minimum": minimum} for name, minimum in value.items()]
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, str):
+                    SpecialtyRequirement._known(item)  # an unknown name is refused as such first
+                    raise ValueError(f"{item!r} needs a minimum: give {{'name': {item!r}, 'minimum': 0.9}} or "
+                                     f"{{{item!r}: 0.9}}")
+        return value
+
     @model_validator(mode="after")
     def _one_teacher(self) -> DistillationRequest:
         listed = self.ensemble_teachers if isinstance(self.ensemble_teachers, list) else []
-        if self.teacher_model is None and self.teacher_models is None and not listed:
+        self._updates_fit()
+        if self.teacher_model is None and self.teacher_models is None and not listed \
+                and self.base_model is None and self.source_model is None:
             raise ValueError("teacher_model: required (catalog:NAME, an uploaded-teacher id, or a local path)")
         if self.teacher_model is not None and self.teacher_models is not None:
             raise ValueError("teacher_models: give teacher_model or teacher_models, not both")
@@ -368,6 +395,38 @@ class DistillationRequest(BaseModel):
         if several and any(is_http(ref) for ref in refs):
             raise ValueError("teacher_models: a teacher over HTTP cannot be part of an ensemble")
 
+    def _updates_fit(self) -> None:
+        """An incremental update names base_model; a domain adaptation source_model; not both."""
+        update = [n for n in ("update_strategy", "preserve_existing_knowledge", "new_knowledge_domains")
+                  if getattr(self, n) not in (None, False, [])]
+        adaptation = [n for n in ("target_domain", "domain_corpus", "adaptation_strategy") if getattr(self, n) is not None]
+        if update and self.base_model is None:
+            raise ValueError(f"{update[0]}: describes an incremental update of a model; give base_model")
+        if adaptation and self.source_model is None:
+            raise ValueError(f"{adaptation[0]}: describes a domain adaptation; give source_model")
+        if self.base_model is not None and self.source_model is not None:
+            raise ValueError("source_model: an update starts from base_model and an adaptation from source_model; "
+                             "give one")
+        if self.base_model is not None and self.is_ensemble:
+            raise ValueError("base_model: an update learns from one new teacher (with preserve_existing_knowledge the "
+                             "base model teaches its own task beside it)")
+        if self.source_model is not None and (self.teacher_model is not None or self.teacher_models is not None):
+            raise ValueError("source_model: in a domain adaptation the source is the teacher; leave teacher_model out")
+        if self.base_model is not None and self.dataset is None:
+            raise ValueError("dataset: an incremental update learns new data; give it (the base model's own data is "
+                             "replayed with preserve_existing_knowledge)")
+        if self.source_model is not None and self.dataset is None:
+            raise ValueError("dataset: a domain adaptation needs the domain's labelled examples, to learn from and to "
+                             "measure the adapted model on (domain_corpus adds unlabelled ones)")
+        if (self.base_model is not None or self.source_model is not None) and "progressive" in self.strategies:
+            raise ValueError(f"{self.strategy_field('progressive')}: progressive builds a student smaller than its "
+                             "teacher; an update or an adaptation starts from a copy of the model")
+
+    @property
+    def update_kind(self) -> str | None:
+        """"incremental", "adaptation", or None for a distillation from scratch."""
+        return "incremental" if self.base_model is not None else "adaptation" if self.source_model is not None else None
+
     def strategy_field(self, strategy: str) -> str:
         """The field that asked for ``strategy`` (for an error that names it)."""
         return "training_strategy" if self.training_strategy == strategy else "augmentation_techniques"
@@ -392,7 +451,10 @@ class DistillationRequest(BaseModel):
 
     @property
     def teachers(self) -> list[tuple[str, float, str | None]]:
-        """Every teacher as ``(reference, weight, domain)``: one with weight 1, or an ensemble's."""
+        """Every teacher as ``(reference, weight, domain)``: one with weight 1, or an ensemble's; an
+        adaptation's source, or an update's base model when it names no new teacher."""
+        if self.teacher_model is None and self.teacher_models is None and not self.ensemble_teachers:
+            return [(self.source_model or self.base_model, 1.0, None)]
         if self.teacher_models is not None:
             return [(t.model, t.weight, t.domain) for t in self.teacher_models]
         listed = self.ensemble_teachers if isinstance(self.ensemble_teachers, list) else []

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from prsm.request import NOT_YET, DistillationRequest, parse_duration_ms, parse_size_bytes, request_errors
+from prsm.request import DistillationRequest, parse_duration_ms, parse_size_bytes, request_errors
 
 
 def _errors(**fields) -> dict[str, str]:
@@ -80,14 +80,40 @@ def test_a_single_weighted_teacher_is_the_teacher():
     assert DistillationRequest(teacher_models=[{"model": "catalog:digits-mlp", "weight": 1.0}]).teacher == "catalog:digits-mlp"
 
 
-@pytest.mark.parametrize("field", sorted(NOT_YET))
-def test_every_field_the_engine_cannot_honour_yet_is_refused_not_dropped(field):
-    value = True if field in {"marketplace_listing", "preserve_existing_knowledge"} else ["x"] if field in {
-        "new_knowledge_domains", "specialty_requirements"} else "something"
+def test_every_seed_field_is_accepted_in_its_own_shape():
+    update = DistillationRequest(base_model="runs/digits", update_strategy="incremental", preserve_existing_knowledge=True,
+                                 new_knowledge_domains=["moved digits"], dataset="new.csv")
+    assert update.update_kind == "incremental" and update.teacher == "runs/digits"
+    adaptation = DistillationRequest(source_model="catalog:sentiment-minilm", target_domain="product reviews",
+                                     domain_corpus="reviews.txt", adaptation_strategy="domain_transfer",
+                                     dataset="labelled.csv", specialty_requirements=[
+                                         {"name": "per_class_accuracy", "minimum": 0.8, "class_name": "neg"}])
+    assert adaptation.update_kind == "adaptation" and adaptation.teacher == "catalog:sentiment-minilm"
+    assert DistillationRequest.model_validate_json(adaptation.model_dump_json()) == adaptation
 
-    errors = _errors(teacher_model="catalog:digits-mlp", **{field: value})
 
-    assert errors[field] == NOT_YET[field]
+@pytest.mark.parametrize(
+    ("fields", "field", "fragment"),
+    [
+        ({"teacher_model": "t", "update_strategy": "incremental"}, "update_strategy", "give base_model"),
+        ({"teacher_model": "t", "preserve_existing_knowledge": True}, "preserve_existing_knowledge", "give base_model"),
+        ({"teacher_model": "t", "domain_corpus": "c.txt"}, "domain_corpus", "give source_model"),
+        ({"base_model": "b", "source_model": "s", "dataset": "d"}, "source_model", "give one"),
+        ({"source_model": "s", "teacher_model": "t", "dataset": "d"}, "source_model", "the source is the teacher"),
+        ({"source_model": "s"}, "dataset", "labelled examples"),
+        ({"base_model": "b"}, "dataset", "learns new data"),
+        ({"base_model": "b", "dataset": "d", "update_strategy": "rewrite"}, "update_strategy", "'incremental'"),
+        ({"teacher_model": "t", "specialty_requirements": {"medical_terminology": 0.9}}, "specialty_requirements[0].name",
+         "unknown specialty check 'medical_terminology'"),
+        ({"teacher_model": "t", "specialty_requirements": ["accuracy"]}, "specialty_requirements", "needs a minimum"),
+        ({"teacher_model": "t", "specialty_requirements": ["legal_terms"]}, "specialty_requirements",
+         "unknown specialty check 'legal_terms'"),
+    ],
+)
+def test_an_update_or_adaptation_that_cannot_be_made_is_refused_naming_the_field(fields, field, fragment):
+    errors = _errors(**fields)
+    assert field in errors, errors
+    assert fragment in errors[field]
 
 
 def test_a_mobile_target_exports_the_int8_tflite_file_the_phone_runs():

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from ..planning import BackendRefused, backend_choose, request_to_config, teacher_kind, teacher_task
+from ..planning import BackendRefused, backend_choose, local_model_source, request_to_config, teacher_kind, teacher_task
 from ..request import DistillationRequest
 from .inputs import local_inputs
 from ..serving.formats import served_format
@@ -81,7 +81,18 @@ class LocalBackend:
         if request.marketplace_listing:
             raise SdkError("marketplace_listing: the marketplace is a PRSM server's; give base_url or PRSM_URL",
                            field="marketplace_listing")
+        source = None
         teacher = request.teacher
+        if request.update_kind is not None:  # the model it starts from: a catalog teacher or a finished run's folder
+            from ..engine.errors import BadInput
+
+            field = "base_model" if request.update_kind == "incremental" else "source_model"
+            try:
+                source = local_model_source(getattr(request, field))
+            except BadInput as error:
+                raise SdkError(f"{field}: {error}", field=field) from None
+            if teacher == getattr(request, field):
+                teacher = source.model
         dataset = request.dataset or (default_data(teacher) if teacher.startswith("catalog:") else None)
         if dataset is None:
             raise SdkError("dataset: required for a teacher outside the catalog", field="dataset")
@@ -97,7 +108,11 @@ class LocalBackend:
         if refused := [s for s in request.strategies if s not in STRATEGIES[backend]]:
             field = request.strategy_field(refused[0])
             raise SdkError(f"{field}: the {refused[0]} strategy is not available on the {backend} backend", field=field)
-        config = request_to_config(request, teacher=teacher, dataset=dataset, backend=backend, epochs=request.epochs)
+        try:
+            config = request_to_config(request, teacher=teacher, dataset=dataset, backend=backend, epochs=request.epochs,
+                                       source=source)
+        except BackendRefused as refused:
+            raise SdkError(f"{refused.field}: {refused}", field=refused.field) from None
         job_id = str(uuid.uuid4())
         job = _LocalJob(job_id, request, config, self.work_dir / job_id)
         self.jobs[job_id] = job

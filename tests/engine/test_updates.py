@@ -124,3 +124,36 @@ def test_what_an_update_cannot_do_is_refused_naming_it(tmp_path, base_model, dig
         run_distillation(DistillConfig(teacher=str(digits_teacher), data=str(digits_csv), **FAST,
                                        specialty_checks=[{"name": "accuracy", "minimum": 0.5, "data": str(three)}]),
                          tmp_path / "bad")
+
+
+def test_the_seeds_update_and_adaptation_fields_run_through_the_in_process_sdk(tmp_path, base_model, negative_teacher,
+                                                                               negative_csv, digits_csv):
+    import asyncio
+
+    from prsm.distillation import DistillationOrchestrator, DistillationRequest
+
+    run_folder = str(base_model.parent)  # a finished run, as prsm distill --out leaves it
+
+    async def run(request):
+        orchestrator = DistillationOrchestrator(work_dir=str(tmp_path / "jobs"))
+        job = await orchestrator.create_distillation(request)
+        status = await orchestrator.wait(job.job_id, timeout=240)
+        assert status.status == "completed", status.error
+        return status.report
+
+    update = asyncio.run(run(DistillationRequest(
+        base_model=run_folder, update_strategy="incremental", preserve_existing_knowledge=True,
+        new_knowledge_domains=["moved digits"], teacher_model=str(negative_teacher), dataset=str(negative_csv),
+        search="off", specialty_requirements={"accuracy": 0.5})))
+    assert set(update["update"]["by_domain"]) == {"existing", "moved digits"}
+    assert update["config"]["replay_data"] == str(digits_csv)
+    assert update["config"]["student_from"] == str(base_model)
+    assert update["checks"]["specialty_accuracy"]["passed"]
+
+    adapted = asyncio.run(run(DistillationRequest(
+        source_model=run_folder, adaptation_strategy="domain_transfer", target_domain="digits moved right",
+        dataset=str(negative_csv), domain_corpus=str(negative_csv), search="off")))
+    assert adapted["config"]["student_from"] == str(base_model) and adapted["config"]["teacher"] == str(base_model)
+    assert adapted["config"]["domain"] == "digits moved right"
+    assert adapted["data"]["unlabelled"]["rows"] > 0
+    assert adapted["update"]["after_accuracy"] > adapted["update"]["before_accuracy"]

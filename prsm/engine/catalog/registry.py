@@ -60,6 +60,12 @@ ENTRIES: dict[str, CatalogEntry] = {e.name: e for e in (
                  "zoo_teachers:build_digits_mlp",
                  "BSD-3-Clause (scikit-learn's copy of the UCI digits data, CC BY 4.0)",
                  "Recognising handwritten digits from 8x8 grey-level images; a small first distillation.", 6.0),
+    CatalogEntry("digits-mlp-wide", "tabular", "builtin:digits", "zoo", 176_650,
+                 "MLP 64-384-384-10 with input standardisation, another seed, trained on the same digits rows as "
+                 "digits-mlp (a second teacher for ensembles)", "zoo_teachers:build_digits_mlp_wide",
+                 "BSD-3-Clause (scikit-learn's copy of the UCI digits data, CC BY 4.0)",
+                 "Recognising handwritten digits from 8x8 grey-level images; with digits-mlp, an ensemble of two "
+                 "teachers.", 8.0),
     CatalogEntry("fashion-cnn", "image", "builtin:fashion-mnist", "zoo", 1_683_146,
                  "CNN (2 conv blocks 64-128, dense 256) trained on Fashion-MNIST's official training split",
                  "zoo_teachers:build_fashion_cnn", "MIT (Fashion-MNIST by Zalando Research)",
