@@ -18,12 +18,20 @@ from prsm.engine.config import DistillConfig
 from prsm.engine.data.builtin import BUILTIN_NAMES
 from prsm.engine.students.design import SIZE_RATIOS
 from prsm.engine.students.search import LEVELS, SEARCH_TEXT_VARIANTS, SEARCH_TRANSFER, expected_cost_factor, search_transfer_rows
-from prsm.planning import STUDENT_BASES, BackendRefused, backend_choose, is_http_teacher, request_to_config
+from prsm.planning import (
+    STUDENT_BASES,
+    BackendRefused,
+    ModelSource,
+    backend_choose,
+    is_http_teacher,
+    request_to_config,
+)
 from prsm.request import DistillationRequest
 
 from . import http_teachers
 from .expectations import expected_outcome
 from .models import DistillationJob
+from .selectors import job_out_dir
 from .uploads import dataset_of, media_path, teacher_of
 
 VALIDATION_SUITES = 1  # held-out evaluation with the retention check
@@ -73,6 +81,9 @@ class Plan:
     expected: dict = field(default_factory=dict)  # the student's expected size, latency, retention (expectations.py)
     # an ensemble's teachers in the request's order: ref, weight, kind, params, owner_id, engine_ref; one entry otherwise
     teachers: tuple[dict, ...] = ()
+    source: ModelSource | None = None  # the model an update or an adaptation starts from
+    base_job_id: str = ""  # the job of that model, when it is one of the owner's (the marketplace's lineage)
+    data_refs: dict = field(default_factory=dict)  # domain corpus and specialty data: what the engine reads
 
     def estimate(self) -> dict:
         return {
@@ -95,6 +106,8 @@ class Plan:
             "expected": self.expected,
             "teachers": [{k: t[k] for k in ("ref", "weight", "kind", "params")} for t in self.teachers],
             "teacher_owner_ids": [t["owner_id"] for t in self.teachers] or [self.teacher_owner_id],
+            **({"starts_from": {"ref": self.source.ref, "kind": self.source.kind, "job_id": self.base_job_id or None}}
+               if self.source is not None else {}),
             **({"teacher_http": {k: self.teacher_http[k] for k in ("provider", "token_units_estimated",
                                                                   "price_per_1k_tokens_units")}}
                if self.teacher_http else {}),
@@ -157,22 +170,65 @@ def _dataset(request: DistillationRequest, teacher: _TeacherRef, owner) -> tuple
     return dataset, str(media_path(uploaded.path)), uploaded.rows
 
 
-def _transfer_set(request: DistillationRequest, owner) -> str:
+def _transfer_set(request: DistillationRequest, owner, ref: str | None = None, field: str = "unlabelled_data") -> str:
     """An uploaded transfer set's stored path for the engine ('' for none or a built-in set); the
     server reads no local paths."""
-    ref = request.unlabelled_data
+    ref = request.unlabelled_data if ref is None and field == "unlabelled_data" else ref
     if ref is None:
         return ""
     if ref.startswith("builtin:"):
         if ref.removeprefix("builtin:") not in BUILTIN_NAMES:
             raise PlanningError(f"unknown data set {ref!r}; built-in ones are {', '.join('builtin:' + n for n in BUILTIN_NAMES)}",
-                                "unlabelled_data")
+                                field)
         return ""
     uploaded = dataset_of(user=owner, public_id=ref)
     if uploaded is None or uploaded.status != uploaded.Status.READY:
-        raise PlanningError("unlabelled_data: give builtin:NAME or the id of a data set you uploaded "
-                            "(the server does not read local paths)", "unlabelled_data")
+        raise PlanningError(f"{field}: give builtin:NAME or the id of a data set you uploaded "
+                            "(the server does not read local paths)", field)
     return str(media_path(uploaded.path))
+
+
+def _data_refs(request: DistillationRequest, owner) -> dict[str, str]:
+    """What the engine reads for the domain corpus and the specialty checks' data sets (uploads' paths)."""
+    refs = {}
+    wanted = [(request.domain_corpus, "domain_corpus")] + [
+        (r.data, "specialty_requirements") for r in request.specialty_requirements or [] if r.data]
+    for ref, field in wanted:
+        if ref:
+            refs[ref] = _transfer_set(request, owner, ref, field) or ref
+    return refs
+
+
+def model_source(ref: str, owner, field: str) -> tuple[ModelSource, DistillationJob | None]:
+    """A model a request starts from: a catalog teacher, or a finished job (or deployed model) of the
+    owner's, read from the job's folder; the job too, for the marketplace's lineage."""
+    if ref.startswith("catalog:"):
+        _catalog_teacher(ref)
+        return ModelSource(ref, ref, ENTRIES[ref.removeprefix("catalog:")].kind, ENTRIES[ref.removeprefix("catalog:")].task,
+                           ENTRIES[ref.removeprefix("catalog:")].dataset), None
+    job = _owned_finished_job(ref, owner)
+    if job is None:
+        raise PlanningError(f"{field}: give the id of a finished job or a deployed model of yours, or catalog:NAME", field)
+    folder = job_out_dir(job)
+    for export, kind, marker in (("model", "zoo", "architecture.json"), ("huggingface", "huggingface", "config.json")):
+        if (folder / export / marker).is_file():
+            return ModelSource(ref, str(folder / export), kind, (job.report or {}).get("task"),
+                               (job.engine_config or {}).get("data")), job
+    raise PlanningError(f"{field}: job {job.job_id} has no PyTorch (model/) or Transformers (huggingface/) export to "
+                        "start from", field)
+
+
+def _owned_finished_job(ref: str, owner) -> DistillationJob | None:
+    import uuid
+
+    try:
+        key = uuid.UUID(str(ref))
+    except ValueError:
+        return None
+    if owner is None or not owner.is_authenticated:
+        return None
+    jobs = DistillationJob.objects.filter(owner=owner, status=DistillationJob.Status.COMPLETED)
+    return jobs.filter(job_id=key).first() or jobs.filter(deployment__model_id=key).first()
 
 
 def _student_base(request: DistillationRequest) -> None:
@@ -267,8 +323,21 @@ def _search_transfer_rows(request: DistillationRequest, task: str, search: str, 
     return 0
 
 
-def _ensemble_members(request: DistillationRequest, owner) -> list[tuple[str, float, _TeacherRef]]:
-    """Every teacher of the request, resolved; an ensemble's must all take the same kind of data."""
+def _update_source(request: DistillationRequest, owner) -> tuple[ModelSource | None, DistillationJob | None]:
+    if request.update_kind is None:
+        return None, None
+    field = "base_model" if request.update_kind == "incremental" else "source_model"
+    return model_source(getattr(request, field), owner, field)
+
+
+def _ensemble_members(request: DistillationRequest, owner,
+                      source: ModelSource | None = None) -> list[tuple[str, float, _TeacherRef]]:
+    """Every teacher of the request, resolved; an ensemble's must all take the same kind of data. A
+    model the request starts from teaches as itself (its owner's own model: the fee goes to them)."""
+    if source is not None and request.teacher == source.ref and not source.ref.startswith("catalog:"):
+        params = 0
+        return [(request.teacher, 1.0, _TeacherRef(source.kind, source.task or "", params,
+                                                   getattr(owner, "pk", None), source.data, source.model))]
     if not request.is_ensemble:
         return [(request.teacher, 1.0, _teacher(request.teacher, owner))]
     members = []
@@ -292,7 +361,8 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     pass over the data and any catalog build.
     """
     teacher = request.teacher
-    members = _ensemble_members(request, owner)
+    source, base_job = _update_source(request, owner)
+    members = _ensemble_members(request, owner, source)
     entry = next(e for ref, _, e in members if ref == teacher)
     dataset, engine_dataset, rows = _dataset(request, entry, owner)
     engine_unlabelled = _transfer_set(request, owner)
@@ -341,7 +411,9 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
                 engine_teacher=entry.engine_ref, engine_dataset=engine_dataset if engine_dataset != dataset else "",
                 engine_unlabelled=engine_unlabelled, teacher_http=teacher_http,
                 teachers=tuple({"ref": ref, "weight": weight, "kind": e.kind, "params": e.params, "owner_id": e.owner_id,
-                                "engine_ref": e.engine_ref} for ref, weight, e in members))
+                                "engine_ref": e.engine_ref} for ref, weight, e in members),
+                source=source, base_job_id=str(base_job.job_id) if base_job is not None else "",
+                data_refs=_data_refs(request, owner))
 
 
 def engine_config(*, request: DistillationRequest, job_plan: Plan) -> dict:
@@ -351,7 +423,8 @@ def engine_config(*, request: DistillationRequest, job_plan: Plan) -> dict:
                                dataset=job_plan.engine_dataset or job_plan.dataset, backend=job_plan.backend,
                                epochs=job_plan.epochs,
                                overrides={"unlabelled_data": job_plan.engine_unlabelled} if job_plan.engine_unlabelled else None,
-                               engine_teachers={t["ref"]: t["engine_ref"] for t in job_plan.teachers if t["engine_ref"]})
+                               engine_teachers={t["ref"]: t["engine_ref"] for t in job_plan.teachers if t["engine_ref"]},
+                               source=job_plan.source, engine_refs=job_plan.data_refs)
     if job_plan.teacher_http:
         config["teacher_http"] = {k: v for k, v in job_plan.teacher_http.items()
                                   if k not in ("provider", "token_units_estimated")}

@@ -45,8 +45,9 @@ def job_teachers(request: dict) -> tuple[str, ...]:
 
 def lineage_key(*, request: dict, task: str) -> tuple:
     """What makes two of an owner's jobs versions of one model: the same teachers for the same task and
-    domain (the data may change from one version to the next; the purpose does not). (Nothing records that one job was started from another: "Run again with changes" only prefills the
-    wizard, and the request's base_model and source_model are refused; so a re-run is recognised by this.)"""
+    domain (the data may change from one version to the next; the purpose does not). "Run again with
+    changes" only prefills the wizard, so a re-run is recognised by this; an incremental update
+    (base_model) joins its base model's family whatever its teachers (services._family_and_version)."""
     return (job_teachers(request), task, str(request.get("domain") or "").strip().lower())
 
 

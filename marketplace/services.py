@@ -165,6 +165,13 @@ def _family_and_version(*, owner, job: DistillationJob, task: str) -> tuple[List
     at once cannot both start a family."""
     key = catalogue.lineage_key(request=job.request or {}, task=task)
     get_user_model().objects.select_for_update().filter(pk=owner.pk).first()  # one owner's listings, one at a time
+    base = ((job.estimate or {}).get("starts_from") or {}).get("job_id")
+    if base and job.request.get("base_model"):  # an incremental update: a new version of its base model's family
+        listed = (Listing.objects.filter(owner=owner, family__isnull=False, deployment__job__job_id=base)
+                  .order_by("-created_at", "-pk").first())
+        if listed is not None:
+            family = ListingFamily.objects.select_for_update().get(pk=listed.family_id)
+            return family, (family.listings.aggregate(top=Max("version"))["top"] or 0) + 1
     earlier = (Listing.objects.filter(owner=owner, family__isnull=False).select_related("deployment__job")
                .order_by("-created_at", "-pk"))
     for listing in earlier:

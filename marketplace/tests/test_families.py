@@ -51,3 +51,52 @@ def test_the_catalogue_facts_are_copied_when_listed(make_user, listed):
     listing = listed(make_user("ada"), title="Digits, small", domain="digits")
     assert (listing.task, listing.compression, listing.size_bytes, listing.export_formats) == ("tabular", 8.0, 10, ",onnx,")  # b"onnx-model"
     assert listing.search_document.startswith("Digits, small\nDigits, small for digits\nImage · handwritten digits\ndigits")
+
+
+def test_an_incremental_update_of_a_listed_model_is_the_next_version_of_its_family(make_user, listed, completed_job):
+    """The update names its base by job id; the planner reads the base job's folder (its zoo export and
+    the data it trained on), and the listing of the update joins the base model's family whatever
+    its teacher."""
+    import shutil
+
+    from distillation.selectors import job_out_dir
+    from distillation.services import distillation_job_create
+    from prsm.engine.catalog import resolve
+    from prsm.request import DistillationRequest
+
+    ada = make_user("ada")
+    base_listing = listed(ada, title="digits v1")
+    base_job = base_listing.deployment.job
+    shutil.copytree(resolve("catalog:digits-mlp"), job_out_dir(base_job) / "model")  # its PyTorch export
+    update = distillation_job_create(owner=ada, request=DistillationRequest(
+        base_model=str(base_job.job_id), update_strategy="incremental", preserve_existing_knowledge=True,
+        new_knowledge_domains=["scanned digits"], dataset="builtin:digits", teacher_model="catalog:digits-mlp-wide",
+        domain="other words", budget_ftns=1000, epochs=2))
+    config = update.engine_config
+    assert config["student_from"] == str(job_out_dir(base_job) / "model")
+    assert config["replay_data"] == base_job.engine_config["data"]
+    assert config["ensemble"]["fusion"] == "domain_routing"
+    assert {m["domain"] for m in config["ensemble"]["members"]} == {"scanned digits", "existing"}
+    assert update.estimate["starts_from"] == {"ref": str(base_job.job_id), "kind": "zoo", "job_id": str(base_job.job_id)}
+
+    second = completed_job(ada, request=update.request)
+    second.estimate = update.estimate
+    second.save(update_fields=["estimate"])
+    from distillation.services import job_deploy
+
+    listing = services.listing_create(owner=ada, deployment=job_deploy(job=second), title="digits v2",
+                                      description="updated", price_buy=10 * 10**6, price_rent=None)
+    assert listing.family_id == base_listing.family_id and listing.version == 2
+
+
+def test_an_update_of_a_job_that_is_not_yours_is_refused_naming_base_model(make_user, listed):
+    import pytest
+
+    from distillation.planning import PlanningError, plan
+    from prsm.request import DistillationRequest
+
+    ada, bob = make_user("ada"), make_user("bob")
+    theirs = listed(bob).deployment.job
+    with pytest.raises(PlanningError) as refused:
+        plan(request=DistillationRequest(base_model=str(theirs.job_id), dataset="builtin:digits"), owner=ada)
+    assert refused.value.field == "base_model" and "finished job or a deployed model of yours" in refused.value.message

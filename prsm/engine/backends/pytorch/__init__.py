@@ -42,8 +42,10 @@ class PyTorchBackend(Backend):
         return students.cnn_candidates(train.classes, tuple(train.images.shape[1:]))
 
     def copy_candidate(self, path: str, train: TaskData) -> Candidate:
+        from ...teachers import resolve_teacher_path
         from ...zoo import is_zoo_folder, load_zoo_model
 
+        path = str(resolve_teacher_path(path))  # a catalog teacher's folder too
         if not is_zoo_folder(path):
             raise BadInput(f"student_from: {path} is not a zoo folder (architecture.json and model.safetensors, as a "
                            "finished PyTorch job's model/ export)")
