@@ -193,9 +193,9 @@ def _data_refs(request: DistillationRequest, owner) -> dict[str, str]:
     refs = {}
     wanted = [(request.domain_corpus, "domain_corpus")] + [
         (r.data, "specialty_requirements") for r in request.specialty_requirements or [] if r.data]
-    for ref, field in wanted:
+    for ref, asked_in in wanted:
         if ref:
-            refs[ref] = _transfer_set(request, owner, ref, field) or ref
+            refs[ref] = _transfer_set(request, owner, ref, asked_in) or ref
     return refs
 
 
