@@ -51,6 +51,23 @@ class DistillationRequestSerializer(serializers.Serializer):
         "adversarial: the perturbations' size (pixels on 0..1; tabular: feature standard deviations)"))
     augmentation_techniques = serializers.ListField(child=serializers.CharField(), required=False, help_text=(
         "shift, flip (images), noise (tabular), token_mask (text); adversarial and curriculum are training strategies"))
+    base_model = serializers.CharField(required=False, help_text=(
+        "an incremental update: the id of a finished job or a deployed model of yours; the student starts as a copy "
+        "of its PyTorch model and learns dataset (and teacher_model's outputs, when given)"))
+    update_strategy = serializers.ChoiceField(["incremental"], required=False)
+    preserve_existing_knowledge = serializers.BooleanField(required=False, help_text=(
+        "with base_model: its own training data is replayed and the base model teaches it, so what it knew is kept; "
+        "the report measures the forgetting"))
+    new_knowledge_domains = serializers.ListField(child=serializers.CharField(), required=False)
+    source_model = serializers.CharField(required=False, help_text=(
+        "domain adaptation: a finished job or deployed model of yours, or catalog:NAME; it teaches on dataset (the "
+        "domain's labelled rows) and domain_corpus, and the student starts from it"))
+    target_domain = serializers.CharField(required=False)
+    domain_corpus = serializers.CharField(required=False, help_text="the domain's unlabelled rows: an uploaded-dataset id or builtin:NAME")
+    adaptation_strategy = serializers.ChoiceField(["domain_transfer"], required=False)
+    specialty_requirements = serializers.ListField(child=serializers.DictField(), required=False, help_text=(
+        "named checks of the finished student: [{name, minimum, data?, class_name?}] with name one of accuracy, "
+        "per_class_accuracy, macro_f1, agreement (or {NAME: MINIMUM}); a missed one stops a deploy"))
     knowledge_alignment = serializers.BooleanField(required=False, help_text=(
         "match an ensemble's label sets by name (another order, extra labels) and fit each teacher's temperature on "
         "the validation split before fusing"))

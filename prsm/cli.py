@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_distill(commands) -> None:
     p = commands.add_parser("distill", help="distil a teacher into a smaller student",
                             description="Distil a teacher into a smaller student; writes exports, report.json and MODEL_CARD.md.")
-    p.add_argument("--teacher", required=True, action="append",
+    p.add_argument("--teacher", action="append",
                    help="zoo folder, .onnx file, Hugging Face directory, or catalog:NAME; give it again for an ensemble "
                         "of teachers whose outputs are fused (the student is designed from the one with the largest weight)")
     p.add_argument("--weights", help="an ensemble's weights, comma-separated in --teacher order, summing to 1 "
@@ -43,6 +43,19 @@ def _add_distill(commands) -> None:
                    help="how an ensemble's outputs are fused (default weighted_ensemble)")
     p.add_argument("--domains", help="domain_routing: each teacher's domain, comma-separated in --teacher order "
                                      "(blank for none); rows go to the teacher their 'domain' column names")
+    p.add_argument("--base-model", help="an incremental update: a finished run's folder (an earlier --out) whose PyTorch "
+                                        "model the student starts as a copy of; --teacher teaches the new data "
+                                        "(default: the base model itself)")
+    p.add_argument("--preserve", action="store_true", help="with --base-model: replay the base model's own training "
+                                                           "data, which the base model teaches, so what it knew is kept")
+    p.add_argument("--new-domain", help="with --base-model: a name for the new data in the report (default: new)")
+    p.add_argument("--source-model", help="domain adaptation: a finished run's folder or catalog:NAME that teaches on "
+                                          "--data (the domain's labelled rows) and --domain-corpus; the student "
+                                          "starts from it")
+    p.add_argument("--domain-corpus", help="with --source-model: the domain's unlabelled examples")
+    p.add_argument("--specialty", action="append", default=[],
+                   help="a named check of the finished student, NAME=MINIMUM[@DATA][#CLASS] (accuracy, "
+                        "per_class_accuracy, macro_f1, agreement), e.g. per_class_accuracy=0.8#neg; repeatable")
     p.add_argument("--knowledge-alignment", action="store_true",
                    help="an ensemble's labels matched by name and each teacher's temperature calibrated on validation")
     p.add_argument("--data", help="builtin:NAME, a CSV/JSONL file, an image folder or zip")
@@ -165,6 +178,9 @@ def _ensemble(args) -> tuple[str, dict | None]:
     from .engine.errors import BadInput
 
     teachers = args.teacher
+    if args.base_model or args.source_model:
+        if len(teachers) > 1:
+            raise BadInput("--base-model and --source-model take one teacher at most")
     if len(teachers) == 1:
         for flag, value in (("--weights", args.weights), ("--fusion", args.fusion), ("--domains", args.domains),
                             ("--knowledge-alignment", args.knowledge_alignment)):
@@ -188,8 +204,55 @@ def _ensemble(args) -> tuple[str, dict | None]:
                      "fusion": args.fusion or "weighted_ensemble", "align": args.knowledge_alignment}
 
 
+def _updates(args, teacher: str | None) -> tuple[str, dict]:
+    """The teacher and the engine's fields for --base-model, --source-model and --specialty (the same
+    mapping as a request's base_model, source_model and specialty_requirements)."""
+    from types import SimpleNamespace
+
+    from pydantic import ValidationError
+
+    from .engine.errors import BadInput
+    from .planning import BackendRefused, local_model_source, update_options
+    from .request import SpecialtyRequirement
+
+    if args.base_model and args.source_model:
+        raise BadInput("--base-model updates a model and --source-model adapts one; give one")
+    if (args.preserve or args.new_domain) and not args.base_model:
+        raise BadInput("--preserve and --new-domain describe an update: give --base-model")
+    if args.domain_corpus and not args.source_model:
+        raise BadInput("--domain-corpus is the domain an adaptation learns: give --source-model")
+    if args.source_model and teacher:
+        raise BadInput("--source-model is the teacher of an adaptation: leave --teacher out")
+    specialties = []
+    for text in args.specialty:
+        name, _, rest = text.partition("=")
+        rest, _, class_name = rest.partition("#")
+        minimum, _, data = rest.partition("@")
+        try:
+            specialties.append(SpecialtyRequirement(name=name.strip(), minimum=float(minimum), data=data or None,
+                                                    class_name=class_name or None))
+        except ValidationError as error:
+            raise BadInput(f"--specialty {text}: {error.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+        except ValueError:
+            raise BadInput(f"--specialty {text}: write NAME=MINIMUM[@DATA][#CLASS], e.g. accuracy=0.9") from None
+    model = args.base_model or args.source_model
+    source = local_model_source(model) if model else None
+    kind = "incremental" if args.base_model else "adaptation" if args.source_model else None
+    teacher = teacher or (source.model if source else None)
+    if teacher is None:
+        raise BadInput("--teacher: required (or --base-model / --source-model)")
+    request = SimpleNamespace(update_kind=kind, specialty_requirements=specialties, preserve_existing_knowledge=args.preserve,
+                              new_knowledge_domains=[args.new_domain] if args.new_domain else None,
+                              domain_corpus=args.domain_corpus, target_domain=None)
+    try:
+        return teacher, update_options(request, source, teacher=teacher)
+    except BackendRefused as refused:
+        raise BadInput(f"{refused.field}: {refused}") from None
+
+
 def _config_fields(args) -> dict:
-    teacher, ensemble = _ensemble(args)
+    teacher, ensemble = _ensemble(args) if args.teacher else (None, None)
+    teacher, updates = _updates(args, teacher)
     fields = {"teacher": teacher, "ensemble": ensemble, "data": args.data, "task": args.task, "target_size": args.target_size,
               "optimization_target": args.optimization_target, "backend": args.backend, "epochs": args.epochs,
               "seed": args.seed, "baseline": args.baseline, "augment": args.augment,
@@ -208,6 +271,7 @@ def _config_fields(args) -> dict:
               "strategies": [t.strip() for t in args.strategy.split(",") if t.strip() and t.strip() != "basic"],
               "adversarial_epsilon": args.adversarial_epsilon, "attack_eval": args.attack_eval,
               "target_hardware": [h.strip().lower() for h in args.target_hardware.split(",") if h.strip()]}
+    fields.update(updates)  # an update's or an adaptation's fields (the domain corpus is the transfer set)
     if args.export:
         fields["exports"] = [f.strip() for f in args.export.split(",") if f.strip()]
     if args.max_memory_mb is not None:
@@ -219,7 +283,8 @@ def _default_out(args) -> str:
     def stem(ref: str | None) -> str:
         return (Path(ref.split(":", 1)[-1]).stem or "data") if ref else "default"
 
-    return os.path.join("runs", f"{'+'.join(stem(t) for t in args.teacher)}-{stem(args.data)}-{args.target_size}")
+    teachers = args.teacher or [args.base_model or args.source_model]
+    return os.path.join("runs", f"{'+'.join(stem(t) for t in teachers)}-{stem(args.data)}-{args.target_size}")
 
 
 class _stop_on_interrupt:

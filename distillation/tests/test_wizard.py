@@ -272,3 +272,41 @@ def test_an_ensemble_chosen_on_the_teacher_step_is_reviewed_priced_per_teacher_a
     assert job.request["fusion_strategy"] == "confidence" and job.request["knowledge_alignment"] is True
     assert job.engine_config["ensemble"]["align"] is True
     assert len(job.estimate["breakdown_units"]["teacher_fees"]) == 2
+
+
+def test_an_update_of_a_finished_job_with_minimums_is_chosen_in_the_advanced_options(client, ada):
+    import shutil
+
+    from distillation.selectors import job_out_dir
+    from distillation.services import distillation_job_create, job_complete, job_lease_acquire
+    from prsm.engine.catalog import resolve
+    from prsm.request import DistillationRequest
+
+    base = distillation_job_create(owner=ada, request=DistillationRequest(teacher_model="catalog:digits-mlp",
+                                                                          budget_ftns=1000, epochs=2))
+    base, token = job_lease_acquire(job_id=base.job_id)
+    shutil.copytree(resolve("catalog:digits-mlp"), job_out_dir(base) / "model")
+    report = {"task": "tabular", "backend": "pytorch", "name": "tabular-student-small", "retention": 0.9,
+              "exports": {}, "checks": {}, "stages": {"train": {"seconds": 1.0}},
+              "teacher": {"params": 1, "accuracy": 1}, "student": {"params": 1, "accuracy": 0.9}}
+    assert job_complete(job=base, token=token, report=report)
+
+    _walk_to_budget(client)
+    goal = client.get("/distill/goal/").content.decode()
+    assert "Update a model of yours" in goal and str(base.job_id) in goal
+    step = {"target_size": "small", "optimization_target": "speed", "epochs": "2", "quality_threshold": "0.5",
+            "export_formats": ["safetensors"], "target_architecture": "auto", "base_model": str(base.job_id),
+            "preserve_existing_knowledge": "on", "minimum_accuracy": "0.6", "minimum_class_accuracy": "0.3",
+            "go": "next"}
+    response = client.post("/distill/goal/", step)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert 'value="0.6"' in client.get("/distill/goal/").content.decode()  # the draft shows them again
+    assert client.post("/distill/budget/", {"budget_ftns": "1000", "go": "next"})["Location"] == "/distill/review/"
+    assert client.post("/distill/submit/").status_code == 302
+    job = DistillationJob.objects.exclude(pk=base.pk).get()
+    assert job.request["base_model"] == str(base.job_id) and job.request["update_strategy"] == "incremental"
+    assert job.request["specialty_requirements"] == [
+        {"name": "accuracy", "minimum": 0.6, "data": None, "class_name": None},
+        {"name": "per_class_accuracy", "minimum": 0.3, "data": None, "class_name": None}]
+    assert job.engine_config["student_from"] == str(job_out_dir(base) / "model")
+    assert job.engine_config["replay_data"] == base.engine_config["data"]

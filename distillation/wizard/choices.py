@@ -16,6 +16,7 @@ from prsm.engine.students.design import SIZE_RATIOS
 from prsm.request import DistillationRequest
 
 from ..planning import expected_by_size, plan
+from ..selectors import jobs_of
 from ..uploads import dataset_of, datasets_of, media_path, teachers_of
 
 PREVIEW_CACHE_SECONDS = 3600
@@ -132,6 +133,13 @@ def data_choices(*, user) -> list[DataChoice]:
         choices.append(DataChoice(str(dataset.public_id), dataset.name,
                                   f"uploaded {dataset.get_format_display()}, {dataset.rows:,} rows", dataset.task))
     return choices
+
+
+def update_choices(*, user) -> list[tuple[str, str]]:
+    """The user's finished PyTorch jobs an update can start from: (job id, a label)."""
+    jobs = jobs_of(user=user).filter(status="completed", backend="pytorch")[:20]
+    return [(str(job.job_id), f"{(job.report or {}).get('name') or 'job'} from {job.created_at:%Y-%m-%d %H:%M} "
+                              f"({job.request.get('teacher_model') or 'its teacher'})") for job in jobs]
 
 
 def teacher_default_data(ref: str | None) -> str | None:

@@ -29,7 +29,8 @@ STEPS = (
                           "adversarial_epsilon", "export_formats",
                           "backend", "target_hardware", "max_inference_latency", "max_memory_usage", "quality_threshold",
                           "seed", "search", "search_seconds", "temperature", "alpha", "unlabelled_data", "max_unlabelled_examples",
-                          "text_variants", "vocabulary_size", "student_base")),
+                          "text_variants", "vocabulary_size", "student_base", "base_model", "update_strategy",
+                          "preserve_existing_knowledge", "new_knowledge_domains", "specialty_requirements")),
     Step("budget", "Budget", ("budget_ftns",)),
     Step("review", "Review", ()),
 )

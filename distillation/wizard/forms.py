@@ -147,16 +147,40 @@ class GoalForm(forms.Form):
                                          (f"builtin:{name}", name) for name in STUDENT_BASES],
                                      help_text="Text: a small pretrained model the student starts from.")
 
+    base_model = forms.ChoiceField(label="Update a model of yours", required=False,
+                                   help_text="The student starts as a copy of that job's model and learns this job's data "
+                                             "(from the teacher chosen above); the marketplace lists it as the model's "
+                                             "next version.")
+    preserve_existing_knowledge = forms.BooleanField(
+        label="Keep what it knew", required=False,
+        help_text="The model's own training data is replayed beside the new data, with the model teaching it; the "
+                  "report measures what was forgotten.")
+    minimum_accuracy = forms.FloatField(label="Minimum accuracy", required=False, min_value=0, max_value=1,
+                                        help_text="A specialty requirement on the test split, e.g. 0.9; a student "
+                                                  "under it cannot be deployed.")
+    minimum_class_accuracy = forms.FloatField(label="Minimum accuracy of every class", required=False, min_value=0,
+                                              max_value=1, help_text="The weakest class on the test split, e.g. 0.8.")
+
     ADVANCED = ("domain", "target_architecture", "layer_count", "hidden_size", "attention_heads", "epochs",
                 "training_strategy", "augmentation_techniques", "export_formats", "backend", "target_hardware", "max_inference_latency",
                 "max_memory_usage", "quality_threshold", "seed", "search", "search_seconds", "temperature", "alpha", "unlabelled_data",
-                "max_unlabelled_examples", "text_variants", "vocabulary_size", "student_base")
+                "max_unlabelled_examples", "text_variants", "vocabulary_size", "student_base", "base_model",
+                "preserve_existing_knowledge", "minimum_accuracy", "minimum_class_accuracy")
+    # form fields that are not request fields: values() turns them into specialty_requirements
+    SPECIALTY_FIELDS = {"minimum_accuracy": "accuracy", "minimum_class_accuracy": "per_class_accuracy"}
 
     # Options whose request default is None ("the engine's"), shown here as what the engine does then.
     ENGINE_DEFAULTS = {"search": SEARCH_DEFAULT}
 
-    def __init__(self, *args, transfer_sets=(), **kwargs):
+    def __init__(self, *args, transfer_sets=(), updatable=(), **kwargs):
+        initial = dict(kwargs.get("initial") or {})
+        for item in initial.get("specialty_requirements") or []:  # a draft's requirements back into the two fields
+            for field, name in self.SPECIALTY_FIELDS.items():
+                if isinstance(item, dict) and item.get("name") == name and not item.get("data") and not item.get("class_name"):
+                    initial[field] = item.get("minimum")
+        kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
+        self.fields["base_model"].choices = [("", "None: a new model")] + list(updatable)
         if cuda_present():  # offered only where a job can have it
             self.fields["target_hardware"].choices += [("gpu", "GPU (CUDA)")]
         self.fields["unlabelled_data"].choices = [("", "None")] + [(choice.ref, choice.name) for choice in transfer_sets]
@@ -168,7 +192,18 @@ class GoalForm(forms.Form):
         """The draft's values: what the person changed from the defaults (the request applies those)."""
         fields = DistillationRequest.model_fields
         data = dict(self.cleaned_data)
+        specialties = [{"name": name, "minimum": data.pop(field)} for field, name in self.SPECIALTY_FIELDS.items()
+                       if data.get(field) is not None]
+        for field in self.SPECIALTY_FIELDS:
+            data.pop(field, None)
+        data["specialty_requirements"] = specialties or None
+        if data.get("base_model"):
+            data["update_strategy"] = "incremental"
+        else:
+            data["base_model"] = data["preserve_existing_knowledge"] = None
         for name in self.ADVANCED:  # an advanced option left at the request's default is not sent
+            if name in self.SPECIALTY_FIELDS or name not in data:
+                continue
             default = self.ENGINE_DEFAULTS.get(name, fields[name].get_default(call_default_factory=True))
             if data.get(name) == default or (isinstance(default, list) and sorted(data.get(name) or []) == sorted(default)):
                 data[name] = None

@@ -81,7 +81,8 @@ def _form(slug: str, request, draft: dict, data=None):
     if slug == "goal":
         defaults = {name: field.initial for name, field in GoalForm.base_fields.items() if field.initial is not None}
         initial = {**defaults, **draft}
-        return GoalForm(data, initial=initial, transfer_sets=choices.data_choices(user=user))
+        return GoalForm(data, initial=initial, transfer_sets=choices.data_choices(user=user),
+                        updatable=choices.update_choices(user=user))
     return BudgetForm(data, initial={"budget_ftns": draft.get("budget_ftns", DistillationRequest.model_fields["budget_ftns"].default)})
 
 

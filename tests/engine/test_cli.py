@@ -115,3 +115,25 @@ def test_ensemble_flags_without_a_second_teacher_exit_2(tmp_path, digits_teacher
                  "--out", str(tmp_path / "run")])
     assert code == 2
     assert "--fusion is for an ensemble" in capsys.readouterr().err
+
+
+def test_an_update_with_a_replay_and_a_specialty_check_from_the_command_line(tmp_path, digits_teacher, digits_csv, capsys):
+    base = tmp_path / "base"
+    assert main(["distill", "--teacher", str(digits_teacher), "--data", str(digits_csv), "--out", str(base),
+                 "--search", "off", "--export", "safetensors", "--max-train", "300"]) == 0
+    code = main(["distill", "--base-model", str(base), "--preserve", "--new-domain", "again", "--data", str(digits_csv),
+                 "--out", str(tmp_path / "update"), "--search", "off", "--export", "safetensors", "--max-train", "300",
+                 "--specialty", "per_class_accuracy=0.2#3", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out.strip().splitlines()[-1])
+    assert report["config"]["student_from"] == str(base / "model")
+    assert report["config"]["replay_data"] == str(digits_csv)
+    assert set(report["update"]["by_domain"]) == {"existing", "again"}
+    assert report["checks"]["specialty_per_class_accuracy"]["passed"]
+    assert main(["distill", "--source-model", str(base), "--teacher", str(digits_teacher), "--data", str(digits_csv),
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "leave --teacher out" in capsys.readouterr().err
+    assert main(["distill", "--teacher", str(digits_teacher), "--specialty", "recall=0.5", "--data", str(digits_csv),
+                 "--out", str(tmp_path / "y")]) == 2
+    assert "unknown specialty check 'recall'" in capsys.readouterr().err

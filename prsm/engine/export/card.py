@@ -58,6 +58,24 @@ def _strategies(report: dict) -> str:
     return out
 
 
+def _update(update: dict | None) -> str:
+    """A student that started from a model: accuracy before and after, by domain, and the forgetting."""
+    if not update:
+        return ""
+    lines = ["", "", "### Before and after" if update.get("from") else "### By domain", ""]
+    if update.get("from"):
+        lines.append(f"The student started as a copy of `{update['from']}`: test accuracy "
+                     f"{_fmt(update.get('before_accuracy'))} before, {_fmt(update['after_accuracy'])} after.")
+    domains = update.get("by_domain") or {}
+    if domains:
+        lines += ["", "| domain | rows | teacher | before | student |", "|---|---|---|---|---|"]
+        lines += [f"| {name} | {d['rows']} | {_fmt(d['teacher_accuracy'])} | {_fmt(d.get('before_accuracy'))} | "
+                  f"{_fmt(d['student_accuracy'])} |" for name, d in domains.items()]
+    if "forgetting" in update:
+        lines += ["", f"Forgetting on the replayed task: {update['forgetting']:+.4f} (accuracy lost; negative: gained)."]
+    return "\n".join(lines)
+
+
 def _ensemble(ensemble: dict | None) -> str:
     """The teachers of an ensemble, each with its accuracy, and the student against each yardstick."""
     if not ensemble:
@@ -112,7 +130,7 @@ A {report['task']} classifier distilled by PRSM from `{t.get('ref', '')}` ({t.ge
 {table}
 
 Retention {report['retention']:.3f}, agreement with the teacher {_fmt(s.get('agreement'))}, speedup {_fmt(report['speedup'])}x
-({_runtimes(report)}, on the machine that built the model).{_mobile(s.get("mobile"))}{_ensemble(t.get("ensemble"))}
+({_runtimes(report)}, on the machine that built the model).{_mobile(s.get("mobile"))}{_ensemble(t.get("ensemble"))}{_update(report.get("update"))}
 
 {_search(report.get('search'))}{_teacher_note(t)}## Checks
 
