@@ -100,3 +100,18 @@ def test_an_update_of_a_job_that_is_not_yours_is_refused_naming_base_model(make_
     with pytest.raises(PlanningError) as refused:
         plan(request=DistillationRequest(base_model=str(theirs.job_id), dataset="builtin:digits"), owner=ada)
     assert refused.value.field == "base_model" and "finished job or a deployed model of yours" in refused.value.message
+
+
+def test_a_missed_specialty_requirement_stops_a_deploy_naming_it(make_user, completed_job):
+    import pytest
+
+    from core.errors import DomainError
+    from distillation.services import job_deploy
+
+    missed = {"specialty_accuracy": {"passed": False, "score": 0.71, "threshold": 0.9, "specialty": True,
+                                     "detail": "accuracy on the test split (269 rows)"}}
+    job = completed_job(make_user("ada"), checks=missed)
+    with pytest.raises(DomainError) as refused:
+        job_deploy(job=job)
+    assert refused.value.field == "specialty_requirements"
+    assert "accuracy was not met" in refused.value.message and "0.710" in refused.value.message
