@@ -5,6 +5,7 @@ teacher ensemble, the progressive (teacher assistant) chain, adversarial and cur
     .venv/bin/python bench/advanced_strategies.py progressive   # digits, the default small student (~90x)
     .venv/bin/python bench/advanced_strategies.py curriculum    # digits
     .venv/bin/python bench/advanced_strategies.py adversarial   # Fashion-MNIST, a CNN teacher trained here
+    .venv/bin/python bench/advanced_strategies.py incremental   # digits, then digits moved two pixels right
     .venv/bin/python bench/advanced_strategies.py all
 
 Every run uses the engine's defaults (search quick) apart from the strategy; figures are the mean of
@@ -85,11 +86,14 @@ def progressive(args, scratch: Path) -> list[dict]:
 
     catalog_build("digits-mlp")
     rows = []
-    for name, strategies in (("direct (basic)", []), ("progressive (teacher assistant)", ["progressive"])):
-        reports = [_distil(scratch / f"{name}-{seed}", teacher="catalog:digits-mlp", data="builtin:digits", seed=seed,
-                           strategies=strategies) for seed in range(args.seeds)]
-        rows.append(_summary(name, reports, lambda rs: {"assistant": "/".join(sorted({
-            f"{r['training']['progressive']['assistant_params']:,}" for r in rs if r["training"].get("progressive")}))}))
+    # the default design (about 46x), then one student held at about 180x (one layer of 12) for both
+    for size, fixed in (("default design", {}), ("one layer of 12", {"layer_count": 1, "hidden_size": 12})):
+        for name, strategies in (("direct (basic)", []), ("progressive (teacher assistant)", ["progressive"])):
+            reports = [_distil(scratch / f"{name}-{size}-{seed}", teacher="catalog:digits-mlp", data="builtin:digits",
+                               seed=seed, strategies=strategies, **fixed) for seed in range(args.seeds)]
+            rows.append(_summary(f"{name}, {size}", reports, lambda rs: {"assistant": "/".join(sorted({
+                f"{r['training']['progressive']['assistant_params']:,}" for r in rs if r["training"].get("progressive")}))}))
+        rows[-1]["vs direct at this size, points"] = round(rows[-1]["accuracy %"] - rows[-2]["accuracy %"], 2)
     return rows
 
 
@@ -146,7 +150,107 @@ def adversarial(args, scratch: Path) -> list[dict]:
     return rows
 
 
-BENCHES = {"ensemble": ensemble, "progressive": progressive, "curriculum": curriculum, "adversarial": adversarial}
+def _digits_files(cache: Path) -> tuple[Path, Path, Path]:
+    """digits as a CSV (so a job splits it by its seed, as an update's replay does), digits moved two
+    pixels right (the new domain) and a teacher of the moved digits, trained by the catalog's code on
+    the moved rows of digits-mlp's training rows."""
+    import numpy as np
+
+    from prsm.engine.catalog.training import seed_everything, teacher_split, torch_threads, train_classifier
+    from prsm.engine.data.builtin import load_builtin
+    from prsm.engine.zoo import FORMAT, build_model, save_zoo_model
+
+    cache.mkdir(parents=True, exist_ok=True)
+    usual, moved_csv, teacher = cache / "digits.csv", cache / "digits-moved.csv", cache / "digits-moved-mlp"
+    data = load_builtin("digits")
+    images = data.features.reshape(-1, 8, 8)
+    moved = np.zeros_like(images)
+    moved[:, :, 2:] = images[:, :, :-2]
+    moved = moved.reshape(-1, 64)
+    for path, features in ((usual, data.features), (moved_csv, moved)):
+        if not path.is_file():
+            lines = [",".join(data.feature_names + ["label"])]
+            lines += [",".join(f"{v:g}" for v in row) + f",{data.classes[y]}" for row, y in zip(features, data.labels)]
+            path.write_text("\n".join(lines) + "\n")
+    if not (teacher / "architecture.json").is_file():
+        generator = seed_everything(11)
+        train_rows, _, _ = teacher_split(data)
+        architecture = {"format": FORMAT, "kind": "mlp", "task": "tabular", "classes": list(data.classes),
+                        "config": {"input_dim": 64, "hidden": [512, 256], "dropout": 0.1,
+                                   "mean": moved[train_rows].mean(0).tolist(), "std": np.where(
+                                       moved[train_rows].std(0) > 1e-6, moved[train_rows].std(0), 1.0).tolist()}}
+        model = build_model(architecture)
+        with torch_threads(1):
+            train_classifier(model, moved[train_rows].astype("float32"), data.labels[train_rows], epochs=60, batch_size=64,
+                             lr=1e-3, weight_decay=1e-4, generator=generator, progress=_quiet)
+        save_zoo_model(model, architecture, teacher)
+    return usual, moved_csv, teacher
+
+
+def incremental(args, scratch: Path) -> list[dict]:
+    """An update that learns moved digits with a replay of the usual ones, against a model distilled on
+    both from the start (the same design), and an update without the replay."""
+    from prsm.engine.catalog import catalog_build
+
+    catalog_build("digits-mlp")
+    usual, moved, moved_teacher = _digits_files(Path(args.cache) / "digits-update")
+    rows = {"update with replay": [], "update without replay": [], "both from the start": []}
+    for seed in range(args.seeds):
+        base_out = scratch / f"base-{seed}"
+        base = _distil(base_out, teacher="catalog:digits-mlp", data=str(usual), seed=seed)
+        hidden = base["student"]["architecture"]["config"]["hidden"]
+        members = [{"teacher": str(moved_teacher), "weight": 0.5, "domain": "new"},
+                   {"teacher": str(base_out / "model"), "weight": 0.5, "domain": "existing"}]
+        rows["update with replay"].append(_distil(
+            scratch / f"update-{seed}", teacher=str(moved_teacher), data=str(moved), replay_data=str(usual), seed=seed,
+            student_from=str(base_out / "model"), ensemble={"members": members, "fusion": "domain_routing"}))
+        rows["update without replay"].append(_no_replay(scratch / f"plain-{seed}", moved_teacher, moved, usual, base_out,
+                                                        seed))
+        both = [{"teacher": str(moved_teacher), "weight": 0.5, "domain": "new"},
+                {"teacher": "catalog:digits-mlp", "weight": 0.5, "domain": "existing"}]
+        rows["both from the start"].append(_distil(
+            scratch / f"joint-{seed}", teacher=str(moved_teacher), data=str(moved), replay_data=str(usual), seed=seed,
+            ensemble={"members": both, "fusion": "domain_routing"}, layer_count=len(hidden), hidden_size=hidden[0]))
+    out = []
+    for name, reports in rows.items():
+        out.append(_summary(name, reports, lambda rs: _domains(rs)))
+    return out
+
+
+def _no_replay(out: Path, moved_teacher: Path, moved: Path, usual: Path, base_out: Path, seed: int) -> dict:
+    """The update without a replay: the moved rows alone; the usual digits' test rows measured after."""
+    import numpy as np
+
+    from prsm.engine.data.loaders import load_data
+    from prsm.engine.data.splits import stratified_split
+    from prsm.engine.teachers import load_teacher
+
+    report = _distil(out, teacher=str(moved_teacher), data=str(moved), seed=seed, student_from=str(base_out / "model"))
+    test = stratified_split(load_data(str(usual)), seed).test  # the rows the base job held out
+    before = load_teacher(str(base_out / "model")).logits(test).argmax(1)
+    after = load_teacher(str(out / "model")).logits(test).argmax(1)
+    labels = np.asarray(test.labels)
+    report["update"]["by_domain"] = {
+        "existing": {"before_accuracy": float((before == labels).mean()), "student_accuracy": float((after == labels).mean())},
+        "new": {"before_accuracy": report["update"]["before_accuracy"], "student_accuracy": report["update"]["after_accuracy"]}}
+    return report
+
+
+def _domains(reports: list[dict]) -> dict:
+    mean = statistics.mean
+
+    def figure(domain, key):
+        values = [r["update"]["by_domain"][domain].get(key) for r in reports]
+        return round(100 * mean(values), 2) if all(v is not None for v in values) else ""
+
+    return {"usual digits before %": figure("existing", "before_accuracy"),
+            "usual digits after %": figure("existing", "student_accuracy"),
+            "moved digits before %": figure("new", "before_accuracy"),
+            "moved digits after %": figure("new", "student_accuracy")}
+
+
+BENCHES = {"ensemble": ensemble, "progressive": progressive, "curriculum": curriculum, "adversarial": adversarial,
+           "incremental": incremental}
 
 
 def main() -> None:

@@ -44,7 +44,7 @@ class DistillationRequestSerializer(serializers.Serializer):
     training_strategy = serializers.ChoiceField(["basic", "progressive", "adversarial", "curriculum"], required=False,
                                                 help_text=(
         "basic (default): logit distillation; progressive: a teacher assistant of intermediate size learns first and "
-        "teaches the student; adversarial: robust distillation on PGD perturbations (images, tabular; the report "
+        "teaches the student; adversarial: robust distillation on PGD perturbations (pixels, features, text embeddings; the report "
         "measures accuracy under attack); curriculum: easy examples first, by the teacher's confidence. The seed's "
         "augmentation names adversarial and curriculum ask for these too; paraphrase is refused (no model offline)"))
     adversarial_epsilon = serializers.FloatField(required=False, min_value=0, max_value=1, help_text=(

@@ -377,7 +377,7 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     if refused:
         trains = ", ".join(STRATEGIES[backend]) or "basic distillation only"
         raise PlanningError(f"the {refused[0]} strategy is not available on the {backend} backend (it trains with "
-                            f"{trains}); adversarial training perturbs images and tabular rows", request.strategy_field(refused[0]))
+                            f"{trains})", request.strategy_field(refused[0]))
     if request.augmentation_task is not None and entry.task and entry.task != request.augmentation_task:
         raise PlanningError(f"augmentation_techniques are for {request.augmentation_task} data; the teacher takes "
                             f"{entry.task} data", "augmentation_techniques")

@@ -85,7 +85,7 @@ def _add_distill(commands) -> None:
     p.add_argument("--strategy", default="",
                    help="comma-separated training strategies beyond basic distillation: progressive (a teacher "
                         "assistant between teacher and student), adversarial (robust distillation on PGD perturbations; "
-                        "images and tabular data), curriculum (easy rows first)")
+                        "pixels, features or a transformer's input embeddings), curriculum (easy rows first)")
     p.add_argument("--adversarial-epsilon", type=float,
                    help="adversarial: the perturbations' size (pixels on 0..1; tabular: feature standard deviations)")
     p.add_argument("--attack-eval", action="store_true",

@@ -159,7 +159,7 @@ class DistillationRequest(BaseModel):
     hidden_size: int | None = Field(None, ge=1, le=8192)
     training_strategy: Literal["basic", "progressive", "adversarial", "curriculum"] = Field(
         "basic", description="basic: logit distillation; progressive: a teacher assistant between teacher and student; "
-        "adversarial: robust distillation on PGD perturbations (images, tabular data); curriculum: easy examples first, "
+        "adversarial: robust distillation on PGD perturbations (pixels, features, text embeddings); curriculum: easy examples first, "
         "by the teacher's confidence")
     adversarial_epsilon: float | None = Field(None, gt=0, le=1, description="adversarial: the perturbations' size "
                                               "(pixels on 0..1; tabular: feature standard deviations); default 8/255 "
@@ -442,12 +442,6 @@ class DistillationRequest(BaseModel):
                              "training_strategy='adversarial'")
         if strategies and self.alpha == 0:
             raise ValueError(f"alpha: the {strategies[0]} strategy distils from the teacher; alpha 0 trains on labels alone")
-        if "adversarial" in strategies and self.teacher.startswith("catalog:"):
-            from .planning import teacher_task
-
-            if teacher_task(self.teacher) == "text":
-                raise ValueError(f"{self.strategy_field('adversarial')}: adversarial training perturbs images and "
-                                 f"tabular rows; {self.teacher} reads text, for which it is not available yet")
 
     @property
     def teachers(self) -> list[tuple[str, float, str | None]]:

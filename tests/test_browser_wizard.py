@@ -145,3 +145,33 @@ def test_a_data_upload_shows_its_progress_and_becomes_the_choice_with_a_preview(
     page.get_by_text("Preview of").wait_for()
     assert "40 text examples in 2 classes" in page.locator("#preview").inner_text()
     assert serious_violations(page) == []
+
+
+def test_an_ensemble_and_an_update_are_chosen_in_the_browser(ada, browser_page):
+    """Several teachers on the teacher step, a training strategy and minimums on the goal step: each
+    step still passes axe and fits a phone, and the review lists the teachers."""
+    page = browser_page
+    log_in(page, "ada", next_path="/distill/teacher/")
+    page.locator('input[name="teacher_model"][value="catalog:digits-mlp"]').check()
+    page.get_by_text("Several teachers (an ensemble)").click()
+    page.locator('#ensemble input[name="ensemble_teachers"][value="catalog:digits-mlp-wide"]').check()
+    page.locator("#id_fusion_strategy").select_option("confidence")
+    check_page(page, "teacher-ensemble")
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url("**/distill/data/")
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url("**/distill/goal/")
+    page.get_by_text("Advanced options").click()
+    page.locator("#id_training_strategy").select_option("curriculum")
+    page.locator("#id_minimum_accuracy").fill("0.8")
+    check_page(page, "goal-strategies")
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url("**/distill/budget/")
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url("**/distill/review/")
+    teachers = page.locator("#review-teachers").inner_text()
+    assert "catalog:digits-mlp-wide" in teachers and "One teacher fee each" in teachers
+    sent = page.locator("#request-json").inner_text()
+    assert '"training_strategy": "curriculum"' in sent and '"fusion_strategy": "confidence"' in sent
+    assert '"specialty_requirements"' in sent
+    check_page(page, "review-ensemble")

@@ -215,6 +215,6 @@ def test_a_strategy_that_cannot_be_had_is_refused_naming_the_field(fields, field
     assert fragment in errors[field]
 
 
-def test_adversarial_training_of_a_text_teacher_is_refused_with_the_reason():
-    errors = _errors(teacher_model="catalog:sentiment-minilm", augmentation_techniques=["adversarial"])
-    assert "perturbs images and tabular rows" in errors["augmentation_techniques"]
+def test_adversarial_training_of_a_text_teacher_is_a_strategy_of_the_request():
+    request = DistillationRequest(teacher_model="catalog:sentiment-minilm", augmentation_techniques=["adversarial"])
+    assert request.strategies == ["adversarial"] and request.augmentation_task is None

@@ -89,7 +89,7 @@ class GoalForm(forms.Form):
     training_strategy = forms.ChoiceField(
         label="Training strategy", required=False, initial="basic",
         choices=[("basic", "Basic distillation"), ("progressive", "Progressive: through a mid-sized assistant"),
-                 ("adversarial", "Adversarial: robust to small perturbations (images, tabular)"),
+                 ("adversarial", "Adversarial: robust to small perturbations"),
                  ("curriculum", "Curriculum: easy examples first")],
         help_text="Progressive helps when the student is much smaller than the teacher; adversarial trains on "
                   "perturbed inputs too, so the student holds up under attack (the report measures it); curriculum "

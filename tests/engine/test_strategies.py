@@ -111,3 +111,18 @@ def test_a_strategy_a_backend_cannot_train_with_is_refused_before_training(tmp_p
         _config(digits_teacher, digits_csv, strategies=["adversarial"], augment=True)
     with pytest.raises(ValueError, match="add 'adversarial' or attack_eval"):
         _config(digits_teacher, digits_csv, adversarial_epsilon=0.1)
+
+
+def test_adversarial_text_perturbs_the_students_embeddings_and_is_measured(tmp_path, tiny_bert_teacher, reviews_csv):
+    common = {"target_size": "large", "epochs": 3, "search": "off", "exports": ["onnx"]}
+    basic = run_distillation(DistillConfig(teacher=str(tiny_bert_teacher), data=str(reviews_csv), attack_eval=True,
+                                           adversarial_epsilon=0.5, **common), tmp_path / "basic")
+    robust = run_distillation(DistillConfig(teacher=str(tiny_bert_teacher), data=str(reviews_csv),
+                                            strategies=["adversarial"], adversarial_epsilon=0.5, **common),
+                              tmp_path / "robust")
+    for report in (basic, robust):
+        attacked = report["student"]["under_attack"]
+        assert "embedding" in attacked["epsilon_unit"] and attacked["epsilon"] == 0.5
+        assert 0 <= attacked["accuracy"] <= report["student"]["accuracy"] + 1e-9  # an attack never helps
+    assert robust["training"]["strategies"] == ["adversarial"] and robust["exports"]["onnx"]["verified"]
+    assert robust["student"]["params"] == basic["student"]["params"]

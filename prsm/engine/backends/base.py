@@ -26,7 +26,7 @@ from ..training.loop import LogitObjective, Trainer, TrainData, TrainResult, Tra
 # and the TensorFlow backend's Keras loop has none of them yet.
 STRATEGIES = {
     "pytorch": ("progressive", "adversarial", "curriculum"),
-    "transformers": ("progressive", "curriculum"),
+    "transformers": ("progressive", "adversarial", "curriculum"),
     "tensorflow": (),
 }
 

@@ -6,6 +6,7 @@ import platform
 import time
 
 import numpy as np
+import torch
 
 from ..config import DistillConfig
 from ..evaluation.compare import onnx_cost
@@ -117,20 +118,36 @@ def _under_attack(run: Run) -> None:
     """The student's accuracy under a PGD attack on the test split, for an adversarial run (or when
     asked), on image and tabular students the engine can take gradients of."""
     c = run.config
-    if not (c.attack_eval or "adversarial" in c.strategies) or run.data.task not in ("image", "tabular") \
-            or getattr(run.student.adapter, "kind", "") != "tensor":
+    if not (c.attack_eval or "adversarial" in c.strategies):
         return
-    from ..training.strategies import EVAL_PGD_STEPS, accuracy_under_attack
+    from ..training.strategies import (
+        ADVERSARIAL_EPSILON,
+        EVAL_PGD_STEPS,
+        accuracy_under_attack,
+        embeddings_adversarial_ready,
+        text_accuracy_under_attack,
+    )
     from .train import attack_of
 
     test = run.split.test
-    settings = attack_of(run)
-    accuracy = accuracy_under_attack(run.student.module, run.student.adapter, run.student.adapter.encode(test),
-                                     test.labels, settings, seed=c.seed)
-    run.under_attack = {"attack": "pgd", "steps": EVAL_PGD_STEPS, "epsilon": settings["epsilon"],
-                        "epsilon_unit": "pixels (0..1)" if run.data.task == "image" else "feature standard deviations",
+    if run.data.task == "text":
+        if not isinstance(run.student.module, torch.nn.Module) or not embeddings_adversarial_ready(run.student.module):
+            return
+        epsilon = c.adversarial_epsilon or ADVERSARIAL_EPSILON["text"]
+        accuracy = text_accuracy_under_attack(run.student.module, run.student.adapter.encode(test), test.labels, epsilon,
+                                              seed=c.seed)
+        unit = "standard deviations of the embedding table, on the input embeddings"
+    else:
+        if getattr(run.student.adapter, "kind", "") != "tensor":
+            return
+        settings = attack_of(run)
+        epsilon = settings["epsilon"]
+        accuracy = accuracy_under_attack(run.student.module, run.student.adapter, run.student.adapter.encode(test),
+                                         test.labels, settings, seed=c.seed)
+        unit = "pixels (0..1)" if run.data.task == "image" else "feature standard deviations"
+    run.under_attack = {"attack": "pgd", "steps": EVAL_PGD_STEPS, "epsilon": epsilon, "epsilon_unit": unit,
                         "accuracy": accuracy}
-    run.reporter.log(f"accuracy under a PGD-{EVAL_PGD_STEPS} attack (epsilon {settings['epsilon']:.4g}): {accuracy:.4f}")
+    run.reporter.log(f"accuracy under a PGD-{EVAL_PGD_STEPS} attack (epsilon {epsilon:.4g}): {accuracy:.4f}")
 
 
 def _costs(run: Run) -> None:

@@ -96,7 +96,7 @@ def load_teacher(run: Run) -> None:
     if refused:
         where = ", ".join(run.backend.strategies) or "none"
         raise BadInput(f"training strategy {refused[0]!r} is not available on the {name} backend (it trains with: "
-                       f"{where}); adversarial training perturbs images and tabular rows on the pytorch backend")
+                       f"{where})")
     offered = formats_of(name)
     unknown = [f for f in run.config.exports or [] if f not in offered]
     if unknown:  # refused now, not after the training

@@ -130,6 +130,7 @@ def _other_families(run: Run) -> list[dict]:
     the teacher cannot run on its tokens (augment)."""
     c = run.config
     if c.transfer != ["logits"] or c.student_base is not None or c.student_from is not None \
+            or (run.data.task == "text" and "adversarial" in c.strategies) \
             or any(v is not None for v in (c.layer_count, c.hidden_size, c.attention_heads)):
         return []  # the request chose the family: layers of its own, of a base, or matched token by token
     budget = run.design["param_budget"]
@@ -168,7 +169,7 @@ def _trial(run: Run, spec: dict, design: dict, study, plan, level, encoded: dict
         train = TrainData({k: v[:labelled] for k, v in train_inputs.items()}, run.split.train.labels, None,
                           augment=run.augmentation)
     if spec["alpha"] > 0:
-        objective = with_strategies(run, objective, train)
+        objective = with_strategies(run, objective, train, student.module)
     validation = TrainData(validation_inputs, run.split.validation.labels)
     trial = plan_of.ask(study, spec, plan)
     reporter = _TrialReporter(run.reporter, trial, spec["number"], len(plan), _label(spec))

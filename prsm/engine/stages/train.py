@@ -153,13 +153,24 @@ def design_params_of(run: Run) -> int:
     return design_params(run)
 
 
-def with_strategies(run: Run, objective: torch.nn.Module, data: TrainData) -> torch.nn.Module:
+def with_strategies(run: Run, objective: torch.nn.Module, data: TrainData,
+                    student_module: torch.nn.Module | None = None) -> torch.nn.Module:
     """The run's training strategies applied to one training: curriculum ranks the rows of ``data``
     by the teacher's confidence; adversarial wraps the objective (training.strategies)."""
     strategies = run.config.strategies
     if "curriculum" in strategies and data.teacher_logits is not None:
         data.ranks = difficulty_ranks(data.teacher_logits, data.labels)
-    if "adversarial" in strategies:
+    if "adversarial" in strategies and run.data.task == "text":
+        from ..errors import BadInput
+        from ..training.strategies import ADVERSARIAL_EPSILON, EmbeddingAdversarialObjective, embeddings_adversarial_ready
+
+        if not embeddings_adversarial_ready(student_module):
+            raise BadInput("adversarial training of text perturbs a transformer student's input embeddings; this "
+                           "student has none to perturb")
+        epsilon = run.config.adversarial_epsilon or ADVERSARIAL_EPSILON["text"]
+        run.attack = {"key": "inputs_embeds", "epsilon": epsilon, "scale": None, "bounds": None}
+        objective = EmbeddingAdversarialObjective(objective, epsilon)
+    elif "adversarial" in strategies:
         objective = AdversarialObjective(objective, **attack_of(run))
     return objective
 
@@ -176,7 +187,7 @@ def train(run: Run) -> None:
     objective = run.backend.objective(run.student, run.design_teacher, settings, run.config.transfer)
     train_data = TrainData(run.train_inputs, training_rows(run).labels, run.teacher_train_logits,
                            augment=run.augmentation, online_teacher=_online_teacher(run, objective))
-    objective = with_strategies(run, objective, train_data)
+    objective = with_strategies(run, objective, train_data, run.student.module)
     validation = TrainData(run.student.adapter.encode(run.split.validation), run.split.validation.labels)
     run.validation_inputs = validation.inputs
     validation.teacher_logits = _validation_teacher_logits(run, validation.inputs)
