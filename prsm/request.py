@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .engine.config import SpecialtyCheck as SpecialtyRequirement  # the engine's named checks, as a request states them
 from .engine.formats import TENSORFLOW_FORMATS, with_mobile_file
 
 # keras, savedmodel and the tflite files are the TensorFlow backend's (text students there are embedding bags)
@@ -110,27 +111,6 @@ class TeacherWeight(BaseModel):
     weight: float = Field(gt=0, le=1)
     domain: str | None = Field(None, min_length=1, max_length=200, description="fusion_strategy domain_routing: the "
                                "rows whose 'domain' column says this go to this teacher")
-
-
-class SpecialtyRequirement(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=100)
-    minimum: float = Field(ge=0, le=1)
-    data: str | None = Field(None, min_length=1, max_length=MAX_REFERENCE_CHARS,
-                             description="labelled rows to check on (an uploaded-dataset id, builtin:NAME or a local "
-                                         "path); default: the job's test split")
-    class_name: str | None = Field(None, max_length=200, description="per_class_accuracy: this class only")
-
-    @field_validator("name")
-    @classmethod
-    def _known(cls, name: str) -> str:
-        from .engine.config import SPECIALTY_CHECKS
-
-        if name not in SPECIALTY_CHECKS:
-            raise ValueError(f"unknown specialty check {name!r}; the checks are "
-                             + "; ".join(f"{k} ({v})" for k, v in SPECIALTY_CHECKS.items()))
-        return name
 
 
 class DistillationRequest(BaseModel):

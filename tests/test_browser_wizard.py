@@ -34,6 +34,11 @@ def check_page(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 800})
 
 
+def next_step(page, slug: str) -> None:
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url(f"**/distill/{slug}/")
+
+
 def test_a_person_completes_the_wizard_with_the_keyboard_alone(ada, browser_page):
     page = browser_page
     log_in(page, "ada", next_path="/distill/")
@@ -157,18 +162,14 @@ def test_an_ensemble_and_an_update_are_chosen_in_the_browser(ada, browser_page):
     page.locator('#ensemble input[name="ensemble_teachers"][value="catalog:digits-mlp-wide"]').check()
     page.locator("#id_fusion_strategy").select_option("confidence")
     check_page(page, "teacher-ensemble")
-    page.get_by_role("button", name="Next").click()
-    page.wait_for_url("**/distill/data/")
-    page.get_by_role("button", name="Next").click()
-    page.wait_for_url("**/distill/goal/")
+    next_step(page, "data")
+    next_step(page, "goal")
     page.get_by_text("Advanced options").click()
     page.locator("#id_training_strategy").select_option("curriculum")
     page.locator("#id_minimum_accuracy").fill("0.8")
     check_page(page, "goal-strategies")
-    page.get_by_role("button", name="Next").click()
-    page.wait_for_url("**/distill/budget/")
-    page.get_by_role("button", name="Next").click()
-    page.wait_for_url("**/distill/review/")
+    next_step(page, "budget")
+    next_step(page, "review")
     teachers = page.locator("#review-teachers").inner_text()
     assert "catalog:digits-mlp-wide" in teachers and "One teacher fee each" in teachers
     sent = page.locator("#request-json").inner_text()

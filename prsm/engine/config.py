@@ -99,16 +99,17 @@ class SpecialtyCheck(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description=f"one of {', '.join(SPECIALTY_CHECKS)}")
-    data: str | None = Field(None, description="builtin:NAME, a file or folder; None: the job's test split")
+    name: str = Field(max_length=100, description=f"one of {', '.join(SPECIALTY_CHECKS)}")
     minimum: float = Field(ge=0, le=1)
-    class_name: str | None = Field(None, description="per_class_accuracy: this class only")
+    data: str | None = Field(None, min_length=1, max_length=1000, description="labelled rows to check on (builtin:NAME, "
+                             "a file or folder; on a server an uploaded-dataset id); None: the job's test split")
+    class_name: str | None = Field(None, max_length=200, description="per_class_accuracy: this class only")
 
     @field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
         if name not in SPECIALTY_CHECKS:
-            raise ValueError(f"unknown specialty check {name!r}; the checks are: "
+            raise ValueError(f"unknown specialty check {name!r}; the checks are "
                              + "; ".join(f"{k} ({v})" for k, v in SPECIALTY_CHECKS.items()))
         return name
 

@@ -34,35 +34,32 @@ def _finish(model: torch.nn.Module, architecture: dict, folder: Path, data, trai
 
 def build_digits_mlp(folder: Path, quick: bool, progress) -> dict:
     """An MLP 64-512-256-10 (about 167k parameters) on 80% of digits; mean/std live in the model."""
-    generator = seed_everything()
-    data = load_builtin("digits")
-    train_rows, test_rows, how = teacher_split(data)
-    features = data.features
-    config = {"input_dim": features.shape[1], "hidden": [512, 256], "dropout": 0.1,
-              "mean": features[train_rows].mean(0).tolist(), "std": features[train_rows].std(0).tolist()}
-    architecture = _architecture("mlp", "tabular", data.classes, config)
-    model = build_model(architecture)
-    with torch_threads(1):
-        training = train_classifier(model, features[train_rows], data.labels[train_rows], epochs=10 if quick else 60,
-                                    batch_size=64, lr=1e-3, weight_decay=1e-4, generator=generator, progress=progress)
-    return _finish(model, architecture, folder, data, train_rows, test_rows, how, features, training)
+    return _digits_mlp(folder, progress, hidden=[512, 256], dropout=0.1, seed=None, epochs=10 if quick else 60,
+                       batch_size=64, lr=1e-3, weight_decay=1e-4)
 
 
 def build_digits_mlp_wide(folder: Path, quick: bool, progress) -> dict:
     """A second digits teacher for ensembles: an MLP 64-384-384-10 (about 177k parameters, near
     digits-mlp's, so a student of either has the same size budget), another seed and more dropout,
     on the same 80% of digits, so both hold out the same rows."""
-    generator = seed_everything(7)
+    return _digits_mlp(folder, progress, hidden=[384, 384], dropout=0.2, seed=7, epochs=8 if quick else 40,
+                       batch_size=32, lr=2e-3, weight_decay=1e-3)
+
+
+def _digits_mlp(folder: Path, progress, *, hidden: list[int], dropout: float, seed: int | None, epochs: int,
+                batch_size: int, lr: float, weight_decay: float) -> dict:
+    generator = seed_everything() if seed is None else seed_everything(seed)
     data = load_builtin("digits")
     train_rows, test_rows, how = teacher_split(data)
     features = data.features
-    config = {"input_dim": features.shape[1], "hidden": [384, 384], "dropout": 0.2,
+    config = {"input_dim": features.shape[1], "hidden": hidden, "dropout": dropout,
               "mean": features[train_rows].mean(0).tolist(), "std": features[train_rows].std(0).tolist()}
     architecture = _architecture("mlp", "tabular", data.classes, config)
     model = build_model(architecture)
     with torch_threads(1):
-        training = train_classifier(model, features[train_rows], data.labels[train_rows], epochs=8 if quick else 40,
-                                    batch_size=32, lr=2e-3, weight_decay=1e-3, generator=generator, progress=progress)
+        training = train_classifier(model, features[train_rows], data.labels[train_rows], epochs=epochs,
+                                    batch_size=batch_size, lr=lr, weight_decay=weight_decay, generator=generator,
+                                    progress=progress)
     return _finish(model, architecture, folder, data, train_rows, test_rows, how, features, training)
 
 
