@@ -208,3 +208,40 @@ def _softmax(z):
     z = np.asarray(z, dtype=np.float64)
     e = np.exp(z - z.max(1, keepdims=True))
     return e / e.sum(1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def other_text_teacher(tmp_path_factory):
+    """A second text teacher with its own tokenizer (another vocabulary order) and its labels the other
+    way round: it can join an ensemble only through knowledge alignment."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    from tests.engine.conftest import FILLER, NEGATIVE, POSITIVE, sentiment_sentences, train_and_save_bert
+
+    folder = tmp_path_factory.mktemp("teachers") / "tiny-bert-other"
+    folder.mkdir()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(POSITIVE + NEGATIVE + FILLER), reverse=True)
+    tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, id2label={0: "positive", 1: "negative"},
+                        label2id={"positive": 0, "negative": 1})
+    train_and_save_bert(BertForSequenceClassification, config, tokenizer, sentiment_sentences(600, seed=3), folder)
+    return folder
+
+
+def test_two_text_teachers_with_their_own_tokenizers_and_label_orders_teach_one_student(tmp_path, tiny_bert_teacher,
+                                                                                     other_text_teacher, reviews_csv):
+    members = [{"teacher": str(tiny_bert_teacher), "weight": 0.5}, {"teacher": str(other_text_teacher), "weight": 0.5}]
+    with pytest.raises(BadInput, match="set knowledge_alignment"):
+        run_distillation(DistillConfig(teacher=str(tiny_bert_teacher), data=str(reviews_csv), search="off", epochs=2,
+                                       ensemble={"members": members}), tmp_path / "plain")
+    config = DistillConfig(teacher=str(tiny_bert_teacher), data=str(reviews_csv), search="off", epochs=8,
+                           target_size="large", optimization_target="accuracy", exports=["onnx"],
+                           ensemble={"members": members, "align": True})
+    report = run_distillation(config, tmp_path / "aligned")
+    ensemble = report["teacher"]["ensemble"]
+    assert [m["kind"] for m in ensemble["members"]] == ["huggingface", "huggingface"]
+    assert all(m["accuracy"] > 0.7 for m in ensemble["members"])  # the reversed labels mapped back
+    assert all(m["temperature"] > 0 for m in ensemble["members"]) and ensemble["knowledge_alignment"]
+    assert report["backend"] == "transformers" and report["exports"]["onnx"]["verified"]
+    assert report["student"]["accuracy"] > 0.6
