@@ -18,6 +18,7 @@ from prsm.engine.config import DistillConfig
 from prsm.engine.data.builtin import BUILTIN_NAMES
 from prsm.engine.students.design import SIZE_RATIOS
 from prsm.engine.students.search import LEVELS, SEARCH_TEXT_VARIANTS, SEARCH_TRANSFER, expected_cost_factor, search_transfer_rows
+from prsm.engine.training.strategies import TRAIN_PGD_STEPS
 from prsm.planning import (
     STUDENT_BASES,
     BackendRefused,
@@ -276,20 +277,34 @@ def search_cost_factor(level: str, epochs: int) -> float:
     return 0.0 if level == "off" else expected_cost_factor(LEVELS[level], epochs)
 
 
+def strategy_cost_factor(strategies: list[str], target_size: str) -> float:
+    """The student's training under ``strategies`` over basic distillation's, counted in passes: an
+    adversarial step adds its PGD steps and the perturbed loss to the clean one; progressive first
+    trains an assistant about the square root of the size ratio larger than the student; curriculum
+    trains fewer rows in its first epochs (counted as basic)."""
+    factor = 1.0
+    if "adversarial" in strategies:
+        factor *= 2 + TRAIN_PGD_STEPS
+    if "progressive" in strategies:
+        factor += SIZE_RATIOS[target_size] ** 0.5
+    return factor
+
+
 def _compute(*, params: int, task: str, dataset: str, epochs: int, rows: int | None = None,
              teacher_seconds: float | None = None, augment: bool = False, search: str = "off",
-             variants: int = 0, transfer_rows: int = 0) -> _Compute:
+             variants: int = 0, transfer_rows: int = 0, strategy_factor: float = 1.0) -> _Compute:
     """Teacher outputs once (cached; with augmentation, once an epoch on the augmented batches),
     the student's epochs at about a tenth of the teacher's cost each and three passes a step, the
     search's short trials as that many more student epochs, plus a fixed overhead. The teacher's
     speed is the one measured on this server when a job has used the teacher before; otherwise an
     approximation from its size. ``variants`` new versions of each text are labelled by the teacher
-    once and trained on like the rows, and so are ``transfer_rows`` sentences of a transfer set."""
+    once and trained on like the rows, and so are ``transfer_rows`` sentences of a transfer set;
+    ``strategy_factor`` scales the student's training (``strategy_cost_factor``)."""
     rows = _rows_of(dataset, rows) * (1 + variants) + transfer_rows
     if teacher_seconds is None:
         teacher_seconds = 2 * params * (TEXT_TOKENS if task == "text" else 1) / CPU_FLOPS_PER_SECOND
     teacher_pass = rows * teacher_seconds * (epochs if augment else 1)
-    student_passes = rows * epochs * TRAIN_COST_FACTOR * teacher_seconds / 10
+    student_passes = rows * epochs * TRAIN_COST_FACTOR * teacher_seconds / 10 * strategy_factor
     return _Compute(teacher_s=teacher_pass, student_s=student_passes,
                     search_s=student_passes * search_cost_factor(search, epochs))
 
@@ -394,7 +409,8 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
                        teacher_seconds=measured, augment=request.augmentation_task is not None, search=search,
                        variants=_text_variants(request, entry.task, search, remote=entry.remote is not None),
                        transfer_rows=_search_transfer_rows(request, entry.task, search, entry.remote is not None, dataset,
-                                                          rows))
+                                                          rows),
+                       strategy_factor=strategy_cost_factor(request.strategies, request.target_size))
     hours = compute.hours + (build_s + others_s) / 3600
     cost = pricing.job_cost(teachers=len(members), compute_hours=Fraction(hours).limit_denominator(10**9), validation_suites=VALIDATION_SUITES)
     teacher_http = {}

@@ -139,3 +139,21 @@ def test_the_transfer_set_the_search_offers_is_priced_unless_the_request_brings_
     # trained on the set itself: it is not offered again (as with the request's own transfer set)
     snippets = {"search": "quick", "dataset": "builtin:review-snippets"}
     assert hours(**snippets) == hours(**snippets, unlabelled_data="builtin:movie-reviews")
+
+
+def test_the_estimate_prices_each_strategy_and_each_teacher(catalog_home):
+    from distillation.planning import plan, strategy_cost_factor
+    from prsm.request import DistillationRequest
+
+    def estimate(**fields):
+        return plan(request=DistillationRequest(teacher_model="catalog:digits-mlp", search="off", **fields))
+
+    basic = estimate()
+    adversarial = estimate(training_strategy="adversarial")
+    progressive = estimate(training_strategy="progressive")
+    assert strategy_cost_factor(["adversarial"], "small") == 5
+    assert adversarial.compute_hours > basic.compute_hours and progressive.compute_hours > basic.compute_hours
+    assert estimate(training_strategy="curriculum").compute_hours == basic.compute_hours
+    pair = plan(request=DistillationRequest(ensemble_teachers=["catalog:digits-mlp", "catalog:digits-mlp-wide"],
+                                            search="off"))
+    assert len(pair.cost.teacher_fees) == 2 and pair.compute_hours > basic.compute_hours
