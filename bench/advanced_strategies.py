@@ -40,7 +40,7 @@ def _distil(out: Path, **fields) -> dict:
     return report
 
 
-def _summary(name: str, reports: list[dict], extra=None) -> dict:
+def _summary(name: str, reports: list[dict], columns=None) -> dict:
     mean = statistics.mean
     row = {"run": name, "seeds": len(reports),
            "student params": "/".join(sorted({f"{r['student']['params']:,}" for r in reports})),
@@ -50,7 +50,7 @@ def _summary(name: str, reports: list[dict], extra=None) -> dict:
            "train s": round(mean(r["stages"]["train"]["seconds"] + r["stages"].get("assistant", {}).get("seconds", 0)
                                  for r in reports), 1),
            "run s": round(mean(r["wall_s"] for r in reports), 1)}
-    return row | (extra(reports) if extra else {})
+    return row | (columns(reports) if columns else {})
 
 
 def _quiet(stage: str, step: int, total: int) -> None:
