@@ -53,7 +53,7 @@ class DistillationRequestSerializer(serializers.Serializer):
         "shift, flip (images), noise (tabular), token_mask (text); adversarial and curriculum are training strategies"))
     base_model = serializers.CharField(required=False, help_text=(
         "an incremental update: the id of a finished job or a deployed model of yours; the student starts as a copy "
-        "of its PyTorch model and learns dataset (and teacher_model's outputs, when given)"))
+        "of its model (PyTorch or Transformers) and learns dataset (and teacher_model's outputs, when given)"))
     update_strategy = serializers.ChoiceField(["incremental"], required=False)
     preserve_existing_knowledge = serializers.BooleanField(required=False, help_text=(
         "with base_model: its own training data is replayed and the base model teaches it, so what it knew is kept; "

@@ -183,10 +183,6 @@ def update_options(request, source: ModelSource | None, *, teacher: str, engine_
     if kind is None or source is None:
         return options
     if kind == "incremental":
-        if source.kind != "zoo":
-            raise BackendRefused("an update starts from a copy of the model, which is done for image and "
-                                 "tabular models (a PyTorch job's model/ export); a text model is updated by "
-                                 "distilling it again with the new data", "base_model")
         options["student_from"] = source.model
         options["new_domain"] = (request.new_knowledge_domains or ["new"])[0]
         if request.preserve_existing_knowledge:
@@ -199,11 +195,8 @@ def update_options(request, source: ModelSource | None, *, teacher: str, engine_
                                                    {"teacher": source.model, "weight": 0.5, "domain": "existing"}],
                                        "fusion": "domain_routing"}
         return options
-    # a domain adaptation: the source teaches on the domain's rows, and the student starts from it
-    if source.kind == "zoo":
-        options["student_from"] = source.model
-    else:
-        options["student_base"] = source.model
+    # a domain adaptation: the source teaches on the domain's rows, and the student starts as a copy of it
+    options["student_from"] = source.model
     if request.domain_corpus:
         options["unlabelled_data"] = refs.get(request.domain_corpus, request.domain_corpus)
     if request.target_domain:

@@ -136,8 +136,8 @@ def data_choices(*, user) -> list[DataChoice]:
 
 
 def update_choices(*, user) -> list[tuple[str, str]]:
-    """The user's finished PyTorch jobs an update can start from: (job id, a label)."""
-    jobs = jobs_of(user=user).filter(status="completed", backend="pytorch")[:20]
+    """The user's finished jobs an update can start from (a PyTorch or Transformers student): (job id, a label)."""
+    jobs = jobs_of(user=user).filter(status="completed", backend__in=("pytorch", "transformers"))[:20]
     return [(str(job.job_id), f"{(job.report or {}).get('name') or 'job'} from {job.created_at:%Y-%m-%d %H:%M} "
                               f"({job.request.get('teacher_model') or 'its teacher'})") for job in jobs]
 

@@ -185,8 +185,9 @@ class DistillConfig(BaseModel):
     ensemble: EnsembleConfig | None = Field(None, description="several teachers fused into one soft target; "
                                             "teacher is the member the student is designed from")
     student_from: str | None = Field(None, description="the student starts as a copy of this model, its architecture "
-                                     "and weights (a zoo folder: a finished PyTorch job's model/ export), and is "
-                                     "trained on from there: incremental updates and domain adaptation")
+                                     "and weights (a zoo folder or a Hugging Face directory: a finished job's model/ "
+                                     "or huggingface/ export, or catalog:NAME), and is trained on from there: "
+                                     "incremental updates and domain adaptation")
     replay_data: str | None = Field(None, description="labelled rows of an earlier task trained on beside data (a replay, "
                                     "so that what a student_from model knew is kept); their rows get the domain "
                                     "replay_domain and data's rows new_domain, which an ensemble's domain_routing reads")

@@ -157,3 +157,27 @@ def test_the_seeds_update_and_adaptation_fields_run_through_the_in_process_sdk(t
     assert adapted["config"]["domain"] == "digits moved right"
     assert adapted["data"]["unlabelled"]["rows"] > 0
     assert adapted["update"]["after_accuracy"] > adapted["update"]["before_accuracy"]
+
+
+def test_a_text_model_is_adapted_as_a_copy_of_itself(tmp_path, tiny_bert_teacher, reviews_csv):
+    """A text source (a finished run's Hugging Face export) teaches on the domain's rows, and the
+    student starts as a copy of it, with its own tokenizer."""
+    from prsm.planning import local_model_source, request_to_config
+    from prsm.request import DistillationRequest
+
+    source_run = tmp_path / "source"
+    run_distillation(DistillConfig(teacher=str(tiny_bert_teacher), data=str(reviews_csv), search="off", epochs=3,
+                                   target_size="large", exports=["huggingface"]), source_run)
+    request = DistillationRequest(source_model=str(source_run), dataset=str(reviews_csv), domain_corpus=str(reviews_csv),
+                                  adaptation_strategy="domain_transfer", target_domain="more reviews", search="off",
+                                  epochs=2, target_size="large", export_formats=["onnx"])
+    source = local_model_source(request.source_model)
+    assert source.kind == "huggingface" and source.model == str(source_run / "huggingface")
+    config = request_to_config(request, teacher=source.model, dataset=str(reviews_csv), backend="transformers",
+                               epochs=2, source=source)
+    assert config["student_from"] == config["teacher"] == str(source_run / "huggingface")
+    report = run_distillation(config, tmp_path / "adapted")
+    assert report["student"]["initialised_from"] == {"copy_of": str(source_run / "huggingface")}
+    assert report["student"]["params"] == report["teacher"]["params"]
+    assert report["update"]["before_accuracy"] is not None and report["exports"]["onnx"]["verified"]
+    assert report["data"]["unlabelled"]["rows"] > 0 and report["config"]["domain"] == "more reviews"

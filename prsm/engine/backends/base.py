@@ -76,9 +76,8 @@ class Backend(ABC):
 
     def copy_candidate(self, path: str, train: TaskData) -> Candidate:
         """The design of a model the student starts as a copy of (``student_from``)."""
-        raise BadInput(f"student_from: the {self.name} backend cannot start a student from a copy of a model; "
-                       "a zoo folder (a finished PyTorch job's model/ export) on the pytorch backend can, and a text "
-                       "student starts from a model's first layers with student_base")
+        raise BadInput(f"student_from: the {self.name} backend cannot start a student from a copy of a model yet; "
+                       "the pytorch backend copies a zoo folder and the transformers backend a Hugging Face directory")
 
     @abstractmethod
     def measure(self, candidate: Candidate, teacher, train: TaskData) -> None: ...

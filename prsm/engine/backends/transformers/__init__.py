@@ -135,10 +135,44 @@ class TransformersBackend(Backend):
             return
         students.measure(candidate, teacher, getattr(self, "_length", 32))
 
+    def copy_candidate(self, path: str, train: TaskData) -> Candidate:
+        """A Hugging Face directory (a finished Transformers job's huggingface/ export, or a catalog
+        teacher) kept whole: its own layers, width and tokenizer."""
+        model = self._copy_source(path)
+        config = model.module.config
+        labels = [config.id2label[i] for i in range(config.num_labels)]
+        if labels != list(train.classes):
+            raise BadInput(f"student_from: the model's labels ({', '.join(labels)}) are not the data's "
+                           f"({', '.join(train.classes)}); a copy keeps its outputs, so the labels must be the same")
+        return Candidate(name=f"copy of {Path(path).name}", architecture=config.to_dict(),
+                         params=int(sum(p.numel() for p in model.module.parameters())), layers=config.num_hidden_layers,
+                         width=config.hidden_size, heads=config.num_attention_heads, source={"copy_of": str(path)})
+
+    @staticmethod
+    def _copy_source(path: str):
+        """The model at ``path``, loaded as a teacher is (safetensors only, no custom code)."""
+        from ...teachers import load_teacher
+
+        model = load_teacher(str(path))
+        if getattr(model, "kind", "") != "huggingface":
+            raise BadInput(f"student_from: {path} is not a Hugging Face directory (a finished Transformers job's "
+                           "huggingface/ export)")
+        return model
+
     def build(self, candidate: Candidate, teacher, train: TaskData, seed: int, base: str | None = None,
               vocabulary_size: int | None = None) -> Student:
         from transformers import AutoConfig, AutoModelForSequenceClassification
 
+        if (candidate.source or {}).get("copy_of"):
+            import copy
+
+            path = candidate.source["copy_of"]
+            model = self._copy_source(path)
+            module = copy.deepcopy(model.module).train()
+            return Student(module=module, adapter=SequenceAdapter(model.tokenizer, model.adapter.max_length),
+                           architecture=module.config.to_dict(), family="transformer",
+                           extra={"initialised_from": {"copy_of": path}, "teacher_hidden": module.config.hidden_size,
+                                  "kept_ids": None, "base": None, "copy": True})
         if light.family_of(candidate.architecture):
             return self.build_light(candidate, teacher, train, seed, base, vocabulary_size)
         torch.manual_seed(seed)
@@ -205,9 +239,12 @@ class TransformersBackend(Backend):
             if transfer != ["logits"]:
                 raise BadInput(f"a {student.family} student has no layers to match the teacher's: transfer=['logits']")
             return super().objective(student, teacher, settings, transfer)
-        if student.extra.get("base") is not None:
-            # its own tokenizer: logits only (DistillConfig refuses the rest), cached from the
-            # teacher's own encoding of each row
+        if student.extra.get("base") is not None or student.extra.get("copy"):
+            # its own tokenizer (a base's, a copied model's): logits only, cached from the teacher's
+            # own encoding of each row
+            if transfer != ["logits"]:
+                raise BadInput(f"a student started from a copy of a model learns logits only: transfer=['logits'], "
+                               f"not {transfer}")
             return super().objective(student, teacher, settings, transfer)
         if "attention" in transfer:
             for model in (student.module, teacher.module):
