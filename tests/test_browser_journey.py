@@ -42,7 +42,7 @@ def test_a_novice_distils_a_model_from_sign_up_to_my_models(catalog_home, start_
 
     page.get_by_role("link", name="Distill a model").first.click()
     page.wait_for_url("**/distill/teacher/")
-    page.get_by_label("digits-mlp").check()
+    page.get_by_role("radio", name="digits-mlp", exact=True).check()
     page.get_by_role("button", name="Next").click()
     page.wait_for_url("**/distill/data/")
     page.get_by_text("The data checks found no personal data").wait_for()

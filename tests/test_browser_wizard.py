@@ -34,8 +34,8 @@ def check_page(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 800})
 
 
-def next_step(page, slug: str) -> None:
-    page.get_by_role("button", name="Next").click()
+def next_step(page, slug: str, button: str = "Next") -> None:
+    page.get_by_role("button", name=button).click()
     page.wait_for_url(f"**/distill/{slug}/")
 
 
@@ -94,7 +94,7 @@ def test_a_person_completes_the_wizard_with_the_keyboard_alone(ada, browser_page
 def test_back_and_reload_keep_what_was_entered(ada, browser_page):
     page = browser_page
     log_in(page, "ada", next_path="/distill/teacher/")
-    page.get_by_label("digits-mlp").check()
+    page.get_by_role("radio", name="digits-mlp", exact=True).check()
     page.get_by_role("button", name="Next").click()
     page.wait_for_url("**/distill/data/")
     page.get_by_role("button", name="Next").click()
@@ -137,7 +137,7 @@ def test_a_data_upload_shows_its_progress_and_becomes_the_choice_with_a_preview(
                              for i in range(40)]
     page = browser_page
     log_in(page, "ada", next_path="/distill/teacher/")
-    page.get_by_label("sentiment-minilm").check()
+    page.get_by_role("radio", name="sentiment-minilm", exact=True).check()
     page.get_by_role("button", name="Next").click()
     page.wait_for_url("**/distill/data/")
     page.locator("#id_data-file").set_input_files(
@@ -169,7 +169,7 @@ def test_an_ensemble_and_an_update_are_chosen_in_the_browser(ada, browser_page):
     page.locator("#id_minimum_accuracy").fill("0.8")
     check_page(page, "goal-strategies")
     next_step(page, "budget")
-    next_step(page, "review")
+    next_step(page, "review", button="Review")
     teachers = page.locator("#review-teachers").inner_text()
     assert "catalog:digits-mlp-wide" in teachers and "One teacher fee each" in teachers
     sent = page.locator("#request-json").inner_text()

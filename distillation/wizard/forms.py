@@ -25,10 +25,11 @@ class TeacherForm(forms.Form):
                   "chosen above. Each teacher adds its fee and a pass over the data. They must take the same kind of data.")
     fusion_strategy = forms.ChoiceField(
         label="Fusion", required=False, initial="weighted_ensemble",
-        choices=[("weighted_ensemble", "Weighted mean of their probabilities"),
-                 ("confidence", "Each example weighted by each teacher's confidence"),
-                 ("domain_routing", "Each example to the teacher of its domain")],
-        help_text="Domain routing needs the data's 'domain' column and a domain per teacher (through the API).")
+        choices=[("weighted_ensemble", "Mean of their outputs"), ("confidence", "Weighted by confidence"),
+                 ("domain_routing", "By domain")],
+        help_text="Mean: each teacher's probabilities by its weight. Confidence: on each example, a teacher counts "
+                  "more where it is sure. By domain: each example to the teacher of its 'domain' column (give the "
+                  "teachers' domains through the API).")
     knowledge_alignment = forms.BooleanField(
         label="Align the teachers' labels by name and calibrate each one", required=False,
         help_text="For teachers whose labels come in another order or include extra ones; each teacher's temperature "
@@ -39,7 +40,7 @@ class TeacherForm(forms.Form):
         self.cards = list(cards)  # the page shows them: read once
         usable = [(card.ref, card.name) for card in cards if card.usable]
         self.fields["teacher_model"].choices = usable
-        self.fields["ensemble_teachers"].choices = usable
+        self.fields["ensemble_teachers"].choices = [(ref, f"Also {name}") for ref, name in usable]
 
     def values(self) -> dict:
         """An ensemble only when another teacher is ticked; its options only then."""
@@ -88,12 +89,11 @@ class GoalForm(forms.Form):
         help_text="Varied copies of the training inputs; choose those for your data's kind.")
     training_strategy = forms.ChoiceField(
         label="Training strategy", required=False, initial="basic",
-        choices=[("basic", "Basic distillation"), ("progressive", "Progressive: through a mid-sized assistant"),
-                 ("adversarial", "Adversarial: robust to small perturbations"),
-                 ("curriculum", "Curriculum: easy examples first")],
-        help_text="Progressive helps when the student is much smaller than the teacher; adversarial trains on "
-                  "perturbed inputs too, so the student holds up under attack (the report measures it); curriculum "
-                  "orders examples by the teacher's confidence.")
+        choices=[("basic", "Basic"), ("progressive", "Progressive"), ("adversarial", "Adversarial"),
+                 ("curriculum", "Curriculum")],
+        help_text="Progressive: a mid-sized assistant learns first and teaches the student, for a student much smaller "
+                  "than its teacher. Adversarial: the student also learns on slightly perturbed inputs, so it holds up "
+                  "under attack (the report measures it). Curriculum: easy examples first, by the teacher's confidence.")
     export_formats = forms.MultipleChoiceField(label="Export formats", required=False, widget=forms.CheckboxSelectMultiple,
                                                choices=[(name, name) for name in BROWSER_EXPORTS], initial=["safetensors", "onnx"],
                                                help_text="Files you can download; ONNX (or TFLite) is what a deployment serves. keras, "
