@@ -96,6 +96,10 @@ def fit_with_breaker(run: Run, fit: Callable[[], T]) -> T:
     spending = _spending_meter(run)
     if not c.enabled and spending is None:
         return fit()
+    if run.config.student_from is not None:
+        # a copy of a model learning new data (an update, an adaptation) is meant to part from what its
+        # teacher says; the breaker still watches the loss and the spending
+        c = c.model_copy(update={"max_agreement_drop": None})
     breaker = CircuitBreaker(c, spending)
     inner = run.reporter.callback
     run.reporter.callback = BreakerCallback(breaker, inner)
