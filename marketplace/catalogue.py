@@ -37,9 +37,13 @@ def job_data_ref(*, request: dict, estimate: dict | None) -> str:
 
 
 def job_teachers(request: dict) -> tuple[str, ...]:
-    """The teachers, sorted: an ensemble's ``teacher_models`` or the one ``teacher_model``."""
-    teachers = [str(t.get("model") if isinstance(t, dict) else t) for t in (request or {}).get("teacher_models") or []]
-    teachers = teachers or [str((request or {}).get("teacher_model") or "")]
+    """The teachers, sorted: an ensemble's ``teacher_models``, or ``teacher_model`` with any
+    ``ensemble_teachers`` listed beside it, or an adaptation's ``source_model``."""
+    request = request or {}
+    teachers = [str(t.get("model") if isinstance(t, dict) else t) for t in request.get("teacher_models") or []]
+    listed = request.get("ensemble_teachers")
+    teachers = teachers or [str(request.get("teacher_model") or request.get("source_model") or "")] + (
+        [str(t) for t in listed] if isinstance(listed, list) else [])
     return tuple(sorted(t for t in teachers if t))
 
 

@@ -45,6 +45,12 @@ def test_the_lineage_is_the_sorted_teachers_the_task_and_the_domain():
     assert lineage_key(request=other, task="image") != lineage_key(request=other, task="text")
     assert lineage_key(request={**other, "domain": "Reviews"}, task="text") == lineage_key(request={**other, "domain": "reviews"}, task="text")
     assert lineage_key(request={**other, "domain": "reviews"}, task="text") != lineage_key(request=other, task="text")
+    # an ensemble named with teacher_model and ensemble_teachers is the same lineage as with teacher_models
+    listed = {"teacher_model": "catalog:b", "ensemble_teachers": ["catalog:a"]}
+    assert lineage_key(request=listed, task="text") == lineage_key(request=other, task="text")
+    assert lineage_key(request={"teacher_model": "catalog:b"}, task="text") != lineage_key(request=listed, task="text")
+    assert lineage_key(request={"source_model": "catalog:a"}, task="text") == lineage_key(
+        request={"teacher_model": "catalog:a"}, task="text")
 
 
 def test_the_catalogue_facts_are_copied_when_listed(make_user, listed):
