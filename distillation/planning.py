@@ -205,16 +205,17 @@ def model_source(ref: str, owner, field: str) -> tuple[ModelSource, Distillation
     owner's, read from the job's folder; the job too, for the marketplace's lineage."""
     if ref.startswith("catalog:"):
         _catalog_teacher(ref)
-        return ModelSource(ref, ref, ENTRIES[ref.removeprefix("catalog:")].kind, ENTRIES[ref.removeprefix("catalog:")].task,
-                           ENTRIES[ref.removeprefix("catalog:")].dataset), None
+        entry = ENTRIES[ref.removeprefix("catalog:")]
+        return ModelSource(ref, ref, entry.kind, entry.task, entry.dataset, entry.params), None
     job = _owned_finished_job(ref, owner)
     if job is None:
         raise PlanningError(f"{field}: give the id of a finished job or a deployed model of yours, or catalog:NAME", field)
     folder = job_out_dir(job)
     for export, kind, marker in (("model", "zoo", "architecture.json"), ("huggingface", "huggingface", "config.json")):
         if (folder / export / marker).is_file():
-            return ModelSource(ref, str(folder / export), kind, (job.report or {}).get("task"),
-                               (job.engine_config or {}).get("data")), job
+            report = job.report or {}
+            return ModelSource(ref, str(folder / export), kind, report.get("task"), (job.engine_config or {}).get("data"),
+                               int((report.get("student") or {}).get("params") or 0)), job
     raise PlanningError(f"{field}: job {job.job_id} has no PyTorch (model/) or Transformers (huggingface/) export to "
                         "start from", field)
 
@@ -350,8 +351,7 @@ def _ensemble_members(request: DistillationRequest, owner,
     """Every teacher of the request, resolved; an ensemble's must all take the same kind of data. A
     model the request starts from teaches as itself (its owner's own model: the fee goes to them)."""
     if source is not None and request.teacher == source.ref and not source.ref.startswith("catalog:"):
-        params = 0
-        return [(request.teacher, 1.0, _TeacherRef(source.kind, source.task or "", params,
+        return [(request.teacher, 1.0, _TeacherRef(source.kind, source.task or "", source.params,
                                                    getattr(owner, "pk", None), source.data, source.model))]
     if not request.is_ensemble:
         return [(request.teacher, 1.0, _teacher(request.teacher, owner))]

@@ -140,6 +140,7 @@ class ModelSource:
     kind: str  # "zoo" or "huggingface"
     task: str | None = None
     data: str | None = None  # the data it was trained on (the engine's reference), for a replay
+    params: int = 0  # its parameters, for the estimate of its passes as a teacher
 
 
 def local_model_source(ref: str) -> ModelSource:
@@ -153,7 +154,8 @@ def local_model_source(ref: str) -> ModelSource:
         name = ref.removeprefix("catalog:")
         if name not in ENTRIES:
             raise BadInput(f"{ref}: no such catalog teacher")
-        return ModelSource(ref, str(resolve(ref)), ENTRIES[name].kind, ENTRIES[name].task, default_data(ref))
+        return ModelSource(ref, str(resolve(ref)), ENTRIES[name].kind, ENTRIES[name].task, default_data(ref),
+                           ENTRIES[name].params)
     path = Path(ref).expanduser()
     run = path if (path / "report.json").is_file() else path.parent
     if not (run / "report.json").is_file():
@@ -165,7 +167,8 @@ def local_model_source(ref: str) -> ModelSource:
     for folder, kind in ((run / "model", "zoo"), (run / "huggingface", "huggingface")):
         if path in (run, folder) and (folder / ("architecture.json" if kind == "zoo" else "config.json")).is_file():
             data = (report.get("config") or {}).get("data")
-            return ModelSource(ref, str(folder), kind, report.get("task"), data)
+            return ModelSource(ref, str(folder), kind, report.get("task"), data,
+                               int((report.get("student") or {}).get("params") or 0))
     raise BadInput(f"{ref}: the run has no model/ (PyTorch) or huggingface/ (Transformers) export to start from")
 
 

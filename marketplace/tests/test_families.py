@@ -84,6 +84,10 @@ def test_an_incremental_update_of_a_listed_model_is_the_next_version_of_its_fami
     assert config["ensemble"]["fusion"] == "domain_routing"
     assert {m["domain"] for m in config["ensemble"]["members"]} == {"scanned digits", "existing"}
     assert update.estimate["starts_from"] == {"ref": str(base_job.job_id), "kind": "zoo", "job_id": str(base_job.job_id)}
+    from distillation.planning import plan
+
+    alone = plan(request=DistillationRequest(base_model=str(base_job.job_id), dataset="builtin:digits"), owner=ada)
+    assert alone.teachers[0]["params"] == base_job.report["student"]["params"] > 0  # the base teaches: priced by its size
 
     second = completed_job(ada, request=update.request)
     second.estimate = update.estimate
