@@ -26,6 +26,7 @@ from prsm.planning import (
     backend_choose,
     is_http_teacher,
     request_to_config,
+    run_model_source,
 )
 from prsm.request import DistillationRequest
 
@@ -210,12 +211,9 @@ def model_source(ref: str, owner, field: str) -> tuple[ModelSource, Distillation
     job = _owned_finished_job(ref, owner)
     if job is None:
         raise PlanningError(f"{field}: give the id of a finished job or a deployed model of yours, or catalog:NAME", field)
-    folder = job_out_dir(job)
-    for export, kind, marker in (("model", "zoo", "architecture.json"), ("huggingface", "huggingface", "config.json")):
-        if (folder / export / marker).is_file():
-            report = job.report or {}
-            return ModelSource(ref, str(folder / export), kind, report.get("task"), (job.engine_config or {}).get("data"),
-                               int((report.get("student") or {}).get("params") or 0)), job
+    source = run_model_source(ref, job_out_dir(job), job.report or {}, (job.engine_config or {}).get("data"))
+    if source is not None:
+        return source, job
     raise PlanningError(f"{field}: job {job.job_id} has no PyTorch (model/) or Transformers (huggingface/) export to "
                         "start from", field)
 

@@ -164,12 +164,26 @@ def local_model_source(ref: str) -> ModelSource:
     import json
 
     report = json.loads((run / "report.json").read_text())
-    for folder, kind in ((run / "model", "zoo"), (run / "huggingface", "huggingface")):
-        if path in (run, folder) and (folder / ("architecture.json" if kind == "zoo" else "config.json")).is_file():
-            data = (report.get("config") or {}).get("data")
+    source = run_model_source(ref, run, report, (report.get("config") or {}).get("data"),
+                              export=None if path == run else path)
+    if source is None:
+        raise BadInput(f"{ref}: the run has no model/ (PyTorch) or huggingface/ (Transformers) export to start from")
+    return source
+
+
+# A finished run's exports a student can start as a copy of: (folder, kind, the file that marks it)
+RUN_EXPORTS = (("model", "zoo", "architecture.json"), ("huggingface", "huggingface", "config.json"))
+
+
+def run_model_source(ref: str, run: Path, report: dict, data: str | None, export: Path | None = None) -> ModelSource | None:
+    """The model of the finished run in ``run`` (its folder; ``report`` its report.json; ``data`` what it
+    trained on): the ``export`` folder named, else the first of ``RUN_EXPORTS`` it has; None: none."""
+    for name, kind, marker in RUN_EXPORTS:
+        folder = run / name
+        if export in (None, folder) and (folder / marker).is_file():
             return ModelSource(ref, str(folder), kind, report.get("task"), data,
                                int((report.get("student") or {}).get("params") or 0))
-    raise BadInput(f"{ref}: the run has no model/ (PyTorch) or huggingface/ (Transformers) export to start from")
+    return None
 
 
 def update_options(request, source: ModelSource | None, *, teacher: str, engine_refs: dict[str, str] | None = None) -> dict:

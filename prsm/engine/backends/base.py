@@ -52,7 +52,11 @@ class Backend(ABC):
     tasks: tuple[str, ...] = ()
     default_exports: tuple[str, ...] = ()
     formats: tuple[str, ...] = ()
-    strategies: tuple[str, ...] = ()  # the training strategies beyond basic it trains with (training.strategies)
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        """The training strategies beyond basic it trains with (``STRATEGIES``, which the planner reads)."""
+        return STRATEGIES.get(self.name, ())
 
     @abstractmethod
     def candidates(self, teacher, train: TaskData, base: str | None = None,

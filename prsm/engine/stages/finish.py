@@ -6,7 +6,6 @@ import platform
 import time
 
 import numpy as np
-import torch
 
 from ..config import DistillConfig
 from ..evaluation.compare import onnx_cost
@@ -86,7 +85,9 @@ def _update(run: Run) -> None:
         return
     labels = np.asarray(test.labels)
     before = None
-    if c.student_from is not None:
+    if c.student_from == c.teacher and c.ensemble is None:  # an adaptation: the source is the teacher
+        before = run.teacher_test_logits
+    elif c.student_from is not None:
         from ..teachers import load_teacher
 
         before = load_teacher(c.student_from).logits(test)
@@ -131,7 +132,7 @@ def _under_attack(run: Run) -> None:
 
     test = run.split.test
     if run.data.task == "text":
-        if not isinstance(run.student.module, torch.nn.Module) or not embeddings_adversarial_ready(run.student.module):
+        if not embeddings_adversarial_ready(run.student.module):
             return
         epsilon = c.adversarial_epsilon or ADVERSARIAL_EPSILON["text"]
         accuracy = text_accuracy_under_attack(run.student.module, run.student.adapter.encode(test), test.labels, epsilon,
@@ -302,10 +303,11 @@ def _training_section(run: Run) -> dict:
 
 def _strategy_details(run: Run) -> dict:
     from ..training.strategies import ADVERSARIAL_MIX, CURRICULUM_START, TRAIN_PGD_STEPS, curriculum_size
+    from .train import training_rows
 
     out, c = {}, run.config
     if "curriculum" in c.strategies:
-        rows = len(training_rows_of(run))
+        rows = len(training_rows(run))
         out["curriculum"] = {"start": CURRICULUM_START, "ranked_by": "the teacher's probability of the label",
                              "rows_per_epoch": [curriculum_size(rows, e, run.train_settings.epochs)
                                                 for e in range(run.train_settings.epochs)]}
@@ -315,12 +317,6 @@ def _strategy_details(run: Run) -> dict:
     if run.progressive is not None:
         out["progressive"] = run.progressive
     return out
-
-
-def training_rows_of(run: Run):
-    from .train import training_rows
-
-    return training_rows(run)
 
 
 def _checks(report: dict, config: DistillConfig) -> dict:

@@ -252,11 +252,12 @@ def _fixed_test_rows(run: Run) -> tuple[np.ndarray | None, str]:
 
 def teacher_eval(run: Run) -> None:
     test = run.split.test
-    run.teacher_test_logits = run.teacher.logits(test)
+    ensemble = hasattr(run.teacher, "evaluate_members")  # its teachers' own figures, from the same pass
+    run.teacher_test_logits = run.teacher.evaluate_members(test) if ensemble else run.teacher.logits(test)
     run.teacher_quality = quality(run.teacher_test_logits, test.labels, test.num_classes)
     run.reporter.metric({"teacher_accuracy": run.teacher_quality["accuracy"]})
-    if hasattr(run.teacher, "evaluate_members"):
-        summary = run.teacher.evaluate_members(test, run.teacher_test_logits)
+    if ensemble:
+        summary = run.teacher.summary
         run.reporter.log("teachers on the test split: " + ", ".join(f"{m['ref']} {m['accuracy']:.4f}"
                                                                     for m in summary["members"])
                          + f"; the ensemble {summary['accuracy']:.4f}")

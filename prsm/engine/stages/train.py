@@ -23,7 +23,7 @@ from ..training.cache import cached_teacher_logits
 from ..training.checkpoint import load_checkpoint
 from ..training.loop import TrainData, TrainSettings
 from ..training.strategies import AdversarialObjective, attack_settings, difficulty_ranks
-from .prepare import teacher_logits_key
+from .prepare import design_params, teacher_logits_key
 from .safety import fit_with_breaker
 
 DEFAULT_TEMPERATURE, DEFAULT_ALPHA = DEFAULTS["temperature"], DEFAULTS["alpha"]
@@ -117,7 +117,7 @@ def assistant(run: Run) -> None:
     data = TrainData(inputs, rows.labels, run.teacher_train_logits)
     validation = TrainData(student.adapter.encode(run.split.validation), run.split.validation.labels)
     run.reporter.log(f"teacher assistant {design['name']}: {design['params']:,} params, between the teacher's "
-                     f"{design_params_of(run):,} and the student's {run.chosen['params']:,}")
+                     f"{design_params(run):,} and the student's {run.chosen['params']:,}")
     with _on_training_device(run, settings, student, online=False):
         result = fit_with_breaker(run, lambda: run.backend.fit(student, data, validation, settings, objective,
                                                                run.state_dir / "assistant.pt", run.reporter,
@@ -135,7 +135,7 @@ def _assistant_design(run: Run) -> dict | None:
     student's parameters, and at least twice the student's; None when there is none."""
     import math
 
-    final, teacher = run.chosen["params"], design_params_of(run)
+    final, teacher = run.chosen["params"], design_params(run)
     ceiling = math.sqrt(final * teacher)
     family = run.chosen["architecture"].get("kind")
     candidates = run.backend.candidates(run.design_teacher, run.split.train, base=run.config.student_base,
@@ -145,12 +145,6 @@ def _assistant_design(run: Run) -> dict | None:
     if not pool:
         return None
     return max(pool, key=lambda c: (c.params, c.name)).summary()
-
-
-def design_params_of(run: Run) -> int:
-    from .prepare import design_params
-
-    return design_params(run)
 
 
 def with_strategies(run: Run, objective: torch.nn.Module, data: TrainData,

@@ -167,9 +167,12 @@ class EnsembleTeacher(Teacher):
         labels = np.asarray(validation.labels)
         self.temperatures = [fit_temperature(z, labels) for z in self.member_logits(validation)]
 
-    def evaluate_members(self, data: TaskData, fused: np.ndarray) -> dict:
-        """Each teacher's accuracy on ``data`` beside the ensemble's, and how often they agree."""
-        logits = self.member_logits(data)
+    def evaluate_members(self, data: TaskData) -> np.ndarray:
+        """The fused logits of ``data``, with each teacher's run once for them and the ensemble's
+        summary (each teacher's accuracy beside the ensemble's, how often they agree) kept for the report."""
+        inputs = self.encode(data)
+        logits = self.member_logits_of(inputs)
+        fused = self.fuse(logits, inputs.get(ROUTE))
         labels = np.asarray(data.labels)
         predictions = np.stack([z.argmax(1) for z in logits])
         members = [{"ref": m.ref, "kind": m.kind, "weight": float(w), "domain": d, "temperature": round(float(t), 4),
@@ -180,7 +183,7 @@ class EnsembleTeacher(Teacher):
                         "designed_from": self.primary.ref, "accuracy": float((fused.argmax(1) == labels).mean()),
                         "all_agree": float((predictions == predictions[0]).all(axis=0).mean()),
                         "best_teacher": best["ref"], "best_teacher_accuracy": best["accuracy"]}
-        return self.summary
+        return fused
 
     # -- costs ----------------------------------------------------------------------------------
 

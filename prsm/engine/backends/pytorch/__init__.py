@@ -16,7 +16,7 @@ from ...export.preprocessing import describe
 from ...export.weights import export_pth, export_safetensors
 from ...students.design import Candidate
 from ...zoo import build_model
-from ..base import STRATEGIES, Backend, Student
+from ..base import Backend, Student
 from . import students
 
 MIN_STEPS = 1500
@@ -24,7 +24,6 @@ MIN_STEPS = 1500
 
 class PyTorchBackend(Backend):
     name = "pytorch"
-    strategies = STRATEGIES["pytorch"]
     tasks = ("tabular", "image")
     formats = ("safetensors", "pth", "onnx", "onnx-int8")
     default_exports = formats

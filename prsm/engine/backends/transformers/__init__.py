@@ -17,7 +17,7 @@ from ...errors import BadInput
 from ...export.onnx import export_onnx, quantize_int8, verify_int8, verify_onnx
 from ...export.preprocessing import describe
 from ...students.design import Candidate
-from ..base import STRATEGIES, Backend, Student
+from ..base import Backend, Student
 from . import bases, light, students, vocab
 from .export import export_huggingface, export_state_dict
 from .objective import TransformerObjective
@@ -28,7 +28,6 @@ MIN_CAPPED_COVERAGE = 0.85  # a capped vocabulary the search tries keeps this sh
 
 class TransformersBackend(Backend):
     name = "transformers"
-    strategies = STRATEGIES["transformers"]
     tasks = ("text",)
     formats = ("huggingface", "safetensors", "pth", "onnx", "onnx-int8")
     default_exports = formats
