@@ -2,7 +2,9 @@
 teacher ensemble, the progressive (teacher assistant) chain, adversarial and curriculum training.
 
     .venv/bin/python bench/advanced_strategies.py ensemble      # digits: the catalog's two digits teachers
-    .venv/bin/python bench/advanced_strategies.py progressive   # digits, the default small student (~90x)
+    .venv/bin/python bench/advanced_strategies.py ensemble-fashion      # Fashion-MNIST: two CNNs trained here
+    .venv/bin/python bench/advanced_strategies.py progressive   # digits, the default small student (~46x) and ~180x
+    .venv/bin/python bench/advanced_strategies.py progressive-fashion   # Fashion-MNIST, a student ~100x smaller
     .venv/bin/python bench/advanced_strategies.py curriculum    # digits
     .venv/bin/python bench/advanced_strategies.py adversarial   # Fashion-MNIST, a CNN teacher trained here
     .venv/bin/python bench/advanced_strategies.py incremental   # digits, then digits moved two pixels right
@@ -25,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -110,9 +114,16 @@ def curriculum(args, scratch: Path) -> list[dict]:
     return rows
 
 
-def _fashion_teacher(folder: Path) -> Path:
-    """A CNN (32 and 64 channels, 128 hidden; about 420k parameters) trained 4 epochs on 20,000 of
-    Fashion-MNIST's training images with shifts and flips, by the catalog's training code."""
+# Fashion-MNIST teachers trained here: (channels, hidden, flip, seed of the weights and of the 20,000
+# training images picked). The second differs from the first in depth, width, augmentation and rows,
+# so that the two disagree where an ensemble can help.
+FASHION_TEACHERS = {"fashion-cnn-32x64": ([32, 64], 128, True, 3, 0),
+                    "fashion-cnn-24x48x96": ([24, 48, 96], 96, False, 7, 7)}
+
+
+def _fashion_teacher(cache: Path, name: str = "fashion-cnn-32x64") -> Path:
+    """A CNN of ``FASHION_TEACHERS`` trained 4 epochs on 20,000 of Fashion-MNIST's training images with
+    shifts (and flips), by the catalog's training code; kept in ``cache``."""
     import torch
 
     from prsm.engine.catalog.training import (build_device, seed_everything, stratified_subset, teacher_split,
@@ -121,27 +132,75 @@ def _fashion_teacher(folder: Path) -> Path:
     from prsm.engine.training.augment import Augmentation
     from prsm.engine.zoo import FORMAT, build_model, save_zoo_model
 
+    folder = cache / name
     if (folder / "architecture.json").is_file():
         return folder
-    generator = seed_everything(3)
+    channels, hidden, flip, seed, rows_seed = FASHION_TEACHERS[name]
+    generator = seed_everything(seed)
     data = load_builtin("fashion-mnist")
     train_rows, _, _ = teacher_split(data)
-    train_rows = stratified_subset(train_rows, data.labels, 20_000)
+    train_rows = stratified_subset(train_rows, data.labels, 20_000, seed=rows_seed)
     architecture = {"format": FORMAT, "kind": "cnn", "task": "image", "classes": list(data.classes),
-                    "config": {"in_channels": 1, "image_size": [28, 28], "channels": [32, 64], "hidden": 128,
+                    "config": {"in_channels": 1, "image_size": [28, 28], "channels": channels, "hidden": hidden,
                                "dropout": 0.3}}
     model = build_model(architecture)
     train_classifier(model, data.images[train_rows], data.labels[train_rows], epochs=4, batch_size=128, lr=2e-3,
                      weight_decay=1e-4, generator=generator, progress=_quiet,
-                     augment=Augmentation(task="image", flip=True, shift=2), device=build_device())
+                     augment=Augmentation(task="image", flip=flip, shift=2), device=build_device())
     torch.manual_seed(0)
     return save_zoo_model(model, architecture, folder)
 
 
-def adversarial(args, scratch: Path) -> list[dict]:
-    teacher = str(_fashion_teacher(Path(args.cache) / "fashion-cnn-32x64"))
+def _fashion_common(args) -> dict:
+    return {"data": "builtin:fashion-mnist", "max_train_examples": args.fashion_rows}
+
+
+def ensemble_fashion(args, scratch: Path) -> list[dict]:
+    """Two differently trained Fashion-MNIST CNNs: the student of their ensemble against the student
+    of the better one alone, at the same size (the ensemble's student is designed from the better)."""
+    from prsm.engine.data.builtin import load_builtin
+    from prsm.engine.teachers import load_teacher
+
+    data = load_builtin("fashion-mnist")
+    test = data.subset(np.arange(*data.meta["splits"]["test"]))
+    accuracy = {}
+    for name in FASHION_TEACHERS:
+        path = _fashion_teacher(Path(args.cache), name)
+        accuracy[str(path)] = float((load_teacher(str(path)).logits(test).argmax(1) == test.labels).mean())
+    best, other = sorted(accuracy, key=lambda ref: -accuracy[ref])
+    print("teachers on the official test split: " + ", ".join(f"{Path(r).name} {100 * a:.2f}%" for r, a in accuracy.items()))
+    pair = [{"teacher": best, "weight": 0.5}, {"teacher": other, "weight": 0.5}]
+    runs = {f"best teacher alone ({Path(best).name})": {"teacher": best},
+            f"other teacher alone ({Path(other).name})": {"teacher": other},
+            "ensemble (weighted_ensemble)": {"teacher": best, "ensemble": {"members": pair}},
+            "ensemble (confidence)": {"teacher": best, "ensemble": {"members": pair, "fusion": "confidence"}}}
     rows = []
-    common = {"teacher": teacher, "data": "builtin:fashion-mnist", "max_train_examples": args.fashion_rows}
+    for name, fields in runs.items():
+        reports = [_distil(scratch / f"{name}-{seed}", seed=seed, **_fashion_common(args), **fields)
+                   for seed in range(args.seeds)]
+        rows.append(_summary(name, reports, lambda rs: {"teacher accuracy %": round(
+            100 * statistics.mean(r["teacher"]["accuracy"] for r in rs), 2)}))
+    return rows
+
+
+def progressive_fashion(args, scratch: Path) -> list[dict]:
+    """A Fashion-MNIST CNN teacher (420k parameters) and a student of two blocks of 4 and 8 channels
+    (about 100x smaller): the teacher-assistant chain against direct distillation."""
+    teacher = str(_fashion_teacher(Path(args.cache)))
+    fixed = {"layer_count": 2, "hidden_size": 4}
+    rows = []
+    for name, strategies in (("direct (basic)", []), ("progressive (teacher assistant)", ["progressive"])):
+        reports = [_distil(scratch / f"{name}-{seed}", teacher=teacher, seed=seed, strategies=strategies,
+                           **_fashion_common(args), **fixed) for seed in range(args.seeds)]
+        rows.append(_summary(name, reports, lambda rs: {"assistant": "/".join(sorted({
+            f"{r['training']['progressive']['assistant_params']:,}" for r in rs if r["training"].get("progressive")}))}))
+    return rows
+
+
+def adversarial(args, scratch: Path) -> list[dict]:
+    teacher = str(_fashion_teacher(Path(args.cache)))
+    rows = []
+    common = {"teacher": teacher, **_fashion_common(args)}
     for name, fields in (("basic", {"attack_eval": True}), ("adversarial", {"strategies": ["adversarial"]})):
         reports = [_distil(scratch / f"{name}-{seed}", seed=seed, **common, **fields) for seed in range(args.seeds)]
         rows.append(_summary(name, reports, lambda rs: {
@@ -280,7 +339,8 @@ def _domains(reports: list[dict]) -> dict:
             "moved digits after %": figure("new", "student_accuracy")}
 
 
-BENCHES = {"ensemble": ensemble, "progressive": progressive, "curriculum": curriculum, "adversarial": adversarial,
+BENCHES = {"ensemble": ensemble, "ensemble-fashion": ensemble_fashion, "progressive": progressive,
+           "progressive-fashion": progressive_fashion, "curriculum": curriculum, "adversarial": adversarial,
            "incremental": incremental, "adaptation": adaptation}
 
 

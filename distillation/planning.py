@@ -12,7 +12,7 @@ from fractions import Fraction
 from core.errors import DomainError
 from ledger import pricing
 from ledger.amounts import UNITS_PER_FTNS, display_ftns
-from prsm.engine.backends import STRATEGIES
+from prsm.engine.backends import strategy_refused
 from prsm.engine.catalog import ENTRIES, build_seconds_expected
 from prsm.engine.config import DistillConfig
 from prsm.engine.data.builtin import BUILTIN_NAMES
@@ -386,11 +386,8 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
                                          requested=request.backend)
     except BackendRefused as refused:
         raise PlanningError(str(refused), refused.field) from None
-    refused = [strategy for strategy in request.strategies if strategy not in STRATEGIES[backend]]
-    if refused:
-        trains = ", ".join(STRATEGIES[backend]) or "basic distillation only"
-        raise PlanningError(f"the {refused[0]} strategy is not available on the {backend} backend (it trains with "
-                            f"{trains})", request.strategy_field(refused[0]))
+    if refused := strategy_refused(backend, request.strategies, entry.task or None):
+        raise PlanningError(refused[1], request.strategy_field(refused[0]))
     if request.augmentation_task is not None and entry.task and entry.task != request.augmentation_task:
         raise PlanningError(f"augmentation_techniques are for {request.augmentation_task} data; the teacher takes "
                             f"{entry.task} data", "augmentation_techniques")

@@ -7,7 +7,7 @@ import pytest
 
 from accounts.services import user_create
 from distillation.models import DistillationJob
-from distillation.planning import plan, search_cost_factor
+from distillation.planning import PlanningError, plan, search_cost_factor
 from distillation.tests.conftest import catalog_home  # noqa: F401 - the digits-mlp teacher, built once
 from prsm.request import DistillationRequest
 
@@ -154,6 +154,12 @@ def test_the_estimate_prices_each_strategy_and_each_teacher(catalog_home):
     assert strategy_cost_factor(["adversarial"], "small") == 5
     assert adversarial.compute_hours > basic.compute_hours and progressive.compute_hours > basic.compute_hours
     assert estimate(training_strategy="curriculum").compute_hours == basic.compute_hours
+    # Keras students train with every strategy, but have no input to perturb in text
+    assert estimate(training_strategy="adversarial", backend="tensorflow").compute_hours > basic.compute_hours
+    with pytest.raises(PlanningError, match="tensorflow backend for text") as refused:
+        plan(request=DistillationRequest(teacher_model="catalog:sentiment-minilm", backend="tensorflow",
+                                         training_strategy="adversarial"))
+    assert refused.value.field == "training_strategy"
     pair = plan(request=DistillationRequest(ensemble_teachers=["catalog:digits-mlp", "catalog:digits-mlp-wide"],
                                             search="off"))
     assert len(pair.cost.teacher_fees) == 2 and pair.compute_hours > basic.compute_hours

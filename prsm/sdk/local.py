@@ -103,11 +103,11 @@ class LocalBackend:
                                              requested=request.backend)
         except BackendRefused as refused:
             raise SdkError(f"{refused.field}: {refused}", field=refused.field) from None
-        from ..engine.backends import STRATEGIES
+        from ..engine.backends import strategy_refused
 
-        if refused := [s for s in request.strategies if s not in STRATEGIES[backend]]:
+        if refused := strategy_refused(backend, request.strategies, teacher_task(teacher)):
             field = request.strategy_field(refused[0])
-            raise SdkError(f"{field}: the {refused[0]} strategy is not available on the {backend} backend", field=field)
+            raise SdkError(f"{field}: {refused[1]}", field=field)
         try:
             config = request_to_config(request, teacher=teacher, dataset=dataset, backend=backend, epochs=request.epochs,
                                        source=source)

@@ -103,10 +103,7 @@ def test_progressive_distillation_trains_an_assistant_between_teacher_and_studen
     assert report["student"]["accuracy"] > 0.8
 
 
-def test_a_strategy_a_backend_cannot_train_with_is_refused_before_training(tmp_path, digits_teacher, digits_csv):
-    with pytest.raises(BadInput, match="not available on the tensorflow backend"):
-        run_distillation(_config(digits_teacher, digits_csv, strategies=["curriculum"], backend="tensorflow"),
-                         tmp_path / "tf")
+def test_strategy_settings_that_cannot_hold_are_refused(digits_teacher, digits_csv):
     with pytest.raises(ValueError, match="augment changes the rows"):
         _config(digits_teacher, digits_csv, strategies=["adversarial"], augment=True)
     with pytest.raises(ValueError, match="add 'adversarial' or attack_eval"):

@@ -22,13 +22,27 @@ from ..training.loop import LogitObjective, Trainer, TrainData, TrainResult, Tra
 
 
 # The training strategies beyond basic each backend trains with (training.strategies); the planner
-# reads this before anything is imported: adversarial perturbs image and tabular tensors (pytorch),
-# and the TensorFlow backend's Keras loop has none of them yet.
+# reads this before anything is imported. Adversarial training perturbs image and tabular tensors
+# (pytorch, tensorflow) or a transformer's input embeddings (transformers); a Keras text student (an
+# embedding bag over token ids) has neither.
 STRATEGIES = {
     "pytorch": ("progressive", "adversarial", "curriculum"),
     "transformers": ("progressive", "adversarial", "curriculum"),
-    "tensorflow": (),
+    "tensorflow": ("progressive", "adversarial", "curriculum"),
 }
+NO_ADVERSARIAL = {("tensorflow", "text"): "a Keras text student reads token ids, which have no gradient to follow, "
+                                          "and has no transformer embeddings to perturb"}
+
+
+def strategy_refused(backend: str, strategies, task: str | None) -> tuple[str, str] | None:
+    """The first of ``strategies`` that ``backend`` cannot train with on ``task`` data, and why; None: none."""
+    for strategy in strategies:
+        if strategy not in STRATEGIES[backend]:
+            trains = ", ".join(STRATEGIES[backend]) or "basic distillation only"
+            return strategy, f"the {strategy} strategy is not available on the {backend} backend (it trains with {trains})"
+        if strategy == "adversarial" and (why := NO_ADVERSARIAL.get((backend, task))):
+            return strategy, f"the adversarial strategy is not available on the {backend} backend for {task}: {why}"
+    return None
 
 
 @dataclass
@@ -52,11 +66,6 @@ class Backend(ABC):
     tasks: tuple[str, ...] = ()
     default_exports: tuple[str, ...] = ()
     formats: tuple[str, ...] = ()
-
-    @property
-    def strategies(self) -> tuple[str, ...]:
-        """The training strategies beyond basic it trains with (``STRATEGIES``, which the planner reads)."""
-        return STRATEGIES.get(self.name, ())
 
     @abstractmethod
     def candidates(self, teacher, train: TaskData, base: str | None = None,
@@ -109,6 +118,22 @@ class Backend(ABC):
 
     def evaluate(self, student: Student, data: TaskData) -> np.ndarray:
         return predict_logits(student.module, student.adapter, student.adapter.encode(data))
+
+    def adversarial_objective(self, objective: nn.Module, attack: dict):
+        """``objective`` on PGD perturbations of each batch as well (``attack``: ``attack_settings``')."""
+        from ..training.strategies import AdversarialObjective
+
+        return AdversarialObjective(objective, **attack)
+
+    def accuracy_under_attack(self, student: Student, data: TaskData, attack: dict, seed: int) -> float | None:
+        """The student's accuracy on ``data`` under a PGD attack (image and tabular tensors); None where
+        its inputs take no gradient."""
+        if getattr(student.adapter, "kind", "") != "tensor":
+            return None
+        from ..training.strategies import accuracy_under_attack
+
+        return accuracy_under_attack(student.module, student.adapter, student.adapter.encode(data), data.labels, attack,
+                                     seed=seed)
 
     @abstractmethod
     def export(self, student: Student, formats: list[str], folder: Path, root: Path, test: TaskData) -> dict:

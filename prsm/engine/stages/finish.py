@@ -124,7 +124,6 @@ def _under_attack(run: Run) -> None:
     from ..training.strategies import (
         ADVERSARIAL_EPSILON,
         EVAL_PGD_STEPS,
-        accuracy_under_attack,
         embeddings_adversarial_ready,
         text_accuracy_under_attack,
     )
@@ -139,12 +138,11 @@ def _under_attack(run: Run) -> None:
                                               seed=c.seed)
         unit = "standard deviations of the embedding table, on the input embeddings"
     else:
-        if getattr(run.student.adapter, "kind", "") != "tensor":
-            return
         settings = attack_of(run)
         epsilon = settings["epsilon"]
-        accuracy = accuracy_under_attack(run.student.module, run.student.adapter, run.student.adapter.encode(test),
-                                         test.labels, settings, seed=c.seed)
+        accuracy = run.backend.accuracy_under_attack(run.student, test, settings, c.seed)
+        if accuracy is None:
+            return
         unit = "pixels (0..1)" if run.data.task == "image" else "feature standard deviations"
     run.under_attack = {"attack": "pgd", "steps": EVAL_PGD_STEPS, "epsilon": epsilon, "epsilon_unit": unit,
                         "accuracy": accuracy}

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..backends import formats_of, get_backend, select_backend
+from ..backends import formats_of, get_backend, select_backend, strategy_refused
 from ..data.loaders import load_data as load_data_ref
 from ..data.splits import split_by_parts, split_with_test_rows, stratified_split
 from ..data.types import TaskData, sha256_of_bytes
@@ -92,11 +92,8 @@ def load_teacher(run: Run) -> None:
     name = select_backend(run.config.backend, run.data.task, run.design_teacher.kind, run.config.exports,
                           run.config.target_hardware)
     run.backend = get_backend(name)
-    refused = [strategy for strategy in run.config.strategies if strategy not in run.backend.strategies]
-    if refused:
-        where = ", ".join(run.backend.strategies) or "none"
-        raise BadInput(f"training strategy {refused[0]!r} is not available on the {name} backend (it trains with: "
-                       f"{where})")
+    if refused := strategy_refused(name, run.config.strategies, run.data.task):
+        raise BadInput(refused[1])
     offered = formats_of(name)
     unknown = [f for f in run.config.exports or [] if f not in offered]
     if unknown:  # refused now, not after the training

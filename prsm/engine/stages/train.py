@@ -22,7 +22,7 @@ from ..training.augment import augmentation_for
 from ..training.cache import cached_teacher_logits
 from ..training.checkpoint import load_checkpoint
 from ..training.loop import TrainData, TrainSettings
-from ..training.strategies import AdversarialObjective, attack_settings, difficulty_ranks
+from ..training.strategies import attack_settings, difficulty_ranks
 from .prepare import design_params, teacher_logits_key
 from .safety import fit_with_breaker
 
@@ -165,7 +165,7 @@ def with_strategies(run: Run, objective: torch.nn.Module, data: TrainData,
         run.attack = {"key": "inputs_embeds", "epsilon": epsilon, "scale": None, "bounds": None}
         objective = EmbeddingAdversarialObjective(objective, epsilon)
     elif "adversarial" in strategies:
-        objective = AdversarialObjective(objective, **attack_of(run))
+        objective = run.backend.adversarial_objective(objective, attack_of(run))
     return objective
 
 

@@ -130,7 +130,7 @@ class Trainer:
         lengths = token_lengths(train.inputs) if s.group_by_length else None
         self._by_length = lengths is not None
         for epoch in range(state["epoch"], s.epochs if not state["finished"] else 0):
-            order = _order(train, s, epoch, lengths)
+            order = training_order(train, s, epoch, lengths)
             for step in range(state["step_in_epoch"], epoch_steps[epoch]):
                 rows = order[step * s.batch_size:(step + 1) * s.batch_size]
                 loss = self._step(train, rows, optimizer, schedule, (epoch, step))
@@ -256,7 +256,7 @@ class Trainer:
                            resumed_from_step=state.get("resumed_from_step"), batches_by_length=self._by_length)
 
 
-def _order(train: TrainData, s: TrainSettings, epoch: int, lengths: np.ndarray | None) -> np.ndarray:
+def training_order(train: TrainData, s: TrainSettings, epoch: int, lengths: np.ndarray | None = None) -> np.ndarray:
     """The epoch's rows in training order: every row, or the curriculum's share of them."""
     chosen = train.epoch_rows(epoch, s.epochs)
     if chosen is None:

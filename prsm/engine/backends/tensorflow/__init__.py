@@ -28,7 +28,7 @@ from ..pytorch import students as designs
 from ..pytorch import PyTorchBackend
 from ..transformers import TransformersBackend, typical_length
 from .models import keras, keras_cost, keras_model, parameter_count, weight_bytes
-from .training import KerasTrainer, predict
+from .training import KerasAdversarial, KerasTrainer, accuracy_under_attack_tf, predict
 
 KERAS_FILE = "model.keras"
 MOBILE_CALIBRATION_ROWS = 32  # enough to set a design's int8 ranges for timing it (its accuracy is not measured)
@@ -160,7 +160,24 @@ class TensorFlowBackend(Backend):
         if train.augment is not None and student.family == "bag":
             raise BadInput("augmentation of texts masks tokens for a transformer's inputs; the tensorflow backend's "
                            "text students do not take it: use text_variants (new texts the teacher labels once)")
-        return KerasTrainer(student.module, settings, checkpoint, reporter, fingerprint).fit(train, validation)
+        adversarial = objective if isinstance(objective, KerasAdversarial) else None
+        return KerasTrainer(student.module, settings, checkpoint, reporter, fingerprint).fit(train, validation, adversarial)
+
+    def adversarial_objective(self, objective, attack: dict) -> KerasAdversarial:
+        """The Distiller's train_step takes the attack's settings (the loss lives there, not in an objective)."""
+        scale = attack["scale"]
+        return KerasAdversarial(attack["epsilon"], None if scale is None else np.asarray(scale, dtype=np.float32),
+                                attack["bounds"])
+
+    def accuracy_under_attack(self, student: Student, data: TaskData, attack: dict, seed: int) -> float | None:
+        if student.family == "bag":
+            return None
+        from ...training.strategies import EVAL_PGD_STEPS
+
+        scale = attack["scale"]
+        epsilon = attack["epsilon"] * (1.0 if scale is None else np.asarray(scale, dtype=np.float32))
+        return accuracy_under_attack_tf(student.module, student.adapter.encode(data)["x"], data.labels, epsilon,
+                                        EVAL_PGD_STEPS, attack["bounds"], seed=seed)
 
     def evaluate(self, student: Student, data: TaskData) -> np.ndarray:
         return predict(student.module, student.adapter.encode(data)["x"])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,8 @@ from ...training.augment import batch_rng
 from ...training.callbacks import Reporter
 from ...training.checkpoint import load_checkpoint, save_atomic
 from ...training.loop import (TrainData, TrainResult, TrainSettings, _trained_by, checkpoint_due, end_of_epoch,
-                              epoch_order)
+                              training_order)
+from ...training.strategies import ADVERSARIAL_MIX, TRAIN_PGD_STEPS
 from .models import input_dtype, keras  # the backend chosen before keras loads
 
 import tensorflow as tf  # noqa: E402  (keras' runtime; imported after models set KERAS_BACKEND)
@@ -69,23 +70,84 @@ def distillation_loss(logits, teacher, labels, temperature: float, alpha: float)
     return alpha * tf.reduce_mean(kl) * temperature**2 + (1 - alpha) * hard
 
 
-class Distiller(keras.Model):
-    """Wraps the student for training; ``call`` is the student's, ``train_step`` the loss above."""
+@dataclass(frozen=True)
+class KerasAdversarial:
+    """Adversarial training of a Keras student (``training.strategies``' settings): the loss on the clean
+    batch and on a PGD perturbation of it within ``epsilon`` times ``scale`` (per feature), mixed."""
 
-    def __init__(self, student: keras.Model, temperature: float, alpha: float) -> None:
+    epsilon: float
+    scale: np.ndarray | None = None
+    bounds: tuple[float, float] | None = None
+    steps: int = TRAIN_PGD_STEPS
+    mix: float = ADVERSARIAL_MIX
+
+
+class Distiller(keras.Model):
+    """Wraps the student for training; ``call`` is the student's, ``train_step`` the loss above (on
+    the clean batch and, with ``adversarial``, on its PGD perturbation as well)."""
+
+    def __init__(self, student: keras.Model, temperature: float, alpha: float,
+                 adversarial: KerasAdversarial | None = None) -> None:
         super().__init__()
         self.student, self.temperature, self.alpha = student, float(temperature), float(alpha)
+        self.adversarial = adversarial
 
     def call(self, x, training=False):
         return self.student(x, training=training)
 
     def train_step(self, data):
         x, (labels, teacher) = data
+
+        def loss_at(inputs):
+            return distillation_loss(self.student(inputs, training=True), teacher, labels, self.temperature, self.alpha)
+
+        a = self.adversarial
+        perturbed = None if a is None else pgd_tf(loss_at, x, a.epsilon if a.scale is None else a.epsilon * a.scale,
+                                                   a.steps, a.bounds)
         with tf.GradientTape() as tape:
-            loss = distillation_loss(self.student(x, training=True), teacher, labels, self.temperature, self.alpha)
+            loss = loss_at(x)
+            if perturbed is not None:
+                loss = (1 - a.mix) * loss + a.mix * loss_at(perturbed)
         variables = self.student.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return {"loss": loss}
+
+
+def pgd_tf(loss_at, x, epsilon, steps: int, bounds: tuple[float, float] | None = None, random_start: bool = True):
+    """``training.strategies.pgd`` in TensorFlow: inputs within ``epsilon`` of ``x`` (L-infinity) that
+    raise ``loss_at``, in ``steps`` signed gradient steps of 2.5 epsilon / steps (Madry et al., 2018)."""
+    x = tf.stop_gradient(tf.cast(x, tf.float32))
+    epsilon = tf.cast(epsilon, tf.float32)
+    step = 2.5 * epsilon / max(steps, 1)
+    adv = x + tf.random.uniform(tf.shape(x), -1.0, 1.0) * epsilon if random_start else x
+    adv = adv if bounds is None else tf.clip_by_value(adv, *bounds)
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            tape.watch(adv)
+            loss = loss_at(adv)
+        adv = adv + step * tf.sign(tape.gradient(loss, adv))
+        adv = tf.minimum(tf.maximum(adv, x - epsilon), x + epsilon)
+        adv = adv if bounds is None else tf.clip_by_value(adv, *bounds)
+    return tf.stop_gradient(adv)
+
+
+def accuracy_under_attack_tf(model: keras.Model, x: np.ndarray, labels: np.ndarray, epsilon, steps: int,
+                             bounds: tuple[float, float] | None, batch_size: int = 256, seed: int = 0) -> float:
+    """The share of rows a PGD attack of ``steps`` steps (cross-entropy on the labels) does not turn,
+    as ``training.strategies.accuracy_under_attack`` measures a torch student."""
+    tf.random.set_seed(seed)
+    right = 0
+    for start in range(0, len(labels), batch_size):
+        xb = tf.convert_to_tensor(np.asarray(x[start:start + batch_size], dtype=np.float32))
+        yb = tf.convert_to_tensor(np.asarray(labels[start:start + batch_size], dtype=np.int32))
+
+        def loss_at(inputs, yb=yb):
+            return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=yb, logits=model(inputs, training=False)))
+
+        adv = pgd_tf(loss_at, xb, epsilon, steps, bounds)
+        right += int(np.sum(np.argmax(model(adv, training=False), axis=1) == labels[start:start + batch_size]))
+    return right / max(len(labels), 1)
 
 
 class _Steps(keras.callbacks.Callback):
@@ -94,16 +156,17 @@ class _Steps(keras.callbacks.Callback):
     figures, the best weights and early stopping (:meth:`KerasTrainer.end_epoch`)."""
 
     def __init__(self, trainer: KerasTrainer, state: dict, total: int, started: float, first_step: int,
-                 validation: TrainData, rows: int) -> None:
+                 validation: TrainData, sizes: list[int]) -> None:
         super().__init__()
         self.trainer, self.state, self.total, self.started, self.first_step = trainer, state, total, started, first_step
-        self.validation, self.rows = validation, rows
+        self.validation, self.sizes = validation, sizes  # each epoch's rows
 
     def on_train_batch_end(self, batch, logs=None):
         t, state, size = self.trainer, self.state, self.trainer.settings.batch_size
         done = state["step_in_epoch"] * size  # rows of this epoch before the batch just trained
+        rows = self.sizes[min(state["epoch"], len(self.sizes) - 1)]
         state.update(step_in_epoch=state["step_in_epoch"] + 1, global_step=state["global_step"] + 1,
-                     samples=state["samples"] + min(size, self.rows - done))
+                     samples=state["samples"] + min(size, rows - done))
         state["last_loss"] = float(logs["loss"]) if logs and "loss" in logs else state.get("last_loss")
         step = state["global_step"]
         if t.checkpoint_due(step):
@@ -138,12 +201,12 @@ class KerasTrainer:
         self.stopped: str | None = None
         self._saved_at = time.monotonic()
 
-    def fit(self, train: TrainData, validation: TrainData) -> TrainResult:
+    def fit(self, train: TrainData, validation: TrainData, adversarial: KerasAdversarial | None = None) -> TrainResult:
         s = self.settings
-        rows = len(train.labels)
-        steps_per_epoch = math.ceil(rows / s.batch_size)
-        total = steps_per_epoch * s.epochs
-        self.distiller = Distiller(self.model, s.temperature, s.alpha if _has_teacher(train) else 0.0)
+        sizes = train.epoch_sizes(s.epochs)  # every row each epoch, or a curriculum's growing share
+        epoch_steps = [math.ceil(size / s.batch_size) for size in sizes]
+        total = sum(epoch_steps)
+        self.distiller = Distiller(self.model, s.temperature, s.alpha if _has_teacher(train) else 0.0, adversarial)
         self.optimizer = keras.optimizers.AdamW(WarmupLinearDecay(s.learning_rate, max(1, int(total * s.warmup_fraction)), total),
                                                 weight_decay=s.weight_decay)
         self.distiller.compile(optimizer=self.optimizer, jit_compile=False)
@@ -151,18 +214,26 @@ class KerasTrainer:
         state = self._resume()
         started, first_step, first_samples = time.perf_counter(), state["global_step"], state["samples"]
         self._saved_at = time.monotonic()
-        steps = _Steps(self, state, total, started, first_step, validation, rows)
-        # at most two fits: the rest of an epoch a resumed run stopped in, then the whole epochs left
-        # (one fit over many epochs: a fit call costs a few hundred ms to set up, an epoch of a small
-        # data set a few ms)
+        steps = _Steps(self, state, total, started, first_step, validation, sizes)
+        # the rest of an epoch a resumed run stopped in, then the epochs left: in one fit where every
+        # epoch has the same rows (a fit call costs a few hundred ms to set up, an epoch of a small data
+        # set a few ms), else one fit per epoch (a curriculum's epochs grow)
         if not state["finished"] and state["step_in_epoch"]:
-            left = steps_per_epoch - state["step_in_epoch"]
-            self.distiller.fit(self._batches(train, [state["epoch"]], state["step_in_epoch"]), epochs=1,
-                               steps_per_epoch=left, shuffle=False, verbose=0, callbacks=[steps])
-        if not state["finished"] and not self.stopped and not state["stopped_early"] and state["epoch"] < s.epochs:
-            self.distiller.fit(self._batches(train, range(state["epoch"], s.epochs), 0),
-                               epochs=s.epochs - state["epoch"], steps_per_epoch=steps_per_epoch, shuffle=False, verbose=0,
-                               callbacks=[steps])
+            left = epoch_steps[state["epoch"]] - state["step_in_epoch"]
+            if left > 0:
+                self.distiller.fit(self._batches(train, [state["epoch"]], state["step_in_epoch"]), epochs=1,
+                                   steps_per_epoch=left, shuffle=False, verbose=0, callbacks=[steps])
+            else:  # stopped after an epoch's last batch, before its end: end it now (validation, best weights)
+                steps.set_model(self.distiller)
+                steps.on_epoch_end(state["epoch"])
+        same = len(set(epoch_steps)) == 1
+        while not state["finished"] and not self.stopped and not state["stopped_early"] and state["epoch"] < s.epochs:
+            first = state["epoch"]
+            epochs = range(first, s.epochs) if same else [first]
+            self.distiller.fit(self._batches(train, epochs, 0), epochs=len(epochs), steps_per_epoch=epoch_steps[first],
+                               shuffle=False, verbose=0, callbacks=[steps])
+            if state["epoch"] == first:  # the fit ended without finishing an epoch (stopped): never loop on it
+                break
         if self.stopped:
             raise Cancelled(self.stopped)
         self.model.set_weights(state["best_state"])
@@ -179,7 +250,7 @@ class KerasTrainer:
         ``first_step`` of the first; each epoch's rows are gathered when it begins."""
         b = self.settings.batch_size
         for epoch in epochs:
-            order = epoch_order(self.settings.seed, epoch, len(train.labels), b)[first_step * b:]
+            order = training_order(train, self.settings, epoch)[first_step * b:]
             x, labels, teacher = self._epoch_rows(train, order, epoch, first_step)
             first_step = 0
             for i in range(0, len(x), b):
