@@ -176,3 +176,29 @@ def test_an_ensemble_and_an_update_are_chosen_in_the_browser(ada, browser_page):
     assert '"training_strategy": "curriculum"' in sent and '"fusion_strategy": "confidence"' in sent
     assert '"specialty_requirements"' in sent
     check_page(page, "review-ensemble")
+
+
+def test_a_domain_adaptation_is_chosen_in_the_browser(ada, browser_page):
+    """A model to adapt on the teacher step, the domain on the data step: each passes axe and fits a
+    phone, and the review says what the new model starts from."""
+    page = browser_page
+    log_in(page, "ada", next_path="/distill/teacher/")
+    page.get_by_text("Adapt a model to new data").click()
+    page.locator("#id_source_model").select_option("catalog:digits-mlp")
+    check_page(page, "teacher-adapt")
+    next_step(page, "data")
+    page.locator('input[name="dataset"][value="builtin:digits"]').check()
+    page.locator("#id_target_domain").fill("scanned digits")
+    check_page(page, "data-adapt")
+    next_step(page, "goal")
+    next_step(page, "budget")
+    next_step(page, "review", button="Review")
+    assert "catalog:digits-mlp, which teaches: adapted to scanned digits" in page.locator("#review-starts-from").inner_text()
+    sent = page.locator("#request-json").inner_text()
+    assert '"source_model": "catalog:digits-mlp"' in sent and '"adaptation_strategy": "domain_transfer"' in sent
+    assert '"teacher_model"' not in sent
+    check_page(page, "review-adapt")
+    page.locator("#submit-job").click()
+    page.wait_for_url("**/jobs/*/")
+    job = DistillationJob.objects.get(owner=ada)
+    assert job.request["source_model"] == "catalog:digits-mlp" and job.engine_config["student_from"]

@@ -274,7 +274,8 @@ def test_an_ensemble_chosen_on_the_teacher_step_is_reviewed_priced_per_teacher_a
     assert len(job.estimate["breakdown_units"]["teacher_fees"]) == 2
 
 
-def test_an_update_of_a_finished_job_with_minimums_is_chosen_in_the_advanced_options(client, ada):
+def _finished_job(owner):
+    """A completed PyTorch job of ``owner`` whose model/ export is the catalog's digits teacher."""
     import shutil
 
     from distillation.selectors import job_out_dir
@@ -282,15 +283,21 @@ def test_an_update_of_a_finished_job_with_minimums_is_chosen_in_the_advanced_opt
     from prsm.engine.catalog import resolve
     from prsm.request import DistillationRequest
 
-    base = distillation_job_create(owner=ada, request=DistillationRequest(teacher_model="catalog:digits-mlp",
-                                                                          budget_ftns=1000, epochs=2))
+    base = distillation_job_create(owner=owner, request=DistillationRequest(teacher_model="catalog:digits-mlp",
+                                                                            budget_ftns=1000, epochs=2))
     base, token = job_lease_acquire(job_id=base.job_id)
     shutil.copytree(resolve("catalog:digits-mlp"), job_out_dir(base) / "model")
     report = {"task": "tabular", "backend": "pytorch", "name": "tabular-student-small", "retention": 0.9,
               "exports": {}, "checks": {}, "stages": {"train": {"seconds": 1.0}},
               "teacher": {"params": 1, "accuracy": 1}, "student": {"params": 1, "accuracy": 0.9}}
     assert job_complete(job=base, token=token, report=report)
+    return base
 
+
+def test_an_update_of_a_finished_job_with_minimums_is_chosen_in_the_advanced_options(client, ada):
+    from distillation.selectors import job_out_dir
+
+    base = _finished_job(ada)
     _walk_to_budget(client)
     goal = client.get("/distill/goal/").content.decode()
     assert "Update a model of yours" in goal and str(base.job_id) in goal
@@ -310,3 +317,38 @@ def test_an_update_of_a_finished_job_with_minimums_is_chosen_in_the_advanced_opt
         {"name": "per_class_accuracy", "minimum": 0.3, "data": None, "class_name": None}]
     assert job.engine_config["student_from"] == str(job_out_dir(base) / "model")
     assert job.engine_config["replay_data"] == base.engine_config["data"]
+
+
+def test_a_domain_adaptation_of_a_finished_job_is_chosen_on_the_teacher_and_data_steps(client, ada):
+    from distillation.selectors import job_out_dir
+
+    base = _finished_job(ada)
+    page = client.get("/distill/teacher/").content.decode()
+    assert 'id="adapt"' in page and "Model to adapt" in page and str(base.job_id) in page
+    refused = client.post("/distill/teacher/", {"go": "next"})  # neither a teacher nor a model to adapt
+    assert refused.status_code == 400 and "Choose a teacher, or a model to adapt." in refused.content.decode()
+    # a teacher ticked earlier does not stand in the way: the model to adapt is the teacher
+    step = {"teacher_model": "catalog:digits-mlp", "source_model": str(base.job_id), "go": "next"}
+    assert client.post("/distill/teacher/", step)["Location"] == "/distill/data/"
+
+    data = client.get("/distill/data/").content.decode()
+    assert 'id="adapt-data"' in data and "Unlabelled examples of the domain" in data
+    assert "The teacher&#x27;s own data" not in data  # an adaptation learns the domain's own examples
+    refused = client.post("/distill/data/", {"target_domain": "moved digits", "go": "next"})
+    assert refused.status_code == 400 and "needs the domain&#x27;s labelled examples" in refused.content.decode()
+    step = {"dataset": "builtin:digits", "target_domain": "scanned digits", "domain_corpus": "", "go": "next"}
+    assert client.post("/distill/data/", step)["Location"] == "/distill/goal/"
+    goal = {"target_size": "small", "optimization_target": "speed", "epochs": "2", "quality_threshold": "0.5",
+            "export_formats": ["safetensors"], "target_architecture": "auto", "go": "next"}
+    response = client.post("/distill/goal/", goal)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert client.post("/distill/budget/", {"budget_ftns": "1000", "go": "next"})["Location"] == "/distill/review/"
+    review = client.get("/distill/review/").content.decode()
+    assert "--source-model PATH/TO/YOUR/RUN" in review and "--teacher" not in review
+    assert f"a copy of your job {base.job_id}, which teaches: adapted to scanned digits" in review
+
+    assert client.post("/distill/submit/").status_code == 302
+    job = DistillationJob.objects.exclude(pk=base.pk).get()
+    assert job.request["source_model"] == str(base.job_id) and job.request["teacher_model"] is None
+    assert job.request["adaptation_strategy"] == "domain_transfer" and job.request["target_domain"] == "scanned digits"
+    assert job.engine_config["student_from"] == job.engine_config["teacher"] == str(job_out_dir(base) / "model")

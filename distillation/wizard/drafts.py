@@ -22,8 +22,8 @@ class Step:
 
 STEPS = (
     Step("teacher", "Teacher", ("teacher_model", "ensemble_teachers", "fusion_strategy", "knowledge_alignment",
-                                "teacher_models")),
-    Step("data", "Data", ("dataset",)),
+                                "teacher_models", "source_model", "adaptation_strategy")),
+    Step("data", "Data", ("dataset", "target_domain", "domain_corpus")),
     Step("goal", "Goal", ("target_size", "optimization_target", "domain", "target_architecture", "layer_count",
                           "hidden_size", "attention_heads", "epochs", "training_strategy", "augmentation_techniques",
                           "adversarial_epsilon", "export_formats",

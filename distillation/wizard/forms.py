@@ -17,8 +17,7 @@ BROWSER_EXPORTS = sorted(EXPORT_FORMATS)
 
 
 class TeacherForm(forms.Form):
-    teacher_model = forms.ChoiceField(label="Teacher", widget=forms.RadioSelect,
-                                      error_messages={"required": "Choose a teacher."})
+    teacher_model = forms.ChoiceField(label="Teacher", widget=forms.RadioSelect, required=False)
     ensemble_teachers = forms.MultipleChoiceField(
         label="Teach with these too", required=False, widget=forms.CheckboxSelectMultiple,
         help_text="Their outputs are fused with the teacher's, equal weights; the student is built from the teacher "
@@ -35,33 +34,67 @@ class TeacherForm(forms.Form):
         help_text="For teachers whose labels come in another order or include extra ones; each teacher's temperature "
                   "is fitted on the validation data before fusing.")
 
-    def __init__(self, *args, cards=(), **kwargs):
+    source_model = forms.ChoiceField(
+        label="Model to adapt", required=False,
+        help_text="It teaches on your domain's data and the new model starts as a copy of it, so it keeps its size: "
+                  "the teacher chosen above is not used. The next step asks for the domain's labelled examples and, "
+                  "if you have them, unlabelled ones.")
+
+    def __init__(self, *args, cards=(), adaptable=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.cards = list(cards)  # the page shows them: read once
         usable = [(card.ref, card.name) for card in cards if card.usable]
         self.fields["teacher_model"].choices = usable
         self.fields["ensemble_teachers"].choices = [(ref, f"Also {name}") for ref, name in usable]
+        catalog = [(card.ref, f"{card.name} (catalog)") for card in cards if card.ref.startswith("catalog:")]
+        self.fields["source_model"].choices = [("", "None: distil a new model")] + list(adaptable) + catalog
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("teacher_model") and not data.get("source_model"):
+            self.add_error("teacher_model", "Choose a teacher, or a model to adapt.")
+        return data
 
     def values(self) -> dict:
-        """An ensemble only when another teacher is ticked; its options only then."""
+        """An adaptation when a model to adapt is chosen (its source is the teacher); else an ensemble
+        only when another teacher is ticked, with its options only then."""
         data = dict(self.cleaned_data)
+        if data.get("source_model"):
+            return {"source_model": data["source_model"], "adaptation_strategy": "domain_transfer", "teacher_model": None,
+                    "ensemble_teachers": None, "fusion_strategy": None, "knowledge_alignment": None}
+        plain = {"source_model": None, "adaptation_strategy": None}
         others = [ref for ref in data.get("ensemble_teachers") or [] if ref != data.get("teacher_model")]
         if not others:
             return {"teacher_model": data.get("teacher_model"), "ensemble_teachers": None, "fusion_strategy": None,
-                    "knowledge_alignment": None}
+                    "knowledge_alignment": None, **plain}
         return {"teacher_model": data.get("teacher_model"), "ensemble_teachers": others,
                 "fusion_strategy": None if data.get("fusion_strategy") in ("", "weighted_ensemble") else data["fusion_strategy"],
-                "knowledge_alignment": True if data.get("knowledge_alignment") else None}
+                "knowledge_alignment": True if data.get("knowledge_alignment") else None, **plain}
 
 
 class DataForm(forms.Form):
     dataset = forms.ChoiceField(label="Data", widget=forms.RadioSelect, required=False)
+    # a domain adaptation's (asked only then)
+    target_domain = forms.CharField(label="The domain", required=False, max_length=200,
+                                    help_text="What the model is adapted to, in a few words, e.g. product reviews.")
+    domain_corpus = forms.ChoiceField(label="Unlabelled examples of the domain", required=False,
+                                      help_text="The model being adapted labels them for the new one; optional.")
 
-    def __init__(self, *args, choices=(), own_data: str | None = None, **kwargs):
+    def __init__(self, *args, choices=(), own_data: str | None = None, adapting: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.data_choices = list(choices)  # the page shows them: read once
+        self.adapting = adapting
         options = [(OWN_DATA, f"The teacher's own data ({own_data})")] if own_data else []
         self.fields["dataset"].choices = options + [(choice.ref, choice.name) for choice in choices]
+        if adapting:
+            self.fields["domain_corpus"].choices = [("", "None")] + [(choice.ref, choice.name) for choice in choices]
+        else:
+            del self.fields["target_domain"], self.fields["domain_corpus"]
+
+    def values(self) -> dict:
+        data = dict(self.cleaned_data)
+        return {"dataset": data.get("dataset"), "target_domain": (data.get("target_domain") or "").strip() or None,
+                "domain_corpus": data.get("domain_corpus") or None}
 
 
 class GoalForm(forms.Form):

@@ -32,9 +32,15 @@ def sdk_snippet(draft: dict, *, base_url: str) -> str:
 def cli_snippet(draft: dict) -> str:
     """`prsm distill` runs the same pipeline on your own machine; uploads live on the server, so a
     request naming one is shown with a placeholder for your local copy."""
-    teachers = [draft.get("teacher_model", "")] + list(draft.get("ensemble_teachers") or [])
+    teachers = ([draft["teacher_model"]] if draft.get("teacher_model") else []) + list(draft.get("ensemble_teachers") or [])
     data = draft.get("dataset")
     parts = ["prsm", "distill"]
+    if source := draft.get("source_model"):  # an adaptation: the source teaches
+        parts += ["--source-model", source if source.startswith("catalog:") else "PATH/TO/YOUR/RUN"]
+        if corpus := draft.get("domain_corpus"):
+            parts += ["--domain-corpus", corpus if corpus.startswith("builtin:") else "PATH/TO/YOUR/DOMAIN/CORPUS"]
+    if draft.get("base_model"):  # an update: a finished run's folder here, a job of yours on the server
+        parts += ["--base-model", "PATH/TO/YOUR/RUN"] + (["--preserve"] if draft.get("preserve_existing_knowledge") else [])
     for number, teacher in enumerate(teachers, start=1):
         suffix = "" if len(teachers) == 1 else f"_{number}"
         parts += ["--teacher", teacher if teacher.startswith("catalog:") else f"PATH/TO/YOUR/TEACHER{suffix}"]

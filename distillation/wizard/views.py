@@ -74,10 +74,12 @@ def step(request, slug):
 def _form(slug: str, request, draft: dict, data=None):
     user = request.user
     if slug == "teacher":
-        return TeacherForm(data, cards=choices.teacher_cards(user=user), initial=draft)
+        return TeacherForm(data, cards=choices.teacher_cards(user=user), adaptable=choices.update_choices(user=user),
+                           initial=draft)
     if slug == "data":
         own = choices.teacher_default_data(draft.get("teacher_model"))
-        return DataForm(data, choices=choices.data_choices(user=user), own_data=own, initial=draft)
+        return DataForm(data, choices=choices.data_choices(user=user), own_data=own, initial=draft,
+                        adapting=bool(draft.get("source_model")))
     if slug == "goal":
         defaults = {name: field.initial for name, field in GoalForm.base_fields.items() if field.initial is not None}
         initial = {**defaults, **draft}
