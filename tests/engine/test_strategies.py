@@ -123,3 +123,14 @@ def test_adversarial_text_perturbs_the_students_embeddings_and_is_measured(tmp_p
         assert 0 <= attacked["accuracy"] <= report["student"]["accuracy"] + 1e-9  # an attack never helps
     assert robust["training"]["strategies"] == ["adversarial"] and robust["exports"]["onnx"]["verified"]
     assert robust["student"]["params"] == basic["student"]["params"]
+
+
+def test_a_transformer_assistant_learns_the_teachers_layers_one_by_one(tmp_path, tiny_bert_teacher, reviews_csv):
+    report = run_distillation(DistillConfig(teacher=str(tiny_bert_teacher), data=str(reviews_csv), epochs=3,
+                                            search="off", exports=["onnx"], strategies=["progressive"],
+                                            layer_count=1, hidden_size=16), tmp_path / "run")
+    progressive = report["training"]["progressive"]
+    assert progressive["assistant"] is not None, progressive
+    assert progressive["assistant_transfer"] == ["logits", "hidden"]  # each of its layers from its teacher layer
+    assert report["student"]["params"] * 2 <= progressive["assistant_params"] <= report["teacher"]["params"]
+    assert 0 <= progressive["assistant_validation_accuracy"] <= 1 and report["exports"]["onnx"]["verified"]

@@ -109,7 +109,8 @@ def assistant(run: Run) -> None:
     student = _build(run, design)
     alpha = run.hyper["alpha"] if run.hyper["alpha"] > 0 else DEFAULT_ALPHA
     settings = settings_for(run, student, alpha)
-    objective = run.backend.objective(student, run.design_teacher, settings, ["logits"])
+    transfer = _assistant_transfer(run, student)
+    objective = run.backend.objective(student, run.design_teacher, settings, transfer)
     rows = training_rows(run)
     inputs = run.train_inputs if type(student.adapter) is type(run.student.adapter) \
         and getattr(student.adapter, "tokenizer", None) is getattr(run.student.adapter, "tokenizer", None) \
@@ -118,7 +119,7 @@ def assistant(run: Run) -> None:
     validation = TrainData(student.adapter.encode(run.split.validation), run.split.validation.labels)
     run.reporter.log(f"teacher assistant {design['name']}: {design['params']:,} params, between the teacher's "
                      f"{design_params(run):,} and the student's {run.chosen['params']:,}")
-    with _on_training_device(run, settings, student, online=False):
+    with _on_training_device(run, settings, student, online=transfer != ["logits"]):
         result = fit_with_breaker(run, lambda: run.backend.fit(student, data, validation, settings, objective,
                                                                run.state_dir / "assistant.pt", run.reporter,
                                                                run.fingerprint() + ":assistant"))
@@ -127,7 +128,19 @@ def assistant(run: Run) -> None:
     best = max((h["val_accuracy"] for h in result.history), default=None)
     run.progressive = {"assistant": design["name"], "assistant_params": student.params,
                        "assistant_validation_accuracy": best, "assistant_epochs_trained": len(result.history),
-                       "assistant_seconds": result.seconds, "temperature": settings.temperature, "alpha": settings.alpha}
+                       "assistant_seconds": result.seconds, "temperature": settings.temperature, "alpha": settings.alpha,
+                       "assistant_transfer": transfer}
+
+
+def _assistant_transfer(run: Run, assistant: Student) -> list[str]:
+    """What the assistant learns of the teacher: a transformer assistant made of the teacher's own layers
+    learns them layer by layer (each of its layers the hidden states of the teacher layer it was taken
+    from, as TinyBERT does) beside the logits; any other, the logits."""
+    layered = run.backend.name == "transformers" and not assistant.extra.get("light") \
+        and assistant.extra.get("base") is None and not assistant.extra.get("copy") \
+        and (assistant.extra.get("initialised_from") or {}).get("teacher_layers") \
+        and isinstance(getattr(run.design_teacher, "module", None), torch.nn.Module)
+    return ["logits", "hidden"] if layered else ["logits"]
 
 
 def _assistant_design(run: Run) -> dict | None:
