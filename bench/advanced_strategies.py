@@ -9,6 +9,7 @@ teacher ensemble, the progressive (teacher assistant) chain, adversarial and cur
     .venv/bin/python bench/advanced_strategies.py adversarial   # Fashion-MNIST, a CNN teacher trained here
     .venv/bin/python bench/advanced_strategies.py incremental   # digits, then digits moved two pixels right
     .venv/bin/python bench/advanced_strategies.py adaptation    # a digits student adapted to moved digits
+    .venv/bin/python bench/advanced_strategies.py adaptation-text   # the MiniLM sentiment teacher adapted to Amazon sentences
     .venv/bin/python bench/advanced_strategies.py all
 
 Every run uses the engine's defaults (search quick) apart from the strategy; figures are the mean of
@@ -307,6 +308,49 @@ def adaptation(args, scratch: Path) -> list[dict]:
              "train s": round(mean(r["stages"]["train"]["seconds"] for r in reports), 1)}]
 
 
+def adaptation_text(args, scratch: Path) -> list[dict]:
+    """The catalog's movie-review sentiment teacher (MiniLM) adapted to Amazon product-review sentences
+    (review-snippets' Amazon part): ``--text-labelled`` labelled sentences and the unlabelled rest of
+    the training sentences, the source teaching and the student starting as a copy of it; against the
+    source itself on the domain's held-out labelled sentences."""
+    import csv
+
+    from prsm.engine.catalog import catalog_build
+    from prsm.engine.data.builtin import load_builtin
+    from prsm.engine.data.loaders import load_data
+    from prsm.engine.data.splits import stratified_split
+
+    catalog_build("sentiment-minilm")
+    snippets = load_builtin("review-snippets")
+    parts = snippets.meta["parts"]
+    first = parts["tweets"]
+    rows = range(first, first + parts["amazonReviewSnippets"])
+    domain = Path(args.cache) / "amazon-sentences.csv"
+    domain.parent.mkdir(parents=True, exist_ok=True)
+    with domain.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows([snippets.texts[i], snippets.classes[snippets.labels[i]]] for i in rows)
+    reports = []
+    for seed in range(args.seeds):
+        train = stratified_split(load_data(str(domain)), seed).train  # no test sentence in the corpus
+        corpus = scratch / f"corpus-{seed}.txt"
+        corpus.parent.mkdir(parents=True, exist_ok=True)
+        corpus.write_text("".join(" ".join(text.split()) + "\n" for text in train.texts))
+        reports.append(_distil(scratch / f"adapted-{seed}", teacher="catalog:sentiment-minilm", data=str(domain),
+                               student_from="catalog:sentiment-minilm", unlabelled_data=str(corpus), seed=seed,
+                               max_train_examples=args.text_labelled, exports=["onnx"]))
+    mean = statistics.mean
+    return [{"run": "source (sentiment-minilm, movie reviews), unadapted", "seeds": len(reports),
+             "Amazon sentences accuracy %": round(100 * mean(r["update"]["before_accuracy"] for r in reports), 2),
+             "per seed": " ".join(f"{100 * r['update']['before_accuracy']:.2f}" for r in reports)},
+            {"run": f"adapted ({args.text_labelled} labelled + the unlabelled training sentences)", "seeds": len(reports),
+             "Amazon sentences accuracy %": round(100 * mean(r["update"]["after_accuracy"] for r in reports), 2),
+             "per seed": " ".join(f"{100 * r['update']['after_accuracy']:.2f}" for r in reports),
+             "train s": round(mean(r["stages"]["train"]["seconds"] for r in reports), 1),
+             "run s": round(mean(r["wall_s"] for r in reports), 1)}]
+
+
 def _no_replay(out: Path, moved_teacher: Path, moved: Path, usual: Path, base_out: Path, seed: int) -> dict:
     """The update without a replay: the moved rows alone; the usual digits' test rows measured after."""
     import numpy as np
@@ -341,13 +385,15 @@ def _domains(reports: list[dict]) -> dict:
 
 BENCHES = {"ensemble": ensemble, "ensemble-fashion": ensemble_fashion, "progressive": progressive,
            "progressive-fashion": progressive_fashion, "curriculum": curriculum, "adversarial": adversarial,
-           "incremental": incremental, "adaptation": adaptation}
+           "incremental": incremental, "adaptation": adaptation, "adaptation-text": adaptation_text}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("which", nargs="?", default="all", choices=[*BENCHES, "all"])
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--text-labelled", type=int, default=300,
+                   help="adaptation-text: labelled sentences of the new domain the adaptation learns from")
     p.add_argument("--fashion-rows", type=int, default=6000, help="adversarial: training rows of Fashion-MNIST")
     p.add_argument("--cache", default=os.path.expanduser("~/.cache/prsm/bench-teachers"),
                    help="where the teachers trained here are kept between runs")

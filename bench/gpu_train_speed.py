@@ -127,10 +127,7 @@ class Bench:
                               "skipped": {}, "errors": {}}
         print("machine: " + ", ".join(f"{k}={v}" for k, v in self.results["machine"].items()), flush=True)
         self.teacher, self.student0 = build_models(torch, args.tiny, self.device)
-        if not self.cuda:  # on a CPU the plain loops get the thread count the engine would pick
-            from prsm.engine.training.loop import Trainer, TrainSettings
-
-            torch.set_num_threads(Trainer(self.student0, None, None, TrainSettings())._thread_count())
+        # on a CPU (--tiny) the plain loops run at torch's thread count; the engine measures its own
         self.initial = copy.deepcopy(self.student0.state_dict())
         self._data()
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from ..adapters import predict_logits
 from ..data.types import TaskData
 from ..errors import BadInput
 from ..students.design import Candidate
@@ -117,7 +116,11 @@ class Backend(ABC):
         return trainer.fit(train, validation)
 
     def evaluate(self, student: Student, data: TaskData) -> np.ndarray:
-        return predict_logits(student.module, student.adapter, student.adapter.encode(data))
+        """The student's logits of ``data``, on the CPU threads measured fastest for it (training.threads)."""
+        from ..training.threads import measured_logits
+
+        return measured_logits(student.module, student.adapter, student.adapter.encode(data),
+                               key=("student", student.params))[0]
 
     def adversarial_objective(self, objective: nn.Module, attack: dict):
         """``objective`` on PGD perturbations of each batch as well (``attack``: ``attack_settings``')."""

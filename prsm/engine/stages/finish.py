@@ -290,6 +290,7 @@ def _training_section(run: Run) -> dict:
             "stopped_early": result.stopped_early, "steps": result.steps, "batch_size": settings.batch_size,
             "learning_rate": settings.learning_rate, "samples_per_s": result.samples_per_s,
             "batches_by_length": result.batches_by_length,
+            "threads": result.threads,
             "seconds": result.seconds, "device": settings.device, "resumed_from_step": result.resumed_from_step,
             "teacher_outputs_cached": run.teacher_train_logits is not None,
             "augmentation": augmentation.describe() if augmentation is not None else None,

@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..adapters import Inputs, num_rows, predict_logits, take
+from ..adapters import Inputs, num_rows, take
 from ..data.types import TaskData
 from ..errors import BadInput
 
@@ -26,6 +26,7 @@ class Teacher(ABC):
     task: str = ""
     classes: list[str] | None = None
     module = None  # the torch module, for torch teachers
+    thread_choice = None  # the CPU threads its passes were measured fastest on (training.threads), once measured
     adapter = None
 
     def __init__(self, ref: str) -> None:
@@ -46,7 +47,13 @@ class Teacher(ABC):
         return self.logits_of(self.encode(data), batch_size)
 
     def logits_of(self, inputs: Inputs, batch_size: int = 256) -> np.ndarray:
-        return predict_logits(self.module, self.adapter, inputs, batch_size)
+        """The teacher's logits of ``inputs``, on the CPU threads its first batches ran fastest on
+        (training.threads); the choice is kept in ``thread_choice``."""
+        from ..training.threads import measured_logits
+
+        logits, choice = measured_logits(self.module, self.adapter, inputs, batch_size, key=("teacher", self.ref))
+        self.thread_choice = choice or self.thread_choice
+        return logits
 
     def cost(self, inputs: Inputs) -> dict:
         """Latency at batch 1 and 32, memory and FLOPs in the teacher's own runtime (PyTorch here)."""

@@ -10,7 +10,6 @@ run resumed from its checkpoint takes the same steps and ends with the same weig
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import time
@@ -28,8 +27,7 @@ from ..losses import distillation_loss
 from .augment import batch_rng
 from .callbacks import Reporter
 from .checkpoint import load_checkpoint, save_atomic
-
-SMALL_MODEL_PARAMS = 200_000
+from .threads import ThreadChoice, choose_threads, threads
 
 
 @dataclass
@@ -60,6 +58,7 @@ class TrainResult:
     samples_per_s: float = 0.0
     resumed_from_step: int | None = None
     batches_by_length: bool = False  # token rows trained in batches of similar length (epoch_order)
+    threads: dict | None = None  # the CPU threads it trained on and how they were chosen (training.threads)
 
 
 class LogitObjective(nn.Module):
@@ -108,14 +107,46 @@ class Trainer:
         self._saved_at = time.monotonic()
 
     def fit(self, train: TrainData, validation: TrainData) -> TrainResult:
-        with _threads(self._thread_count()):
-            return self._fit(train, validation)
+        self.thread_choice = self.pick_threads(train)
+        with threads(self.thread_choice.threads):
+            result = self._fit(train, validation)
+        result.threads = self.thread_choice.summary()
+        return result
 
-    def _thread_count(self) -> int:
-        """One thread for small models: their ops are too short to split, and on a busy CPU the
-        threads' hand-offs made a 2k-parameter MLP ten times slower (measured on 2 cores)."""
-        params = sum(p.numel() for p in self.module.parameters())
-        return 1 if params < SMALL_MODEL_PARAMS or self.device.type == "cuda" else torch.get_num_threads()
+    def pick_threads(self, train: TrainData) -> ThreadChoice:
+        """The CPU threads this training runs fastest on, measured on a few steps of its first batch
+        (training.threads): forward, loss (the teacher too, where it runs online) and backward, with
+        the gradients, the random draws and the buffers (batch-norm statistics) put back after."""
+        if self.device.type == "cuda":
+            return ThreadChoice(1, why="the GPU trains; one CPU thread feeds it")
+        rows = np.arange(min(self.settings.batch_size, num_rows(train.inputs)))
+        inputs = self._inputs(train, rows, (0, 0))
+        batch = {name: torch.from_numpy(np.ascontiguousarray(array)) for name, array in inputs.items()}
+        labels = torch.from_numpy(train.labels[rows])
+        trained = [p for p in list(self.module.parameters()) + list(self.objective.parameters()) if p.requires_grad]
+        self.module.to(self.device)
+        self.objective.to(self.device)
+
+        def step() -> None:
+            teacher = self._teacher_logits(train, rows, inputs)
+            self.objective(self.module, batch, teacher, labels).backward()
+            for parameter in trained:
+                parameter.grad = None
+
+        key = ("train", type(self.module).__name__, sum(p.numel() for p in trained), type(self.objective).__name__,
+               tuple((name, tuple(t.shape)) for name, t in sorted(batch.items())),
+               train.teacher_logits is None and train.online_teacher is not None)
+        buffers = {name: buffer.clone() for name, buffer in self.module.named_buffers()}
+        was_training = self.module.training
+        self.module.train()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                return choose_threads(key, step)
+        finally:
+            with torch.no_grad():
+                for name, buffer in self.module.named_buffers():
+                    buffer.copy_(buffers[name])
+            self.module.train(was_training)
 
     def _fit(self, train: TrainData, validation: TrainData) -> TrainResult:
         s = self.settings
@@ -350,16 +381,6 @@ def _to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     if device.type != "cuda":
         return tensor
     return tensor.pin_memory().to(device, non_blocking=True)
-
-
-@contextlib.contextmanager
-def _threads(count: int):
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _cpu_copy(module: nn.Module) -> dict:

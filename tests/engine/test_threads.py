@@ -1,0 +1,104 @@
+"""CPU threads chosen by measuring the work (issue 21): the faster count wins, the choice is kept for
+the same work, a pass measures on its own batches without running any twice, and the training's
+probe leaves the model, its statistics and the random draws as they were."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from prsm.engine.training import threads as threads_module
+from prsm.engine.training.loop import LogitObjective, Trainer, TrainData, TrainSettings
+from prsm.engine.training.threads import choose_threads, forget_choices, run_choosing_threads
+
+
+@pytest.fixture(autouse=True)
+def two_threads(monkeypatch):
+    """Two threads available whatever this machine has, and nothing remembered from other tests."""
+    monkeypatch.setattr(threads_module, "available_threads", lambda: 2)
+    forget_choices()
+    yield
+    forget_choices()
+
+
+def _sleeps(slow_on: int, log: list | None = None):
+    def run():
+        count = torch.get_num_threads()
+        if log is not None:
+            log.append(count)
+        time.sleep(0.02 if count == slow_on else 0.002)
+        return count
+    return run
+
+
+def test_the_faster_thread_count_wins_and_is_kept_for_the_same_work():
+    assert choose_threads("split-well", _sleeps(slow_on=1)).threads == 2
+    assert choose_threads("split-badly", _sleeps(slow_on=2)).threads == 1
+    log: list[int] = []
+    again = choose_threads("split-well", _sleeps(slow_on=2, log=log))
+    assert again.threads == 2 and log == []  # remembered: not measured again
+    summary = again.summary()
+    assert summary["chosen_by"] == "measured" and set(summary["probe_ms"]) == {"1", "2"}
+    assert summary["probe_ms"]["2"] < summary["probe_ms"]["1"]
+
+
+def test_a_pass_runs_each_batch_once_in_order_and_the_rest_on_the_faster_count():
+    log: list[int] = []
+    parts = [(lambda i=i: (i, _sleeps(slow_on=1, log=log)())) for i in range(20)]
+    out, choice = run_choosing_threads("pass", parts)
+    assert [i for i, _ in out] == list(range(20)) and len(log) == 20
+    assert choice.threads == 2
+    assert sorted(log[:6]) == [1, 1, 1, 2, 2, 2] and set(log[6:]) == {2}
+    short, none = run_choosing_threads("short pass", parts[:5])  # too short to measure: as torch is set
+    assert len(short) == 5 and none is None
+
+
+def test_the_training_probe_leaves_weights_statistics_gradients_and_random_draws_as_they_were():
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                                 torch.nn.Dropout(0.5), torch.nn.Linear(16, 3))
+    from prsm.engine.adapters import TensorAdapter
+
+    rng = np.random.default_rng(0)
+    train = TrainData({"x": rng.normal(size=(64, 8)).astype(np.float32)}, rng.integers(0, 3, 64),
+                      rng.normal(size=(64, 3)).astype(np.float32))
+    trainer = Trainer(module, TensorAdapter(), LogitObjective(TensorAdapter(), 4.0, 0.7), TrainSettings(batch_size=32))
+    before = {name: tensor.clone() for name, tensor in module.state_dict().items()}
+    rng_before = torch.get_rng_state()
+    module.eval()
+    choice = trainer.pick_threads(train)
+    assert choice.threads in (1, 2) and set(choice.ms) == {1, 2}
+    assert all(torch.equal(before[name], tensor) for name, tensor in module.state_dict().items())
+    assert all(p.grad is None for p in module.parameters())
+    assert torch.equal(torch.get_rng_state(), rng_before) and not module.training
+
+
+def test_a_training_records_the_threads_it_ran_on(tmp_path):
+    from prsm.engine.adapters import TensorAdapter
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(256, 8)).astype(np.float32)
+    labels = (x[:, 0] > 0).astype(np.int64)
+    module = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    trainer = Trainer(module, TensorAdapter(), LogitObjective(TensorAdapter(), 4.0, 0.0),
+                      TrainSettings(epochs=2, batch_size=32, checkpoint_every=None))
+    result = trainer.fit(TrainData({"x": x}, labels), TrainData({"x": x[:64]}, labels[:64]))
+    assert result.threads["threads"] in (1, 2) and result.threads["chosen_by"] == "measured"
+    assert set(result.threads["probe_ms"]) == {"1", "2"}
+
+
+def test_a_teachers_pass_measured_on_its_own_batches_gives_every_row_its_own_logits(tiny_bert_teacher, reviews_csv):
+    from prsm.engine.adapters import predict_logits
+    from prsm.engine.data.loaders import load_data
+    from prsm.engine.teachers import load_teacher
+
+    teacher = load_teacher(str(tiny_bert_teacher))
+    inputs = teacher.encode(load_data(str(reviews_csv)))
+    assert len(set(inputs["attention_mask"].sum(axis=1))) > 1  # rows of several lengths: sorted, then put back
+    whole = predict_logits(teacher.module, teacher.adapter, inputs, 256)
+    measured = teacher.logits_of(inputs, batch_size=4)  # enough batches to measure on
+    assert teacher.thread_choice is not None and teacher.thread_choice.threads in (1, 2)
+    np.testing.assert_allclose(measured, whole, rtol=1e-4, atol=1e-5)
