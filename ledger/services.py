@@ -113,7 +113,9 @@ def _post(
     txn = Transaction(
         kind=kind, memo=memo, reference=reference, created_by=created_by, dedupe_key=dedupe_key, reverses=reverses
     )
-    txn.full_clean()
+    # the database holds the unique keys and the constraints (an IntegrityError, which the callers that
+    # can race catch in a savepoint); checking them here too cost a query each on every posting
+    txn.full_clean(validate_unique=False, validate_constraints=False)
     txn.save()
     Entry.objects.bulk_create(
         Entry(transaction=txn, account=account, amount=amounts[account.pk], balance_after=account.balance)
@@ -247,7 +249,7 @@ def hold_place(*, user: User, reference: str, amount: int, budget: int, memo: st
                         reference=reference, memo=memo or f"Budget held for {reference}",
                         dedupe_key=f"hold:{reference}:place", created_by=user)
             hold = Hold(reference=reference, wallet=wallet, amount=amount, budget=budget, place_transaction=txn)
-            hold.full_clean()
+            hold.full_clean(validate_unique=False, validate_constraints=False)  # the database's, caught below
             hold.save()
     except (IntegrityError, ValidationError):  # the same hold placed at the same moment by another worker
         if existing := Hold.objects.filter(reference=reference).first():
