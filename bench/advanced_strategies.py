@@ -217,7 +217,8 @@ def _digits_files(cache: Path) -> tuple[Path, Path, Path]:
     the moved rows of digits-mlp's training rows."""
     import numpy as np
 
-    from prsm.engine.catalog.training import seed_everything, teacher_split, torch_threads, train_classifier
+    from prsm.engine.catalog.training import seed_everything, teacher_split, train_classifier
+    from prsm.engine.training.threads import threads
     from prsm.engine.data.builtin import load_builtin
     from prsm.engine.zoo import FORMAT, build_model, save_zoo_model
 
@@ -241,7 +242,7 @@ def _digits_files(cache: Path) -> tuple[Path, Path, Path]:
                                    "mean": moved[train_rows].mean(0).tolist(), "std": np.where(
                                        moved[train_rows].std(0) > 1e-6, moved[train_rows].std(0), 1.0).tolist()}}
         model = build_model(architecture)
-        with torch_threads(1):
+        with threads(1):
             train_classifier(model, moved[train_rows].astype("float32"), data.labels[train_rows], epochs=60, batch_size=64,
                              lr=1e-3, weight_decay=1e-4, generator=generator, progress=_quiet)
         save_zoo_model(model, architecture, teacher)

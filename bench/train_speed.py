@@ -21,7 +21,6 @@ process hits every mode alike. Not a test: nothing here asserts on a timing.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import json
 import os
@@ -271,18 +270,6 @@ def _forward_flops(module, example) -> float:
     return flops_per_example(lambda: module(example), 1) or 0.0
 
 
-@contextlib.contextmanager
-def _threads(count: int):
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _competing_load() -> subprocess.Popen:
     """Another process spinning on one core, as a busy neighbour would."""
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])  # nosec B603  # our own interpreter, fixed code
@@ -320,7 +307,7 @@ def main() -> None:
 
     # the engine measures its thread count (training.threads); the plain loop runs at every count,
     # and the engine is compared with the best of them
-    from prsm.engine.training.threads import available_threads
+    from prsm.engine.training.threads import available_threads, threads
 
     counts = sorted({1, available_threads()})
     threads_used = counts[-1]
@@ -336,7 +323,7 @@ def main() -> None:
 
     def plain(cached, count):
         def run(student):
-            with _threads(count):
+            with threads(count):
                 return plain_loop(student, teacher, x, y, cached, val_x, val_y, args.epochs, args.batch), count
         return run
 
@@ -349,7 +336,7 @@ def main() -> None:
     modes["engine loop, cached"] = lambda s: engine_loop(s, teacher, x_np, y_np, logits_mmap, val_x_np, val_y_np,
                                                          args.epochs, args.batch, folder)
     rates: dict[str, list[float]] = {name: [] for name in modes}
-    threads: dict[str, list[int]] = {name: [] for name in modes}
+    used_threads: dict[str, list[int]] = {name: [] for name in modes}
     competitor = _competing_load() if args.load else None
     try:
         for round_ in range(args.rounds):
@@ -357,7 +344,7 @@ def main() -> None:
             for name, run in (list(modes.items()) if round_ % 2 == 0 else list(modes.items())[::-1]):
                 rate, used = run(copy.deepcopy(student0))
                 rates[name].append(rate)
-                threads[name].append(used)
+                used_threads[name].append(used)
             print(f"round {round_ + 1}/{args.rounds}: " + ", ".join(f"{n} {r[-1]:,.0f}/s" for n, r in rates.items()),
                   flush=True)
     finally:
@@ -365,16 +352,17 @@ def main() -> None:
             competitor.kill()
             competitor.wait()
 
-    with _threads(threads_used):
+    with threads(threads_used):
         td = torchdistill_rates(args.torchdistill_python, teacher, student0, x, y, val_x, val_y, args, folder)
     if "samples_per_s" in td:
         rates["torchdistill 1.1.5, online"] = td["samples_per_s"]
-        threads["torchdistill 1.1.5, online"] = td["threads"]
+        used_threads["torchdistill 1.1.5, online"] = td["threads"]
 
     median = {name: statistics.median(r) for name, r in rates.items()}
     rows = [{"mode": name, "samples/s (median)": round(median[name], 1),
              "min..max": f"{min(r):,.0f}..{max(r):,.0f}",
-             "threads": "/".join(str(n) for n in threads[name]) if isinstance(threads[name], list) else threads[name],
+             "threads": ("/".join(str(n) for n in used_threads[name]) if isinstance(used_threads[name], list)
+                         else used_threads[name]),
              "torch": td.get("torch", "") if name.startswith("torchdistill") else torch.__version__}
             for name, r in rates.items()]
     print()
@@ -407,7 +395,7 @@ def main() -> None:
         print(f"torchdistill {td['torchdistill']} ran in its own venv on torch {td['torch']} "
               f"(this process: torch {torch.__version__})")
     if args.out:
-        Path(args.out).write_text(json.dumps({"machine": info, "rates": rates, "median": median, "threads": threads,
+        Path(args.out).write_text(json.dumps({"machine": info, "rates": rates, "median": median, "threads": used_threads,
                                               "ratios": dict(ratios), "torchdistill": td,
                                               "cache_fill_s": cache_fill_s}, indent=2))
 

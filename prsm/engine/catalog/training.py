@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -14,17 +13,6 @@ from ..data.types import TaskData
 
 SEED = 0
 HELDOUT_FRACTION = 0.2
-
-
-@contextmanager
-def torch_threads(count: int):
-    """Run a block on ``count`` intra-op threads: a tiny model trains faster on one than on a contested pool."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def seed_everything(seed: int = SEED) -> torch.Generator:

@@ -9,9 +9,10 @@ import torch
 
 from ..data.builtin import load_builtin
 from ..zoo import FORMAT, build_model, save_zoo_model
+from ..training.threads import threads
 from .packages import installed_version
 from .training import (accuracy, build_device, heldout_record, seed_everything, stratified_subset, teacher_split,
-                       torch_threads, train_classifier)
+                       train_classifier)
 
 
 def _architecture(kind: str, task: str, classes: list[str], config: dict) -> dict:
@@ -56,7 +57,7 @@ def _digits_mlp(folder: Path, progress, *, hidden: list[int], dropout: float, se
               "mean": features[train_rows].mean(0).tolist(), "std": features[train_rows].std(0).tolist()}
     architecture = _architecture("mlp", "tabular", data.classes, config)
     model = build_model(architecture)
-    with torch_threads(1):
+    with threads(1):  # a tiny model trains faster on one thread than on a contested pool
         training = train_classifier(model, features[train_rows], data.labels[train_rows], epochs=epochs,
                                     batch_size=batch_size, lr=lr, weight_decay=weight_decay, generator=generator,
                                     progress=progress)
