@@ -19,7 +19,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/python -m pip install --quiet --upgrade "pip==25.3" 2>&1 | grep -v "is ignored: it is neither" || true
 # torch is pinned exactly (torch==2.13.0, the CPU build) in pyproject.toml: a looser pin pulls a
 # CUDA build of several GB.
-.venv/bin/python -m pip install --quiet -e '.[test]' 2>&1 | grep -v "is ignored: it is neither" || true
+.venv/bin/python -m pip install --quiet -e '.[platform,test]' 2>&1 | grep -v "is ignored: it is neither" || true
 .venv/bin/python -c "import django, torch, dramatiq, channels; print('installed: django', django.get_version(), '| torch', torch.__version__)"
 scripts/install-browser.sh
 if [ -x scripts/install-data.sh ]; then
