@@ -1,6 +1,6 @@
 """CPU threads chosen by measuring the work (issue 21): the faster count wins, the choice is kept for
-the same work, a pass measures on its own batches without running any twice, and the training's
-probe leaves the model, its statistics and the random draws as they were."""
+the same work, a pass and a training measure on their own first batches and steps without running any
+twice, and a resumed training keeps the count its checkpoint recorded."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 
 from prsm.engine.training import threads as threads_module
 from prsm.engine.training.loop import LogitObjective, Trainer, TrainData, TrainSettings
-from prsm.engine.training.threads import choose_threads, forget_choices, run_choosing_threads
+from prsm.engine.training.threads import StepProbe, ThreadChoice, forget_choices, run_choosing_threads
 
 
 @pytest.fixture(autouse=True)
@@ -34,15 +34,24 @@ def _sleeps(slow_on: int, log: list | None = None):
     return run
 
 
+def _probe_run(key, slow_on: int, steps: int = 8, log: list | None = None):
+    probe = StepProbe(key)
+    for _ in range(steps):
+        with probe.step():
+            _sleeps(slow_on, log)()
+    return probe
+
+
 def test_the_faster_thread_count_wins_and_is_kept_for_the_same_work():
-    assert choose_threads("split-well", _sleeps(slow_on=1)).threads == 2
-    assert choose_threads("split-badly", _sleeps(slow_on=2)).threads == 1
+    assert _probe_run("split-well", slow_on=1).choice.threads == 2
+    assert _probe_run("split-badly", slow_on=2).choice.threads == 1
     log: list[int] = []
-    again = choose_threads("split-well", _sleeps(slow_on=2, log=log))
-    assert again.threads == 2 and log == []  # remembered: not measured again
-    summary = again.summary()
+    again = _probe_run("split-well", slow_on=2, log=log)
+    assert again.choice.threads == 2 and log == [2] * 8  # remembered: not measured again
+    summary = again.choice.summary()
     assert summary["chosen_by"] == "measured" and set(summary["probe_ms"]) == {"1", "2"}
     assert summary["probe_ms"]["2"] < summary["probe_ms"]["1"]
+    assert ThreadChoice.from_summary(summary).threads == again.choice.threads  # as a checkpoint keeps it
 
 
 def test_a_pass_runs_each_batch_once_in_order_and_the_rest_on_the_faster_count():
@@ -51,29 +60,43 @@ def test_a_pass_runs_each_batch_once_in_order_and_the_rest_on_the_faster_count()
     out, choice = run_choosing_threads("pass", parts)
     assert [i for i, _ in out] == list(range(20)) and len(log) == 20
     assert choice.threads == 2
-    assert sorted(log[:6]) == [1, 1, 1, 2, 2, 2] and set(log[6:]) == {2}
+    assert log[:6] == [1, 2, 2, 1, 1, 2] and set(log[6:]) == {2}  # pairs in alternating order, then the faster
     short, none = run_choosing_threads("short pass", parts[:5])  # too short to measure: as torch is set
     assert len(short) == 5 and none is None
 
 
-def test_the_training_probe_leaves_weights_statistics_gradients_and_random_draws_as_they_were():
-    torch.manual_seed(0)
-    module = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
-                                 torch.nn.Dropout(0.5), torch.nn.Linear(16, 3))
+def test_a_training_chooses_on_its_own_first_steps_and_a_resumed_one_keeps_the_choice(tmp_path):
     from prsm.engine.adapters import TensorAdapter
+    from prsm.engine.errors import Cancelled
+    from prsm.engine.training.callbacks import Reporter
 
     rng = np.random.default_rng(0)
-    train = TrainData({"x": rng.normal(size=(64, 8)).astype(np.float32)}, rng.integers(0, 3, 64),
-                      rng.normal(size=(64, 3)).astype(np.float32))
-    trainer = Trainer(module, TensorAdapter(), LogitObjective(TensorAdapter(), 4.0, 0.7), TrainSettings(batch_size=32))
-    before = {name: tensor.clone() for name, tensor in module.state_dict().items()}
-    rng_before = torch.get_rng_state()
-    module.eval()
-    choice = trainer.pick_threads(train)
-    assert choice.threads in (1, 2) and set(choice.ms) == {1, 2}
-    assert all(torch.equal(before[name], tensor) for name, tensor in module.state_dict().items())
-    assert all(p.grad is None for p in module.parameters())
-    assert torch.equal(torch.get_rng_state(), rng_before) and not module.training
+    x = rng.normal(size=(512, 8)).astype(np.float32)
+    labels = (x[:, 0] > 0).astype(np.int64)
+
+    def trainer(reporter=None):
+        torch.manual_seed(0)
+        module = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+        return Trainer(module, TensorAdapter(), LogitObjective(TensorAdapter(), 4.0, 0.0),
+                       TrainSettings(epochs=2, batch_size=32, checkpoint_every=4), tmp_path / "run.pt", reporter)
+
+    class StopAt(Reporter):
+        steps_seen = 0
+
+        def should_stop(self) -> bool:
+            self.steps_seen += 1
+            return self.steps_seen >= 10
+
+    data, validation = TrainData({"x": x}, labels), TrainData({"x": x[:64]}, labels[:64])
+    with pytest.raises(Cancelled):
+        trainer(StopAt()).fit(data, validation)
+    stopped = torch.load(tmp_path / "run.pt", weights_only=True)["state"]
+    assert stopped["global_step"] == 10 and stopped["threads"]["threads"] in (1, 2)
+    forget_choices()  # as in a new process: nothing remembered, only what the checkpoint says
+    result = trainer().fit(data, validation)
+    assert result.resumed_from_step == 10
+    assert result.threads == stopped["threads"]  # not measured again
+    assert set(result.threads["probe_ms"]) == {"1", "2"}
 
 
 def test_a_training_records_the_threads_it_ran_on(tmp_path):

@@ -27,7 +27,7 @@ from ..losses import distillation_loss
 from .augment import batch_rng
 from .callbacks import Reporter
 from .checkpoint import load_checkpoint, save_atomic
-from .threads import ThreadChoice, choose_threads, threads
+from .threads import StepProbe, ThreadChoice, threads
 
 
 @dataclass
@@ -107,46 +107,31 @@ class Trainer:
         self._saved_at = time.monotonic()
 
     def fit(self, train: TrainData, validation: TrainData) -> TrainResult:
-        self.thread_choice = self.pick_threads(train)
-        with threads(self.thread_choice.threads):
+        with threads(torch.get_num_threads()):  # torch's setting as it was, whatever the steps ran on
             result = self._fit(train, validation)
-        result.threads = self.thread_choice.summary()
+        result.threads = self.thread_choice.summary() if self.thread_choice else None
         return result
 
-    def pick_threads(self, train: TrainData) -> ThreadChoice:
-        """The CPU threads this training runs fastest on, measured on a few steps of its first batch
-        (training.threads): forward, loss (the teacher too, where it runs online) and backward, with
-        the gradients, the random draws and the buffers (batch-norm statistics) put back after."""
+    def _thread_probe(self, train: TrainData, state: dict) -> StepProbe:
+        """Chooses the CPU threads on the training's own first steps (training.threads); a resumed run
+        keeps the choice its checkpoint recorded. On a GPU, one thread feeds it."""
         if self.device.type == "cuda":
-            return ThreadChoice(1, why="the GPU trains; one CPU thread feeds it")
-        rows = np.arange(min(self.settings.batch_size, num_rows(train.inputs)))
-        inputs = self._inputs(train, rows, (0, 0))
-        batch = {name: torch.from_numpy(np.ascontiguousarray(array)) for name, array in inputs.items()}
-        labels = torch.from_numpy(train.labels[rows])
-        trained = [p for p in list(self.module.parameters()) + list(self.objective.parameters()) if p.requires_grad]
-        self.module.to(self.device)
-        self.objective.to(self.device)
+            return StepProbe(None, known=ThreadChoice(1, why="the GPU trains; one CPU thread feeds it"))
+        known = ThreadChoice.from_summary(state["threads"]) if state.get("threads") else None
+        trained = sum(p.numel() for p in list(self.module.parameters()) + list(self.objective.parameters()))
+        shapes = tuple((name, np.shape(array)[1:]) for name, array in sorted(train.inputs.items()))
+        key = ("train", type(self.module).__name__, trained, type(self.objective).__name__, shapes,
+               self.settings.batch_size, train.teacher_logits is None and train.online_teacher is not None)
+        return StepProbe(key, known=known)
 
-        def step() -> None:
-            teacher = self._teacher_logits(train, rows, inputs)
-            self.objective(self.module, batch, teacher, labels).backward()
-            for parameter in trained:
-                parameter.grad = None
-
-        key = ("train", type(self.module).__name__, sum(p.numel() for p in trained), type(self.objective).__name__,
-               tuple((name, tuple(t.shape)) for name, t in sorted(batch.items())),
-               train.teacher_logits is None and train.online_teacher is not None)
-        buffers = {name: buffer.clone() for name, buffer in self.module.named_buffers()}
-        was_training = self.module.training
-        self.module.train()
-        try:
-            with torch.random.fork_rng(devices=[]):
-                return choose_threads(key, step)
-        finally:
-            with torch.no_grad():
-                for name, buffer in self.module.named_buffers():
-                    buffer.copy_(buffers[name])
-            self.module.train(was_training)
+    def _keep_choice(self, choice: ThreadChoice | None, state: dict) -> None:
+        """Once the probe has chosen: the rest of the training (validation, checkpoints) runs on it, and
+        the checkpoints record it, so a resumed run trains on the same count."""
+        if choice is None or self.thread_choice is choice:
+            return
+        self.thread_choice = choice
+        state["threads"] = choice.summary()
+        torch.set_num_threads(choice.threads)  # fit puts torch's setting back at the end
 
     def _fit(self, train: TrainData, validation: TrainData) -> TrainResult:
         s = self.settings
@@ -160,15 +145,21 @@ class Trainer:
         started, first_step, first_samples = time.perf_counter(), state["global_step"], state["samples"]
         lengths = token_lengths(train.inputs) if s.group_by_length else None
         self._by_length = lengths is not None
+        probe = self._thread_probe(train, state)
+        self.thread_choice = None
+        self._keep_choice(probe.choice, state)  # known already: a resumed run's, or this work's in this process
         for epoch in range(state["epoch"], s.epochs if not state["finished"] else 0):
             order = training_order(train, s, epoch, lengths)
             for step in range(state["step_in_epoch"], epoch_steps[epoch]):
                 rows = order[step * s.batch_size:(step + 1) * s.batch_size]
-                loss = self._step(train, rows, optimizer, schedule, (epoch, step))
+                with probe.step():
+                    loss = self._step(train, rows, optimizer, schedule, (epoch, step))
+                self._keep_choice(probe.choice, state)
                 state.update(epoch=epoch, step_in_epoch=step + 1, global_step=state["global_step"] + 1,
                              samples=state["samples"] + len(rows))
                 self._after_step(state, loss, total, started, first_step, optimizer, schedule)
             state.update(epoch=epoch + 1, step_in_epoch=0)
+            self._keep_choice(probe.decide(), state)  # an epoch shorter than the probe: on what it measured
             if self._end_epoch(state, epoch, validation):
                 break
         self.module.load_state_dict(state["best_state"])

@@ -2,10 +2,12 @@
 
 The rule it replaces (one thread under 200k parameters, every thread above) was drawn from one
 measurement on a loaded machine; on an idle 2-core machine it left a 169k-parameter CNN student 30%
-slower than two threads. Here a few steps of the work itself are timed at one thread and at every
-thread the process may use, interleaved (1, n, 1, n, ...) so that a load that comes and goes falls
-on both, and the faster median wins. On a machine whose other cores are busy, one thread wins; on
-an idle one, the work that splits well gets them all.
+slower than two threads. Here the first steps of the work itself (training steps, a pass's batches)
+run at one thread and at every thread the process may use, in pairs whose order alternates (1 n,
+n 1, 1 n) so that a load that comes and goes, or batches that grow, fall on both; the first pair is a
+warm-up, and the rest of the work runs on the count with the faster median. Nothing is run twice to
+measure. On a machine whose other cores are busy one thread wins; on an idle one, work that splits
+well gets them all.
 
 The choice is kept for the process by a key that says what was measured (the model's size and the
 batch's shape), so two runs of the same work in one process (a job and its resumed run, a search's
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-PROBE_ROUNDS = 2  # timed runs at each count, after one untimed warm-up each
+PROBE_PAIRS = 2  # timed pairs of steps (one at each count), after one pair of warm-up
 _chosen: dict[Hashable, ThreadChoice] = {}
 _lock = threading.Lock()
 
@@ -32,12 +34,17 @@ _lock = threading.Lock()
 @dataclass(frozen=True)
 class ThreadChoice:
     threads: int
-    ms: dict[int, float] = field(default_factory=dict)  # median milliseconds of one run at each count measured
+    ms: dict[int, float] = field(default_factory=dict)  # median milliseconds of one step at each count measured
     why: str = "measured"
 
     def summary(self) -> dict:
         return {"threads": self.threads, "chosen_by": self.why,
                 "probe_ms": {str(n): round(ms, 3) for n, ms in sorted(self.ms.items())}}
+
+    @classmethod
+    def from_summary(cls, summary: dict) -> ThreadChoice:
+        return cls(int(summary["threads"]), {int(n): float(ms) for n, ms in (summary.get("probe_ms") or {}).items()},
+                   str(summary.get("chosen_by") or "measured"))
 
 
 def available_threads() -> int:
@@ -49,31 +56,55 @@ def available_threads() -> int:
     return max(1, min(torch.get_num_threads(), cpus))
 
 
-def choose_threads(key: Hashable, run_once: Callable[[], object], rounds: int = PROBE_ROUNDS) -> ThreadChoice:
-    """The thread count ``run_once`` runs fastest on, measured (or remembered for ``key``)."""
-    most = available_threads()
-    if most == 1:
-        return ThreadChoice(1, why="one thread available")
-    full_key = (key, most)
-    with _lock:
-        if full_key in _chosen:
-            return _chosen[full_key]
-    counts = (1, most)
-    times: dict[int, list[float]] = {n: [] for n in counts}
-    for n in counts:  # warm-up: allocations, kernels chosen, pages touched
-        with threads(n):
-            run_once()
-    for _ in range(rounds):
-        for n in counts:
-            with threads(n):
-                started = time.perf_counter()
-                run_once()
-                times[n].append((time.perf_counter() - started) * 1000)
-    ms = {n: statistics.median(values) for n, values in times.items()}
-    choice = ThreadChoice(min(counts, key=lambda n: (ms[n], n)), ms)
-    with _lock:
-        _chosen.setdefault(full_key, choice)
-        return _chosen[full_key]
+class StepProbe:
+    """Runs the steps of a piece of work, choosing the thread count on its first ones.
+
+    ``with probe.step(): ...`` around each step: the first ``2 * (pairs + 1)`` run alternately at one
+    and at every thread, timed, then every step runs at the faster count (``choice``, remembered for
+    ``key`` in this process, so the same work later runs on it without measuring). A ``key`` chosen
+    before, or a ``known`` choice (a resumed training's), skips the measuring."""
+
+    def __init__(self, key: Hashable, pairs: int = PROBE_PAIRS, known: ThreadChoice | None = None) -> None:
+        self.most = available_threads()
+        self.key, self.length, self.index = (key, self.most), 2 * (pairs + 1), 0
+        self.times: dict[int, list[float]] = {1: [], self.most: []}
+        with _lock:
+            remembered = _chosen.get(self.key)
+        self.choice = known or remembered or (ThreadChoice(1, why="one thread available") if self.most == 1 else None)
+
+    @property
+    def measuring(self) -> bool:
+        return self.choice is None
+
+    def next_count(self) -> int:
+        if self.choice is not None:
+            return self.choice.threads
+        pair, second = divmod(self.index, 2)
+        return (1, self.most)[second ^ (pair % 2)]  # 1 n, n 1, 1 n: a drift along the steps falls on both
+
+    @contextlib.contextmanager
+    def step(self):
+        count = self.next_count()
+        with threads(count):
+            started = time.perf_counter()
+            yield count
+            elapsed = (time.perf_counter() - started) * 1000
+        if self.choice is None:
+            if self.index >= 2:  # the first pair warms up (allocations, kernels chosen, pages touched)
+                self.times[count].append(elapsed)
+            self.index += 1
+            if self.index >= self.length:
+                self.decide()
+
+    def decide(self) -> ThreadChoice | None:
+        """The faster count on what was measured (a work shorter than the probe: on what it had); None
+        when no count was timed."""
+        if self.choice is None and all(self.times.values()):
+            ms = {n: statistics.median(values) for n, values in self.times.items()}
+            choice = ThreadChoice(min(ms, key=lambda n: (ms[n], n)), ms)
+            with _lock:
+                self.choice = _chosen.setdefault(self.key, choice)
+        return self.choice
 
 
 def forget_choices() -> None:
@@ -93,36 +124,18 @@ def threads(count: int):
         torch.set_num_threads(before)
 
 
-def run_choosing_threads(key: Hashable, parts: list[Callable[[], object]], probe_pairs: int = 2) -> tuple[list, ThreadChoice | None]:
-    """Each of ``parts`` run (a pass over data in batches), the thread count chosen on the way: the
-    first pairs of parts alternate one thread and every thread (the first pair, a warm-up, is not
-    counted), the rest run on the faster, so that nothing is run twice to measure. A pass too short
-    to measure runs on torch's setting as it is; a ``key`` measured before runs on its choice."""
-    most = available_threads()
-    with _lock:
-        known = _chosen.get((key, most))
-    if known is not None or most == 1:
-        with threads(known.threads if known is not None else 1):
-            return [part() for part in parts], known
-    probe = 2 * (probe_pairs + 1)
-    if len(parts) < 2 * probe:  # measuring would take a large share of the pass
+def run_choosing_threads(key: Hashable, parts: list[Callable[[], object]]) -> tuple[list, ThreadChoice | None]:
+    """Each of ``parts`` (a pass over data in batches) run once, in order, through a ``StepProbe``: the
+    thread count is chosen on the first ones and the rest run on it. A pass too short for measuring
+    to pay runs on torch's setting as it is; a ``key`` measured before runs on its choice."""
+    probe = StepProbe(key)
+    if probe.measuring and len(parts) < 2 * probe.length:
         return [part() for part in parts], None
-    out, times = [], {1: [], most: []}
-    for index, part in enumerate(parts[:probe]):
-        pair, second = divmod(index, 2)
-        count = (1, most)[second ^ (pair % 2)]  # 1 n, n 1, 1 n: a drift along the pass falls on both
-        with threads(count):
-            started = time.perf_counter()
+    out = []
+    for part in parts:
+        with probe.step():
             out.append(part())
-            if index >= 2:
-                times[count].append((time.perf_counter() - started) * 1000)
-    ms = {n: statistics.median(values) for n, values in times.items()}
-    choice = ThreadChoice(min(ms, key=lambda n: (ms[n], n)), ms)
-    with _lock:
-        choice = _chosen.setdefault((key, most), choice)
-    with threads(choice.threads):
-        out += [part() for part in parts[probe:]]
-    return out, choice
+    return out, probe.choice
 
 
 def measured_logits(module, adapter, inputs: dict, batch_size: int = 256, key: Hashable = None):
