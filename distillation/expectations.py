@@ -53,6 +53,14 @@ def design_rule(*, teacher_params: int, target_size: str, search: str = "off") -
                      + f"; latency and retention are measured by the run{trials}"}
 
 
+def copy_of(*, ref: str, params: int) -> dict:
+    """An update or an adaptation: the student starts as a copy of the model ``ref`` and keeps its size."""
+    return {"source": "copy", "runs": 0, "params": [params, params] if params else None, "compression": None,
+            "latency_ms_p50": None, "retention": None,
+            "basis": f"the new model starts as a copy of {ref} and keeps its size; latency and retention are "
+                     "measured by the run"}
+
+
 def _history_start():
     """The id of the HISTORY-th latest completed job (0 with fewer), computed once in the query: a
     bound on the ids keeps the planner from a plan that repeats a subquery for every row."""

@@ -15,7 +15,7 @@ def expected_text(expected: dict | None) -> str:
     if not expected:
         return ""
     figures, basis = expected_figures(expected), expected["basis"]
-    if expected["source"] == "design_rule":
+    if expected["source"] in ("design_rule", "copy"):
         return f"Expected: {figures}. {basis[:1].upper()}{basis[1:]}." if figures else f"{basis[:1].upper()}{basis[1:]}."
     return f"Expected: about {figures}, from {basis}."
 

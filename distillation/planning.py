@@ -31,7 +31,7 @@ from prsm.planning import (
 from prsm.request import DistillationRequest
 
 from . import http_teachers
-from .expectations import expected_outcome
+from .expectations import copy_of, expected_outcome
 from .models import DistillationJob
 from .selectors import job_out_dir
 from .uploads import dataset_of, media_path, teacher_of
@@ -394,8 +394,9 @@ def plan(*, request: DistillationRequest, owner=None) -> Plan:
     epochs = request.epochs or DEFAULT_EPOCHS
     measured = measured_teacher_seconds(entry.engine_ref or teacher)
     search = request.search or SEARCH_DEFAULT
-    expected = expected_outcome(teacher=teacher, engine_teacher=entry.engine_ref or teacher, task=entry.task,
-                                teacher_params=entry.params, target_size=request.target_size, search=search)
+    expected = copy_of(ref=source.ref, params=source.params) if source is not None else expected_outcome(
+        teacher=teacher, engine_teacher=entry.engine_ref or teacher, task=entry.task, teacher_params=entry.params,
+        target_size=request.target_size, search=search)
     build_s = sum(build_seconds_expected(ref) for ref, _, _ in members if ref.startswith("catalog:"))
     others_s = sum(_compute(params=e.params, task=e.task, dataset=dataset, epochs=epochs, rows=rows,
                             teacher_seconds=measured_teacher_seconds(e.engine_ref or ref)).teacher_s

@@ -346,6 +346,8 @@ def test_a_domain_adaptation_of_a_finished_job_is_chosen_on_the_teacher_and_data
     review = client.get("/distill/review/").content.decode()
     assert "--source-model PATH/TO/YOUR/RUN" in review and "--teacher" not in review
     assert f"a copy of your job {base.job_id}, which teaches: adapted to scanned digits" in review
+    # the student is the copy: its size is the model's, not a fraction of a teacher's
+    assert "starts as a copy of" in review and "x smaller" not in review
 
     assert client.post("/distill/submit/").status_code == 302
     job = DistillationJob.objects.exclude(pk=base.pk).get()
