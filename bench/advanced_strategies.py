@@ -411,7 +411,10 @@ def main() -> None:
     p.add_argument("--json", help="also write the rows to this file")
     args = p.parse_args()
     chosen = list(BENCHES) if args.which == "all" else [args.which]
-    print_machine(f"advanced strategies: {', '.join(chosen)}; {args.seeds} seeds; engine defaults (search quick)")
+    lighter = ", ".join(f"{k}={v}" for k, v in (("search", args.text_search), ("unlabelled", args.text_unlabelled),
+                                                 ("epochs", args.text_epochs)) if v is not None)
+    print_machine(f"advanced strategies: {', '.join(chosen)}; {args.seeds} seeds; engine defaults (search quick)"
+                  + (f"; adaptation-text with {lighter}" if lighter else ""))
     results = {}
     with tempfile.TemporaryDirectory(prefix="prsm-strategies-") as scratch:
         for name in chosen:
