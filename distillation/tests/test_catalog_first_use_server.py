@@ -54,4 +54,8 @@ def test_a_rest_job_builds_an_unbuilt_catalog_teacher_first_and_the_next_reuses_
     assert "build_teacher" in report["stages"]
 
     again = client.post("/api/v1/distillations/estimate/", REQUEST, content_type="application/json", **headers).json()
-    assert again["teacher_build_s"] == 0 and again["cost_units"] < estimate["cost_units"]
+    # built once: not priced again. (Its cost is not compared with the first estimate's: it now rests on the
+    # teacher speed the first job measured, which a loaded machine makes slower than the guess; CI saw
+    # 181.0M units against 180.3M with the build.)
+    assert again["teacher_build_s"] == 0 and estimate["teacher_build_s"] > 0
+    assert again["teacher_speed"].startswith("measured")
