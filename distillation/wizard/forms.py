@@ -85,9 +85,10 @@ class DataForm(forms.Form):
         self.data_choices = list(choices)  # the page shows them: read once
         self.adapting = adapting
         options = [(OWN_DATA, f"The teacher's own data ({own_data})")] if own_data else []
-        self.fields["dataset"].choices = options + [(choice.ref, choice.name) for choice in choices]
+        listed = [(choice.ref, choice.name) for choice in self.data_choices]
+        self.fields["dataset"].choices = options + listed
         if adapting:
-            self.fields["domain_corpus"].choices = [("", "None")] + [(choice.ref, choice.name) for choice in choices]
+            self.fields["domain_corpus"].choices = [("", "None")] + listed
         else:
             del self.fields["target_domain"], self.fields["domain_corpus"]
 

@@ -9,7 +9,7 @@ import importlib
 
 from ..errors import BadInput
 from ..formats import TENSORFLOW_FORMATS
-from .base import STRATEGIES, Backend, Student, strategy_refused
+from .base import Backend, Student, strategy_refused
 
 REGISTRY = {
     "pytorch": "prsm.engine.backends.pytorch",
@@ -18,7 +18,7 @@ REGISTRY = {
 }
 
 __all__ = ["Backend", "Student", "get_backend", "select_backend", "formats_of", "CONVERTED_FORMATS", "REGISTRY",
-           "STRATEGIES", "strategy_refused"]
+           "strategy_refused"]
 
 
 def get_backend(name: str) -> Backend:

@@ -20,27 +20,18 @@ from ..training.callbacks import Reporter
 from ..training.loop import LogitObjective, Trainer, TrainData, TrainResult, TrainSettings
 
 
-# The training strategies beyond basic each backend trains with (training.strategies); the planner
-# reads this before anything is imported. Adversarial training perturbs image and tabular tensors
-# (pytorch, tensorflow) or a transformer's input embeddings (transformers); a Keras text student (an
-# embedding bag over token ids) has neither.
-STRATEGIES = {
-    "pytorch": ("progressive", "adversarial", "curriculum"),
-    "transformers": ("progressive", "adversarial", "curriculum"),
-    "tensorflow": ("progressive", "adversarial", "curriculum"),
-}
-NO_ADVERSARIAL = {("tensorflow", "text"): "a Keras text student reads token ids, which have no gradient to follow, "
-                                          "and has no transformer embeddings to perturb"}
+# Every backend trains with every strategy (training.strategies) except these, on this data: adversarial
+# training perturbs image and tabular tensors or a transformer's input embeddings, and a Keras text
+# student (an embedding bag over token ids) has neither. The planner reads this before anything loads.
+NOT_TRAINED = {("tensorflow", "text", "adversarial"): "a Keras text student reads token ids, which have no gradient "
+                                                      "to follow, and has no transformer embeddings to perturb"}
 
 
 def strategy_refused(backend: str, strategies, task: str | None) -> tuple[str, str] | None:
     """The first of ``strategies`` that ``backend`` cannot train with on ``task`` data, and why; None: none."""
     for strategy in strategies:
-        if strategy not in STRATEGIES[backend]:
-            trains = ", ".join(STRATEGIES[backend]) or "basic distillation only"
-            return strategy, f"the {strategy} strategy is not available on the {backend} backend (it trains with {trains})"
-        if strategy == "adversarial" and (why := NO_ADVERSARIAL.get((backend, task))):
-            return strategy, f"the adversarial strategy is not available on the {backend} backend for {task}: {why}"
+        if why := NOT_TRAINED.get((backend, task, strategy)):
+            return strategy, f"the {strategy} strategy is not available on the {backend} backend for {task}: {why}"
     return None
 
 

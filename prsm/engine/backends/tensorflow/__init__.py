@@ -165,19 +165,15 @@ class TensorFlowBackend(Backend):
 
     def adversarial_objective(self, objective, attack: dict) -> KerasAdversarial:
         """The Distiller's train_step takes the attack's settings (the loss lives there, not in an objective)."""
-        scale = attack["scale"]
-        return KerasAdversarial(attack["epsilon"], None if scale is None else np.asarray(scale, dtype=np.float32),
-                                attack["bounds"])
+        return KerasAdversarial.of(attack)
 
     def accuracy_under_attack(self, student: Student, data: TaskData, attack: dict, seed: int) -> float | None:
         if student.family == "bag":
             return None
         from ...training.strategies import EVAL_PGD_STEPS
 
-        scale = attack["scale"]
-        epsilon = attack["epsilon"] * (1.0 if scale is None else np.asarray(scale, dtype=np.float32))
-        return accuracy_under_attack_tf(student.module, student.adapter.encode(data)["x"], data.labels, epsilon,
-                                        EVAL_PGD_STEPS, attack["bounds"], seed=seed)
+        return accuracy_under_attack_tf(student.module, student.adapter.encode(data)["x"], data.labels,
+                                        KerasAdversarial.of(attack).size, EVAL_PGD_STEPS, attack["bounds"], seed=seed)
 
     def evaluate(self, student: Student, data: TaskData) -> np.ndarray:
         return predict(student.module, student.adapter.encode(data)["x"])

@@ -73,13 +73,18 @@ def distillation_loss(logits, teacher, labels, temperature: float, alpha: float)
 @dataclass(frozen=True)
 class KerasAdversarial:
     """Adversarial training of a Keras student (``training.strategies``' settings): the loss on the clean
-    batch and on a PGD perturbation of it within ``epsilon`` times ``scale`` (per feature), mixed."""
+    batch and on a PGD perturbation of it within ``size`` (a number, or one per feature), mixed."""
 
-    epsilon: float
-    scale: np.ndarray | None = None
+    size: float | np.ndarray
     bounds: tuple[float, float] | None = None
     steps: int = TRAIN_PGD_STEPS
     mix: float = ADVERSARIAL_MIX
+
+    @classmethod
+    def of(cls, attack: dict) -> KerasAdversarial:
+        """From ``attack_settings``: epsilon times the per-feature scale, where there is one."""
+        scale = attack["scale"]
+        return cls(attack["epsilon"] * (1.0 if scale is None else np.asarray(scale, dtype=np.float32)), attack["bounds"])
 
 
 class Distiller(keras.Model):
@@ -102,8 +107,7 @@ class Distiller(keras.Model):
             return distillation_loss(self.student(inputs, training=True), teacher, labels, self.temperature, self.alpha)
 
         a = self.adversarial
-        perturbed = None if a is None else pgd_tf(loss_at, x, a.epsilon if a.scale is None else a.epsilon * a.scale,
-                                                   a.steps, a.bounds)
+        perturbed = None if a is None else pgd_tf(loss_at, x, a.size, a.steps, a.bounds)
         with tf.GradientTape() as tape:
             loss = loss_at(x)
             if perturbed is not None:
