@@ -24,6 +24,7 @@ from ledger.amounts import UNITS_PER_FTNS
 from prsm.request import DistillationRequest
 from prsm.serving.formats import served_format
 from safety import services as safety_services
+from webhooks import services as webhooks
 
 from .http_teachers import report_token_units, with_token_fee
 from .models import Artifact, Dataset, DeployedModel, DistillationJob, JobEvent, Teacher
@@ -252,6 +253,22 @@ def _finish(job: DistillationJob, status: str, *, report: dict | None = None, er
         message = (f"Your distillation of {teacher} finished." if status == DistillationJob.Status.COMPLETED
                    else f"Your distillation of {teacher} failed: {error}")
         notification_send(user=job.owner, kind=f"job_{status}", message=message, link=f"/jobs/{job.job_id}/")
+        webhooks.event_emit(user=job.owner, type=f"job.{status}", data=job_event_data(job))
+
+
+def job_event_data(job: DistillationJob) -> dict:
+    """What a job.completed or job.failed webhook says: the job, its links, and its key results when it has them."""
+    report = job.report or {}
+    student, teacher = report.get("student") or {}, report.get("teacher") or {}
+    results = {"retention": report.get("retention"), "compression_ratio": report.get("compression_ratio"),
+               "speedup": report.get("speedup"), "student_accuracy": student.get("accuracy"),
+               "teacher_accuracy": teacher.get("accuracy"), "student_latency_ms_p50": student.get("latency_ms_p50"),
+               "student_params": student.get("params"), "exports": sorted(report.get("exports") or {}) or None}
+    return {"job_id": str(job.job_id), "status": job.status, "teacher": (job.estimate or {}).get("teacher"),
+            "backend": job.backend, "error": job.error or None, "created_at": job.created_at,
+            "finished_at": job.finished_at, "page_url": webhooks.site_url(f"/jobs/{job.job_id}/"),
+            "api_url": webhooks.site_url(f"/api/v1/distillations/{job.job_id}/"),
+            "results": {name: value for name, value in results.items() if value is not None}}
 
 
 def job_serving_artifact(job: DistillationJob, artifacts: dict[str, Artifact]) -> Artifact | None:

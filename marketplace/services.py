@@ -24,6 +24,7 @@ from ledger.amounts import UNITS_PER_FTNS, display_ftns, format_ftns
 from safety import selectors as safety_selectors
 from safety import services as safety
 from safety.models import ModerationAction
+from webhooks import services as webhooks
 
 from . import catalogue, categories, price_advice, search, selectors
 from .models import Download, Listing, ListingFamily, ListingReport, Purchase, Rating
@@ -300,7 +301,21 @@ def listing_purchase(*, listing: Listing, buyer, kind: str, expected_price: int,
     verb = "bought" if kind == Purchase.Kind.BUY else "rented"
     notification_send(user=listing.owner, kind="model_sold", link=f"/jobs/{job.job_id}/",
                       message=f"{buyer.get_username()} {verb} {listing.title} for {display_ftns(price)} FTNS.")
+    webhooks.event_emit(user=listing.owner, type="model.sold", data=sale_event_data(purchase))
     return purchase
+
+
+def sale_event_data(purchase: Purchase) -> dict:
+    """What a model.sold webhook tells the seller: the listing, the terms and the job; nothing of the buyer."""
+    listing = purchase.listing
+    data = {"listing_id": str(listing.listing_id), "title": listing.title, "kind": purchase.kind,
+            "price": format_ftns(purchase.price), "price_units": purchase.price, "currency": "FTNS",
+            "job_id": str(listing.job.job_id), "model_id": str(listing.deployment.model_id),
+            "sold_at": purchase.created_at, "listing_url": webhooks.site_url(f"/marketplace/{listing.listing_id}/"),
+            "api_url": webhooks.site_url(f"/api/v1/marketplace/models/{listing.listing_id}/")}
+    if purchase.kind == Purchase.Kind.RENT:
+        data |= {"rent_period_days": listing.rent_period_days, "expires_at": purchase.expires_at}
+    return data
 
 
 @transaction.atomic

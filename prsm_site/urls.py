@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("safety.api_urls")),
     path("", include("marketplace.api_urls")),
     path("", include("serving.api_urls")),
+    path("", include("webhooks.api_urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("healthz", healthz.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("account/", accounts_views.account_page, name="account"),
+    path("account/webhooks/", include("webhooks.urls")),
     path("ledger/", include("ledger.urls")),
     path("jobs/", include("distillation.urls")),
     path("models/", serving_pages.models_page, name="models"),

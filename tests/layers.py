@@ -24,6 +24,7 @@ LAYERS: tuple[str, ...] = (
     "core",          # what every app shares: the domain error, broker, worker heartbeats
     "ledger",        # FTNS accounts, holds, transfers
     "accounts",      # users, tokens, moderators (a sign-up is granted FTNS)
+    "webhooks",      # endpoints users register, signed deliveries of their events, retries
     "safety",        # safety reports, the breaker's state, flagged uploads, moderation log
     "distillation",  # jobs, uploads, the training actor
     "marketplace",   # listings, purchases, ratings (deploys and lists a job)

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "marketplace",
     "serving",
     "moderation",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -157,6 +158,24 @@ PRSM_TEACHER_PRICE_PER_1K_TOKENS_UNITS = env_int("PRSM_TEACHER_PRICE_PER_1K_TOKE
 PRSM_TEACHER_CONCURRENCY = env_int("PRSM_TEACHER_CONCURRENCY", 4)
 PRSM_TEACHER_TIMEOUT_S = env_int("PRSM_TEACHER_TIMEOUT_S", 30)
 PRSM_SECRETS_KEY = env_str("PRSM_SECRETS_KEY", "")  # a Fernet key for saved provider keys; "" derives one from SECRET_KEY
+
+# --- Webhooks (README "Webhooks"): signed POSTs of job.completed, job.failed and model.sold to the URLs users
+# register, sent by the webhook_deliver actor. Hosts or CIDRs a webhook URL may reach although private or loopback
+# (a list of its own: allowing a teacher's host does not let webhooks post into the same network).
+WEBHOOK_HOSTS_ALLOW = env_list("WEBHOOK_HOSTS_ALLOW", [])
+# Seconds before each retry of a failed attempt, so 1 + len() attempts in all: 6 over about an hour by default.
+WEBHOOK_RETRY_DELAYS_S = [float(s) for s in env_list("WEBHOOK_RETRY_DELAYS_S", ["30", "90", "270", "810", "2430"])]
+# Event deliveries in a row that used up their retries before the endpoint is disabled (its owner is told).
+WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 5)
+WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10)                          # per attempt: connect and answer
+WEBHOOK_RESPONSE_EXCERPT_BYTES = env_int("WEBHOOK_RESPONSE_EXCERPT_BYTES", 2048)  # of each answer, kept; the rest unread
+WEBHOOK_MAX_ENDPOINTS = env_int("WEBHOOK_MAX_ENDPOINTS", 20)                  # per user
+# A delivery still pending this long after its attempt was due (the broker was down when it was queued, or a
+# worker died) is queued again by the webhook_sweep actor (every 5 minutes, `manage.py crontab`).
+WEBHOOK_SWEEP_AFTER_S = env_int("WEBHOOK_SWEEP_AFTER_S", 600)
+# This site's address as its users reach it (e.g. https://distill.example.com): webhook bodies link to jobs and
+# listings with it; "" leaves the links as paths.
+SITE_URL = env_str("SITE_URL", "").rstrip("/")
 
 # --- Auth and accounts.
 AUTH_PASSWORD_VALIDATORS = [

@@ -26,3 +26,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 
 # core.clock.now() adds an offset a test may set (shared with the processes it starts through Redis).
 PRSM_TEST_CLOCK = True
+
+# Webhook tests run their receivers on this machine (the allow-list refuses loopback everywhere else).
+WEBHOOK_HOSTS_ALLOW = ["127.0.0.1", "localhost"]

@@ -73,28 +73,36 @@ class Target:
     address: str
 
 
-def check_url(url: str, allow: list[str], resolve=socket.getaddrinfo) -> Target:
-    """The URL's target, after checking its scheme and every address its host resolves to."""
-    parts = urlsplit(url)
+def check_url(url: str, allow: list[str], resolve=socket.getaddrinfo, *, what: str = "teacher URL",
+              allow_setting: str = ALLOW_ENV) -> Target:
+    """The URL's target, after checking its scheme and every address its host resolves to. ``what``
+    names the URL in refusals and ``allow_setting`` the operator's allow-list (webhooks have their own)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # e.g. an unclosed "[" of an IPv6 address
+        raise TeacherHttpError(f"{what} {url!r}: not a URL ({error})") from None
     if parts.scheme not in ("http", "https"):
-        raise TeacherHttpError(f"teacher URL {url!r}: only http and https are allowed")
+        raise TeacherHttpError(f"{what} {url!r}: only http and https are allowed")
     if not parts.hostname or parts.username or parts.password:
-        raise TeacherHttpError(f"teacher URL {url!r}: give a host name, without a user name or password in it")
+        raise TeacherHttpError(f"{what} {url!r}: give a host name, without a user name or password in it")
     host = parts.hostname
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise TeacherHttpError(f"{what} {url!r}: the port is not a number from 0 to 65535") from None
     try:
         infos = resolve(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
-        raise TeacherHttpError(f"teacher URL {url!r}: the host {host} does not resolve ({error})") from None
+        raise TeacherHttpError(f"{what} {url!r}: the host {host} does not resolve ({error})") from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
-        raise TeacherHttpError(f"teacher URL {url!r}: the host {host} does not resolve")
+        raise TeacherHttpError(f"{what} {url!r}: the host {host} does not resolve")
     for text in addresses:
         address = ipaddress.ip_address(text.split("%", 1)[0])
         if not _public(address) and not _allowed(host, address, allow):
             raise TeacherHttpError(
-                f"teacher URL {url!r}: {host} resolves to {address}, a private, loopback, link-local, multicast "
-                f"or reserved address; the operator can allow it in {ALLOW_ENV} (hosts or CIDRs, comma separated)")
+                f"{what} {url!r}: {host} resolves to {address}, a private, loopback, link-local, multicast "
+                f"or reserved address; the operator can allow it in {allow_setting} (hosts or CIDRs, comma separated)")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(parts.scheme, host, port, path, addresses[0])
 
@@ -117,30 +125,39 @@ class Answer:
     body: bytes
     headers: dict
     seconds: float
+    truncated: bool = False  # only with post_body(..., truncate=True): the body is the first max_bytes
 
 
 def post_json(target: Target, payload: dict, headers: dict, timeout_s: float, max_bytes: int) -> Answer:
     """POST ``payload`` to the checked address; the answer's body read up to ``max_bytes`` (beyond: refused)."""
+    return post_body(target, json.dumps(payload).encode(), {"Content-Type": "application/json",
+                                                            "Accept": "application/json", **headers},
+                     timeout_s, max_bytes)
+
+
+def post_body(target: Target, body: bytes, headers: dict, timeout_s: float, max_bytes: int,
+              truncate: bool = False) -> Answer:
+    """POST the raw ``body`` to the checked address, never following a redirect; any status is
+    returned as it is. An answer over ``max_bytes`` is refused, or with ``truncate`` cut to its first
+    ``max_bytes`` (the rest is never read)."""
     kind = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
     connection = kind(target.host, target.port, timeout=timeout_s)
     # connect to the address that was checked; TLS still checks the certificate against the host name
     connection._create_connection = lambda address, timeout=None, source=None: socket.create_connection(
         (target.address, address[1]), timeout, source)
-    body = json.dumps(payload).encode()
     started = time.perf_counter()
     try:
-        connection.request("POST", target.path, body=body,
-                           headers={"Content-Type": "application/json", "Accept": "application/json", **headers})
+        connection.request("POST", target.path, body=body, headers=headers)
         response = connection.getresponse()
         declared = response.getheader("Content-Length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
+        if not truncate and declared and declared.isdigit() and int(declared) > max_bytes:
             raise TeacherHttpError(f"teacher at {target.host}: the answer is {int(declared):,} bytes, over the "
                                    f"{max_bytes:,}-byte limit")
         data = response.read(max_bytes + 1)
-        if len(data) > max_bytes:
+        if len(data) > max_bytes and not truncate:
             raise TeacherHttpError(f"teacher at {target.host}: the answer is over the {max_bytes:,}-byte limit")
-        return Answer(response.status, data, {k.lower(): v for k, v in response.getheaders()},
-                      time.perf_counter() - started)
+        return Answer(response.status, data[:max_bytes], {k.lower(): v for k, v in response.getheaders()},
+                      time.perf_counter() - started, truncated=len(data) > max_bytes)
     finally:
         connection.close()
 
