@@ -1,6 +1,6 @@
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -53,8 +53,10 @@ class RegisterApi(APIView):
                 raise serializers.ValidationError(exc.messages[0], code=exc.code) from None
 
     @extend_schema(
+        operation_id="auth_register",
         request=RegisterInputSerializer,
-        responses={201: TokenOutput},
+        responses={201: TokenOutput, 429: OpenApiResponse(description="Too many sign-ups from this address "
+                                                                      "(SIGNUP_RATE_PER_HOUR); `Retry-After` says when.")},
         examples=[OpenApiExample("Sign up", value={"username": "ada", "password": "a long passphrase", "email": "ada@example.com"}, request_only=True)],  # nosec B105  # an example in the API docs
         auth=[],
     )
@@ -85,7 +87,10 @@ class TokenApi(APIView):
         username = serializers.CharField()
         password = serializers.CharField(trim_whitespace=False)
 
-    @extend_schema(request=TokenInputSerializer, responses={200: TokenOutput}, auth=[])
+    @extend_schema(operation_id="auth_token", request=TokenInputSerializer, auth=[],
+                   responses={200: TokenOutput, 401: OpenApiResponse(description="Wrong username or password."),
+                              429: OpenApiResponse(description="Too many failed logins for this name or address; "
+                                                               "`Retry-After` says when to try again.")})
     def post(self, request):
         serializer = self.TokenInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -196,7 +201,8 @@ class ProviderCredentialsApi(APIView):
         credential = services.provider_credential_save(user=request.user, **serializer.validated_data)
         return Response(ProviderCredentialOutput(credential).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(parameters=[OpenApiParameter("name", str, description="the credential's name (default: openai)")],
+                   responses={204: None, 404: OpenApiResponse(description="No saved credential of that name.")})
     def delete(self, request):
         services.provider_credential_delete(user=request.user, name=request.query_params.get("name", "openai"))
         return Response(status=status.HTTP_204_NO_CONTENT)

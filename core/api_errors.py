@@ -95,6 +95,8 @@ def api_exception_handler(exc, context):
         code = code if code and code != "invalid" else "invalid"
     else:
         code = getattr(exc, "default_code", None) or STATUS_CODES.get(response.status_code, "error")
+    if isinstance(exc, exceptions.UnsupportedMediaType) and (view := context.get("view")) is not None:
+        message = f"{message} This route reads {' or '.join(p.media_type for p in view.parser_classes)}."
     response.data = error_body(code, message, field)
     if isinstance(exc, exceptions.Throttled) and exc.wait:
         response["Retry-After"] = str(int(exc.wait) + 1)

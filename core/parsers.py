@@ -1,12 +1,13 @@
-"""The API's body parsers (``DEFAULT_PARSER_CLASSES``): DRF's, with the limits a hostile body meets.
+"""The API's body parser (``DEFAULT_PARSER_CLASSES``): DRF's JSON parser, with the limits a hostile
+body meets. JSON routes read JSON only (a form body is a 415), so a client generator writes one
+branch per route.
 
-JSON goes through ``core.untrusted_json`` (depth, number length, lone surrogates); JSON and form
-bodies past ``DATA_UPLOAD_MAX_MEMORY_SIZE`` are refused, also when no Content-Length announced them
-(Django checks only the header). Multipart is DRF's own, which Django's parser already limits.
+JSON goes through ``core.untrusted_json`` (depth, number length, lone surrogates); a body past
+``DATA_UPLOAD_MAX_MEMORY_SIZE`` is refused, also when no Content-Length announced it (Django checks
+only the header). The upload routes read multipart with DRF's own parser, which Django's already limits.
 What a parser raises is answered in one place, ``core.api_errors``."""
 
 import codecs
-import io
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -35,8 +36,3 @@ class JSONParser(parsers.JSONParser):
             return untrusted_json.loads(text)
         except untrusted_json.UntrustedJsonError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
-
-
-class FormParser(parsers.FormParser):
-    def parse(self, stream, media_type=None, parser_context=None):
-        return super().parse(io.BytesIO(_read_capped(stream)), media_type, parser_context)

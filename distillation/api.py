@@ -1,5 +1,5 @@
 from django.http import Http404
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -122,8 +122,8 @@ class JobOutput(serializers.Serializer):
     error = serializers.CharField()
     attempts = serializers.IntegerField()
     created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
 
     def get_costs(self, job) -> dict:
         hold = self.context["holds"].get(services.job_hold_reference(job))
@@ -137,6 +137,50 @@ class JobOutput(serializers.Serializer):
 
     def get_eta_s(self, job) -> float | None:
         return self.context["queue"][job.pk][1]
+
+
+class EstimateOutput(serializers.Serializer):
+    """The planner's estimate (``distillation.planning.Plan.estimate``); more fields may come, never fewer."""
+
+    cost_ftns = serializers.CharField(help_text="the cost in FTNS, as text with its decimals")
+    cost_units = serializers.IntegerField(help_text="the cost in the smallest unit")
+    within_budget = serializers.BooleanField(help_text="cost_units <= the request's budget_ftns")
+    breakdown_units = serializers.DictField(help_text="teacher fees, compute, validation, search, ... in units")
+    compute_hours = serializers.FloatField()
+    duration_s = serializers.FloatField(help_text="the expected wall time of the run, seconds")
+    backend = serializers.CharField()
+    backend_reason = serializers.CharField()
+    teacher = serializers.CharField()
+    task = serializers.CharField()
+    dataset = serializers.CharField(allow_null=True)
+    epochs = serializers.IntegerField()
+    teacher_speed = serializers.JSONField(help_text="what the teacher's speed rests on (measured or guessed)")
+    teacher_owner_id = serializers.IntegerField(allow_null=True)
+    teacher_build_s = serializers.FloatField(help_text="a catalog teacher's first build, seconds (0 when built)")
+    search = serializers.JSONField(help_text="the search's trial schedule, or null when it is off")
+    search_s = serializers.FloatField()
+    expected = serializers.JSONField(help_text="the expected student; see the description")
+    teachers = serializers.ListField(child=serializers.DictField(), help_text="ref, weight, kind, params of each")
+    teacher_owner_ids = serializers.ListField(child=serializers.IntegerField(allow_null=True))
+    starts_from = serializers.DictField(required=False, help_text="an update's or adaptation's model: ref, kind, job_id")
+    teacher_http = serializers.DictField(required=False, help_text="a teacher over HTTP: provider and token pricing")
+
+
+class ArtifactOutput(serializers.Serializer):
+    format = serializers.CharField()
+    sha256 = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    verified = serializers.BooleanField()
+    max_abs_diff = serializers.FloatField(allow_null=True, help_text="the export's largest difference from the student")
+    download = serializers.URLField()
+
+
+JOB_REFUSED = {
+    400: OpenApiResponse(description="The request is invalid: `error.field` names the field and the message says why."),
+    409: OpenApiResponse(description="`insufficient_funds` for the hold, or a teacher, data set or model that is not "
+                                     "ready to use."),
+    422: OpenApiResponse(description="`over_budget`: the estimate is over `budget_ftns` (the body holds the estimate)."),
+}
 
 
 def _job_output(jobs, *, many: bool = False) -> dict | list:
@@ -167,7 +211,8 @@ class JobListCreateApi(APIView):
     def get(self, request):
         return Response(_job_output(selectors.jobs_of(user=request.user)[:100], many=True))
 
-    @extend_schema(request=DistillationRequestSerializer, responses={201: JobOutput}, examples=[SEED_EXAMPLE])
+    @extend_schema(request=DistillationRequestSerializer, responses={201: JobOutput, **JOB_REFUSED},
+                   examples=[SEED_EXAMPLE])
     def post(self, request):
         job = services.distillation_job_create(owner=request.user, request=_parse(request.data))
         return Response(_job_output(job), status=status.HTTP_201_CREATED)
@@ -184,8 +229,9 @@ ESTIMATE_DESCRIPTION = (
 
 
 class EstimateApi(APIView):
-    @extend_schema(request=DistillationRequestSerializer, responses={200: dict}, examples=[SEED_EXAMPLE],
-                   description=ESTIMATE_DESCRIPTION)
+    @extend_schema(operation_id="distillations_estimate", request=DistillationRequestSerializer,
+                   responses={200: EstimateOutput, 400: JOB_REFUSED[400], 409: JOB_REFUSED[409]},
+                   examples=[SEED_EXAMPLE], description=ESTIMATE_DESCRIPTION)
     def post(self, request):
         parsed = _parse(request.data)
         estimate = plan(request=parsed, owner=request.user).estimate()
@@ -199,14 +245,15 @@ class JobDetailApi(APIView):
 
 
 class JobCancelApi(APIView):
-    @extend_schema(request=None, responses={200: JobOutput})
+    @extend_schema(operation_id="distillations_cancel", request=None,
+                   responses={200: JobOutput, 409: OpenApiResponse(description="The job has already ended.")})
     def post(self, request, job_id):
         job = services.job_cancel(job=_job_or_404(request, job_id))
         return Response(_job_output(job))
 
 
 class JobArtifactsApi(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="distillations_artifacts", responses={200: ArtifactOutput(many=True)})
     def get(self, request, job_id):
         job = _job_or_404(request, job_id)
         return Response([
@@ -218,7 +265,7 @@ class JobArtifactsApi(APIView):
 
 
 class ArtifactDownloadApi(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(operation_id="distillations_artifact_download", responses={(200, "application/octet-stream"): bytes})
     def get(self, request, job_id, export_format):
         job = _job_or_404(request, job_id)
         return artifact_download_response(job.artifacts.filter(format=export_format).first())

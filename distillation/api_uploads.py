@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import DomainError
-from core.parsers import FormParser
 
 from . import services
 from .uploads import UploadError, UploadTooLarge, dataset_of, datasets_of, teacher_of, teachers_of
@@ -39,7 +38,7 @@ class SizeCapHandler(FileUploadHandler):
 class UploadApi(APIView):
     """Shared by both upload routes: the size cap is installed before the body is parsed."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # multipart only: the schema declares one body kind
     limit_setting = ""
 
     @property
@@ -103,7 +102,7 @@ class TeacherAnalysisOutput(serializers.Serializer):
     analysis = serializers.JSONField(help_text="the engine's teacher analysis (as `prsm teacher analyze --json` prints), "
                                      "naming the teacher and its data set by their ids (`ref`), never by server paths")
     analysis_error = serializers.CharField()
-    analyzed_at = serializers.DateTimeField()
+    analyzed_at = serializers.DateTimeField(allow_null=True)
 
 
 class DatasetUploadInput(serializers.Serializer):

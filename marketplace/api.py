@@ -108,8 +108,21 @@ class DeployInput(StrictInput):
     export_format = serializers.CharField(required=False)
 
 
+class DeployOutput(serializers.Serializer):
+    model_id = serializers.UUIDField()
+    export_format = serializers.CharField()
+    served_format = serializers.CharField(allow_null=True, help_text="the export the serving pool runs")
+    measured = serializers.JSONField(help_text="latency_ms_p50, latency_ms_p95, memory_bytes on the serving path")
+    predict_url = serializers.CharField(help_text="POST {\"inputs\": [...]} here")
+    listing_id = serializers.UUIDField(required=False, help_text="with the request's marketplace_listing")
+
+
 class JobDeployApi(APIView):
-    @extend_schema(operation_id="distillations_deploy_create", request=DeployInput, responses={201: dict},
+    @extend_schema(operation_id="distillations_deploy", request=DeployInput,
+                   responses={201: DeployOutput,
+                              409: OpenApiResponse(description="Not completed, its safety breaker tripped or rejected, "
+                                                               "a measured limit missed (the figures in the message), "
+                                                               "or no such export. " + ERROR_SHAPE)},
                    description="Deploy a completed job; with the request's marketplace_listing, also list it "
                    "(listing_id). 409 while its safety breaker is tripped or rejected.")
     def post(self, request, job_id):
@@ -163,7 +176,7 @@ class ListingSearchApi(APIView):
         max_size_bytes = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1,
                                                   help_text="the listed export's size")
         max_price = FtnsAmountField(required=False, help_text="FTNS; a buy or rent price at most this")
-        export_format = serializers.RegexField(r"^[a-z0-9_-]{1,40}$", required=False, default="", allow_blank=True,
+        export_format = serializers.RegexField(r"^[a-z0-9_-]{0,40}$", required=False, default="", allow_blank=True,
                                                help_text="a verified export, e.g. onnx")
         min_rating = serializers.FloatField(required=False, min_value=1, max_value=5)
         ordering = serializers.ChoiceField(choices=list(selectors.ORDERINGS), required=False, default="",

@@ -2,7 +2,7 @@
 
 ``POST /api/v1/models/{id}/predict/`` with an API token and a JSON body is answered by the lean path
 (``serving/fast_path.py``: no Django request, the access decision kept a few seconds); the rest of that
-route (multipart images, a browser session) by its own Django handler with a short middleware list, the
+route (a browser session) and ``.../predict/images/`` (multipart image files) by their own Django handler with a short middleware list, the
 async view ``serving/endpoint.py`` (each of the site's sync middleware would cost it a hop to the sync
 thread and back on every call: bench/serving.py). Every other request gets the whole list."""
 
@@ -23,7 +23,7 @@ from serving import fast_path  # noqa: E402
 
 from .routing import websocket_urlpatterns  # noqa: E402
 
-PREDICT_PATH = re.compile(r"^/api/v1/models/[0-9a-fA-F-]{36}/predict/$")
+PREDICT_PATH = re.compile(r"^/api/v1/models/[0-9a-fA-F-]{36}/predict/(images/)?$")  # images/: multipart files
 # Token-authenticated JSON calls need no session, CSRF cookie, messages or frame options; the request log
 # and the API's paging bounds stay. The view sets its own security headers (serving/endpoint.py).
 PREDICT_MIDDLEWARE = ["core.logging.RequestLogMiddleware", "core.middleware.ApiQueryBounds"]
@@ -45,8 +45,9 @@ predict_http = PredictHandler()
 
 
 async def http(scope, receive, send):
-    if scope.get("method") == "POST" and PREDICT_PATH.match(scope.get("path", "")):
-        handler = fast_path.predict_app if fast_path.handles(scope) else predict_http
+    predict = PREDICT_PATH.match(scope.get("path", "")) if scope.get("method") == "POST" else None
+    if predict:
+        handler = fast_path.predict_app if not predict.group(1) and fast_path.handles(scope) else predict_http
     else:
         handler = django_http
     await handler(scope, receive, send)

@@ -1,6 +1,7 @@
 """The serving REST API: call a deployed model, list one's deployed models, undeploy one.
 
-    POST   /api/v1/models/{model_id}/predict/   {"inputs": [...]} (JSON) or multipart image files in "inputs"
+    POST   /api/v1/models/{model_id}/predict/          {"inputs": [...]} (JSON; images as base64)
+    POST   /api/v1/models/{model_id}/predict/images/   multipart image files in "inputs"
     GET    /api/v1/models/                      own deployed models, with the serving path's figures
     DELETE /api/v1/models/{model_id}/           undeploy (POST /distillations/{job_id}/deploy/ serves it again)
 """
@@ -24,7 +25,14 @@ ERROR_SHAPE = 'The body is {"error": {"code", "message", "field"?}}.'
 class PredictInput(serializers.Serializer):
     inputs = serializers.ListField(child=serializers.JSONField(), allow_empty=False,
                                    help_text="texts; feature rows as lists or objects keyed by column; images as base64 "
-                                             'text, {"b64": ...}, or multipart files in the field "inputs"')
+                                             'text or {"b64": ...} (image files go to .../predict/images/)')
+
+
+class PredictImagesInput(serializers.Serializer):
+    """Image files, one per input (``POST .../predict/images/``)."""
+
+    inputs = serializers.ListField(child=serializers.FileField(), allow_empty=False,
+                                   help_text="image files (PNG, JPEG, ...), each one input, in the field \"inputs\"")
 
 
 class PredictOutput(serializers.Serializer):
@@ -66,7 +74,7 @@ def deployment_or_404(request, model_id, *, light: bool = False):
 class PredictApi(APIView):
     permission_classes = [IsAuthenticated, TokenScope]
     throttle_classes = [PredictRateThrottle]  # PREDICT_RATE_PER_MINUTE per API token (serving/throttles.py)
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [JSONParser]  # image files have their own route, PredictImagesApi
     required_scope = "predict"
 
     @extend_schema(operation_id="models_predict", request=PredictInput,
@@ -86,14 +94,37 @@ class PredictApi(APIView):
         raise exceptions.MethodNotAllowed("POST")
 
     def inputs_of(self, request):
-        if request.content_type.startswith("multipart/"):
-            files = request.FILES.getlist("inputs")
-            if not files:
-                raise exceptions.ValidationError({"inputs": 'Send image files in the multipart field "inputs".'})
-            return [upload.read() for upload in files]
         serializer = PredictInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data["inputs"]
+
+
+class PredictImagesApi(PredictApi):
+    """Predict on image files sent as multipart (curl's ``-F inputs=@shirt.png``); the same checks, pool
+    and metering as the JSON route, which takes images as base64."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(operation_id="models_predict_images", request=PredictImagesInput,
+                   responses={200: PredictOutput,
+                              400: OpenApiResponse(description="No files, or a file that is not an image the model "
+                                                               "takes; the message names the input. " + ERROR_SHAPE),
+                              402: OpenApiResponse(description="The caller's last usage bill could not be paid."),
+                              403: OpenApiResponse(description="Not the owner, a buyer or a current renter."),
+                              409: OpenApiResponse(description="Undeployed, not an image model, or no export to serve."),
+                              413: OpenApiResponse(description="The body is over PREDICT_MAX_BODY_BYTES."),
+                              429: OpenApiResponse(description="Too many requests in flight or per minute; Retry-After says when."),
+                              503: OpenApiResponse(description="The serving pool is down.")},
+                   description="As predict, for image files: one {label, probabilities} per file, in order.")
+    def post(self, request, model_id):
+        """Never routed, as PredictApi.post."""
+        raise exceptions.MethodNotAllowed("POST")
+
+    def inputs_of(self, request):
+        files = request.FILES.getlist("inputs")
+        if not files:
+            raise exceptions.ValidationError({"inputs": 'Send image files in the multipart field "inputs".'})
+        return [upload.read() for upload in files]
 
 
 class ModelsApi(APIView):

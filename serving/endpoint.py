@@ -22,13 +22,22 @@ from prsm.serving import errors as pool_errors
 from prsm.serving.aio import AsyncServingClient
 
 from . import services
-from .api import PredictApi, deployment_or_404
+from .api import PredictApi, PredictImagesApi, deployment_or_404
 from .errors import ModelBusy
 
 
-@csrf_exempt  # as DRF's views: session callers are held to CSRF by SessionAuthentication
-async def predict_endpoint(request, model_id):
-    view = PredictApi()
+def predict_endpoint_for(view_class: type[PredictApi]):
+    """The async view of a predict route described (in the schema) and checked by ``view_class``."""
+
+    @csrf_exempt  # as DRF's views: session callers are held to CSRF by SessionAuthentication
+    async def endpoint(request, model_id):
+        return await _predict(view_class(), request, model_id)
+
+    endpoint.cls, endpoint.initkwargs = view_class, {}  # what drf-spectacular reads to document the route
+    return endpoint
+
+
+async def _predict(view: PredictApi, request, model_id):
     view.args, view.kwargs, view.headers, view.format_kwarg = (), {"model_id": model_id}, {}, None
     drf_request = view.initialize_request(request, model_id=model_id)
     view.request = drf_request
@@ -77,3 +86,7 @@ def _refusal(view: PredictApi, error: Exception):
     response.accepted_renderer, response.accepted_media_type = JSONRenderer(), "application/json"
     response.renderer_context = {"view": view, "request": view.request, "response": response}
     return response.render()
+
+
+predict_endpoint = predict_endpoint_for(PredictApi)
+predict_images_endpoint = predict_endpoint_for(PredictImagesApi)

@@ -271,3 +271,26 @@ def serving_pool(subprocess_env, serving_socket_dir, tmp_path):
     yield start
     for pool in started:
         pool.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _api_answers_checked_against_the_schema():
+    """Every ``/api/`` answer a test client gets is checked against the OpenAPI schema (tests/schema_conformance.py)."""
+    from . import schema_conformance
+
+    check = "tests.schema_conformance.middleware"
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, check]
+    yield
+    settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != check]
+    schema_conformance.violations.clear()
+
+
+@pytest.fixture(autouse=True)
+def api_answers_declared():
+    """A test fails when an API answer it got is not one the schema declares (status, or body shape)."""
+    from .schema_conformance import violations
+
+    violations.clear()
+    yield
+    found, violations[:] = list(dict.fromkeys(violations)), []
+    assert not found, "answers the OpenAPI schema does not declare:\n" + "\n".join(found)

@@ -5,6 +5,7 @@ SDK and ``prsm predict`` work against a live server in a process where the platf
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -91,3 +92,50 @@ def test_the_remote_sdk_and_prsm_predict_work_without_the_platforms_packages(cat
                                env=subprocess_env)
     assert predicted.returncode != 0 and "404" in predicted.stderr + predicted.stdout, predicted.stderr[-2000:]
     assert "ModuleNotFoundError" not in predicted.stderr
+
+
+@pytest.mark.slow
+def test_a_fresh_virtual_environment_installs_the_light_sdk_and_runs_a_job(catalog_home, live_daphne, start_worker,
+                                                                          tmp_path, subprocess_env):
+    """``pip install`` of the project into a new venv (what a user of the remote SDK does): it gets the
+    light dependencies and no platform package, and its SDK runs a job on a live server to the end."""
+    source = tmp_path / "source"  # a copy: pip builds in the source tree, which must not gain a build/ folder
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "var", "media", "build", "dist", "node_modules",
+                                                                "staticfiles", "*.egg-info", "__pycache__", "runs"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    installed = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)],
+                               capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-3000:]
+    listed = subprocess.run([str(python), "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"],
+                            capture_output=True, text=True, timeout=120, check=True)
+    names = {package["name"].lower() for package in json.loads(listed.stdout)}
+    assert "prsm-distill" in names and not names & {"torch", "django", "numpy", "onnxruntime", "dramatiq"}, names
+
+    user = user_create(username="ada", password="correct horse battery", email="ada@example.com")
+    _, key = api_token_create(user=user, name="light")
+    start_worker()
+    script = f"""
+import asyncio, json, sys
+from prsm.distillation import DistillationOrchestrator, DistillationRequest
+
+async def main():
+    orchestrator = DistillationOrchestrator(base_url={live_daphne!r}, token={key!r})
+    request = DistillationRequest(teacher_model="catalog:digits-mlp", domain="digits", budget_ftns=1000, epochs=2,
+                                  search="off", export_formats=["onnx"])
+    job = await orchestrator.create_distillation(request)
+    stages = [event.get("stage") async for event in orchestrator.stream(job.job_id)]
+    status = await orchestrator.wait(job.job_id, timeout=240)
+    print(json.dumps({{"status": status.status, "error": status.error, "stages": stages,
+                      "from": orchestrator.__module__ and sys.modules["prsm"].__file__}}))
+
+asyncio.run(main())
+"""
+    env = {name: value for name, value in subprocess_env.items() if name != "PYTHONPATH"}
+    done = subprocess.run([str(python), "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (out["status"], out["error"]) == ("completed", ""), out
+    assert out["from"].startswith(str(venv)), out["from"]  # the installed package, not the checkout
+    assert out["stages"][0] == "queued" and "train" in out["stages"]

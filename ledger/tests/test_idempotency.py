@@ -105,14 +105,14 @@ def test_a_domain_error_with_a_field_and_extra_keys_is_stored_and_replayed_byte_
     from ledger import services
 
     def refused(**kwargs):
-        raise DomainError("Over the budget.", field="amount", code="over_budget", status_code=422,
+        raise DomainError("Over the budget.", field="amount", code="over_budget", status_code=409,
                           extra={"estimate": {"cost_ftns": "12.5"}})
 
     monkeypatch.setattr(services, "ledger_transfer_post", refused)
     first = transfer(api_client, {"to": "bob", "amount": "3"}, "pay-1")
     again = transfer(api_client, {"to": "bob", "amount": "3"}, "pay-1")
 
-    assert first.status_code == again.status_code == 422
+    assert first.status_code == again.status_code == 409  # a status the route declares (tests/schema_conformance.py)
     assert first.content == again.content == (
         b'{"error":{"code":"over_budget","message":"Over the budget.","field":"amount"},"estimate":{"cost_ftns":"12.5"}}')
-    assert again["Idempotent-Replayed"] == "true" and IdempotencyKey.objects.get().status_code == 422
+    assert again["Idempotent-Replayed"] == "true" and IdempotencyKey.objects.get().status_code == 409

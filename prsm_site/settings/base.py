@@ -204,13 +204,14 @@ REST_FRAMEWORK = {
     ],
     # TokenScope: a named API token's scopes (read, predict, manage); a view with its own permission_classes lists it too
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "accounts.permissions.TokenScope"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",  # every refusal declared with the error shape
     "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
     # JSON only, whatever the client's Accept says (no browsable pages); bodies read with limits.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.negotiation.JsonUnlessAsked",
-    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser", "core.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    # JSON bodies only; the upload routes (and predict's images) declare multipart themselves
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,  # DRF's throttles find the client the way accounts.selectors.client_ip does
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

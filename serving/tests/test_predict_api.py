@@ -91,6 +91,34 @@ def test_bad_inputs_get_a_4xx_that_names_the_problem(served_job, make_user, api_
     assert Prediction.objects.count() == 1  # refusals are not metered
 
 
+def test_image_files_go_to_the_images_route_and_each_route_reads_one_body_kind(served_job, make_user, api_for,
+                                                                               serving_pool):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    serving_pool()
+    owner = make_user("ada")
+    _, deployment = _deployed(served_job, owner)
+    api = api_for(owner)
+    picture = io.BytesIO()
+    Image.new("L", (8, 8), 128).save(picture, format="PNG")
+    base = f"/api/v1/models/{deployment.model_id}"
+
+    def png():
+        return SimpleUploadedFile("seven.png", picture.getvalue(), "image/png")
+
+    files = api.post(f"{base}/predict/images/", {"inputs": [png(), png()]}, format="multipart")
+    assert files.status_code == 400 and "input 0" in files.json()["error"]["message"]  # reached the digits model, which reads features
+    assert api.post(f"{base}/predict/images/", {"other": png()}, format="multipart").json()["error"]["field"] == "inputs"
+    assert api.post(f"{base}/predict/", {"inputs": [png()]}, format="multipart").status_code == 415
+    assert api.post(f"{base}/predict/images/", {"inputs": ["a"]}, format="json").status_code == 415
+    assert not Prediction.objects.exists()
+    _, rows = _rows(1)
+    assert _predict(api, deployment, rows.tolist()).status_code == 200
+
+
 def test_who_may_call(served_job, make_user, api_for, serving_pool):
     serving_pool()
     owner, buyer, renter, stranger = (make_user(name) for name in ("ada", "bob", "cy", "dan"))
