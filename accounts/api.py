@@ -25,7 +25,7 @@ class InvalidCredentials(exceptions.APIException):
 class UserOutput(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
-    email = serializers.EmailField()
+    email = serializers.CharField(help_text="the address given at sign-up (blank for an account an operator made without one)")
     is_staff = serializers.BooleanField()
     is_moderator = serializers.SerializerMethodField()
     date_joined = serializers.DateTimeField()
@@ -154,7 +154,10 @@ class ApiTokensApi(APIView):
     def get(self, request):
         return Response(ApiTokenOutput(api_tokens_of(user=request.user), many=True).data)
 
-    @extend_schema(request=ApiTokenInputSerializer, responses={201: ApiTokenCreatedOutput},
+    @extend_schema(request=ApiTokenInputSerializer,
+                   responses={201: ApiTokenCreatedOutput,
+                              409: OpenApiResponse(description="`name_taken`: a live token has that name; or "
+                                                               "`token_limit`: revoke one first.")},
                    examples=[OpenApiExample("A token that can only predict", request_only=True,
                                             value={"name": "shop front", "scopes": ["predict"]})])
     def post(self, request):
