@@ -60,9 +60,35 @@ def test_a_pass_runs_each_batch_once_in_order_and_the_rest_on_the_faster_count()
     out, choice = run_choosing_threads("pass", parts)
     assert [i for i, _ in out] == list(range(20)) and len(log) == 20
     assert choice.threads == 2
-    assert log[:6] == [1, 2, 2, 1, 1, 2] and set(log[6:]) == {2}  # pairs in alternating order, then the faster
+    # a warm-up on every thread, one timed pair (the other count first): 10x apart decides, then the faster
+    assert log[:3] == [2, 1, 2] and set(log[3:]) == {2}
     short, none = run_choosing_threads("short pass", parts[:5])  # too short to measure: as torch is set
     assert len(short) == 5 and none is None
+
+
+def test_close_counts_take_a_second_pair_in_the_other_order_and_the_warm_up_starts_on_the_last_choice():
+    def steady(ms_at: dict, log: list):
+        def run():
+            count = torch.get_num_threads()
+            log.append(count)
+            time.sleep(ms_at[count] / 1000)
+        return run
+
+    close: list[int] = []
+    probe = StepProbe("close")
+    for _ in range(8):
+        with probe.step():
+            steady({1: 12, 2: 10}, close)()  # 1.2x apart: not decisive on one pair
+    assert close[:5] == [2, 1, 2, 2, 1] and set(close[5:]) == {2}
+    assert len(probe.times[1]) == len(probe.times[2]) == 2
+
+    after: list[int] = []
+    _probe_run("one thread wins", slow_on=2)
+    probe = StepProbe("next work")
+    for _ in range(6):
+        with probe.step():
+            steady({1: 2, 2: 20}, after)()
+    assert after[:3] == [1, 2, 1] and set(after[3:]) == {1}  # warmed up on the last choice: one slow step in all
 
 
 def test_a_training_chooses_on_its_own_first_steps_and_a_resumed_one_keeps_the_choice(tmp_path):

@@ -3,11 +3,14 @@
 The rule it replaces (one thread under 200k parameters, every thread above) was drawn from one
 measurement on a loaded machine; on an idle 2-core machine it left a 169k-parameter CNN student 30%
 slower than two threads. Here the first steps of the work itself (training steps, a pass's batches)
-run at one thread and at every thread the process may use, in pairs whose order alternates (1 n,
-n 1, 1 n) so that a load that comes and goes, or batches that grow, fall on both; the first pair is a
-warm-up, and the rest of the work runs on the count with the faster median. Nothing is run twice to
-measure. On a machine whose other cores are busy one thread wins; on an idle one, work that splits
-well gets them all.
+run at one thread and at every thread the process may use, and the rest of the work runs on the
+faster. Nothing is run twice to measure; what measuring costs is the steps run at the slower count,
+so it runs as few as a clear answer needs: one warm-up step on the count most likely to win (the
+choice this process made last, else every thread), then a timed pair (the other count, then that
+one); when one count is ``DECISIVE`` times faster that pair decides (one or two slow steps in all),
+otherwise a second pair in the opposite order (so a load that comes and goes, or batches that grow,
+fall on both) and the faster median decides. On a machine whose other cores are busy one thread wins;
+on an idle one, work that splits well gets them all.
 
 The choice is kept for the process by a key that says what was measured (the model's size and the
 batch's shape), so two runs of the same work in one process (a job and its resumed run, a search's
@@ -26,7 +29,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-PROBE_PAIRS = 2  # timed pairs of steps (one at each count), after one pair of warm-up
+PROBE_PAIRS = 2  # timed pairs of steps (one at each count) at most, after one warm-up step
+DECISIVE = 1.25  # one count this much faster than the other on the first pair: chosen without a second
 _chosen: dict[Hashable, ThreadChoice] = {}
 _lock = threading.Lock()
 
@@ -59,17 +63,20 @@ def available_threads() -> int:
 class StepProbe:
     """Runs the steps of a piece of work, choosing the thread count on its first ones.
 
-    ``with probe.step(): ...`` around each step: the first ``2 * (pairs + 1)`` run alternately at one
-    and at every thread, timed, then every step runs at the faster count (``choice``, remembered for
-    ``key`` in this process, so the same work later runs on it without measuring). A ``key`` chosen
-    before, or a ``known`` choice (a resumed training's), skips the measuring."""
+    ``with probe.step(): ...`` around each step: a warm-up step, then up to ``pairs`` timed pairs (one
+    step at one thread, one at every thread), then every step runs at the faster count (``choice``,
+    remembered for ``key`` in this process, so the same work later runs on it without measuring). A
+    ``key`` chosen before, or a ``known`` choice (a resumed training's), skips the measuring."""
 
     def __init__(self, key: Hashable, pairs: int = PROBE_PAIRS, known: ThreadChoice | None = None) -> None:
         self.most = available_threads()
-        self.key, self.length, self.index = (key, self.most), 2 * (pairs + 1), 0
+        self.key, self.length, self.index = (key, self.most), 1 + 2 * pairs, 0
         self.times: dict[int, list[float]] = {1: [], self.most: []}
         with _lock:
             remembered = _chosen.get(self.key)
+            latest = next(reversed(_chosen.values()), None)  # the likeliest winner: this process's last choice
+        self.first = latest.threads if latest is not None and latest.threads in self.times else self.most
+        self.other = 1 if self.first == self.most else self.most
         self.choice = known or remembered or (ThreadChoice(1, why="one thread available") if self.most == 1 else None)
 
     @property
@@ -79,8 +86,11 @@ class StepProbe:
     def next_count(self) -> int:
         if self.choice is not None:
             return self.choice.threads
-        pair, second = divmod(self.index, 2)
-        return (1, self.most)[second ^ (pair % 2)]  # 1 n, n 1, 1 n: a drift along the steps falls on both
+        if self.index == 0:
+            return self.first  # the warm-up (allocations, kernels chosen, pages touched), not timed
+        pair, second = divmod(self.index - 1, 2)
+        order = (self.other, self.first) if pair % 2 == 0 else (self.first, self.other)  # a drift falls on both
+        return order[second]
 
     @contextlib.contextmanager
     def step(self):
@@ -90,11 +100,15 @@ class StepProbe:
             yield count
             elapsed = (time.perf_counter() - started) * 1000
         if self.choice is None:
-            if self.index >= 2:  # the first pair warms up (allocations, kernels chosen, pages touched)
+            if self.index >= 1:
                 self.times[count].append(elapsed)
             self.index += 1
-            if self.index >= self.length:
+            if self.index >= self.length or (self.index == 3 and self._decisive()):
                 self.decide()
+
+    def _decisive(self) -> bool:
+        one, most = self.times[1][0], self.times[self.most][0]
+        return max(one, most) >= DECISIVE * min(one, most)
 
     def decide(self) -> ThreadChoice | None:
         """The faster count on what was measured (a work shorter than the probe: on what it had); None
