@@ -1,30 +1,7 @@
-// The account page: copies a new API key, asks before a token is revoked, and lists notifications
-// as they arrive on the notifications websocket (reconnecting after a drop).
+// The account page: lists notifications as they arrive on the notifications websocket (reconnecting
+// after a drop). A new API key (shown once) and the confirmations are shown_once.js's.
 (function () {
   "use strict";
-
-  const newKey = document.getElementById("new-key");
-  if (newKey) newKey.focus();  // the key is shown once: take the reader straight to it
-
-  const copy = document.getElementById("copy-key");
-  if (copy && navigator.clipboard && window.isSecureContext) {
-    copy.hidden = false;
-    copy.addEventListener("click", () => {
-      const key = document.getElementById(copy.dataset.copyTarget);
-      const status = document.getElementById("copy-status");
-      navigator.clipboard.writeText(key.value).then(
-        () => { status.textContent = "Copied to the clipboard."; },
-        () => { key.select(); status.textContent = "Could not copy: the key is selected, copy it with your keyboard."; });
-    });
-  }
-  const keyField = document.getElementById("new-key-value");
-  if (keyField) keyField.addEventListener("focus", () => keyField.select());
-
-  for (const form of document.querySelectorAll("form[data-confirm]")) {
-    form.addEventListener("submit", (event) => {
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-    });
-  }
 
   const list = document.getElementById("notifications");
   if (!list) return;
