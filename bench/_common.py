@@ -46,6 +46,12 @@ def print_machine(title: str, info: dict | None = None) -> dict:
     return info
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values`` by the nearest rank; NaN for none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
 def table(rows: list[dict], columns: list[str] | None = None) -> str:
     """A markdown table (it reads in a terminal and pastes into docs/BENCHMARKS.md as is)."""
     if not rows:

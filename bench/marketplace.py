@@ -40,7 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # not bench/: its ledger.py would shadow the ledger app
-from bench._common import cpu_model, print_machine, table  # noqa: E402
+from bench._common import cpu_model, percentile, print_machine, table  # noqa: E402
 
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/prsm"
 DATABASE_NAME = "prsm_bench_marketplace"
@@ -110,10 +110,6 @@ def parse_args():
     parser.add_argument("--keep", action="store_true", help="keep the database (drop it by hand afterwards)")
     return parser.parse_args()
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def machine() -> dict:

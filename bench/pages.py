@@ -43,7 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # not bench/: its ledger.py would shadow the ledger app
-from bench._common import cpu_model, print_machine, table  # noqa: E402
+from bench._common import cpu_model, percentile, print_machine, table  # noqa: E402
 
 BIN = Path(sys.executable).parent
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/prsm"
@@ -76,10 +76,6 @@ def parse_args():
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
 def ms(value: float) -> str:

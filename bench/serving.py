@@ -42,7 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._common import catalog_teacher_built, print_machine, table  # noqa: E402
+from bench._common import catalog_teacher_built, percentile, print_machine, table  # noqa: E402
 
 BIN = Path(sys.executable).parent
 PASSWORD = "a long bench passphrase"  # nosec B105  # a throwaway account on the bench's throwaway database
@@ -79,10 +79,6 @@ def parse_args():
         args.calls, args.throughput_seconds, args.load_seconds = 60, 5, min(args.load_seconds, 15)
     return args
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def ms(values: list[float], q: float) -> float:

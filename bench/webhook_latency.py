@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._common import print_machine, table  # noqa: E402
+from bench._common import percentile, print_machine, table  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -44,10 +44,6 @@ def parse_args():
     parser.add_argument("--database-url", default=None)
     return parser.parse_args()
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
 def environment(args) -> dict:

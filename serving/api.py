@@ -20,6 +20,14 @@ from . import selectors, services
 from .throttles import PredictRateThrottle
 
 ERROR_SHAPE = 'The body is {"error": {"code", "message", "field"?}}.'
+# what both predict routes may refuse beyond their own 400 and 409
+PREDICT_REFUSED = {
+    402: OpenApiResponse(description="The caller's last usage bill could not be paid."),
+    403: OpenApiResponse(description="Not the owner, a buyer or a current renter."),
+    413: OpenApiResponse(description="The body is over PREDICT_MAX_BODY_BYTES."),
+    429: OpenApiResponse(description="Too many requests in flight or per minute; Retry-After says when."),
+    503: OpenApiResponse(description="The serving pool is down."),
+}
 
 
 class PredictInput(serializers.Serializer):
@@ -78,14 +86,9 @@ class PredictApi(APIView):
     required_scope = "predict"
 
     @extend_schema(operation_id="models_predict", request=PredictInput,
-                   responses={200: PredictOutput,
+                   responses={200: PredictOutput, **PREDICT_REFUSED,
                               400: OpenApiResponse(description="Bad inputs: the message names the input and the problem. " + ERROR_SHAPE),
-                              402: OpenApiResponse(description="The caller's last usage bill could not be paid."),
-                              403: OpenApiResponse(description="Not the owner, a buyer or a current renter."),
-                              409: OpenApiResponse(description="Undeployed, or no ONNX export to serve."),
-                              413: OpenApiResponse(description="The body is over PREDICT_MAX_BODY_BYTES."),
-                              429: OpenApiResponse(description="Too many requests in flight or per minute; Retry-After says when."),
-                              503: OpenApiResponse(description="The serving pool is down.")},
+                              409: OpenApiResponse(description="Undeployed, or no ONNX export to serve.")},
                    description="One {label, probabilities} per input, in order, from the deployed model (ONNX Runtime, "
                                "batched with concurrent calls). Metered; a priced listing bills buyers and renters.")
     def post(self, request, model_id):
@@ -106,15 +109,10 @@ class PredictImagesApi(PredictApi):
     parser_classes = [MultiPartParser]
 
     @extend_schema(operation_id="models_predict_images", request=PredictImagesInput,
-                   responses={200: PredictOutput,
+                   responses={200: PredictOutput, **PREDICT_REFUSED,
                               400: OpenApiResponse(description="No files, or a file that is not an image the model "
                                                                "takes; the message names the input. " + ERROR_SHAPE),
-                              402: OpenApiResponse(description="The caller's last usage bill could not be paid."),
-                              403: OpenApiResponse(description="Not the owner, a buyer or a current renter."),
-                              409: OpenApiResponse(description="Undeployed, not an image model, or no export to serve."),
-                              413: OpenApiResponse(description="The body is over PREDICT_MAX_BODY_BYTES."),
-                              429: OpenApiResponse(description="Too many requests in flight or per minute; Retry-After says when."),
-                              503: OpenApiResponse(description="The serving pool is down.")},
+                              409: OpenApiResponse(description="Undeployed, not an image model, or no export to serve.")},
                    description="As predict, for image files: one {label, probabilities} per file, in order.")
     def post(self, request, model_id):
         """Never routed, as PredictApi.post."""
