@@ -1,6 +1,6 @@
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -204,8 +204,14 @@ class ProviderCredentialsApi(APIView):
         credential = services.provider_credential_save(user=request.user, **serializer.validated_data)
         return Response(ProviderCredentialOutput(credential).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(parameters=[OpenApiParameter("name", str, description="the credential's name (default: openai)")],
+    class DeleteQuery(serializers.Serializer):
+        name = serializers.CharField(max_length=60, required=False, default="openai",
+                                     help_text="the credential's name (default: openai)")
+
+    @extend_schema(parameters=[DeleteQuery],
                    responses={204: None, 404: OpenApiResponse(description="No saved credential of that name.")})
     def delete(self, request):
-        services.provider_credential_delete(user=request.user, name=request.query_params.get("name", "openai"))
+        query = self.DeleteQuery(data=request.query_params)  # a name no column can hold (NUL, too long) is a 400
+        query.is_valid(raise_exception=True)
+        services.provider_credential_delete(user=request.user, name=query.validated_data["name"])
         return Response(status=status.HTTP_204_NO_CONTENT)
