@@ -6,9 +6,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from core.serializers import StrictInput
@@ -94,7 +92,6 @@ class WebhookEndpointUpdateInput(StrictInput):
 
 
 class WebhookEndpointsApi(APIView):
-    permission_classes = api_settings.DEFAULT_PERMISSION_CLASSES  # signed in, and a token's scopes
     required_scope = "manage"
 
     @extend_schema(operation_id="webhooks_list", tags=TAGS, responses={200: WebhookEndpointOutput(many=True)})
@@ -117,7 +114,6 @@ class WebhookEndpointsApi(APIView):
 
 
 class WebhookEndpointApi(APIView):
-    permission_classes = api_settings.DEFAULT_PERMISSION_CLASSES
     required_scope = "manage"
 
     @extend_schema(operation_id="webhooks_retrieve", tags=TAGS, responses={200: WebhookEndpointOutput})
@@ -140,7 +136,6 @@ class WebhookEndpointApi(APIView):
 
 
 class WebhookSecretRotateApi(APIView):
-    permission_classes = api_settings.DEFAULT_PERMISSION_CLASSES
     required_scope = "manage"
 
     @extend_schema(operation_id="webhooks_rotate_secret", tags=TAGS, request=None,
@@ -153,7 +148,6 @@ class WebhookSecretRotateApi(APIView):
 
 
 class WebhookPingApi(APIView):
-    permission_classes = api_settings.DEFAULT_PERMISSION_CLASSES
     required_scope = "manage"
 
     @extend_schema(operation_id="webhooks_ping", tags=TAGS, request=None, responses={202: WebhookDeliveryOutput},
@@ -165,9 +159,7 @@ class WebhookPingApi(APIView):
 
 
 class WebhookDeliveriesApi(ListAPIView):
-    permission_classes = api_settings.DEFAULT_PERMISSION_CLASSES
     serializer_class = WebhookDeliveryOutput
-    pagination_class = LimitOffsetPagination
 
     @extend_schema(operation_id="webhooks_deliveries_list", tags=TAGS)
     def get(self, request, endpoint_id):
@@ -176,7 +168,6 @@ class WebhookDeliveriesApi(ListAPIView):
 
 
 class WebhookDeliveryResendApi(APIView):
-    permission_classes = api_settings.DEFAULT_PERMISSION_CLASSES
     required_scope = "manage"
 
     @extend_schema(operation_id="webhooks_deliveries_resend", tags=TAGS, request=None,
